@@ -1,0 +1,426 @@
+/**
+ * Public types of @dragoman/mqtt: the packet union (MQTT 3.1, 3.1.1 and 5.0), properties,
+ * and the option / event / message types of the server endpoint.
+ *
+ * Field names follow mqtt-packet (`cmd`, `messageId`, `keepalive`, `clean`) so that MQTT.js users
+ * recognise them; unlike mqtt-packet every field is precisely typed and payloads are always Buffers.
+ */
+
+/** 3 = MQTT 3.1 ("MQIsdp"), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
+export type ProtocolVersion = 3 | 4 | 5;
+export type QoS = 0 | 1 | 2;
+
+/** MQTT 5 user properties. A name sent several times becomes an array of its values, in order. */
+export type UserProperties = Record<string, string | string[]>;
+
+// ---------------------------------------------------------------------------------------------
+// Properties (MQTT 5 only; absent for versions 3 and 4)
+// ---------------------------------------------------------------------------------------------
+
+export interface ConnectProperties {
+  sessionExpiryInterval?: number;
+  receiveMaximum?: number;
+  maximumPacketSize?: number;
+  topicAliasMaximum?: number;
+  requestResponseInformation?: boolean;
+  requestProblemInformation?: boolean;
+  userProperties?: UserProperties;
+  authenticationMethod?: string;
+  authenticationData?: Buffer;
+}
+
+export interface WillProperties {
+  willDelayInterval?: number;
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: UserProperties;
+}
+
+export interface ConnackProperties {
+  sessionExpiryInterval?: number;
+  receiveMaximum?: number;
+  maximumQoS?: number;
+  retainAvailable?: boolean;
+  maximumPacketSize?: number;
+  assignedClientIdentifier?: string;
+  topicAliasMaximum?: number;
+  reasonString?: string;
+  userProperties?: UserProperties;
+  wildcardSubscriptionAvailable?: boolean;
+  subscriptionIdentifiersAvailable?: boolean;
+  sharedSubscriptionAvailable?: boolean;
+  serverKeepAlive?: number;
+  responseInformation?: string;
+  serverReference?: string;
+  authenticationMethod?: string;
+  authenticationData?: Buffer;
+}
+
+export interface PublishProperties {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  topicAlias?: number;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: UserProperties;
+  /** Several when the message matched several subscriptions with identifiers. */
+  subscriptionIdentifier?: number | number[];
+  contentType?: string;
+}
+
+/** Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK. */
+export interface AckProperties {
+  reasonString?: string;
+  userProperties?: UserProperties;
+}
+
+export interface SubscribeProperties {
+  subscriptionIdentifier?: number;
+  userProperties?: UserProperties;
+}
+
+export interface UnsubscribeProperties {
+  userProperties?: UserProperties;
+}
+
+export interface DisconnectProperties {
+  sessionExpiryInterval?: number;
+  reasonString?: string;
+  userProperties?: UserProperties;
+  serverReference?: string;
+}
+
+export interface AuthProperties {
+  authenticationMethod?: string;
+  authenticationData?: Buffer;
+  reasonString?: string;
+  userProperties?: UserProperties;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packets
+// ---------------------------------------------------------------------------------------------
+
+export interface Will {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: WillProperties;
+}
+
+export interface ConnectPacket {
+  cmd: 'connect';
+  /** 'MQIsdp' for version 3, 'MQTT' otherwise. */
+  protocolId: 'MQTT' | 'MQIsdp';
+  protocolVersion: ProtocolVersion;
+  /** Clean session (3.1, 3.1.1) or clean start (5.0). */
+  clean: boolean;
+  /** Seconds; 0 disables keep-alive. */
+  keepalive: number;
+  clientId: string;
+  username?: string;
+  password?: Buffer;
+  will?: Will;
+  properties?: ConnectProperties;
+}
+
+export interface ConnackPacket {
+  cmd: 'connack';
+  sessionPresent: boolean;
+  /** 3.1 / 3.1.1 return code (see ConnackReturnCode). */
+  returnCode?: number;
+  /** 5.0 reason code (see ReasonCode). */
+  reasonCode?: number;
+  properties?: ConnackProperties;
+}
+
+export interface PublishPacket {
+  cmd: 'publish';
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** Present when qos > 0. */
+  messageId?: number;
+  properties?: PublishProperties;
+}
+
+export interface PubackPacket {
+  cmd: 'puback';
+  messageId: number;
+  reasonCode?: number;
+  properties?: AckProperties;
+}
+export interface PubrecPacket {
+  cmd: 'pubrec';
+  messageId: number;
+  reasonCode?: number;
+  properties?: AckProperties;
+}
+export interface PubrelPacket {
+  cmd: 'pubrel';
+  messageId: number;
+  reasonCode?: number;
+  properties?: AckProperties;
+}
+export interface PubcompPacket {
+  cmd: 'pubcomp';
+  messageId: number;
+  reasonCode?: number;
+  properties?: AckProperties;
+}
+
+export interface Subscription {
+  topic: string;
+  qos: QoS;
+  /** MQTT 5 no local. */
+  nl?: boolean;
+  /** MQTT 5 retain as published. */
+  rap?: boolean;
+  /** MQTT 5 retain handling (0, 1 or 2). */
+  rh?: number;
+}
+
+export interface SubscribePacket {
+  cmd: 'subscribe';
+  messageId: number;
+  subscriptions: Subscription[];
+  properties?: SubscribeProperties;
+}
+
+export interface SubackPacket {
+  cmd: 'suback';
+  messageId: number;
+  /** Granted QoS (0, 1, 2), 0x80 failure (3.1.1), or an MQTT 5 reason code per filter. */
+  granted: number[];
+  properties?: AckProperties;
+}
+
+export interface UnsubscribePacket {
+  cmd: 'unsubscribe';
+  messageId: number;
+  unsubscriptions: string[];
+  properties?: UnsubscribeProperties;
+}
+
+export interface UnsubackPacket {
+  cmd: 'unsuback';
+  messageId: number;
+  /** MQTT 5 reason code per filter; absent for 3.1 / 3.1.1. */
+  granted?: number[];
+  properties?: AckProperties;
+}
+
+export interface PingreqPacket {
+  cmd: 'pingreq';
+}
+export interface PingrespPacket {
+  cmd: 'pingresp';
+}
+
+export interface DisconnectPacket {
+  cmd: 'disconnect';
+  /** MQTT 5 only. */
+  reasonCode?: number;
+  properties?: DisconnectProperties;
+}
+
+/** MQTT 5 only. */
+export interface AuthPacket {
+  cmd: 'auth';
+  reasonCode: number;
+  properties?: AuthProperties;
+}
+
+export type MqttPacket =
+  | ConnectPacket
+  | ConnackPacket
+  | PublishPacket
+  | PubackPacket
+  | PubrecPacket
+  | PubrelPacket
+  | PubcompPacket
+  | SubscribePacket
+  | SubackPacket
+  | UnsubscribePacket
+  | UnsubackPacket
+  | PingreqPacket
+  | PingrespPacket
+  | DisconnectPacket
+  | AuthPacket;
+
+export type PacketCommand = MqttPacket['cmd'];
+
+// ---------------------------------------------------------------------------------------------
+// Codec options
+// ---------------------------------------------------------------------------------------------
+
+export interface DecoderOptions {
+  /**
+   * Largest packet accepted, in bytes, fixed header included. Checked against the remaining length
+   * in the fixed header before the body is buffered. Default DEFAULT_MAX_PACKET_SIZE (1 MiB).
+   */
+  maxPacketSize?: number;
+  /**
+   * The protocol version of the stream. Leave unset on a server: the first CONNECT fixes it.
+   * Set it when decoding a stream that does not start with CONNECT (a client's view, tests).
+   */
+  protocolVersion?: ProtocolVersion;
+}
+
+export interface EncoderOptions {
+  protocolVersion: ProtocolVersion;
+}
+
+export interface WriterOptions extends EncoderOptions {
+  /**
+   * Bytes queued in the stream (its writableLength) at or above which the writer reports itself
+   * full (`writer.full`) until they drain. Writes are still accepted when full. Default 64 KiB.
+   */
+  highWaterMark?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server and endpoint
+// ---------------------------------------------------------------------------------------------
+
+export interface MqttServerOptions {
+  /** Largest inbound packet in bytes (advertised to MQTT 5 clients in CONNACK). Default 1 MiB. */
+  maxPacketSize?: number;
+  /** Time allowed from the connection to a valid CONNECT and from CONNECT to accept()/reject(). Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Inbound topic aliases an MQTT 5 client may use (CONNACK topic alias maximum). 0 disables. Default 32. */
+  topicAliasMaximum?: number;
+  /**
+   * Unacknowledged inbound QoS 1/2 PUBLISHes per client. Advertised to MQTT 5 clients as receive maximum
+   * (a client that exceeds it is disconnected with 0x93); for 3.1 / 3.1.1 clients the endpoint stops
+   * reading the socket at this count until the host acknowledges. Default 64.
+   */
+  receiveMaximum?: number;
+  /**
+   * Outbound in-flight window (unacknowledged QoS 1/2 PUBLISHes to the client) for 3.1 / 3.1.1 clients,
+   * and the upper bound for MQTT 5 clients (which announce their own receive maximum). Default 32.
+   */
+  outboundWindow?: number;
+  /** Write buffer high-water mark in bytes, see WriterOptions.highWaterMark. Default 64 KiB. */
+  writeHighWaterMark?: number;
+  /**
+   * MQTT 5: keep-alive (seconds) the server imposes, sent as CONNACK server keep-alive. Unset: the
+   * client's own value is used. Ignored for 3.1 / 3.1.1.
+   */
+  serverKeepAlive?: number;
+  /** Generates the client id assigned to a client that sent an empty one. Default: 'dragoman-' + random UUID. */
+  assignClientId?: () => string;
+}
+
+/** What the host answers to CONNECT with. */
+export interface AcceptOptions {
+  sessionPresent?: boolean;
+  /**
+   * MQTT 5 CONNACK properties to add. The endpoint itself sets receiveMaximum, topicAliasMaximum,
+   * maximumPacketSize, assignedClientIdentifier and serverKeepAlive from its options.
+   */
+  properties?: ConnackProperties;
+}
+
+export interface RejectOptions {
+  /** MQTT 5 CONNACK properties (reasonString, serverReference, userProperties). */
+  properties?: ConnackProperties;
+}
+
+/** An inbound message as the host sees it; topic aliases are already resolved. */
+export interface PublishMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** Packet identifier (qos > 0). */
+  messageId?: number;
+  /** MQTT 5 properties, topicAlias removed. Response topic, correlation data, user properties pass through. */
+  properties?: PublishProperties;
+}
+
+/** Options of an acknowledgement written by the host (MQTT 5 reason code and properties; ignored for 3.1.1). */
+export interface AckOptions {
+  reasonCode?: number;
+  properties?: AckProperties;
+}
+
+/** A message to send to the client. */
+export interface OutboundMessage {
+  topic: string;
+  payload: Buffer | Uint8Array | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: PublishProperties;
+}
+
+/** The client's answer to an outbound QoS 1/2 message (PUBACK, or PUBREC then PUBCOMP). */
+export interface PublishOutcome {
+  /** 0 when accepted; an MQTT 5 reason code >= 0x80 when the client refused it (then no PUBREL follows). */
+  reasonCode: number;
+  properties?: AckProperties;
+}
+
+/** Passed to PublishOptions.onReceived between PUBREC and PUBREL of an outbound QoS 2 message. */
+export interface PubrecInfo {
+  messageId: number;
+  reasonCode: number;
+  properties?: AckProperties;
+}
+
+export interface PublishOptions {
+  /** Aborting before the message was written withdraws it; after, it only stops waiting (the promise rejects). */
+  signal?: AbortSignal;
+  /**
+   * QoS 2: called when PUBREC arrives; PUBREL is sent when the returned promise resolves (for a gateway:
+   * once the other side has taken responsibility). If it rejects, the connection is closed and the
+   * message stays pending (state 'pubrel') so it can be resumed.
+   */
+  onReceived?: (info: PubrecInfo) => void | Promise<void>;
+}
+
+/** An outbound QoS 1/2 message the client has not completed; the host stores these for session resume. */
+export interface PendingPublish {
+  messageId: number;
+  message: OutboundMessage & { qos: 1 | 2 };
+  /** 'publish': PUBLISH sent, no PUBACK/PUBREC yet. 'pubrel': PUBREC received, PUBCOMP outstanding. */
+  state: 'publish' | 'pubrel';
+}
+
+export interface SubscribeRequest {
+  messageId: number;
+  subscriptions: Subscription[];
+  properties?: SubscribeProperties;
+}
+
+export interface UnsubscribeRequest {
+  messageId: number;
+  unsubscriptions: string[];
+  properties?: UnsubscribeProperties;
+}
+
+/** Why an endpoint closed; read it from endpoint.closeReason or the 'close' event. */
+export type CloseReason =
+  /** The client sent DISCONNECT. reasonCode 0x04 (MQTT 5) means "disconnect with will message". */
+  | { kind: 'client-disconnect'; reasonCode: number; properties?: DisconnectProperties }
+  /** The host called endpoint.disconnect() / close(). */
+  | { kind: 'server-disconnect'; reasonCode: number }
+  /** The host rejected the CONNECT. */
+  | { kind: 'rejected'; reasonCode: number }
+  /** The client broke the protocol (or sent a packet we could not decode). */
+  | { kind: 'protocol-error'; reasonCode: number; error: Error }
+  /** Nothing was received within 1.5 x keep-alive. */
+  | { kind: 'keep-alive-timeout' }
+  /** No valid CONNECT (or no accept/reject by the host) within connectTimeoutMs. */
+  | { kind: 'connect-timeout' }
+  /** The stream ended or failed without a DISCONNECT. */
+  | { kind: 'connection-lost'; error?: Error };
+
+export type EndpointState = 'connecting' | 'connected' | 'closed';

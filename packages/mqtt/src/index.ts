@@ -15,4 +15,27 @@ export {
   toConnackReturnCode,
   toSubackReturnCode,
 } from './reason-codes';
+// Topics: validation, shared subscriptions, matching
+export {
+  isSharedSubscription,
+  parseSharedSubscription,
+  parseSubscriptionFilter,
+  SHARED_SUBSCRIPTION_PREFIX,
+} from './shared-subscription';
+export { filterMatchesTopic } from './topic-match';
+export { type TopicMatchVisitor, TopicTree, type TopicTreeOptions } from './topic-tree';
+export type * from './topic-types';
+export {
+  assertTopicFilter,
+  assertTopicName,
+  DEFAULT_MAX_TOPIC_LEVELS,
+  DEFAULT_TOPIC_LIMITS,
+  hasWildcard,
+  isValidTopicFilter,
+  isValidTopicName,
+  MQTT_MAX_TOPIC_LENGTH,
+  resolveTopicLimits,
+  validateTopicFilter,
+  validateTopicName,
+} from './topic-validation';
 export type * from './types';

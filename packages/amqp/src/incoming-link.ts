@@ -1,0 +1,164 @@
+import { InvalidArgumentError, LinkClosedError } from './errors';
+import { toRheaError } from './internal/convert';
+import type { LinkHost, ManagedLink } from './internal/link-host';
+import { linkInfoFromAttach } from './internal/link-options';
+import type { RheaReceiver, RheaSender } from './internal/rhea-types';
+import { Receiver } from './receiver';
+import { Sender } from './sender';
+import type { AmqpErrorInit, LinkInfo, LinkRole } from './types';
+
+export type IncomingLinkState = 'pending' | 'accepted' | 'refused' | 'closed';
+
+const TERMINUS_FIELDS = [
+  'address',
+  'durable',
+  'expiry_policy',
+  'timeout',
+  'dynamic',
+  'dynamic_node_properties',
+  'distribution_mode',
+  'filter',
+  'default_outcome',
+  'outcomes',
+  'capabilities',
+] as const;
+
+function copyTerminus(raw: unknown, address: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === null || typeof raw !== 'object') return undefined;
+  const source = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const field of TERMINUS_FIELDS) {
+    const value = source[field];
+    if (value !== undefined && value !== null) out[field] = value;
+  }
+  if (address !== undefined) {
+    out.address = address;
+    out.dynamic = false;
+  }
+  return out;
+}
+
+/**
+ * A link a peer attached to us. `role` is OUR side's role: a peer's receiver makes us the 'sender'.
+ * Decide with `acceptSender()` / `acceptReceiver()` or `refuse(error)`.
+ *
+ * rhea answers the attach at the end of the current tick. Decided within the 'incomingLink' handler, a refusal
+ * is the standard one (attach with no terminus, then detach with the error); decided later, the attach already
+ * went out echoing the peer's termini and settle modes, and `refuse` detaches with the error.
+ */
+export class IncomingLink {
+  readonly role: LinkRole;
+  /** What the peer asked for: link name, source, target, settle modes, properties. */
+  readonly info: LinkInfo;
+  readonly #link: RheaSender | RheaReceiver;
+  readonly #host: LinkHost;
+  readonly #adopt: (link: ManagedLink) => void;
+  #state: IncomingLinkState = 'pending';
+  #mirrored = false;
+
+  /** @internal */
+  constructor(
+    link: RheaSender | RheaReceiver,
+    role: LinkRole,
+    host: LinkHost,
+    adopt: (link: ManagedLink) => void,
+  ) {
+    this.#link = link;
+    this.role = role;
+    this.#host = host;
+    this.#adopt = adopt;
+    this.info = linkInfoFromAttach(role, link.remote.attach, link.name);
+    const onClose = (): void => {
+      if (this.#state === 'pending') this.#state = 'closed';
+    };
+    link.on(role === 'sender' ? 'sender_close' : 'receiver_close', onClose);
+    link.on(role === 'sender' ? 'sender_error' : 'receiver_error', () => {});
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  /** The address of the node the peer wants: the source for our senders, the target for our receivers. */
+  get address(): string | undefined {
+    return this.role === 'sender' ? this.info.source?.address : this.info.target?.address;
+  }
+
+  get state(): IncomingLinkState {
+    return this.#state;
+  }
+
+  /**
+   * Accepts a peer's receiving link: we send on it. `address` fills in the address of a dynamic source.
+   * Throws `InvalidArgumentError` for the wrong role, `LinkClosedError` when no longer pending.
+   */
+  acceptSender(options: { maxQueued?: number; address?: string } = {}): Sender {
+    if (this.role !== 'sender')
+      throw new InvalidArgumentError(`link '${this.name}' is a receiver on our side`);
+    this.#beginAccept(options.address);
+    const link = this.#link as RheaSender;
+    link.removeAllListeners();
+    const info = linkInfoFromAttach('sender', link.local.attach, this.name);
+    const sender = new Sender(this.#host, this.name, info.settleModes, { kind: 'remote', link }, options);
+    this.#adopt(sender.managed);
+    return sender;
+  }
+
+  /**
+   * Accepts a peer's sending link: we receive on it, with a managed `creditWindow` (default 100) or manual
+   * credit (0). `address` fills in the address of a dynamic target.
+   */
+  acceptReceiver(options: { creditWindow?: number; address?: string } = {}): Receiver {
+    if (this.role !== 'receiver')
+      throw new InvalidArgumentError(`link '${this.name}' is a sender on our side`);
+    this.#beginAccept(options.address);
+    const link = this.#link as RheaReceiver;
+    link.removeAllListeners();
+    const info = linkInfoFromAttach('receiver', link.local.attach, this.name);
+    const receiver = new Receiver(this.#host, this.name, info.settleModes, { kind: 'remote', link }, options);
+    this.#adopt(receiver.managed);
+    return receiver;
+  }
+
+  /** Refuses the link: detaches it with `error` (default `amqp:not-allowed`). No-op once decided. */
+  refuse(error: AmqpErrorInit = { condition: 'amqp:not-allowed', description: 'link refused' }): void {
+    if (this.#state !== 'pending') return;
+    this.#state = 'refused';
+    this.#link.close(toRheaError(error) as Parameters<RheaSender['close']>[0]);
+  }
+
+  /** @internal Called after the 'incomingLink' handlers ran: an undecided link gets a proper attach reply. */
+  afterAnnounce(): void {
+    if (this.#state === 'pending') this.#mirror(undefined);
+  }
+
+  #beginAccept(address: string | undefined): void {
+    if (this.#state !== 'pending') {
+      throw new LinkClosedError(this.name, `link '${this.name}' is ${this.#state}, it cannot be accepted`);
+    }
+    if (!this.#link.is_open()) {
+      this.#state = 'closed';
+      throw new LinkClosedError(this.name, `link '${this.name}' was detached by the peer`);
+    }
+    this.#state = 'accepted';
+    if (!this.#mirrored || address !== undefined) {
+      this.#mirrored = false;
+      this.#mirror(address);
+    }
+  }
+
+  /** Our attach echoes the peer's termini and settle modes. */
+  #mirror(address: string | undefined): void {
+    if (this.#mirrored) return;
+    this.#mirrored = true;
+    const link = this.#link;
+    const remote = link.remote.attach ?? {};
+    const local = link.local.attach;
+    const source = copyTerminus(remote.source, this.role === 'sender' ? address : undefined);
+    const target = copyTerminus(remote.target, this.role === 'receiver' ? address : undefined);
+    if (source !== undefined) link.set_source(source as unknown as Parameters<RheaSender['set_source']>[0]);
+    if (target !== undefined) link.set_target(target as unknown as Parameters<RheaSender['set_target']>[0]);
+    if (typeof remote.snd_settle_mode === 'number') local.snd_settle_mode = remote.snd_settle_mode;
+    if (typeof remote.rcv_settle_mode === 'number') local.rcv_settle_mode = remote.rcv_settle_mode;
+  }
+}

@@ -1,0 +1,484 @@
+import { EventEmitter } from 'node:events';
+import { CreditWindow } from './credit-window';
+import { Delivery, type DeliveryOwner } from './delivery';
+import type { AmqpError } from './errors';
+import {
+  ConnectionClosedError,
+  InvalidArgumentError,
+  LinkClosedError,
+  LinkError,
+  TimeoutError,
+} from './errors';
+import { linkErrorFrom, toRheaError } from './internal/convert';
+import { Deque } from './internal/deque';
+import {
+  DEFAULT_ATTACH_TIMEOUT_MS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type LinkHost,
+  type ManagedLink,
+} from './internal/link-host';
+import { linkInfoFromAttach } from './internal/link-options';
+import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
+import { fromRhea, type RheaMessage } from './message';
+import type { AmqpErrorInit, CloseInfo, LinkInfo, ReceiverEvents, SettleModes } from './types';
+
+export const DEFAULT_CREDIT_WINDOW = 100;
+
+const OURS = Symbol('dragoman.delivery');
+type TrackedDelivery = RheaDelivery & { [OURS]?: Delivery | undefined };
+
+type ReceiverState = 'attaching' | 'open' | 'detached' | 'closing' | 'closed';
+
+/** @internal How a Receiver comes to be: opened by us (re-attachable) or accepted from a peer's attach. */
+export type ReceiverOrigin =
+  | {
+      readonly kind: 'local';
+      readonly rheaOptions: Record<string, unknown>;
+      readonly attachTimeoutMs: number | undefined;
+    }
+  | { readonly kind: 'remote'; readonly link: RheaReceiver };
+
+interface Waiter {
+  resolve(delivery: Delivery | undefined): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A receiving link. With a managed credit window (default 100) the receiver keeps the peer's credit topped up
+ * so that credit + deliveries waiting to be taken + deliveries taken but unsettled stay within the window: an
+ * application that stops settling stops the flow. With `creditWindow: 0` credit is manual (`addCredit`,
+ * `drain`). Deliveries go to 'delivery' listeners when there are any, and otherwise wait for `receive()` or
+ * `for await` (never more than the credit granted).
+ */
+export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncIterable<Delivery> {
+  readonly name: string;
+  readonly #host: LinkHost;
+  readonly #origin: ReceiverOrigin;
+  readonly #window: CreditWindow;
+  #settleModes: SettleModes;
+  #link: RheaReceiver | undefined;
+  #state: ReceiverState = 'attaching';
+  #generation = 0;
+  readonly #buffer = new Deque<Delivery>();
+  readonly #waiters = new Deque<Waiter>();
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  #info: LinkInfo;
+  #closeInfo: CloseInfo | undefined;
+  #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #closeWaiter: (() => void) | undefined;
+  readonly #owner: DeliveryOwner;
+
+  /** @internal Created by AmqpConnection.openReceiver or IncomingLink.accept. */
+  constructor(
+    host: LinkHost,
+    name: string,
+    settleModes: SettleModes,
+    origin: ReceiverOrigin,
+    options: { creditWindow?: number | undefined } = {},
+  ) {
+    super();
+    this.name = name;
+    this.#host = host;
+    this.#origin = origin;
+    this.#window = new CreditWindow(options.creditWindow ?? DEFAULT_CREDIT_WINDOW);
+    this.#settleModes = settleModes;
+    this.#info = {
+      name,
+      role: 'receiver',
+      source: undefined,
+      target: undefined,
+      settleModes,
+      properties: undefined,
+    };
+    const self = this;
+    this.#owner = {
+      get generation() {
+        return self.#generation;
+      },
+      linkName: name,
+      onSettled: (delivery) => {
+        if (!delivery.presettled) this.#window.settled();
+        this.#topUp();
+      },
+    };
+    if (origin.kind === 'remote') {
+      this.#bind(origin.link);
+      this.#onOpen(origin.link);
+    }
+  }
+
+  get info(): LinkInfo {
+    return this.#info;
+  }
+
+  /**
+   * The address of the node this link serves: the source for receivers we opened, the target for receivers
+   * a peer's sender attached to us.
+   */
+  get address(): string | undefined {
+    return this.#origin.kind === 'local' ? this.#info.source?.address : this.#info.target?.address;
+  }
+
+  get settleModes(): SettleModes {
+    return this.#settleModes;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Credit the peer currently holds. */
+  get credit(): number {
+    return this.#link?.credit ?? 0;
+  }
+
+  /** The managed credit window; 0 for manual credit. */
+  get creditWindow(): number {
+    return this.#window.size;
+  }
+
+  /** Deliveries received and waiting to be taken by `receive()` / `for await`. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  /** Manual credit only: lets the peer send `n` more deliveries. Credit given while reconnecting is granted on re-attach. */
+  addCredit(n: number): void {
+    if (!this.#window.manual)
+      throw new InvalidArgumentError('addCredit needs manual credit (creditWindow: 0)');
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('credit must be a positive integer');
+    if (this.#state === 'closed' || this.#state === 'closing') throw new LinkClosedError(this.name);
+    if (this.#link !== undefined && this.#state === 'open') this.#link.add_credit(n);
+    else this.#window.addPending(n);
+  }
+
+  /**
+   * Manual credit only: asks the peer to use up or give back its credit. Resolves when the credit is gone
+   * (all used, or the peer answered the drain).
+   */
+  drain(): Promise<void> {
+    if (!this.#window.manual)
+      return Promise.reject(new InvalidArgumentError('drain needs manual credit (creditWindow: 0)'));
+    if (this.#state === 'closed' || this.#state === 'closing')
+      return Promise.reject(new LinkClosedError(this.name));
+    const link = this.#link;
+    if (link === undefined || link.credit === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#drainWaiters.push({ resolve, reject });
+      link.drain_credit();
+    });
+  }
+
+  /**
+   * Takes the next delivery, waiting for one if needed. Resolves `undefined` once the link is closed cleanly;
+   * rejects with the `LinkError` the peer detached with.
+   */
+  receive(options: { signal?: AbortSignal } = {}): Promise<Delivery | undefined> {
+    const next = this.#buffer.shift();
+    if (next !== undefined) {
+      this.#handedOut(next);
+      return Promise.resolve(next);
+    }
+    if (this.#state === 'closed' || this.#state === 'closing') {
+      const error = this.#closeInfo?.error;
+      return error !== undefined ? Promise.reject(error) : Promise.resolve(undefined);
+    }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (d) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(d);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = (): void => {
+        if (this.#waiters.remove(waiter)) reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Iterates deliveries as they come, pulling with credit. Ends when the link closes; throws its error if any. Breaking out leaves the link open. */
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return {
+      next: async () => {
+        const delivery = await this.receive();
+        return delivery === undefined ? { done: true, value: undefined } : { done: false, value: delivery };
+      },
+      return: async () => ({ done: true, value: undefined }),
+    };
+  }
+
+  /** Detaches (closed=true), with an error condition if given; resolves when the peer has detached too (or after a time-out). */
+  async close(error?: AmqpErrorInit): Promise<void> {
+    if (this.#state === 'closed') return;
+    const link = this.#link;
+    const local =
+      error === undefined
+        ? undefined
+        : new LinkError(this.name, error.condition, error.description, { info: error.info });
+    if (this.#state === 'closing' || link === undefined || !link.is_open()) {
+      this.#finish({ remote: false, error: local });
+      return;
+    }
+    this.#state = 'closing';
+    this.#generation++;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, DEFAULT_CLOSE_TIMEOUT_MS);
+      timer.unref?.();
+      this.#closeWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      link.close(toRheaError(error) as Parameters<RheaReceiver['close']>[0]);
+    });
+    this.#finish({ remote: false, error: local });
+  }
+
+  // -------------------------------------------------------------------------
+  // Internal
+  // -------------------------------------------------------------------------
+
+  /** @internal */
+  attach(connection: RheaConnection | undefined): Promise<void> {
+    if (this.#origin.kind !== 'local') return Promise.resolve();
+    const origin = this.#origin;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#attachWaiter = undefined;
+        const error = new TimeoutError(`attach of receiver '${this.name}' timed out`);
+        this.#finish({ remote: false, error: undefined });
+        reject(error);
+      }, origin.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
+      timer.unref?.();
+      this.#attachWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      // Not connected right now (reconnecting): the link attaches when the connection is back.
+      if (connection === undefined) this.#state = 'detached';
+      else this.#openRheaLink(connection);
+    });
+  }
+
+  /** @internal */
+  abortAttach(reason: unknown): void {
+    const waiter = this.#attachWaiter;
+    if (waiter === undefined) return;
+    this.#attachWaiter = undefined;
+    this.#link?.close();
+    this.#finish({ remote: false, error: undefined });
+    waiter.reject(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+
+  /** @internal */
+  readonly managed: ManagedLink = {
+    onDisconnect: () => {
+      if (this.#state === 'closed') return;
+      if (this.#state === 'closing') {
+        this.#closeWaiter?.();
+        return;
+      }
+      this.#window.disconnected(this.#link?.credit ?? 0);
+      this.#unbind();
+      this.#state = 'detached';
+      this.#generation++;
+      // Unsettled deliveries not yet taken cannot be settled any more; the peer redelivers them.
+      for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
+      this.#resolveDrains();
+    },
+    reattach: (connection) => {
+      if (this.#state !== 'detached' && this.#state !== 'attaching') return;
+      this.#state = 'attaching';
+      this.#openRheaLink(connection);
+    },
+    onConnectionClosed: (error) => {
+      if (this.#state === 'closed') return;
+      this.#unbind();
+      const closed = new ConnectionClosedError(undefined, { cause: error });
+      this.#attachWaiter?.reject(closed);
+      this.#attachWaiter = undefined;
+      const condition = (error as Partial<AmqpError>).condition;
+      this.#finish(
+        { remote: true, error: typeof condition === 'string' ? (error as AmqpError) : undefined },
+        closed,
+      );
+    },
+    onSessionClosed: (context, error) => {
+      if (this.#link === undefined || context.session !== this.#link.session) return;
+      this.#remoteClosed(
+        error === undefined
+          ? undefined
+          : new LinkError(this.name, 'amqp:session:errant-link', error.message, { cause: error }),
+      );
+    },
+  };
+
+  #openRheaLink(connection: RheaConnection): void {
+    if (this.#origin.kind !== 'local') return;
+    const link = connection.open_receiver({ ...this.#origin.rheaOptions }) as RheaReceiver;
+    this.#bind(link);
+  }
+
+  #bind(link: RheaReceiver): void {
+    this.#link = link;
+    link.on('receiver_open', () => {
+      if (link !== this.#link) return;
+      const remote = link.remote.attach;
+      if (remote !== undefined && (remote.source === null || remote.source === undefined)) {
+        this.#readRemoteAttach(link);
+        return; // a refusal: the detach with the error follows
+      }
+      this.#onOpen(link);
+      const waiter = this.#attachWaiter;
+      this.#attachWaiter = undefined;
+      waiter?.resolve();
+    });
+    link.on('message', (context: RheaEventContext) => this.#onMessage(context));
+    link.on('settled', (context: RheaEventContext) => {
+      (context.delivery as TrackedDelivery | undefined)?.[OURS]?.onRemoteSettled();
+    });
+    link.on('receiver_drained', () => this.#onDrained());
+    link.on('receiver_flow', () => {});
+    link.on('receiver_error', () => {});
+    link.on('receiver_close', () => {
+      if (link !== this.#link) return;
+      this.#remoteClosed(linkErrorFrom(this.name, link.remote.detach?.error));
+    });
+  }
+
+  #onOpen(link: RheaReceiver): void {
+    this.#readRemoteAttach(link);
+    this.#state = 'open';
+    const grant = this.#window.onAttached(this.#buffer.length);
+    if (grant > 0) link.add_credit(grant);
+  }
+
+  #unbind(): void {
+    const link = this.#link;
+    if (link === undefined) return;
+    link.removeAllListeners();
+    link.on('receiver_close', () => {});
+    link.on('receiver_error', () => {});
+    link.on('message', () => {});
+    this.#link = undefined;
+  }
+
+  #readRemoteAttach(link: RheaReceiver): void {
+    if (link.remote.attach === undefined) return;
+    const local = linkInfoFromAttach('receiver', link.local.attach, this.name).settleModes;
+    this.#info = { ...linkInfoFromAttach('receiver', link.remote.attach, this.name), settleModes: local };
+    this.#settleModes = local;
+  }
+
+  #onMessage(context: RheaEventContext): void {
+    const rheaDelivery = context.delivery as TrackedDelivery;
+    const link = this.#link;
+    if (link === undefined) return;
+    const secondStep = this.#settleModes.receiver === 'second';
+    const delivery = new Delivery(
+      fromRhea(context.message as unknown as RheaMessage),
+      rheaDelivery,
+      this.#owner,
+      secondStep,
+    );
+    if (secondStep && !delivery.presettled) rheaDelivery[OURS] = delivery;
+    if (this.#state !== 'open') {
+      // Arrived while closing: nobody will take it; the peer learns nothing more from us.
+      return;
+    }
+    if (this.listenerCount('delivery') > 0) {
+      this.#handedOut(delivery);
+      this.emit('delivery', delivery);
+    } else {
+      const waiter = this.#waiters.shift();
+      if (waiter !== undefined) {
+        this.#handedOut(delivery);
+        waiter.resolve(delivery);
+      } else {
+        this.#buffer.push(delivery);
+      }
+    }
+    if (this.#drainWaiters.length > 0 && link.credit === 0) this.#resolveDrains();
+  }
+
+  #handedOut(delivery: Delivery): void {
+    if (!delivery.presettled && delivery.settleable) this.#window.handedOut();
+    this.#topUp();
+  }
+
+  #topUp(): void {
+    const link = this.#link;
+    if (link === undefined || this.#state !== 'open') return;
+    const grant = this.#window.topUp(link.credit, this.#buffer.length);
+    if (grant > 0) link.add_credit(grant);
+  }
+
+  #onDrained(): void {
+    const link = this.#link;
+    if (link !== undefined) link.drain = false;
+    this.#resolveDrains();
+    this.emit('drained');
+  }
+
+  #resolveDrains(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  #remoteClosed(error: LinkError | undefined): void {
+    const waiter = this.#attachWaiter;
+    this.#attachWaiter = undefined;
+    waiter?.reject(error ?? new LinkClosedError(this.name, `link '${this.name}' was refused`));
+    if (this.#closeWaiter !== undefined) {
+      this.#closeWaiter();
+      return;
+    }
+    this.#unbind();
+    this.#finish({ remote: true, error });
+  }
+
+  #finish(info: CloseInfo, failure?: Error): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#generation++;
+    this.#closeInfo = info;
+    this.#unbind();
+    // Deliveries not yet taken cannot be settled any more: drop the unsettled ones.
+    for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
+    const waiters = this.#waiters.drain();
+    const error = failure ?? info.error;
+    for (const w of waiters) {
+      if (error !== undefined) w.reject(error);
+      else w.resolve(undefined);
+    }
+    const drains = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const d of drains)
+      d.reject(failure ?? new LinkClosedError(this.name, undefined, { cause: info.error }));
+    this.#host.forget(this.managed);
+    if (info.error !== undefined && this.listenerCount('error') > 0) this.emit('error', info.error);
+    this.emit('close', info);
+  }
+}

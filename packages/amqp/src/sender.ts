@@ -1,0 +1,571 @@
+import { EventEmitter } from 'node:events';
+import type { AmqpError } from './errors';
+import {
+  ConnectionClosedError,
+  InvalidArgumentError,
+  LinkClosedError,
+  LinkError,
+  SendQueueFullError,
+  TimeoutError,
+} from './errors';
+import { linkErrorFrom, outcomeFrom, RELEASED, toRheaError } from './internal/convert';
+import { Deque } from './internal/deque';
+import {
+  DEFAULT_ATTACH_TIMEOUT_MS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type LinkHost,
+  type ManagedLink,
+} from './internal/link-host';
+import { linkInfoFromAttach } from './internal/link-options';
+import { rhea } from './internal/rhea';
+import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
+import { type AmqpMessage, toRhea } from './message';
+import type {
+  AmqpErrorInit,
+  CloseInfo,
+  LinkInfo,
+  SendCallback,
+  SenderEvents,
+  SendOptions,
+  SendResult,
+  SettleModes,
+} from './types';
+
+export const DEFAULT_MAX_QUEUED = 1000;
+
+const SENT: SendResult = Object.freeze({ state: 'sent' });
+const PENDING = Symbol('dragoman.pendingSend');
+
+type TrackedDelivery = RheaDelivery & { [PENDING]?: PendingSend | undefined };
+
+/** One send not yet completed: queued for credit, or written and waiting for its outcome. */
+class PendingSend {
+  abortListener: (() => void) | undefined = undefined;
+  constructor(
+    readonly payload: Buffer,
+    readonly resolve: ((result: SendResult) => void) | undefined,
+    readonly reject: ((error: Error) => void) | undefined,
+    readonly callback: SendCallback | undefined,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  complete(result: SendResult): void {
+    this.#detachSignal();
+    if (this.resolve !== undefined) this.resolve(result);
+    else if (this.callback !== undefined) this.callback(undefined, result);
+  }
+
+  fail(error: Error): void {
+    this.#detachSignal();
+    if (this.reject !== undefined) this.reject(error);
+    else if (this.callback !== undefined) this.callback(error, undefined);
+  }
+
+  #detachSignal(): void {
+    if (this.abortListener !== undefined) {
+      this.signal?.removeEventListener('abort', this.abortListener);
+      this.abortListener = undefined;
+    }
+  }
+}
+
+type SenderState = 'attaching' | 'open' | 'detached' | 'closing' | 'closed';
+
+/** @internal How a Sender comes to be: opened by us (re-attachable) or accepted from a peer's attach. */
+export type SenderOrigin =
+  | {
+      readonly kind: 'local';
+      readonly rheaOptions: Record<string, unknown>;
+      readonly attachTimeoutMs: number | undefined;
+    }
+  | { readonly kind: 'remote'; readonly link: RheaSender };
+
+/**
+ * A sending link. `send` resolves with the receiver's outcome (or `{ state: 'sent' }` for pre-settled
+ * sends); sends made without credit wait in a queue bounded by `maxQueued`, and fail with
+ * `SendQueueFullError` beyond it.
+ */
+export class Sender extends EventEmitter<SenderEvents> {
+  readonly name: string;
+  readonly maxQueued: number;
+  readonly #host: LinkHost;
+  readonly #origin: SenderOrigin;
+  #presettled: boolean;
+  #settleModes: SettleModes;
+  #link: RheaSender | undefined;
+  #state: SenderState = 'attaching';
+  /** Sends handed to the current rhea link (its delivery_count lags until rhea writes them). */
+  #handed = 0;
+  readonly #queue = new Deque<PendingSend>();
+  readonly #inflight = new Set<PendingSend>();
+  #sendableWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal }> = [];
+  #info: LinkInfo;
+  #closeInfo: CloseInfo | undefined;
+  #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #closeWaiter: (() => void) | undefined;
+  readonly #onSendable = (): void => this.#flush();
+  readonly #onOutcome = (
+    context: RheaEventContext,
+    name: 'accepted' | 'rejected' | 'released' | 'modified',
+  ): void => {
+    const delivery = context.delivery as TrackedDelivery | undefined;
+    const pending = delivery?.[PENDING];
+    if (delivery === undefined || pending === undefined) return;
+    delivery[PENDING] = undefined;
+    this.#inflight.delete(pending);
+    if (!delivery.remote_settled) {
+      // Receiver settles second (exactly-once): our settlement is the second step. rhea would keep the
+      // delivery in its session window until the peer settles again, which it never does: mark it done.
+      delivery.update(true);
+      delivery.remote_settled = true;
+    }
+    pending.complete(outcomeFrom(name, delivery.remote_state));
+  };
+
+  /** @internal Created by AmqpConnection.openSender or IncomingLink.accept. */
+  constructor(
+    host: LinkHost,
+    name: string,
+    settleModes: SettleModes,
+    origin: SenderOrigin,
+    options: { maxQueued?: number | undefined } = {},
+  ) {
+    super();
+    const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isInteger(maxQueued) || maxQueued < 0) {
+      throw new InvalidArgumentError('maxQueued must be a non-negative integer');
+    }
+    this.name = name;
+    this.maxQueued = maxQueued;
+    this.#host = host;
+    this.#origin = origin;
+    this.#settleModes = settleModes;
+    this.#presettled = settleModes.sender === 'settled';
+    this.#info = {
+      name,
+      role: 'sender',
+      source: undefined,
+      target: undefined,
+      settleModes,
+      properties: undefined,
+    };
+    if (origin.kind === 'remote') {
+      this.#bind(origin.link);
+      this.#state = 'open';
+      this.#readRemoteAttach();
+    }
+  }
+
+  /** The link as the peer attached it: termini, settle modes, properties. */
+  get info(): LinkInfo {
+    return this.#info;
+  }
+
+  /**
+   * The address of the node this link serves: the target for senders we opened, the source for senders a
+   * peer's receiver attached to us.
+   */
+  get address(): string | undefined {
+    return this.#origin.kind === 'local' ? this.#info.target?.address : this.#info.source?.address;
+  }
+
+  get settleModes(): SettleModes {
+    return this.#settleModes;
+  }
+
+  /** True when attached and not closing. */
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** True once closed for good (locally or by the peer). */
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Credit available now: the peer's link credit minus sends already handed to the transport. */
+  get credit(): number {
+    const link = this.#link;
+    if (link === undefined || this.#state !== 'open') return 0;
+    return Math.max(0, link.credit - (this.#handed - link.delivery_count));
+  }
+
+  /** Sends waiting for credit (or for a reconnect). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Unsettled deliveries written and waiting for their outcome. */
+  get unsettled(): number {
+    return this.#inflight.size;
+  }
+
+  /** Why the link closed, once it has. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  /**
+   * Sends a message. Resolves with the outcome (accepted, rejected, released, modified) for unsettled
+   * modes, or `{ state: 'sent' }` once handed to the connection for pre-settled (at-most-once) links.
+   * Rejects with `SendQueueFullError` (no credit and `maxQueued` sends already waiting),
+   * `LinkClosedError`/`ConnectionClosedError`, `InvalidArgumentError` (unencodable message) or the
+   * signal's reason when aborted while queued.
+   */
+  send(message: AmqpMessage, options: SendOptions = {}): Promise<SendResult> {
+    const closed = this.#closedError();
+    if (closed !== undefined) return Promise.reject(closed);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let payload: Buffer;
+    try {
+      payload = encode(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#queue.length === 0 && this.#canWrite()) {
+      if (this.#presettled) {
+        this.#write(payload, undefined);
+        return Promise.resolve(SENT);
+      }
+      return new Promise((resolve, reject) => {
+        this.#write(payload, new PendingSend(payload, resolve, reject, undefined, undefined));
+      });
+    }
+    if (this.#queue.length >= this.maxQueued) {
+      return Promise.reject(new SendQueueFullError(this.name, this.maxQueued));
+    }
+    return new Promise((resolve, reject) => {
+      this.#enqueue(new PendingSend(payload, resolve, reject, undefined, signal));
+    });
+  }
+
+  /**
+   * The promise-free fast path: writes the message if there is credit and nothing queued, and returns true;
+   * returns false (and does nothing) otherwise. `callback` receives the outcome of unsettled sends; for
+   * pre-settled links it is called synchronously with `{ state: 'sent' }`.
+   */
+  trySend(message: AmqpMessage, callback?: SendCallback): boolean {
+    if (this.#state !== 'open' || this.#queue.length > 0 || !this.#canWrite()) return false;
+    const payload = encode(message);
+    if (this.#presettled || callback === undefined) {
+      this.#write(payload, undefined);
+      callback?.(undefined, SENT);
+    } else {
+      this.#write(payload, new PendingSend(payload, undefined, undefined, callback, undefined));
+    }
+    return true;
+  }
+
+  /** Resolves when a send would be written at once (credit available, queue empty); rejects if the link closes. */
+  whenSendable(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const closed = this.#closedError();
+    if (closed !== undefined) return Promise.reject(closed);
+    if (this.#state === 'open' && this.#queue.length === 0 && this.#canWrite()) return Promise.resolve();
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e: Error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = (): void => {
+        this.#sendableWaiters = this.#sendableWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#sendableWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * Detaches the link (closed=true), with an error condition if given. Queued sends and unsettled deliveries
+   * still waiting for their outcome fail with `LinkClosedError`. Resolves when the peer has detached too
+   * (or after a time-out).
+   */
+  async close(error?: AmqpErrorInit): Promise<void> {
+    if (this.#state === 'closed') return;
+    const link = this.#link;
+    const local = errorFromInit(this.name, error);
+    this.#failAll(new LinkClosedError(this.name, undefined, { cause: local }));
+    if (this.#state === 'closing' || link === undefined || !link.is_open()) {
+      this.#finish({ remote: false, error: local });
+      return;
+    }
+    this.#state = 'closing';
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, DEFAULT_CLOSE_TIMEOUT_MS);
+      timer.unref?.();
+      this.#closeWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      link.close(toRheaError(error) as Parameters<RheaSender['close']>[0]);
+    });
+    this.#finish({ remote: false, error: local });
+  }
+
+  // -------------------------------------------------------------------------
+  // Internal: lifecycle driven by the connection
+  // -------------------------------------------------------------------------
+
+  /** @internal Attach on `connection`; resolves when the peer has attached. */
+  attach(connection: RheaConnection | undefined): Promise<void> {
+    if (this.#origin.kind !== 'local') return Promise.resolve();
+    const options = this.#origin;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#attachWaiter = undefined;
+        const error = new TimeoutError(`attach of sender '${this.name}' timed out`);
+        this.#finish({ remote: false, error: undefined }, error);
+        reject(error);
+      }, options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
+      timer.unref?.();
+      this.#attachWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      // Not connected right now (reconnecting): the link attaches when the connection is back.
+      if (connection === undefined) this.#state = 'detached';
+      else this.#openRheaLink(connection);
+    });
+  }
+
+  /** @internal Aborts a pending attach (the open call's signal fired). */
+  abortAttach(reason: unknown): void {
+    const waiter = this.#attachWaiter;
+    if (waiter === undefined) return;
+    this.#attachWaiter = undefined;
+    this.#link?.close();
+    this.#finish({ remote: false, error: undefined });
+    waiter.reject(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+
+  /** @internal */
+  readonly managed: ManagedLink = {
+    onDisconnect: () => {
+      if (this.#state === 'closed') return;
+      if (this.#state === 'closing') {
+        this.#closeWaiter?.();
+        return;
+      }
+      this.#unbind();
+      this.#state = 'detached';
+      // Unsettled deliveries whose outcome never came back go first in line to be re-sent (at-least-once:
+      // the peer may see them twice; nothing is dropped).
+      const resend = [...this.#inflight];
+      this.#inflight.clear();
+      for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
+    },
+    reattach: (connection) => {
+      if (this.#state !== 'detached' && this.#state !== 'attaching') return;
+      this.#state = 'attaching';
+      this.#openRheaLink(connection);
+    },
+    onConnectionClosed: (error) => {
+      if (this.#state === 'closed') return;
+      this.#unbind();
+      this.#failAll(new ConnectionClosedError(undefined, { cause: error }));
+      this.#attachWaiter?.reject(new ConnectionClosedError(undefined, { cause: error }));
+      this.#attachWaiter = undefined;
+      this.#finish({ remote: true, error: asAmqpError(error) });
+    },
+    onSessionClosed: (context, error) => {
+      if (this.#link === undefined || context.session !== this.#link.session) return;
+      this.#remoteClosed(
+        error === undefined
+          ? undefined
+          : new LinkError(this.name, 'amqp:session:errant-link', error.message, { cause: error }),
+      );
+    },
+  };
+
+  #openRheaLink(connection: RheaConnection): void {
+    if (this.#origin.kind !== 'local') return;
+    const link = connection.open_sender({ ...this.#origin.rheaOptions }) as RheaSender;
+    this.#bind(link);
+  }
+
+  #bind(link: RheaSender): void {
+    this.#link = link;
+    this.#handed = 0;
+    link.on('sender_open', () => {
+      if (link !== this.#link) return;
+      this.#readRemoteAttach();
+      const remote = link.remote.attach;
+      if (remote !== undefined && (remote.target === null || remote.target === undefined)) {
+        // A null target announces a refusal: the detach with the error follows.
+        return;
+      }
+      this.#state = 'open';
+      const waiter = this.#attachWaiter;
+      this.#attachWaiter = undefined;
+      waiter?.resolve();
+      this.#flush();
+    });
+    link.on('sendable', this.#onSendable);
+    link.on('accepted', (c: RheaEventContext) => this.#onOutcome(c, 'accepted'));
+    link.on('rejected', (c: RheaEventContext) => this.#onOutcome(c, 'rejected'));
+    link.on('released', (c: RheaEventContext) => this.#onOutcome(c, 'released'));
+    link.on('modified', (c: RheaEventContext) => this.#onOutcome(c, 'modified'));
+    link.on('settled', (c: RheaEventContext) => {
+      // Settled by the peer without a terminal outcome: treat as released (the message may not have been processed).
+      const delivery = c.delivery as TrackedDelivery | undefined;
+      const pending = delivery?.[PENDING];
+      if (delivery === undefined || pending === undefined) return;
+      delivery[PENDING] = undefined;
+      this.#inflight.delete(pending);
+      pending.complete(RELEASED);
+    });
+    link.on('sender_error', () => {});
+    link.on('sender_close', () => {
+      if (link !== this.#link) return;
+      this.#remoteClosed(linkErrorFrom(this.name, link.remote.detach?.error));
+    });
+  }
+
+  #unbind(): void {
+    const link = this.#link;
+    if (link === undefined) return;
+    link.removeAllListeners();
+    // Keep rhea from bubbling unhandled link events to the connection or container.
+    link.on('sender_close', () => {});
+    link.on('sender_error', () => {});
+    this.#link = undefined;
+    this.#handed = 0;
+  }
+
+  #readRemoteAttach(): void {
+    const link = this.#link;
+    if (link?.remote.attach === undefined) return;
+    this.#info = linkInfoFromAttach('sender', link.remote.attach, this.name);
+    // The settle modes in force are ours; the peer's attach may only echo or narrow them.
+    const local = linkInfoFromAttach('sender', link.local.attach, this.name).settleModes;
+    this.#info = { ...this.#info, settleModes: local };
+    this.#settleModes = local;
+    this.#presettled = local.sender === 'settled';
+  }
+
+  #remoteClosed(error: LinkError | undefined): void {
+    const waiter = this.#attachWaiter;
+    this.#attachWaiter = undefined;
+    const closedError = new LinkClosedError(
+      this.name,
+      error ? `link '${this.name}' detached: ${error.message}` : undefined,
+      {
+        cause: error,
+      },
+    );
+    this.#failAll(closedError);
+    waiter?.reject(error ?? closedError);
+    if (this.#closeWaiter !== undefined) {
+      this.#closeWaiter();
+      return;
+    }
+    this.#unbind();
+    this.#finish({ remote: true, error });
+  }
+
+  #canWrite(): boolean {
+    const link = this.#link;
+    if (link === undefined || this.#state !== 'open') return false;
+    return link.credit - (this.#handed - link.delivery_count) > 0 && link.session.outgoing.available() > 0;
+  }
+
+  #write(payload: Buffer, pending: PendingSend | undefined): void {
+    const link = this.#link as RheaSender;
+    const delivery = link.send(payload, undefined, 0) as TrackedDelivery;
+    this.#handed++;
+    if (pending !== undefined) {
+      if (this.#presettled) {
+        pending.complete(SENT);
+      } else {
+        delivery[PENDING] = pending;
+        this.#inflight.add(pending);
+      }
+    }
+  }
+
+  #enqueue(pending: PendingSend): void {
+    const signal = pending.signal;
+    if (signal !== undefined) {
+      pending.abortListener = () => {
+        if (this.#queue.remove(pending)) pending.fail(signal.reason);
+      };
+      signal.addEventListener('abort', pending.abortListener, { once: true });
+    }
+    this.#queue.push(pending);
+  }
+
+  #flush(): void {
+    while (this.#queue.length > 0 && this.#canWrite()) {
+      const pending = this.#queue.shift() as PendingSend;
+      this.#write(pending.payload, pending);
+    }
+    if (this.#queue.length === 0 && this.#canWrite()) {
+      const waiters = this.#sendableWaiters;
+      if (waiters.length > 0) {
+        this.#sendableWaiters = [];
+        for (const w of waiters) w.resolve();
+      }
+      this.emit('sendable');
+    }
+  }
+
+  #failAll(error: Error): void {
+    const queued = this.#queue.drain();
+    const inflight = [...this.#inflight];
+    this.#inflight.clear();
+    for (const p of queued) p.fail(error);
+    for (const p of inflight) p.fail(error);
+    const waiters = this.#sendableWaiters;
+    this.#sendableWaiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  #closedError(): Error | undefined {
+    if (this.#state === 'closed' || this.#state === 'closing') {
+      return new LinkClosedError(this.name, undefined, { cause: this.#closeInfo?.error });
+    }
+    return undefined;
+  }
+
+  #finish(info: CloseInfo, failure?: Error): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closeInfo = info;
+    this.#failAll(failure ?? new LinkClosedError(this.name, undefined, { cause: info.error }));
+    this.#unbind();
+    this.#host.forget(this.managed);
+    if (info.error !== undefined && this.listenerCount('error') > 0) this.emit('error', info.error);
+    this.emit('close', info);
+  }
+}
+
+function encode(message: AmqpMessage): Buffer {
+  if (message === null || typeof message !== 'object')
+    throw new InvalidArgumentError('message must be an object');
+  return rhea.message.encode(toRhea(message));
+}
+
+function errorFromInit(linkName: string, init: AmqpErrorInit | undefined): AmqpError | undefined {
+  if (init === undefined) return undefined;
+  return new LinkError(linkName, init.condition, init.description, { info: init.info });
+}
+
+function asAmqpError(error: Error): AmqpError | undefined {
+  const candidate = error as Partial<AmqpError>;
+  return typeof candidate.condition === 'string' ? (error as AmqpError) : undefined;
+}

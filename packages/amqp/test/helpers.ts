@@ -1,5 +1,5 @@
-import { once } from 'node:events';
 import type { EventEmitter } from 'node:events';
+import { once } from 'node:events';
 
 /** Waits for `event` on `emitter`, failing after `ms` (tests never sleep for correctness). */
 export async function waitFor<T extends unknown[] = unknown[]>(

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, type AmqpListener, binaryMessage, connect, listen, payloadOf, type Receiver } from '../src/index';
+import {
+  type AmqpConnection,
+  type AmqpListener,
+  binaryMessage,
+  connect,
+  listen,
+  payloadOf,
+  type Receiver,
+} from '../src/index';
 import { waitFor } from './helpers';
 
 describe('client and listener', () => {

@@ -1,1 +1,23 @@
-export {};
+export { addDemand, checkRequest } from './demand';
+export {
+  BufferOverflowError,
+  CreditExceededError,
+  IllegalDemandError,
+  NotProcessedError,
+  SubscriberViolationError,
+} from './errors';
+export { type FromAsyncIterableOptions, fromAsyncIterable } from './from-async-iterable';
+export { DEFAULT_BUFFER_SIZE, type FromObservableOptions, fromObservable } from './from-observable';
+export { isSettleable } from './settleable';
+export { type ToAsyncIterableOptions, toAsyncIterable } from './to-async-iterable';
+export { DEFAULT_PREFETCH, type ToObservableOptions, toObservable } from './to-observable';
+export {
+  type OverflowPolicy,
+  type Processor,
+  type Publisher,
+  type Settleable,
+  type Subscriber,
+  type SubscriberErrorHandler,
+  type Subscription,
+  UNBOUNDED,
+} from './types';

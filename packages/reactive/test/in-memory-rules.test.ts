@@ -1,0 +1,153 @@
+import {
+  fromAsyncIterable,
+  fromObservable,
+  type Publisher,
+  toAsyncIterable,
+  toObservable,
+} from '@dragoman/reactive';
+import {
+  type PublisherFactory,
+  publisherRules,
+  type SubscriberFactory,
+  subscriberRules,
+} from '@dragoman/reactive/testkit';
+import { defer, range, throwError } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+
+/** Wraps each kit check in an `it` named by its rule; skipped checks say why. */
+function runChecks(checks: ReturnType<typeof publisherRules>): void {
+  for (const check of checks) {
+    if (check.skipped !== undefined) it.skip(`${check.name} (${check.skipped})`, () => undefined);
+    else it(check.name, () => check.run());
+  }
+}
+
+function countTo(n: number): AsyncIterable<number> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (let i = 0; i < n; i += 1) yield i;
+    },
+  };
+}
+
+const failingIterable: AsyncIterable<number> = {
+  [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('source failed')) }),
+};
+
+describe('fromAsyncIterable satisfies the Publisher rules', () => {
+  const factory: PublisherFactory<number> = {
+    createPublisher: (n) => fromAsyncIterable(countTo(n)),
+    createFailedPublisher: () => fromAsyncIterable(failingIterable),
+    maxElements: 1_000,
+  };
+  runChecks(publisherRules(factory));
+});
+
+describe('fromAsyncIterable over a synchronous iterable satisfies the Publisher rules', () => {
+  runChecks(
+    publisherRules<number>({
+      createPublisher: (n) => fromAsyncIterable(Array.from({ length: n }, (_, i) => i)),
+      maxElements: 1_000,
+    }),
+  );
+});
+
+describe('fromObservable satisfies the Publisher rules', () => {
+  const factory: PublisherFactory<number> = {
+    // range emits synchronously: the buffer must hold the whole stream until it is requested
+    createPublisher: (n) => fromObservable(range(0, n), { bufferSize: n }),
+    createFailedPublisher: () => fromObservable(throwError(() => new Error('source failed'))),
+    maxElements: 1_000,
+  };
+  runChecks(publisherRules(factory));
+});
+
+function drain(publisher: Publisher<number>, how: 'observable' | 'iterable'): void {
+  if (how === 'observable') {
+    toObservable(publisher, { prefetch: 4 }).subscribe({ error: () => undefined });
+    return;
+  }
+  void (async () => {
+    for await (const _ of toAsyncIterable(publisher, { prefetch: 4 })) {
+      // consume
+    }
+  })().catch(() => undefined);
+}
+
+describe('toObservable satisfies the Subscriber rules', () => {
+  const factory: SubscriberFactory<number> = {
+    attach: (publisher) => drain(publisher, 'observable'),
+    createElement: (i) => i,
+  };
+  runChecks(subscriberRules(factory));
+});
+
+describe('toAsyncIterable satisfies the Subscriber rules', () => {
+  const factory: SubscriberFactory<number> = {
+    attach: (publisher) => drain(publisher, 'iterable'),
+    createElement: (i) => i,
+  };
+  runChecks(subscriberRules(factory));
+});
+
+describe('the kit catches broken publishers', () => {
+  it('flags a publisher that ignores demand (§1.1)', async () => {
+    const eager: Publisher<number> = {
+      subscribe(s) {
+        s.onSubscribe({ request: () => undefined, cancel: () => undefined });
+        for (let i = 0; i < 10; i += 1) s.onNext(i);
+        s.onComplete();
+      },
+    };
+    const check = publisherRules({ createPublisher: () => eager }).find((c) => c.rule === '§1.1');
+    await expect(check?.run()).rejects.toThrow(/§1\.1/);
+  });
+
+  it('flags a publisher that recurses on request from onNext (§3.3)', async () => {
+    const recursive = (n: number): Publisher<number> => ({
+      subscribe(s) {
+        let sent = 0;
+        s.onSubscribe({
+          request: () => {
+            if (sent < n) s.onNext(sent++);
+            else s.onComplete();
+          },
+          cancel: () => undefined,
+        });
+      },
+    });
+    const check = publisherRules({ createPublisher: recursive }).find((c) => c.rule === '§3.3');
+    await expect(check?.run()).rejects.toThrow(/§1\.3|§3\.3/);
+  });
+
+  it('flags a subscriber that does not cancel a second subscription (§2.5)', async () => {
+    const check = subscriberRules<number>({
+      attach: (publisher) =>
+        publisher.subscribe({
+          onSubscribe: (s) => s.request(1),
+          onNext: () => undefined,
+          onError: () => undefined,
+          onComplete: () => undefined,
+        }),
+      createElement: (i) => i,
+      timeoutMs: 200,
+    }).find((c) => c.rule === '§2.5');
+    await expect(check?.run()).rejects.toThrow(/§2\.5/);
+  });
+});
+
+describe('adapters over deferred sources', () => {
+  it('fromObservable subscribes to the source once per subscriber', async () => {
+    let subscriptions = 0;
+    const source = defer(() => {
+      subscriptions += 1;
+      return range(0, 3);
+    });
+    const publisher = fromObservable(source);
+    const seen: number[] = [];
+    for await (const n of toAsyncIterable(publisher)) seen.push(n);
+    for await (const n of toAsyncIterable(publisher)) seen.push(n);
+    expect(seen).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(subscriptions).toBe(2);
+  });
+});

@@ -1,0 +1,65 @@
+import type { MqttMessage, SessionSubscription } from '../types';
+
+/** A session as stored: what `Session` shows plus the backlog bookkeeping. */
+export interface SessionRecord {
+  clientId: string;
+  expiryInterval: number;
+  disconnectedAt?: number;
+  /** Filter → subscription pairs, in subscription order. */
+  subscriptions: Array<[string, SessionSubscription]>;
+  /** The next backlog sequence number (strictly increasing, never reused within the session). */
+  nextSeq: number;
+  /** Entries in the backlog. */
+  backlogCount: number;
+}
+
+/** A stored message (backlog entry or retained message) with its absolute expiry. */
+export interface MessageRecord {
+  message: MqttMessage;
+  /** Epoch ms from which the message is expired. */
+  expiresAt?: number;
+}
+
+export interface WillRecord {
+  clientId: string;
+  message: MqttMessage;
+  delayInterval: number;
+  storedAt: number;
+}
+
+/** A key → value table of a backend. Writes happen inside `StoreBackend.transaction`. */
+export interface Table<V> {
+  get(key: string): V | undefined;
+  /** Returns true when the key is new. */
+  put(key: string, value: V): boolean;
+  remove(key: string): boolean;
+  keys(): Iterable<string>;
+  values(): Iterable<V>;
+  count(): number;
+}
+
+/** The backlogs of all sessions, each ordered by sequence number. */
+export interface BacklogTable {
+  /** A client's entries, lowest sequence number first. */
+  entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }>;
+  put(clientId: string, seq: number, record: MessageRecord): void;
+  remove(clientId: string, seq: number): boolean;
+  clear(clientId: string): void;
+}
+
+/**
+ * Where the stores keep their data: memory, or an LMDB environment. The store logic (limits, policies,
+ * expiry) is written once over this interface.
+ */
+export interface StoreBackend {
+  readonly sessions: Table<SessionRecord>;
+  readonly backlog: BacklogTable;
+  readonly retained: Table<MessageRecord>;
+  readonly wills: Table<WillRecord>;
+  /**
+   * Runs `fn` (synchronous) as one atomic transaction, after any transaction started earlier. For a durable
+   * backend the writes are committed when the promise resolves. `fn` throws before writing, never halfway.
+   */
+  transaction<T>(fn: () => T): Promise<T>;
+  close(): Promise<void>;
+}

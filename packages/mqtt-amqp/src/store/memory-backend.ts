@@ -1,0 +1,66 @@
+import type { BacklogTable, MessageRecord, SessionRecord, StoreBackend, Table, WillRecord } from './backend';
+
+class MemoryTable<V> implements Table<V> {
+  readonly #map = new Map<string, V>();
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+  put(key: string, value: V): boolean {
+    const created = !this.#map.has(key);
+    this.#map.set(key, value);
+    return created;
+  }
+  remove(key: string): boolean {
+    return this.#map.delete(key);
+  }
+  keys(): Iterable<string> {
+    return [...this.#map.keys()];
+  }
+  values(): Iterable<V> {
+    return [...this.#map.values()];
+  }
+  count(): number {
+    return this.#map.size;
+  }
+}
+
+class MemoryBacklog implements BacklogTable {
+  // A Map iterates in insertion order, and sequence numbers only grow: each inner map is ordered by seq.
+  readonly #byClient = new Map<string, Map<number, MessageRecord>>();
+  entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
+    const entries = this.#byClient.get(clientId);
+    if (entries === undefined) return [];
+    return [...entries].map(([seq, record]) => ({ seq, record }));
+  }
+  put(clientId: string, seq: number, record: MessageRecord): void {
+    let entries = this.#byClient.get(clientId);
+    if (entries === undefined) {
+      entries = new Map();
+      this.#byClient.set(clientId, entries);
+    }
+    entries.set(seq, record);
+  }
+  remove(clientId: string, seq: number): boolean {
+    const entries = this.#byClient.get(clientId);
+    if (entries === undefined || !entries.delete(seq)) return false;
+    if (entries.size === 0) this.#byClient.delete(clientId);
+    return true;
+  }
+  clear(clientId: string): void {
+    this.#byClient.delete(clientId);
+  }
+}
+
+/** The in-memory backend: plain maps, lost with the process. */
+export class MemoryBackend implements StoreBackend {
+  readonly sessions: Table<SessionRecord> = new MemoryTable();
+  readonly backlog: BacklogTable = new MemoryBacklog();
+  readonly retained: Table<MessageRecord> = new MemoryTable();
+  readonly wills: Table<WillRecord> = new MemoryTable();
+
+  async transaction<T>(fn: () => T): Promise<T> {
+    return fn();
+  }
+
+  async close(): Promise<void> {}
+}

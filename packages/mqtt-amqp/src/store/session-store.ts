@@ -1,0 +1,282 @@
+import { StoreClosedError, StoreLimitError } from '../errors';
+import type {
+  EnqueueResult,
+  MqttMessage,
+  OpenSessionOptions,
+  OpenSessionResult,
+  QueuedMessage,
+  Session,
+  SessionStore,
+  SessionSubscription,
+} from '../types';
+import type { MessageRecord, SessionRecord, StoreBackend } from './backend';
+import { copyMessage, expiresAtOf, isExpired, messageAt } from './messages';
+import type { ResolvedStoreOptions } from './options';
+
+/** Session expiry interval meaning "never" (MQTT 5 0xFFFFFFFF; the 3.1.1 persistent session). */
+export const SESSION_NEVER_EXPIRES = 0xffff_ffff;
+
+function sessionExpired(record: SessionRecord, now: number): boolean {
+  if (record.disconnectedAt === undefined || record.expiryInterval === SESSION_NEVER_EXPIRES) return false;
+  return record.disconnectedAt + record.expiryInterval * 1000 <= now;
+}
+
+function toSession(record: SessionRecord): Session {
+  return {
+    clientId: record.clientId,
+    expiryInterval: record.expiryInterval,
+    disconnectedAt: record.disconnectedAt,
+    subscriptions: new Map(record.subscriptions.map(([filter, sub]) => [filter, { ...sub }])),
+  };
+}
+
+/**
+ * The session store over a backend. Backlog policy when a session's backlog holds `maxBacklogPerSession`
+ * entries and a message arrives: expired entries are purged; then the oldest QoS 0 entry is dropped; then a new
+ * QoS 0 message is dropped; then a new QoS 1/2 message either evicts the oldest entry (`drop-oldest`, default)
+ * or is refused (`refuse`).
+ */
+export class BackendSessionStore implements SessionStore {
+  readonly #backend: StoreBackend;
+  readonly #options: ResolvedStoreOptions;
+  #closed = false;
+
+  constructor(backend: StoreBackend, options: ResolvedStoreOptions) {
+    this.#backend = backend;
+    this.#options = options;
+  }
+
+  async open(clientId: string, options: OpenSessionOptions): Promise<OpenSessionResult> {
+    this.#checkOpen();
+    const expiryInterval = options.expiryInterval ?? (options.clean ? 0 : SESSION_NEVER_EXPIRES);
+    return this.#backend.transaction(() => {
+      const { sessions, backlog } = this.#backend;
+      const now = this.#options.now();
+      const previous = sessions.get(clientId);
+      const present = previous !== undefined && !options.clean && !sessionExpired(previous, now);
+      let record: SessionRecord;
+      if (present) {
+        record = { ...previous, expiryInterval };
+        delete record.disconnectedAt;
+      } else {
+        if (previous !== undefined) {
+          backlog.clear(clientId);
+        } else if (sessions.count() >= this.#options.maxSessions) {
+          this.#purgeExpiredSessions(now);
+          if (sessions.count() >= this.#options.maxSessions) {
+            throw new StoreLimitError(
+              'sessions',
+              this.#options.maxSessions,
+              `session store full (${this.#options.maxSessions} sessions)`,
+            );
+          }
+        }
+        record = { clientId, expiryInterval, subscriptions: [], nextSeq: 1, backlogCount: 0 };
+      }
+      sessions.put(clientId, record);
+      return { session: toSession(record), present };
+    });
+  }
+
+  async get(clientId: string): Promise<Session | undefined> {
+    this.#checkOpen();
+    const record = this.#live(clientId);
+    return record === undefined ? undefined : toSession(record);
+  }
+
+  async list(): Promise<Session[]> {
+    this.#checkOpen();
+    const now = this.#options.now();
+    return [...this.#backend.sessions.values()].filter((r) => !sessionExpired(r, now)).map(toSession);
+  }
+
+  async subscribe(
+    clientId: string,
+    subscriptions: ReadonlyArray<readonly [filter: string, subscription: SessionSubscription]>,
+  ): Promise<boolean> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => {
+      const record = this.#live(clientId);
+      if (record === undefined) return false;
+      const map = new Map(record.subscriptions);
+      for (const [filter, subscription] of subscriptions) map.set(filter, stripUndefined(subscription));
+      if (map.size > this.#options.maxSubscriptionsPerSession && map.size > record.subscriptions.length) {
+        throw new StoreLimitError(
+          'subscriptions',
+          this.#options.maxSubscriptionsPerSession,
+          `session '${clientId}' would hold ${map.size} subscriptions (max ${this.#options.maxSubscriptionsPerSession})`,
+        );
+      }
+      this.#backend.sessions.put(clientId, { ...record, subscriptions: [...map] });
+      return true;
+    });
+  }
+
+  async unsubscribe(clientId: string, filters: readonly string[]): Promise<boolean[]> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => {
+      const record = this.#live(clientId);
+      if (record === undefined) return filters.map(() => false);
+      const map = new Map(record.subscriptions);
+      const existed = filters.map((filter) => map.delete(filter));
+      if (existed.some(Boolean)) this.#backend.sessions.put(clientId, { ...record, subscriptions: [...map] });
+      return existed;
+    });
+  }
+
+  async disconnect(clientId: string, options: { at?: number; expiryInterval?: number } = {}): Promise<void> {
+    this.#checkOpen();
+    await this.#backend.transaction(() => {
+      const record = this.#backend.sessions.get(clientId);
+      if (record === undefined) return;
+      const expiryInterval = options.expiryInterval ?? record.expiryInterval;
+      if (expiryInterval === 0) {
+        // A session that ends with its connection: nothing to keep.
+        this.#backend.sessions.remove(clientId);
+        this.#backend.backlog.clear(clientId);
+        return;
+      }
+      const disconnectedAt = options.at ?? this.#options.now();
+      this.#backend.sessions.put(clientId, { ...record, expiryInterval, disconnectedAt });
+    });
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => {
+      this.#backend.backlog.clear(clientId);
+      return this.#backend.sessions.remove(clientId);
+    });
+  }
+
+  async expire(): Promise<string[]> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => this.#purgeExpiredSessions(this.#options.now()));
+  }
+
+  async enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
+    this.#checkOpen();
+    const options = this.#options;
+    if (message.payload.length > options.maxPayloadBytes) {
+      return { status: 'refused', reason: 'payload-too-large' };
+    }
+    if (message.qos === 0 && !options.queueQos0) return { status: 'dropped', reason: 'qos0-not-queued' };
+    const now = options.now();
+    const expiresAt = expiresAtOf(message, now);
+    if (expiresAt !== undefined && expiresAt <= now) return { status: 'refused', reason: 'expired' };
+    const stored: MessageRecord = { message: copyMessage(message) };
+    if (expiresAt !== undefined) stored.expiresAt = expiresAt;
+    return this.#backend.transaction((): EnqueueResult => {
+      const { sessions, backlog } = this.#backend;
+      const record = this.#live(clientId);
+      if (record === undefined) return { status: 'refused', reason: 'no-session' };
+      let count = record.backlogCount;
+      let evicted = 0;
+      if (count >= options.maxBacklogPerSession) {
+        const live: Array<{ seq: number; record: MessageRecord }> = [];
+        for (const entry of backlog.entries(clientId)) {
+          if (isExpired(entry.record, now)) backlog.remove(clientId, entry.seq);
+          else live.push(entry);
+        }
+        // Recounted from the entries themselves, so a miscount can never evict from an empty backlog.
+        count = live.length;
+        while (count >= options.maxBacklogPerSession) {
+          const index = live.findIndex((entry) => entry.record.message.qos === 0);
+          if (index !== -1) {
+            backlog.remove(clientId, live[index]!.seq);
+            live.splice(index, 1);
+          } else if (message.qos === 0 || options.backlogPolicy === 'refuse') {
+            sessions.put(clientId, { ...record, backlogCount: count });
+            return message.qos === 0
+              ? { status: 'dropped', reason: 'backlog-full' }
+              : { status: 'refused', reason: 'backlog-full' };
+          } else {
+            backlog.remove(clientId, live.shift()!.seq);
+          }
+          count--;
+          evicted++;
+        }
+      }
+      const seq = record.nextSeq;
+      backlog.put(clientId, seq, stored);
+      sessions.put(clientId, { ...record, nextSeq: seq + 1, backlogCount: count + 1 });
+      return { status: 'queued', seq, evicted };
+    });
+  }
+
+  async backlog(clientId: string, options: { limit?: number } = {}): Promise<QueuedMessage[]> {
+    this.#checkOpen();
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    return this.#backend.transaction(() => {
+      const { sessions, backlog } = this.#backend;
+      const record = this.#live(clientId);
+      if (record === undefined) return [];
+      const now = this.#options.now();
+      const out: QueuedMessage[] = [];
+      let purged = 0;
+      for (const entry of backlog.entries(clientId)) {
+        const message = messageAt(entry.record, now);
+        if (message === undefined) {
+          backlog.remove(clientId, entry.seq);
+          purged++;
+        } else if (out.length < limit) {
+          out.push({ seq: entry.seq, message });
+        }
+      }
+      if (purged > 0) sessions.put(clientId, { ...record, backlogCount: record.backlogCount - purged });
+      return out;
+    });
+  }
+
+  async ack(clientId: string, seq: number): Promise<boolean> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => {
+      const record = this.#backend.sessions.get(clientId);
+      if (record === undefined || !this.#backend.backlog.remove(clientId, seq)) return false;
+      this.#backend.sessions.put(clientId, { ...record, backlogCount: record.backlogCount - 1 });
+      return true;
+    });
+  }
+
+  async backlogSize(clientId: string): Promise<number> {
+    this.#checkOpen();
+    return this.#live(clientId)?.backlogCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** The session record unless absent or expired. */
+  #live(clientId: string): SessionRecord | undefined {
+    const record = this.#backend.sessions.get(clientId);
+    if (record === undefined || sessionExpired(record, this.#options.now())) return undefined;
+    return record;
+  }
+
+  #purgeExpiredSessions(now: number): string[] {
+    const expired: string[] = [];
+    for (const record of this.#backend.sessions.values()) {
+      if (!sessionExpired(record, now)) continue;
+      this.#backend.sessions.remove(record.clientId);
+      this.#backend.backlog.clear(record.clientId);
+      expired.push(record.clientId);
+    }
+    return expired;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+function stripUndefined(subscription: SessionSubscription): SessionSubscription {
+  const out: SessionSubscription = { qos: subscription.qos };
+  if (subscription.noLocal !== undefined) out.noLocal = subscription.noLocal;
+  if (subscription.retainAsPublished !== undefined) out.retainAsPublished = subscription.retainAsPublished;
+  if (subscription.retainHandling !== undefined) out.retainHandling = subscription.retainHandling;
+  if (subscription.subscriptionIdentifier !== undefined) {
+    out.subscriptionIdentifier = subscription.subscriptionIdentifier;
+  }
+  return out;
+}

@@ -1,17 +1,5 @@
 // Foundation: addresses, errors, stores (mappings and dialects follow below)
 export { CLIENT_ID_PLACEHOLDER, createAddresses, DEFAULT_ADDRESS_OPTIONS } from './addresses';
-export {
-  ConfigurationError,
-  MappingError,
-  type MappingErrorCode,
-  StoreClosedError,
-  type StoreLimit,
-  StoreLimitError,
-} from './errors';
-export { createMemoryStores, openLmdbStores } from './store/index';
-export { DEFAULT_STORE_LIMITS } from './store/options';
-export { SESSION_NEVER_EXPIRES } from './store/session-store';
-export type * from './types';
 // Back end: Will service, Subscription service, embedded backend
 export {
   Backend,
@@ -24,6 +12,15 @@ export {
   REASON_CODE_INFO_KEY,
 } from './backend/backend';
 export type { BackendEvents, BackendOptions, BackendStats } from './backend/types';
+export {
+  ConfigurationError,
+  MappingError,
+  type MappingErrorCode,
+  StoreClosedError,
+  type StoreLimit,
+  StoreLimitError,
+} from './errors';
+export type { PendingDelivery } from './services/client-session';
 export type { Outlet, OutletOutcome } from './services/outlet';
 export {
   DEFAULT_MAX_IN_MEMORY_PER_CLIENT,
@@ -32,7 +29,6 @@ export {
   SubscriptionService,
   type SubscriptionServiceOptions,
 } from './services/subscription-service';
-export type { PendingDelivery } from './services/client-session';
 export type { SubscriptionServiceStats, WillServiceStats } from './services/types';
 export {
   DEFAULT_RESTART_GRACE_MS,
@@ -40,3 +36,7 @@ export {
   WillService,
   type WillServiceOptions,
 } from './services/will-service';
+export { createMemoryStores, openLmdbStores } from './store/index';
+export { DEFAULT_STORE_LIMITS } from './store/options';
+export { SESSION_NEVER_EXPIRES } from './store/session-store';
+export type * from './types';

@@ -1,0 +1,613 @@
+/**
+ * The embedded backend: one AMQP listener hosting the Will service, the Subscription service and the routing
+ * of topic addresses, so that gateway front ends (and plain AMQP clients) need nothing else.
+ *
+ * Everything goes through AMQP links, as it would on an external AMQP network:
+ * - `$mqtt.willservice` (peer sender, link name = client id): AMQP_WILL / AMQP_WILL_CLEAR; its detach decides;
+ * - `$mqtt.subscriptionservice` (peer sender): AMQP_LIST / AMQP_CLOSE / AMQP_SUBSCRIBE / AMQP_UNSUBSCRIBE;
+ * - `$mqtt.to.<id>.control` and `$mqtt.to.<id>.publish` (peer receivers): replies and deliveries;
+ * - `$mqtt.<id>.pubrel` (peer sender): AMQP_PUBREL;
+ * - any other address: a topic. A peer sender publishes on it (an anonymous link publishes on each message's
+ *   `to`); a peer receiver subscribes to it, the address read as an MQTT topic filter (wildcards included).
+ */
+import { EventEmitter } from 'node:events';
+import {
+  type AddressInfo,
+  type AmqpConnection,
+  type AmqpErrorInit,
+  type AmqpListener,
+  type Delivery,
+  type IncomingLink,
+  listen,
+  type Receiver,
+} from '@dragoman/amqp';
+import { validateTopicFilter, validateTopicName } from '@dragoman/mqtt';
+import { createAddresses } from '../addresses';
+import { MappingError, StoreLimitError } from '../errors';
+import type { PendingDelivery } from '../services/client-session';
+import { Serial } from '../services/serial';
+import { SubscriptionService } from '../services/subscription-service';
+import { WillService } from '../services/will-service';
+import { createMemoryStores } from '../store';
+import type { Addresses, DecodedControl, MqttMessage, Stores } from '../types';
+import { decodeControlMessage, decodeTopicMessage, encodeDelivery, encodeSubscriptionsReply } from './codec';
+import { ControlLinks } from './control-links';
+import { NativeReceivers } from './native-receivers';
+import { SenderOutlet } from './sender-outlet';
+import type { BackendEvents, BackendOptions, BackendStats } from './types';
+
+/** Link property (on the attach) or message annotation naming the MQTT client that publishes, for no-local. */
+export const PUBLISHER_ID_KEY = 'x-opt-mqtt-client-id';
+/** Error-info key of a refused AMQP_SUBSCRIBE carrying the MQTT reason code for the SUBACK. */
+export const REASON_CODE_INFO_KEY = 'reason-code';
+
+export const DEFAULT_PUBLISH_CREDIT_WINDOW = 100;
+export const DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER = 100;
+export const DEFAULT_CONTROL_REPLY_TIMEOUT_MS = 10_000;
+export const DEFAULT_REFUSED_SUBSCRIPTION_REASON_CODE = 0x80;
+
+const CONTROL_CREDIT_WINDOW = 10;
+
+/** A running embedded backend. Create it with `createBackend`. */
+export class Backend extends EventEmitter<BackendEvents> {
+  readonly #listener: AmqpListener;
+  readonly #stores: Stores;
+  readonly #ownStores: boolean;
+  readonly #addresses: Addresses;
+  readonly #subscriptions: SubscriptionService;
+  readonly #wills: WillService;
+  readonly #native: NativeReceivers;
+  readonly #controls = new ControlLinks();
+  /** Publish links that attached before their client's session existed. */
+  readonly #waitingOutlets = new Map<string, SenderOutlet>();
+  /** Requests of one client run in order. */
+  readonly #requestQueues = new Map<string, Serial>();
+  readonly #options: BackendOptions;
+  readonly #now: () => number;
+  readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+  #malformed = 0;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `createBackend`. */
+  constructor(parts: {
+    listener: AmqpListener;
+    stores: Stores;
+    ownStores: boolean;
+    addresses: Addresses;
+    subscriptions: SubscriptionService;
+    wills: WillService;
+    native: NativeReceivers;
+    route: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+    options: BackendOptions;
+  }) {
+    super();
+    this.#listener = parts.listener;
+    this.#stores = parts.stores;
+    this.#ownStores = parts.ownStores;
+    this.#addresses = parts.addresses;
+    this.#subscriptions = parts.subscriptions;
+    this.#wills = parts.wills;
+    this.#native = parts.native;
+    this.#routeMessage = parts.route;
+    this.#options = parts.options;
+    this.#now = parts.options.now ?? Date.now;
+    this.#listener.on('connection', (connection) => this.#onConnection(connection));
+    this.#listener.on('error', (error) => this.#fail(error));
+  }
+
+  /** The bound address (port 0 resolved to the real port). */
+  get address(): AddressInfo {
+    return this.#listener.address();
+  }
+
+  get port(): number {
+    return this.#listener.address().port;
+  }
+
+  /** `amqp://host:port` (or `amqps://…`) of the listener. */
+  get url(): string {
+    return this.#listener.url;
+  }
+
+  /** The well-known addresses in use. */
+  get addresses(): Addresses {
+    return this.#addresses;
+  }
+
+  stats(): BackendStats {
+    return {
+      connections: this.#listener.connections.size,
+      subscriptions: this.#subscriptions.stats(),
+      wills: this.#wills.stats(),
+      nativeReceivers: this.#native.size,
+      nativeQueued: this.#native.queued,
+      nativeDropped: this.#native.dropped,
+      published: this.#native.published,
+      malformed: this.#malformed,
+    };
+  }
+
+  /**
+   * Publishes a message from the host application, as if an MQTT client with id `publisherId` had (retained
+   * when `message.retain`). Resolves once every matching subscriber has taken it.
+   */
+  publish(message: MqttMessage, publisherId?: string): Promise<void> {
+    return this.#route(message, publisherId);
+  }
+
+  /**
+   * Stops: closes every connection (`amqp:connection:forced`), stops will timers (stored wills stay stored
+   * for the next start) and closes the stores if the backend made them. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#wills.close();
+      this.#controls.close(new Error('backend closing'));
+      await this.#listener.close();
+      await this.#subscriptions.idle();
+      if (this.#ownStores) await this.#stores.close();
+    })();
+    return this.#closing;
+  }
+
+  #route(message: MqttMessage, publisherId: string | undefined): Promise<void> {
+    return this.#routeMessage(message, publisherId);
+  }
+
+  #fail(error: unknown): void {
+    if (this.listenerCount('error') === 0) return;
+    this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #onConnection(connection: AmqpConnection): void {
+    connection.on('incomingLink', (link) => {
+      try {
+        this.#onIncomingLink(connection, link);
+      } catch (error) {
+        link.refuse({ condition: 'amqp:internal-error', description: String(error) });
+        this.#fail(error);
+      }
+    });
+  }
+
+  #onIncomingLink(connection: AmqpConnection, link: IncomingLink): void {
+    if (this.#closing !== undefined) {
+      link.refuse({ condition: 'amqp:connection:forced', description: 'backend closing' });
+    } else if (link.role === 'receiver') {
+      this.#onPeerSender(connection, link);
+    } else {
+      this.#onPeerReceiver(link);
+    }
+  }
+
+  /** A peer attached a sending link: we receive on it. */
+  #onPeerSender(connection: AmqpConnection, link: IncomingLink): void {
+    const address = link.address;
+    const a = this.#addresses;
+    const pubrelClient = address === undefined ? undefined : a.clientIdFrom('pubrel', address);
+    if (address === a.willService) this.#onWillLink(connection, link);
+    else if (address === a.subscriptionService) this.#onRequestLink(link);
+    else if (pubrelClient !== undefined) this.#onPubrelLink(link, pubrelClient);
+    else if (address !== undefined && this.#isServiceAddress(address)) {
+      link.refuse({ condition: 'amqp:not-allowed', description: `cannot send to '${address}'` });
+    } else this.#onTopicPublisher(link);
+  }
+
+  /** A peer attached a receiving link: we send on it. */
+  #onPeerReceiver(link: IncomingLink): void {
+    const address = link.address;
+    const a = this.#addresses;
+    if (address === undefined) {
+      link.refuse({
+        condition: 'amqp:invalid-field',
+        description: 'a receiving link needs a source address',
+      });
+      return;
+    }
+    const publishClient = a.clientIdFrom('publish', address);
+    if (publishClient !== undefined) this.#onPublishLink(link, publishClient);
+    else if (a.clientIdFrom('control', address) !== undefined) this.#onControlLink(link, address);
+    else if (this.#isServiceAddress(address)) {
+      link.refuse({ condition: 'amqp:not-allowed', description: `cannot receive from '${address}'` });
+    } else this.#onTopicReceiver(link, address);
+  }
+
+  #isServiceAddress(address: string): boolean {
+    const a = this.#addresses;
+    return (
+      address === a.willService ||
+      address === a.subscriptionService ||
+      a.clientIdFrom('control', address) !== undefined ||
+      a.clientIdFrom('publish', address) !== undefined ||
+      a.clientIdFrom('pubrel', address) !== undefined
+    );
+  }
+
+  // --- Will service -------------------------------------------------------------------------------------
+
+  #onWillLink(connection: AmqpConnection, link: IncomingLink): void {
+    const clientId = link.name;
+    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    const token = {};
+    const serial = new Serial();
+    this.#wills.linkAttached(clientId, token);
+    receiver.on('delivery', (delivery) => {
+      void serial.run(() => this.#onWillDelivery(clientId, token, delivery));
+    });
+    receiver.on('close', (info) => {
+      if (this.#closing !== undefined) return;
+      // Detached with an error, or gone with its connection: abrupt. A detach without error: clean.
+      const abrupt = info.error !== undefined || connection.state !== 'open';
+      void serial.idle().then(() => this.#wills.linkDetached(clientId, token, abrupt));
+    });
+  }
+
+  async #onWillDelivery(clientId: string, token: object, delivery: Delivery): Promise<void> {
+    const control = this.#decode(delivery);
+    if (control === undefined) return;
+    try {
+      if (control.subject === 'will') {
+        await this.#wills.setWill(clientId, token, control.will.message, control.will.delayInterval);
+      } else if (control.subject === 'will-clear') {
+        await this.#wills.clearWill(clientId);
+      } else {
+        this.#malformed += 1;
+        delivery.reject({
+          condition: 'amqp:not-implemented',
+          description: `'${control.subject}' is not for the will service`,
+        });
+        return;
+      }
+      delivery.accept();
+    } catch (error) {
+      delivery.reject(this.#errorFor(error));
+    }
+  }
+
+  // --- Subscription service ----------------------------------------------------------------------------
+
+  #onRequestLink(link: IncomingLink): void {
+    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    receiver.on('delivery', (delivery) => {
+      const request = this.#decode(delivery);
+      if (request === undefined) return;
+      const clientId = clientOf(request);
+      if (clientId === undefined) {
+        this.#malformed += 1;
+        delivery.reject({
+          condition: 'amqp:not-implemented',
+          description: `'${request.subject}' is not for the subscription service`,
+        });
+        return;
+      }
+      void this.#runRequest(clientId, () => this.#onRequest(clientId, request, delivery)).catch(
+        (error: unknown) => delivery.reject(this.#errorFor(error)),
+      );
+    });
+  }
+
+  /** Runs one request of `clientId` after the ones before it; the queue is forgotten once empty. */
+  #runRequest(clientId: string, task: () => Promise<void>): Promise<void> {
+    let serial = this.#requestQueues.get(clientId);
+    if (serial === undefined) {
+      serial = new Serial();
+      this.#requestQueues.set(clientId, serial);
+    }
+    const queue = serial;
+    return queue.run(task).finally(() => {
+      if (queue.pending === 0 && this.#requestQueues.get(clientId) === queue)
+        this.#requestQueues.delete(clientId);
+    });
+  }
+
+  async #onRequest(clientId: string, request: DecodedControl, delivery: Delivery): Promise<void> {
+    switch (request.subject) {
+      case 'list': {
+        this.#wills.sessionResumed(clientId);
+        const subscriptions = await this.#subscriptions.list(clientId);
+        const replyTo =
+          request.list.replyTo !== '' ? request.list.replyTo : this.#addresses.control(clientId);
+        const timeout = this.#options.controlReplyTimeoutMs ?? DEFAULT_CONTROL_REPLY_TIMEOUT_MS;
+        const control = await this.#controls.get(replyTo, timeout);
+        // Sent and accepted before the backlog may flow: AMQP_SUBSCRIPTIONS comes first.
+        const outcome = await control.send(encodeSubscriptionsReply(subscriptions));
+        if (outcome.state !== 'accepted' && outcome.state !== 'sent') {
+          delivery.reject({
+            condition: 'amqp:precondition-failed',
+            description: `the subscriptions reply was ${outcome.state}`,
+          });
+          return;
+        }
+        this.#subscriptions.ready(clientId);
+        this.#attachWaitingOutlet(clientId);
+        delivery.accept();
+        return;
+      }
+      case 'close':
+        this.#wills.sessionEnded(clientId);
+        await this.#subscriptions.close(clientId);
+        this.#attachWaitingOutlet(clientId);
+        delivery.accept();
+        return;
+      case 'subscribe': {
+        const outcome = await this.#subscriptions.subscribe(clientId, request.subscribe.subscriptions);
+        if (outcome.ok) {
+          delivery.accept();
+          return;
+        }
+        delivery.reject({
+          condition: outcome.condition,
+          description: outcome.description,
+          info: { [REASON_CODE_INFO_KEY]: this.#reasonCodeFor(outcome.condition) },
+        });
+        return;
+      }
+      case 'unsubscribe':
+        await this.#subscriptions.unsubscribe(clientId, request.unsubscribe.filters);
+        delivery.accept();
+        return;
+      default:
+        delivery.reject({
+          condition: 'amqp:not-implemented',
+          description: `unexpected '${request.subject}'`,
+        });
+    }
+  }
+
+  #reasonCodeFor(condition: string): number {
+    switch (condition) {
+      case 'amqp:invalid-field':
+        return 0x8f; // topic filter invalid
+      case 'amqp:resource-limit-exceeded':
+        return 0x97; // quota exceeded
+      case 'amqp:unauthorized-access':
+        return this.#options.refusedSubscriptionReasonCode ?? DEFAULT_REFUSED_SUBSCRIPTION_REASON_CODE;
+      default:
+        return 0x80;
+    }
+  }
+
+  #onPubrelLink(link: IncomingLink, clientId: string): void {
+    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    receiver.on('delivery', (delivery) => {
+      const control = this.#decode(delivery);
+      if (control === undefined) return;
+      if (control.subject !== 'pubrel') {
+        this.#malformed += 1;
+        delivery.reject({
+          condition: 'amqp:not-implemented',
+          description: `'${control.subject}' is not a pubrel`,
+        });
+        return;
+      }
+      const seq = Number(control.pubrel.messageId instanceof Buffer ? Number.NaN : control.pubrel.messageId);
+      if (!Number.isSafeInteger(seq)) {
+        // Not one of ours (or already released): nothing is pending under it.
+        delivery.accept();
+        return;
+      }
+      this.#subscriptions.release(clientId, seq).then(
+        () => delivery.accept(),
+        (error: unknown) => delivery.reject(this.#errorFor(error)),
+      );
+    });
+  }
+
+  #onPublishLink(link: IncomingLink, clientId: string): void {
+    const sender = link.acceptSender({ maxQueued: 0 });
+    const outlet = new SenderOutlet(sender);
+    if (!this.#subscriptions.attach(clientId, outlet)) this.#waitingOutlets.set(clientId, outlet);
+    sender.on('sendable', () => this.#subscriptions.flow(clientId, outlet));
+    sender.on('close', () => {
+      if (this.#waitingOutlets.get(clientId) === outlet) this.#waitingOutlets.delete(clientId);
+      if (this.#closing !== undefined) return;
+      this.#subscriptions.detach(clientId, outlet).catch((error: unknown) => this.#fail(error));
+    });
+  }
+
+  #attachWaitingOutlet(clientId: string): void {
+    const outlet = this.#waitingOutlets.get(clientId);
+    if (outlet === undefined) return;
+    this.#waitingOutlets.delete(clientId);
+    if (outlet.sender.isOpen) this.#subscriptions.attach(clientId, outlet);
+  }
+
+  #onControlLink(link: IncomingLink, address: string): void {
+    const sender = link.acceptSender({ maxQueued: CONTROL_CREDIT_WINDOW });
+    this.#controls.add(address, sender);
+    sender.on('close', () => this.#controls.remove(address, sender));
+  }
+
+  // --- Topics -----------------------------------------------------------------------------------------
+
+  #onTopicPublisher(link: IncomingLink): void {
+    const address = link.address;
+    if (address !== undefined) {
+      const valid = validateTopicName(address);
+      if (!valid.ok) {
+        link.refuse({
+          condition: 'amqp:invalid-field',
+          description: `'${address}' is not a topic: ${valid.reason}`,
+        });
+        return;
+      }
+    }
+    const linkPublisher = link.info.properties?.[PUBLISHER_ID_KEY];
+    const receiver = link.acceptReceiver({
+      creditWindow: this.#options.publishCreditWindow ?? DEFAULT_PUBLISH_CREDIT_WINDOW,
+    });
+    receiver.on('delivery', (delivery) => {
+      this.#onPublication(receiver, delivery, typeof linkPublisher === 'string' ? linkPublisher : undefined);
+    });
+  }
+
+  #onPublication(receiver: Receiver, delivery: Delivery, linkPublisher: string | undefined): void {
+    let message: MqttMessage & { expired: boolean };
+    try {
+      message = decodeTopicMessage(
+        delivery.message,
+        receiver.info.target?.address,
+        delivery.presettled,
+        this.#now(),
+      );
+    } catch (error) {
+      this.#malformed += 1;
+      delivery.reject(this.#errorFor(error));
+      return;
+    }
+    const valid = validateTopicName(message.topic);
+    if (!valid.ok) {
+      this.#malformed += 1;
+      delivery.reject({
+        condition: 'amqp:invalid-field',
+        description: `'${message.topic}' is not a topic: ${valid.reason}`,
+      });
+      return;
+    }
+    if (message.expired) {
+      // Expired on the way: taken, and delivered to nobody.
+      delivery.accept();
+      return;
+    }
+    const annotated = delivery.message.messageAnnotations?.[PUBLISHER_ID_KEY];
+    const publisherId = typeof annotated === 'string' ? annotated : linkPublisher;
+    const { expired: _expired, ...published } = message;
+    this.#route(published, publisherId).then(
+      () => delivery.accept(),
+      (error: unknown) => delivery.reject(this.#errorFor(error)),
+    );
+  }
+
+  #onTopicReceiver(link: IncomingLink, filter: string): void {
+    const valid = validateTopicFilter(filter);
+    if (!valid.ok) {
+      link.refuse({
+        condition: 'amqp:invalid-field',
+        description: `'${filter}' is not a topic filter: ${valid.reason}`,
+      });
+      return;
+    }
+    const sender = link.acceptSender({
+      maxQueued: this.#options.maxQueuedPerNativeReceiver ?? DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER,
+    });
+    this.#native.add(filter, sender);
+    sender.on('close', () => this.#native.remove(sender));
+  }
+
+  // --- Helpers ------------------------------------------------------------------------------------------
+
+  /** The decoded control message, or undefined after rejecting a malformed one. */
+  #decode(delivery: Delivery): DecodedControl | undefined {
+    try {
+      return decodeControlMessage(delivery.message, this.#addresses);
+    } catch (error) {
+      this.#malformed += 1;
+      delivery.reject(this.#errorFor(error));
+      return undefined;
+    }
+  }
+
+  #errorFor(error: unknown): AmqpErrorInit {
+    if (error instanceof MappingError) {
+      return { condition: 'amqp:decode-error', description: error.message };
+    }
+    if (error instanceof StoreLimitError) {
+      return { condition: 'amqp:resource-limit-exceeded', description: error.message };
+    }
+    this.#fail(error);
+    return {
+      condition: 'amqp:internal-error',
+      description: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+function clientOf(request: DecodedControl): string | undefined {
+  switch (request.subject) {
+    case 'list':
+      return request.list.clientId;
+    case 'close':
+      return request.close.clientId;
+    case 'subscribe':
+      return request.subscribe.clientId;
+    case 'unsubscribe':
+      return request.unsubscribe.clientId;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Starts an embedded backend: loads the stores (sessions, retained messages, wills — wills found there wait
+ * `restartGraceMs` for their clients), then listens. Rejects if the listener cannot bind.
+ */
+export async function createBackend(options: BackendOptions = {}): Promise<Backend> {
+  const addresses = createAddresses(options.addresses);
+  const ownStores = options.store === undefined;
+  const stores = options.store ?? createMemoryStores();
+  const now = options.now ?? Date.now;
+  let backend: Backend | undefined;
+  const onError = (error: unknown): void => {
+    if (backend !== undefined && backend.listenerCount('error') > 0) {
+      backend.emit('error', error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+  try {
+    const subscriptions = await SubscriptionService.start({
+      sessions: stores.sessions,
+      retained: stores.retained,
+      encode: (delivery, at) => encodePending(delivery, at),
+      ...(options.maxInMemoryPerClient !== undefined
+        ? { maxInMemoryPerClient: options.maxInMemoryPerClient }
+        : {}),
+      ...(options.authorizeSubscription !== undefined ? { authorize: options.authorizeSubscription } : {}),
+      now,
+      onError,
+    });
+    const native = new NativeReceivers();
+    // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
+    const route = (message: MqttMessage, publisherId: string | undefined): Promise<void> => {
+      native.publish(message);
+      return subscriptions.publish(message, publisherId);
+    };
+    const wills = await WillService.start({
+      store: stores.wills,
+      publish: (message) => route(message, undefined),
+      ...(options.restartGraceMs !== undefined ? { restartGraceMs: options.restartGraceMs } : {}),
+      onPublished: (clientId, message) => backend?.emit('willPublished', clientId, message),
+      onError,
+    });
+    let listener: AmqpListener;
+    try {
+      listener = await listen(options.listen ?? {});
+    } catch (error) {
+      wills.close();
+      throw error;
+    }
+    backend = new Backend({
+      listener,
+      stores,
+      ownStores,
+      addresses,
+      subscriptions,
+      wills,
+      native,
+      route,
+      options,
+    });
+    return backend;
+  } catch (error) {
+    if (ownStores) await stores.close();
+    throw error;
+  }
+}
+
+/** The AMQP_PUBLISH of a session delivery, its expiry interval cut to what is left. */
+function encodePending(delivery: PendingDelivery, now: number): ReturnType<typeof encodeDelivery> {
+  let message = delivery.message;
+  if (delivery.expiresAt !== undefined) {
+    const left = Math.max(1, Math.ceil((delivery.expiresAt - now) / 1000));
+    message = { ...message, properties: { ...message.properties, messageExpiryInterval: left } };
+  }
+  return encodeDelivery(message, delivery.seq, delivery.deliveryCount > 0);
+}

@@ -1,0 +1,345 @@
+/**
+ * One client's session in the Subscription service: its subscriptions, and the delivery of its messages, in
+ * order, against the credit of the client's publish link.
+ *
+ * QoS 1/2 messages are written to the session store's backlog before they count as taken (so a restart
+ * loses nothing acknowledged); memory holds only a window of at most `window` of them (plus QoS 0
+ * messages, which are never stored), refilled from the store as deliveries settle. A QoS 0 message is sent
+ * only when the link has spare credit, and dropped (counted) otherwise.
+ */
+import type { AmqpMessage, Outcome } from '@dragoman/amqp';
+import type { MqttMessage, SessionStore, SessionSubscription } from '../types';
+import type { DeliveryCounters } from './counters';
+import type { Outlet } from './outlet';
+import { Serial } from './serial';
+
+/** A message held in memory for a client. */
+export interface PendingDelivery {
+  /** Unique in this session while the process runs; the AMQP message-id the FE sees (and echoes in PUBREL). */
+  readonly seq: number;
+  /** The entry in the store's backlog (QoS 1/2), acknowledged there once delivered. */
+  readonly storeSeq: number | undefined;
+  /** As it is delivered: QoS and retain flag of this delivery, subscription identifiers set. */
+  readonly message: MqttMessage;
+  /** Epoch ms; undefined = never expires. */
+  readonly expiresAt: number | undefined;
+  /** Times it was sent without a final outcome (non-zero = DUP). */
+  deliveryCount: number;
+}
+
+/** What a session needs from its service. */
+export interface ClientSessionContext {
+  readonly store: SessionStore;
+  /** Most messages one session holds in memory. */
+  readonly window: number;
+  readonly counters: DeliveryCounters;
+  now(): number;
+  /** The AMQP_PUBLISH for one delivery. */
+  encode(delivery: PendingDelivery, now: number): AmqpMessage;
+  /** A store operation failed in the background (refill, acknowledgement). */
+  onError(error: unknown): void;
+}
+
+export class ClientSession {
+  readonly clientId: string;
+  /** Survives the client's disconnect (AMQP_LIST); a clean session (AMQP_CLOSE) ends with the connection. */
+  persistent = false;
+  readonly subscriptions = new Map<string, SessionSubscription>();
+  readonly #context: ClientSessionContext;
+  /** Not sent yet, in order (store entries by seq; QoS 0 wherever they came). */
+  readonly #pending: PendingDelivery[] = [];
+  /** Sent on the current outlet and not settled yet; by seq. */
+  readonly #inFlight = new Map<number, PendingDelivery>();
+  /** Serialises this session's store operations so that the backlog and memory agree on order. */
+  readonly #serial = new Serial();
+  #outlet: Outlet | undefined;
+  /** The backlog may flow: AMQP_SUBSCRIPTIONS was sent (or the session was started clean). */
+  #ready = false;
+  /** The store holds entries not loaded into memory. */
+  #storeBehind = true;
+  /** The highest store seq loaded into memory since the session became ready. */
+  #cursor = Number.NEGATIVE_INFINITY;
+  #nextSeq = 1;
+
+  constructor(clientId: string, context: ClientSessionContext) {
+    this.clientId = clientId;
+    this.#context = context;
+  }
+
+  /** Held in memory: queued plus in flight. */
+  get buffered(): number {
+    return this.#pending.length + this.#inFlight.size;
+  }
+
+  get connected(): boolean {
+    return this.#outlet !== undefined;
+  }
+
+  isAttached(outlet: Outlet): boolean {
+    return this.#outlet === outlet;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Lets the backlog flow (after AMQP_SUBSCRIPTIONS, or at once for a clean session). */
+  activate(): void {
+    this.#ready = true;
+    this.#storeBehind = true;
+    this.#refill();
+  }
+
+  /** The client's publish link attached, replacing any previous one. */
+  attach(outlet: Outlet): void {
+    if (this.#outlet !== undefined) this.#requeueInFlight();
+    this.#outlet = outlet;
+    this.pump();
+  }
+
+  /**
+   * The publish link went away: memory is let go (the store keeps QoS 1/2 entries; QoS 0 ones are lost, as
+   * MQTT allows). Returns false when `outlet` was not this session's current one.
+   */
+  detach(outlet: Outlet): boolean {
+    if (this.#outlet !== outlet) return false;
+    this.#outlet = undefined;
+    this.deactivate();
+    return true;
+  }
+
+  /** Stops delivery and empties memory; the store's backlog is untouched. */
+  deactivate(): void {
+    this.#ready = false;
+    this.#storeBehind = true;
+    this.#cursor = Number.NEGATIVE_INFINITY;
+    const dropped = this.#pending.length + this.#inFlight.size;
+    this.#pending.length = 0;
+    this.#inFlight.clear();
+    if (dropped > 0) this.#context.counters.addBuffered(-dropped);
+  }
+
+  /** Offers a QoS 0 message: sent if the link has spare credit, otherwise dropped and counted. */
+  offerVolatile(message: MqttMessage, expiresAt: number | undefined): void {
+    const outlet = this.#outlet;
+    if (outlet === undefined || !this.#ready || outlet.credit <= this.#pending.length) {
+      this.#context.counters.droppedNoCredit += 1;
+      return;
+    }
+    this.#push(this.#volatile(message, expiresAt));
+    this.pump();
+  }
+
+  /**
+   * Queues a QoS 0 message meant for this client only (a retained message on subscribe), within the memory
+   * window even without credit; dropped and counted when the window is full.
+   */
+  queueVolatile(message: MqttMessage, expiresAt: number | undefined): void {
+    if (this.buffered >= this.#context.window) {
+      this.#context.counters.droppedBacklogFull += 1;
+      return;
+    }
+    this.#push(this.#volatile(message, expiresAt));
+    this.pump();
+  }
+
+  /**
+   * Writes a QoS 1/2 message to the store's backlog (its policy applies when full) and, when the client is
+   * there and memory has room, queues it for delivery. Resolves once the store has it (or refused it).
+   */
+  enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<void> {
+    return this.#serial.run(async () => {
+      const result = await this.#context.store.enqueue(this.clientId, message);
+      if (result.status !== 'queued') {
+        this.#countRefusal(result.reason);
+        return;
+      }
+      if (result.evicted > 0) this.#evictOldest(result.evicted);
+      if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
+        this.#storeBehind = true;
+        return;
+      }
+      this.#cursor = result.seq;
+      this.#push({ seq: this.#takeSeq(), storeSeq: result.seq, message, expiresAt, deliveryCount: 0 });
+      this.pump();
+    });
+  }
+
+  /** The FE's AMQP_PUBREL for this message-id was accepted: the QoS 2 delivery is done. */
+  release(seq: number): Promise<boolean> {
+    const delivery = this.#inFlight.get(seq);
+    if (delivery === undefined) return Promise.resolve(false);
+    this.#inFlight.delete(seq);
+    this.#context.counters.addBuffered(-1);
+    return this.#finish(delivery).then(() => true);
+  }
+
+  /** Resolves once every store operation started so far has finished. */
+  idle(): Promise<void> {
+    return this.#serial.idle();
+  }
+
+  /** Sends what the outlet's credit allows, oldest first; drops what expired on the way. */
+  pump(): void {
+    const outlet = this.#outlet;
+    if (outlet === undefined || !this.#ready) return;
+    let sent = false;
+    while (outlet.credit > 0 && this.#pending.length > 0) {
+      const delivery = this.#pending.shift() as PendingDelivery;
+      const now = this.#context.now();
+      if (delivery.expiresAt !== undefined && delivery.expiresAt <= now) {
+        this.#context.counters.expired += 1;
+        this.#context.counters.addBuffered(-1);
+        void this.#finish(delivery);
+        continue;
+      }
+      this.#inFlight.set(delivery.seq, delivery);
+      outlet.send(this.#context.encode(delivery, now), (outcome) =>
+        this.#onOutcome(outlet, delivery, outcome),
+      );
+      sent = true;
+    }
+    if (!sent && this.#pending.length === 0) this.#refill();
+  }
+
+  #onOutcome(outlet: Outlet, delivery: PendingDelivery, outcome: Outcome | undefined): void {
+    // Settled by its AMQP_PUBREL already, or let go when the link went away.
+    if (this.#inFlight.get(delivery.seq) !== delivery || outcome === undefined) return;
+    this.#inFlight.delete(delivery.seq);
+    switch (outcome.state) {
+      case 'accepted':
+        this.#context.counters.addBuffered(-1);
+        void this.#finish(delivery);
+        break;
+      case 'rejected':
+        this.#context.counters.rejectedByClient += 1;
+        this.#context.counters.addBuffered(-1);
+        void this.#finish(delivery);
+        break;
+      case 'modified':
+        if (outcome.undeliverableHere) {
+          this.#context.counters.rejectedByClient += 1;
+          this.#context.counters.addBuffered(-1);
+          void this.#finish(delivery);
+          break;
+        }
+        if (outcome.deliveryFailed) delivery.deliveryCount += 1;
+        this.#insertBySeq(delivery);
+        break;
+      case 'released':
+        this.#insertBySeq(delivery);
+        break;
+    }
+    // Not synchronously: a peer that releases at once would otherwise recurse.
+    if (this.#outlet === outlet) queueMicrotask(() => this.pump());
+  }
+
+  /** Removes a finished delivery from the store's backlog, then tops memory up from it. */
+  #finish(delivery: PendingDelivery): Promise<void> {
+    const storeSeq = delivery.storeSeq;
+    if (storeSeq === undefined) {
+      this.#refill();
+      return Promise.resolve();
+    }
+    const done = this.#serial.run(async () => {
+      await this.#context.store.ack(this.clientId, storeSeq);
+    });
+    this.#refill();
+    return done.catch((error: unknown) => this.#context.onError(error));
+  }
+
+  /** Loads backlog entries the store holds beyond memory, up to the window. */
+  #refill(): void {
+    if (!this.#ready || !this.#storeBehind || this.buffered >= this.#context.window) return;
+    void this.#serial
+      .run(async () => {
+        if (!this.#ready || !this.#storeBehind) return;
+        const room = this.#context.window - this.buffered;
+        if (room <= 0) return;
+        const held = this.#heldFromStore();
+        const entries = await this.#context.store.backlog(this.clientId, { limit: held + room });
+        if (!this.#ready) return;
+        const now = this.#context.now();
+        let loaded = 0;
+        for (const entry of entries) {
+          if (entry.seq <= this.#cursor) continue;
+          this.#cursor = entry.seq;
+          const interval = entry.message.properties?.messageExpiryInterval;
+          const expiresAt = interval === undefined ? undefined : now + interval * 1000;
+          this.#push({
+            seq: this.#takeSeq(),
+            storeSeq: entry.seq,
+            message: entry.message,
+            expiresAt,
+            deliveryCount: 0,
+          });
+          loaded += 1;
+        }
+        this.#storeBehind = entries.length >= held + room && loaded > 0;
+        this.pump();
+      })
+      .catch((error: unknown) => this.#context.onError(error));
+  }
+
+  #heldFromStore(): number {
+    let held = 0;
+    for (const d of this.#pending) if (d.storeSeq !== undefined) held += 1;
+    for (const d of this.#inFlight.values()) if (d.storeSeq !== undefined) held += 1;
+    return held;
+  }
+
+  #countRefusal(
+    reason: 'qos0-not-queued' | 'backlog-full' | 'payload-too-large' | 'no-session' | 'expired',
+  ): void {
+    const counters = this.#context.counters;
+    if (reason === 'qos0-not-queued') counters.droppedNoCredit += 1;
+    else if (reason === 'backlog-full') counters.droppedBacklogFull += 1;
+    else if (reason === 'expired') counters.expired += 1;
+    else counters.droppedByStore += 1;
+  }
+
+  /** The store dropped its `count` oldest entries to make room: drop them from memory too. */
+  #evictOldest(count: number): void {
+    this.#context.counters.droppedBacklogFull += count;
+    let left = count;
+    for (let i = 0; i < this.#pending.length && left > 0; ) {
+      if ((this.#pending[i] as PendingDelivery).storeSeq !== undefined) {
+        this.#pending.splice(i, 1);
+        this.#context.counters.addBuffered(-1);
+        left -= 1;
+      } else {
+        i += 1;
+      }
+    }
+  }
+
+  #volatile(message: MqttMessage, expiresAt: number | undefined): PendingDelivery {
+    return { seq: this.#takeSeq(), storeSeq: undefined, message, expiresAt, deliveryCount: 0 };
+  }
+
+  #push(delivery: PendingDelivery): void {
+    this.#insertBySeq(delivery);
+    this.#context.counters.addBuffered(1);
+  }
+
+  #takeSeq(): number {
+    const seq = this.#nextSeq;
+    this.#nextSeq += 1;
+    return seq;
+  }
+
+  #requeueInFlight(): void {
+    for (const delivery of this.#inFlight.values()) {
+      delivery.deliveryCount += 1;
+      this.#insertBySeq(delivery);
+    }
+    this.#inFlight.clear();
+  }
+
+  #insertBySeq(delivery: PendingDelivery): void {
+    const pending = this.#pending;
+    let at = pending.length;
+    while (at > 0 && (pending[at - 1] as PendingDelivery).seq > delivery.seq) at -= 1;
+    pending.splice(at, 0, delivery);
+  }
+}

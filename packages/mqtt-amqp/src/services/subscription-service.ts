@@ -1,0 +1,375 @@
+/**
+ * The Subscription service: each client's session (subscriptions and backlog), the routing of published
+ * messages to the sessions whose subscriptions match, and the retained messages.
+ *
+ * It works on decoded requests (AMQP_LIST, AMQP_CLOSE, AMQP_SUBSCRIBE, AMQP_UNSUBSCRIBE, AMQP_PUBREL) and on
+ * `Outlet`s, the clients' publish links; the embedded backend (or any other host) turns AMQP links into these.
+ *
+ * Delivery rules:
+ * - one copy per session for all its matching ordinary subscriptions, at the highest granted QoS (capped by
+ *   the message's QoS), carrying every matching subscription identifier; one more copy per matching shared
+ *   group, to one member in turn (connected members first);
+ * - the retain flag is cleared on routed messages unless a matching subscription has retain-as-published;
+ *   retained messages sent on subscribe always carry it, and go to the subscribing client only;
+ * - QoS 1/2 messages go through the session store's backlog (bounded, its policy when full), QoS 0 messages
+ *   are sent if the client's link has spare credit and dropped otherwise; every drop is counted in `stats()`.
+ */
+
+import type { AmqpMessage } from '@dragoman/amqp';
+import { parseSubscriptionFilter, type QoS } from '@dragoman/mqtt';
+import { StoreLimitError } from '../errors';
+import type { MqttMessage, RetainedStore, SessionStore, SessionSubscription } from '../types';
+import { ClientSession, type PendingDelivery } from './client-session';
+import { DeliveryCounters } from './counters';
+import type { Outlet } from './outlet';
+import { SubscriptionIndex, splitShared } from './subscription-index';
+import type { SubscriptionServiceStats } from './types';
+
+/** Decides whether a client may subscribe to a filter; false refuses the whole AMQP_SUBSCRIBE. */
+export type SubscriptionAuthorizer = (clientId: string, filter: string) => boolean;
+
+/** Options of `SubscriptionService.start`. */
+export interface SubscriptionServiceOptions {
+  readonly sessions: SessionStore;
+  readonly retained: RetainedStore;
+  /** Builds the AMQP_PUBLISH of one delivery (message-id = `delivery.seq`, DUP = `deliveryCount > 0`). */
+  readonly encode: (delivery: PendingDelivery, now: number) => AmqpMessage;
+  /** Most messages held in memory per session (the rest waits in the store). Default 100. */
+  readonly maxInMemoryPerClient?: number;
+  readonly authorize?: SubscriptionAuthorizer;
+  /** Clock, epoch ms. Default `Date.now`. */
+  readonly now?: () => number;
+  /** A background store operation failed. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What became of an AMQP_SUBSCRIBE. */
+export type SubscribeOutcome =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** Why, for the AMQP rejection: `unauthorized-access`, `invalid-field`, `resource-limit-exceeded`, `not-found`. */
+      readonly condition:
+        | 'amqp:unauthorized-access'
+        | 'amqp:invalid-field'
+        | 'amqp:resource-limit-exceeded'
+        | 'amqp:not-found';
+      readonly description: string;
+    };
+
+export const DEFAULT_MAX_IN_MEMORY_PER_CLIENT = 100;
+
+export class SubscriptionService {
+  readonly #sessions = new Map<string, ClientSession>();
+  readonly #index: SubscriptionIndex;
+  readonly #sessionStore: SessionStore;
+  readonly #retained: RetainedStore;
+  readonly #counters = new DeliveryCounters();
+  readonly #authorize: SubscriptionAuthorizer | undefined;
+  readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
+  readonly #context;
+
+  private constructor(options: SubscriptionServiceOptions) {
+    this.#sessionStore = options.sessions;
+    this.#retained = options.retained;
+    this.#authorize = options.authorize;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => {});
+    const window = options.maxInMemoryPerClient ?? DEFAULT_MAX_IN_MEMORY_PER_CLIENT;
+    if (!Number.isInteger(window) || window < 1) {
+      throw new RangeError(`maxInMemoryPerClient must be a positive integer: ${window}`);
+    }
+    this.#index = new SubscriptionIndex((clientId) => this.#sessions.get(clientId)?.connected === true);
+    this.#context = {
+      store: options.sessions,
+      window,
+      counters: this.#counters,
+      now: this.#now,
+      encode: options.encode,
+      onError: this.#onError,
+    };
+  }
+
+  /**
+   * Loads the stored sessions (so offline persistent sessions keep receiving into their backlogs). Sessions
+   * the store still shows connected (the previous process ended without saying) are marked disconnected.
+   */
+  static async start(options: SubscriptionServiceOptions): Promise<SubscriptionService> {
+    const service = new SubscriptionService(options);
+    for (const stored of await options.sessions.list()) {
+      if (stored.disconnectedAt === undefined) await options.sessions.disconnect(stored.clientId);
+      if (stored.expiryInterval === 0) continue; // ended with its connection
+      const session = service.#session(stored.clientId);
+      session.persistent = true;
+      service.#setSubscriptions(session, stored.subscriptions);
+    }
+    return service;
+  }
+
+  stats(): SubscriptionServiceStats {
+    let connected = 0;
+    for (const session of this.#sessions.values()) if (session.connected) connected += 1;
+    const c = this.#counters;
+    return {
+      sessions: this.#sessions.size,
+      connected,
+      buffered: c.buffered,
+      bufferedHighWater: c.bufferedHighWater,
+      droppedNoCredit: c.droppedNoCredit,
+      droppedBacklogFull: c.droppedBacklogFull,
+      expired: c.expired,
+      rejectedByClient: c.rejectedByClient,
+      droppedByStore: c.droppedByStore,
+    };
+  }
+
+  /** Whether the session exists and its client is connected. */
+  isConnected(clientId: string): boolean {
+    return this.#sessions.get(clientId)?.connected === true;
+  }
+
+  /**
+   * AMQP_LIST: resumes the client's session (or starts an empty persistent one) and returns its subscriptions
+   * for AMQP_SUBSCRIPTIONS. Call `ready` once that reply is sent: only then does the backlog flow.
+   */
+  async list(clientId: string): Promise<ReadonlyMap<string, SessionSubscription>> {
+    const { session: stored, present } = await this.#sessionStore.open(clientId, { clean: false });
+    const session = this.#takeOver(clientId);
+    session.persistent = true;
+    this.#setSubscriptions(session, present ? stored.subscriptions : new Map());
+    return new Map(session.subscriptions);
+  }
+
+  /** AMQP_CLOSE: drops any previous session and starts a clean one, which ends when the client disconnects. */
+  async close(clientId: string): Promise<void> {
+    await this.#sessionStore.open(clientId, { clean: true });
+    const session = this.#takeOver(clientId);
+    session.persistent = false;
+    this.#setSubscriptions(session, new Map());
+    session.activate();
+  }
+
+  /** The reply to AMQP_LIST went out: the session's backlog may flow. */
+  ready(clientId: string): void {
+    this.#sessions.get(clientId)?.activate();
+  }
+
+  /**
+   * AMQP_SUBSCRIBE: adds or replaces the subscriptions, then queues the matching retained messages for this
+   * client (per each subscription's retain handling; never for shared subscriptions).
+   */
+  async subscribe(
+    clientId: string,
+    subscriptions: ReadonlyArray<{ readonly filter: string } & SessionSubscription>,
+  ): Promise<SubscribeOutcome> {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) {
+      return { ok: false, condition: 'amqp:not-found', description: `no session for client '${clientId}'` };
+    }
+    for (const { filter } of subscriptions) {
+      const parsed = parseSubscriptionFilter(filter, 5);
+      if (!parsed.ok) return { ok: false, condition: 'amqp:invalid-field', description: parsed.reason };
+      if (this.#authorize !== undefined && !this.#authorize(clientId, filter)) {
+        return {
+          ok: false,
+          condition: 'amqp:unauthorized-access',
+          description: `client '${clientId}' may not subscribe to '${filter}'`,
+        };
+      }
+    }
+    const entries = subscriptions.map(({ filter, ...subscription }) => [filter, subscription] as const);
+    try {
+      if (!(await this.#sessionStore.subscribe(clientId, entries))) {
+        return { ok: false, condition: 'amqp:not-found', description: `no session for client '${clientId}'` };
+      }
+    } catch (error) {
+      if (error instanceof StoreLimitError) {
+        return { ok: false, condition: 'amqp:resource-limit-exceeded', description: error.message };
+      }
+      throw error;
+    }
+    const retainedFor: Array<{ subscription: SessionSubscription; messages: MqttMessage[] }> = [];
+    for (const [filter, subscription] of entries) {
+      const isNew = !session.subscriptions.has(filter);
+      const handling = subscription.retainHandling ?? 0;
+      const shared = splitShared(filter).group !== undefined;
+      if (shared || handling === 2 || (handling === 1 && !isNew)) continue;
+      retainedFor.push({ subscription, messages: await this.#retained.match(filter) });
+    }
+    if (this.#sessions.get(clientId) !== session) return { ok: true }; // taken over meanwhile
+    for (const [filter, subscription] of entries) {
+      session.subscriptions.set(filter, subscription);
+      this.#index.add(clientId, filter, subscription);
+    }
+    const now = this.#now();
+    for (const { subscription, messages } of retainedFor) {
+      for (const message of messages) {
+        const delivery = forSubscriber(
+          message,
+          minQoS(message.qos, subscription.qos),
+          true,
+          identifiers(subscription),
+        );
+        this.#deliver(session, delivery, expiryOf(message, now), true);
+      }
+    }
+    return { ok: true };
+  }
+
+  /** AMQP_UNSUBSCRIBE: removes the subscriptions (absent filters are no error). */
+  async unsubscribe(clientId: string, filters: readonly string[]): Promise<void> {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return;
+    await this.#sessionStore.unsubscribe(clientId, filters);
+    for (const filter of filters) {
+      if (session.subscriptions.delete(filter)) this.#index.remove(clientId, filter);
+    }
+  }
+
+  /** AMQP_PUBREL accepted for the delivery with this message-id. */
+  release(clientId: string, seq: number): Promise<boolean> {
+    const session = this.#sessions.get(clientId);
+    return session === undefined ? Promise.resolve(false) : session.release(seq);
+  }
+
+  /** The client's publish link attached. Returns false when the client has no session (yet). */
+  attach(clientId: string, outlet: Outlet): boolean {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return false;
+    session.attach(outlet);
+    return true;
+  }
+
+  /** The outlet got credit: send what waits. */
+  flow(clientId: string, outlet: Outlet): void {
+    const session = this.#sessions.get(clientId);
+    if (session?.isAttached(outlet)) session.pump();
+  }
+
+  /**
+   * The client's publish link went away: a persistent session stays (its QoS 1/2 messages queue in the store),
+   * a clean one ends. Ignored for an outlet that is no longer the session's.
+   */
+  async detach(clientId: string, outlet: Outlet): Promise<void> {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined || !session.detach(outlet)) return;
+    if (session.persistent) {
+      await this.#sessionStore.disconnect(clientId);
+      return;
+    }
+    this.#drop(session);
+    await session.idle();
+    await this.#sessionStore.delete(clientId);
+  }
+
+  /**
+   * Publishes a message: replaces (or, with an empty payload, deletes) the topic's retained message when the
+   * retain flag is set, then routes it. Resolves once every matching session has taken it (stored in its
+   * backlog, or handed to its link for QoS 0) or dropped it by policy.
+   */
+  async publish(message: MqttMessage, publisherId: string | undefined): Promise<void> {
+    if (message.retain) {
+      try {
+        await this.#retained.set(message);
+      } catch (error) {
+        // Too large or too many: the message is still routed, just not retained.
+        this.#onError(error);
+      }
+    }
+    const now = this.#now();
+    const expiresAt = expiryOf(message, now);
+    const taken: Promise<void>[] = [];
+    for (const match of this.#index.match(message.topic, publisherId)) {
+      const session = this.#sessions.get(match.clientId);
+      if (session === undefined) continue;
+      const qos = minQoS(message.qos, match.qos);
+      const delivery = forSubscriber(
+        message,
+        qos,
+        match.retainAsPublished && message.retain,
+        match.subscriptionIdentifiers,
+      );
+      const pending = this.#deliver(session, delivery, expiresAt, false);
+      if (pending !== undefined) taken.push(pending);
+    }
+    await Promise.all(taken);
+  }
+
+  /** Resolves once every session's store operations so far are done (for orderly shutdown and tests). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#sessions.values()].map((s) => s.idle()));
+  }
+
+  #deliver(
+    session: ClientSession,
+    message: MqttMessage,
+    expiresAt: number | undefined,
+    forThisClientOnly: boolean,
+  ): Promise<void> | undefined {
+    if (message.qos > 0 || !session.ready) return session.enqueueDurable(message, expiresAt);
+    if (forThisClientOnly) session.queueVolatile(message, expiresAt);
+    else session.offerVolatile(message, expiresAt);
+    return undefined;
+  }
+
+  #session(clientId: string): ClientSession {
+    let session = this.#sessions.get(clientId);
+    if (session === undefined) {
+      session = new ClientSession(clientId, this.#context);
+      this.#sessions.set(clientId, session);
+    }
+    return session;
+  }
+
+  /** A new connection of this client: any previous connection's link no longer receives for it. */
+  #takeOver(clientId: string): ClientSession {
+    const previous = this.#sessions.get(clientId);
+    if (previous !== undefined) this.#drop(previous);
+    const session = new ClientSession(clientId, this.#context);
+    this.#sessions.set(clientId, session);
+    return session;
+  }
+
+  #drop(session: ClientSession): void {
+    session.deactivate();
+    for (const filter of session.subscriptions.keys()) this.#index.remove(session.clientId, filter);
+    session.subscriptions.clear();
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+  }
+
+  #setSubscriptions(session: ClientSession, subscriptions: ReadonlyMap<string, SessionSubscription>): void {
+    for (const [filter, subscription] of subscriptions) {
+      session.subscriptions.set(filter, subscription);
+      this.#index.add(session.clientId, filter, subscription);
+    }
+  }
+}
+
+function minQoS(a: QoS, b: QoS): QoS {
+  return a < b ? a : b;
+}
+
+function identifiers(subscription: SessionSubscription): number[] {
+  return subscription.subscriptionIdentifier === undefined ? [] : [subscription.subscriptionIdentifier];
+}
+
+/** The copy of `message` one subscriber gets. */
+function forSubscriber(
+  message: MqttMessage,
+  qos: QoS,
+  retain: boolean,
+  subscriptionIds: readonly number[],
+): MqttMessage {
+  const properties = { ...message.properties };
+  delete properties.subscriptionIdentifier;
+  if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
+  else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
+  return { topic: message.topic, payload: message.payload, qos, retain, properties };
+}
+
+/** Epoch ms the message expires at, from its MQTT 5 message expiry interval. */
+function expiryOf(message: MqttMessage, now: number): number | undefined {
+  const interval = message.properties?.messageExpiryInterval;
+  return interval === undefined ? undefined : now + interval * 1000;
+}

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, LinkClosedError } from './errors';
 import { toRheaError } from './internal/convert';
 import type { LinkHost, ManagedLink } from './internal/link-host';
-import { linkInfoFromAttach } from './internal/link-options';
+import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import type { RheaReceiver, RheaSender } from './internal/rhea-types';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
@@ -24,7 +24,7 @@ const TERMINUS_FIELDS = [
 ] as const;
 
 function copyTerminus(raw: unknown, address: string | undefined): Record<string, unknown> | undefined {
-  if (raw === undefined || raw === null || typeof raw !== 'object') return undefined;
+  if (isAbsent(raw) || typeof raw !== 'object') return undefined;
   const source = raw as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const field of TERMINUS_FIELDS) {

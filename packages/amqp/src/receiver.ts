@@ -17,7 +17,7 @@ import {
   type LinkHost,
   type ManagedLink,
 } from './internal/link-host';
-import { linkInfoFromAttach } from './internal/link-options';
+import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
 import { fromRhea, type RheaMessage } from './message';
 import type { AmqpErrorInit, CloseInfo, LinkInfo, ReceiverEvents, SettleModes } from './types';
@@ -345,7 +345,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     link.on('receiver_open', () => {
       if (link !== this.#link) return;
       const remote = link.remote.attach;
-      if (remote !== undefined && (remote.source === null || remote.source === undefined)) {
+      if (remote !== undefined && isAbsent(remote.source)) {
         this.#readRemoteAttach(link);
         return; // a refusal: the detach with the error follows
       }
@@ -356,7 +356,13 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     });
     link.on('message', (context: RheaEventContext) => this.#onMessage(context));
     link.on('settled', (context: RheaEventContext) => {
-      (context.delivery as TrackedDelivery | undefined)?.[OURS]?.onRemoteSettled();
+      const delivery = context.delivery as TrackedDelivery | undefined;
+      if (delivery === undefined) return;
+      // rhea settles these itself only for links it created with receiver settle mode 'second'; a peer's
+      // link gets its mode after creation, so do it here or rhea's session window never frees the slot.
+      delivery.settled = true;
+      delivery[OURS]?.onRemoteSettled();
+      delivery[OURS] = undefined;
     });
     link.on('receiver_drained', () => this.#onDrained());
     link.on('receiver_flow', () => {});

@@ -16,7 +16,7 @@ import {
   type LinkHost,
   type ManagedLink,
 } from './internal/link-host';
-import { linkInfoFromAttach } from './internal/link-options';
+import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, toRhea } from './message';
@@ -94,8 +94,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   #settleModes: SettleModes;
   #link: RheaSender | undefined;
   #state: SenderState = 'attaching';
-  /** Sends handed to the current rhea link (its delivery_count lags until rhea writes them). */
-  #handed = 0;
+  /** Ids of deliveries handed to rhea and not yet written (rhea takes credit only when it writes). */
+  readonly #unwritten = new Deque<number>();
   readonly #queue = new Deque<PendingSend>();
   readonly #inflight = new Set<PendingSend>();
   #sendableWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal }> = [];
@@ -103,6 +103,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #closeInfo: CloseInfo | undefined;
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closeWaiter: (() => void) | undefined;
+  #drainRequested = false;
   readonly #onSendable = (): void => this.#flush();
   readonly #onOutcome = (
     context: RheaEventContext,
@@ -116,7 +117,9 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (!delivery.remote_settled) {
       // Receiver settles second (exactly-once): our settlement is the second step. rhea would keep the
       // delivery in its session window until the peer settles again, which it never does: mark it done.
-      delivery.update(true);
+      // Settle echoing the outcome: a disposition with no state makes rhea peers log "unrecognised outcome".
+      const state = delivery.remote_state as { described?: () => unknown } | undefined;
+      delivery.update(true, typeof state?.described === 'function' ? state.described() : undefined);
       delivery.remote_settled = true;
     }
     pending.complete(outcomeFrom(name, delivery.remote_state));
@@ -187,7 +190,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   get credit(): number {
     const link = this.#link;
     if (link === undefined || this.#state !== 'open') return 0;
-    return Math.max(0, link.credit - (this.#handed - link.delivery_count));
+    return Math.max(0, link.credit - this.#unwrittenCount(link));
   }
 
   /** Sends waiting for credit (or for a reconnect). */
@@ -400,12 +403,12 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #bind(link: RheaSender): void {
     this.#link = link;
-    this.#handed = 0;
+    this.#unwritten.drain();
     link.on('sender_open', () => {
       if (link !== this.#link) return;
       this.#readRemoteAttach();
       const remote = link.remote.attach;
-      if (remote !== undefined && (remote.target === null || remote.target === undefined)) {
+      if (remote !== undefined && isAbsent(remote.target)) {
         // A null target announces a refusal: the detach with the error follows.
         return;
       }
@@ -416,6 +419,12 @@ export class Sender extends EventEmitter<SenderEvents> {
       this.#flush();
     });
     link.on('sendable', this.#onSendable);
+    link.on('sender_flow', () => {});
+    link.on('sender_draining', () => {
+      if (link !== this.#link) return;
+      this.#drainRequested = true;
+      this.#flush();
+    });
     link.on('accepted', (c: RheaEventContext) => this.#onOutcome(c, 'accepted'));
     link.on('rejected', (c: RheaEventContext) => this.#onOutcome(c, 'rejected'));
     link.on('released', (c: RheaEventContext) => this.#onOutcome(c, 'released'));
@@ -444,7 +453,8 @@ export class Sender extends EventEmitter<SenderEvents> {
     link.on('sender_close', () => {});
     link.on('sender_error', () => {});
     this.#link = undefined;
-    this.#handed = 0;
+    this.#unwritten.drain();
+    this.#drainRequested = false;
   }
 
   #readRemoteAttach(): void {
@@ -481,13 +491,25 @@ export class Sender extends EventEmitter<SenderEvents> {
   #canWrite(): boolean {
     const link = this.#link;
     if (link === undefined || this.#state !== 'open') return false;
-    return link.credit - (this.#handed - link.delivery_count) > 0 && link.session.outgoing.available() > 0;
+    return link.credit - this.#unwrittenCount(link) > 0 && link.session.outgoing.available() > 0;
+  }
+
+  #unwrittenCount(link: RheaSender): number {
+    const unwritten = this.#unwritten;
+    if (unwritten.length === 0) return 0;
+    const next = link.session.outgoing.next_pending_delivery;
+    let head = unwritten.peek();
+    while (head !== undefined && head < next) {
+      unwritten.shift();
+      head = unwritten.peek();
+    }
+    return unwritten.length;
   }
 
   #write(payload: Buffer, pending: PendingSend | undefined): void {
     const link = this.#link as RheaSender;
     const delivery = link.send(payload, undefined, 0) as TrackedDelivery;
-    this.#handed++;
+    this.#unwritten.push(delivery.id);
     if (pending !== undefined) {
       if (this.#presettled) {
         pending.complete(SENT);
@@ -513,6 +535,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     while (this.#queue.length > 0 && this.#canWrite()) {
       const pending = this.#queue.shift() as PendingSend;
       this.#write(pending.payload, pending);
+    }
+    if (this.#drainRequested && this.#queue.length === 0 && this.#link !== undefined) {
+      // The receiver asked to drain and we have nothing more: give the remaining credit back.
+      this.#drainRequested = false;
+      this.#link.set_drained(true);
     }
     if (this.#queue.length === 0 && this.#canWrite()) {
       const waiters = this.#sendableWaiters;

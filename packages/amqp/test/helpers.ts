@@ -1,13 +1,30 @@
-import type { EventEmitter } from 'node:events';
-import { once } from 'node:events';
+/** Something with on/off, like an EventEmitter. */
+interface Emitter {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
 
-/** Waits for `event` on `emitter`, failing after `ms` (tests never sleep for correctness). */
-export async function waitFor<T extends unknown[] = unknown[]>(
-  emitter: EventEmitter | { on: EventEmitter['on']; off: EventEmitter['off'] },
+/**
+ * Waits for `event` on `emitter`, failing after `ms` (tests never sleep for correctness). Unlike
+ * `events.once` it does not listen to 'error', so it does not change whether an emitter emits one.
+ */
+export function waitFor<T extends unknown[] = unknown[]>(
+  emitter: Emitter,
   event: string,
   ms = 10_000,
 ): Promise<T> {
-  return (await once(emitter as EventEmitter, event, { signal: AbortSignal.timeout(ms) })) as T;
+  return new Promise<T>((resolve, reject) => {
+    const listener = (...args: never[]): void => {
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(args as unknown as T);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`no '${event}' event within ${ms} ms`));
+    }, ms);
+    emitter.on(event, listener);
+  });
 }
 
 /** Polls `predicate` on every event-loop turn until true, failing after `ms`. For state that has no event. */

@@ -111,9 +111,20 @@ function asStringArray(value: unknown): readonly string[] {
   return [String(value)];
 }
 
+/** True for an absent field: undefined, null, or rhea's typed AMQP null (what an absent terminus decodes to). */
+export function isAbsent(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  return (
+    typeof value === 'object' &&
+    'value' in value &&
+    (value as { value: unknown }).value === null &&
+    'type' in value
+  );
+}
+
 /** Reads a terminus rhea unwrapped from an attach frame. */
 export function readTerminus(raw: unknown, isSource: boolean): Terminus | undefined {
-  if (raw === undefined || raw === null || typeof raw !== 'object') return undefined;
+  if (isAbsent(raw) || typeof raw !== 'object') return undefined;
   const t = raw as RheaTerminus;
   const durable = DURABILITY[typeof t.durable === 'number' ? t.durable : 0] ?? 'none';
   const expiry = EXPIRY.includes(t.expiry_policy as TerminusExpiryPolicy)

@@ -14,7 +14,7 @@ interface LinkInternals {
   delivery_count: number;
   local: { attach: Record<string, unknown>; detach: Record<string, unknown> };
   remote: { attach?: Record<string, unknown>; detach?: { error?: unknown } };
-  session: { outgoing: { available(): number }; is_open(): boolean };
+  session: { outgoing: { available(): number; next_pending_delivery: number }; is_open(): boolean };
 }
 
 export type RheaSender = RheaSenderBase & LinkInternals;

@@ -13,6 +13,22 @@ export {
 } from './backend/backend';
 export type { BackendEvents, BackendOptions, BackendStats } from './backend/types';
 export {
+  ARTEMIS_QOS_PROPERTY,
+  ARTEMIS_RETAIN_PROPERTY,
+  type AzureDialectOptions,
+  artemisDialect,
+  azureDialect,
+  DIALECT_NAMES,
+  ENMASSE_QOS_ANNOTATION,
+  ENMASSE_RETAIN_ANNOTATION,
+  enmasseDialect,
+  HONO_RETAIN_ANNOTATION,
+  honoDialect,
+  type RabbitmqDialectOptions,
+  rabbitmqDialect,
+  resolveDialect,
+} from './dialects/index';
+export {
   ConfigurationError,
   MappingError,
   type MappingErrorCode,
@@ -20,6 +36,41 @@ export {
   type StoreLimit,
   StoreLimitError,
 } from './errors';
+export {
+  type AmqpNumericType,
+  AmqpTypedNumber,
+  amqpInt,
+  amqpUbyte,
+  amqpUint,
+  booleanOf,
+  integerOf,
+} from './mapping/amqp-values';
+export { decodeControl } from './mapping/control';
+export {
+  clientLinks,
+  controlLink,
+  linkName,
+  publishLink,
+  pubrelLink,
+  subscriptionServiceLink,
+  topicLink,
+  willLink,
+} from './mapping/links';
+export { decodePublish, encodePublish } from './mapping/publish';
+export { decodePubrel, encodePubrel } from './mapping/pubrel';
+export { decodeClose, decodeList, encodeClose, encodeList } from './mapping/session';
+export { ANNOTATIONS, isControlSubject, SUBJECTS } from './mapping/subjects';
+export {
+  decodeSubscribe,
+  decodeSubscriptions,
+  decodeUnsubscribe,
+  encodeSubscribe,
+  encodeSubscriptions,
+  encodeUnsubscribe,
+  type SubscribeInput,
+  type UnsubscribeInput,
+} from './mapping/subscriptions';
+export { decodeWill, decodeWillClear, encodeWill, encodeWillClear } from './mapping/will';
 export type { PendingDelivery } from './services/client-session';
 export type { Outlet, OutletOutcome } from './services/outlet';
 export {

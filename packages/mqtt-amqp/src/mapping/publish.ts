@@ -1,0 +1,108 @@
+import type { AmqpBody, AmqpHeader, AmqpMessage, ApplicationPropertyValue } from '@dragoman/amqp';
+import { resolveDialect } from '../dialects/index';
+import { MappingError } from '../errors';
+import type {
+  DecodedPublish,
+  DecodePublishOptions,
+  EncodedPublish,
+  FlagFields,
+  MappingOptions,
+  PublishInput,
+} from '../types';
+import { decodeProperties, encodeProperties } from './properties';
+
+/**
+ * MQTT PUBLISH → AMQP_PUBLISH: `to` = the dialect's address for the topic, `message-id` = the packet id (ulong),
+ * header `durable` = QoS > 0 (every dialect: it is AMQP's own persistence flag), QoS/retain/DUP as the dialect
+ * spells them, MQTT 5 properties on AMQP's fields, body = payload as one Data section. No subject.
+ */
+export function encodePublish(input: PublishInput, options: MappingOptions = {}): EncodedPublish {
+  const dialect = resolveDialect(options.dialect);
+  const now = (options.now ?? Date.now)();
+  const address = dialect.topicToAddress(input.topic);
+  const flags: FlagFields = { durable: input.qos > 0, messageAnnotations: {}, applicationProperties: {} };
+  dialect.writeFlags({ qos: input.qos, retain: input.retain, dup: input.dup ?? false }, flags);
+  const extra = encodeProperties(input.properties, { dialect, now, expiry: 'amqp' });
+
+  const header: { -readonly [K in keyof AmqpHeader]: AmqpHeader[K] } = { durable: flags.durable ?? false };
+  if (flags.deliveryCount !== undefined) header.deliveryCount = flags.deliveryCount;
+  if (extra.ttl !== undefined) header.ttl = extra.ttl;
+
+  const message: { -readonly [K in keyof AmqpMessage]: AmqpMessage[K] } = {
+    header,
+    properties: {
+      ...(input.messageId !== undefined ? { messageId: input.messageId } : {}),
+      to: address,
+      ...extra.properties,
+    },
+    body: { type: 'data', data: input.payload },
+  };
+  const annotations = { ...flags.messageAnnotations, ...extra.messageAnnotations };
+  if (Object.keys(annotations).length > 0) message.messageAnnotations = annotations;
+  const applicationProperties = { ...extra.applicationProperties, ...flags.applicationProperties };
+  if (Object.keys(applicationProperties).length > 0) {
+    // Typed numbers (e.g. Artemis' int QoS) are encoded by rhea like any other application-property value.
+    message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
+  }
+  return { message, address, presettled: dialect.presettled(input.qos) };
+}
+
+/**
+ * AMQP_PUBLISH (from the gateway or from any AMQP sender) → MQTT terms. The topic is read from `to` (or the
+ * link's address), QoS/retain/DUP as the dialect spells them (with its fallback when absent), the MQTT 5
+ * properties from AMQP's fields. The payload is the Data section; an amqp-value string (what most AMQP clients
+ * send) becomes its UTF-8 bytes with payload format indicator 1, a binary amqp-value its bytes, no body an empty
+ * payload. Throws `MappingError` for anything else (map, list, number bodies; a missing or unmappable `to`).
+ */
+export function decodePublish(message: AmqpMessage, options: DecodePublishOptions = {}): DecodedPublish {
+  const dialect = resolveDialect(options.dialect);
+  const now = (options.now ?? Date.now)();
+  const to = message.properties?.to ?? options.linkAddress;
+  if (to === undefined) {
+    throw new MappingError('missing-field', 'AMQP_PUBLISH has no `to` and no link address', {
+      field: 'properties.to',
+    });
+  }
+  const topic = dialect.addressToTopic(to);
+  const flags = dialect.readFlags(message, options.settled === undefined ? {} : { settled: options.settled });
+  const { payload, utf8 } = payloadOf(message.body);
+  const decoded = decodeProperties(message, { dialect, now });
+  let properties = decoded.properties;
+  if (utf8 && properties?.payloadFormatIndicator !== true) {
+    properties = { ...properties, payloadFormatIndicator: true };
+  }
+  const result: DecodedPublish = {
+    topic,
+    payload,
+    qos: flags.qos,
+    retain: flags.retain,
+    dup: flags.dup,
+    messageId: message.properties?.messageId,
+    expired: decoded.expired,
+  };
+  if (properties !== undefined) result.properties = properties;
+  return result;
+}
+
+function payloadOf(body: AmqpBody | undefined): { payload: Buffer; utf8: boolean } {
+  if (body === undefined) return { payload: Buffer.alloc(0), utf8: false };
+  if (body.type === 'data') return { payload: body.data, utf8: false };
+  if (body.type === 'value') {
+    const value = body.value;
+    if (value === null || value === undefined) return { payload: Buffer.alloc(0), utf8: false };
+    if (typeof value === 'string') return { payload: Buffer.from(value, 'utf8'), utf8: true };
+    if (Buffer.isBuffer(value)) return { payload: value, utf8: false };
+    if (value instanceof Uint8Array) return { payload: Buffer.from(value), utf8: false };
+  }
+  throw new MappingError('unsupported-body', `an AMQP ${describeBody(body)} body has no MQTT payload`, {
+    field: 'body',
+  });
+}
+
+function describeBody(body: AmqpBody): string {
+  if (body.type === 'sequence') return 'amqp-sequence';
+  const value = body.type === 'value' ? body.value : undefined;
+  if (Array.isArray(value)) return 'list';
+  if (typeof value === 'object') return 'map';
+  return `${typeof value} value`;
+}

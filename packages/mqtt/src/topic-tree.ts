@@ -21,12 +21,21 @@ export type TopicMatchVisitor<K, V> = (value: V, key: K, filter: string) => void
 
 /** The subscribers of one filter, in two parallel arrays so that matching walks them without allocating. */
 class Subscribers<K, V> {
-  readonly keys: K[] = [];
-  readonly values: V[] = [];
+  // Created with their first entry: array literals are allocated at their exact size, where pushing onto
+  // an empty array reserves room for 16 (most filters have one or a few subscribers).
+  readonly keys: K[];
+  readonly values: V[];
   /** Position of each key, built once the list is long enough for a linear search to cost. */
   #index: Map<K, number> | undefined = undefined;
 
-  constructor(readonly filter: string) {}
+  constructor(
+    readonly filter: string,
+    key: K,
+    value: V,
+  ) {
+    this.keys = [key];
+    this.values = [value];
+  }
 
   get size(): number {
     return this.keys.length;
@@ -134,6 +143,8 @@ export class TopicTree<K, V> {
   #filterCount = 0;
   #nodeCount = 0;
   // Two frontiers reused by every match; a visitor that matches again (re-entrantly) gets fresh ones.
+  // Between matches they still reference nodes of earlier ones: at most nodes since pruned empty
+  // (small), as `clear` replaces the arrays along with the tree.
   #frontier: TopicNode<K, V>[] = [];
   #nextFrontier: TopicNode<K, V>[] = [];
   #matching = false;
@@ -175,19 +186,15 @@ export class TopicTree<K, V> {
       if (end === -1) end = filter.length;
       if (end - start === 1 && filter.charCodeAt(start) === 0x23) {
         // `#` is always the last level: its subscribers live on the parent node.
-        if (node.multi === undefined) {
-          node.multi = new Subscribers(filter);
-          this.#nodeCount += 1;
-        }
-        this.#add(node.multi, key, value);
+        if (node.multi === undefined) this.#nodeCount += 1;
+        node.multi = this.#add(node.multi, filter, key, value);
         return this;
       }
       node = this.#child(node, filter, start, end);
       if (end === filter.length) break;
       start = end + 1;
     }
-    if (node.exact === undefined) node.exact = new Subscribers(filter);
-    this.#add(node.exact, key, value);
+    node.exact = this.#add(node.exact, filter, key, value);
     return this;
   }
 
@@ -249,6 +256,8 @@ export class TopicTree<K, V> {
   /** Removes every entry. */
   clear(): void {
     this.#root = new TopicNode<K, V>();
+    this.#frontier = [];
+    this.#nextFrontier = [];
     this.#size = 0;
     this.#filterCount = 0;
     this.#nodeCount = 0;
@@ -271,13 +280,16 @@ export class TopicTree<K, V> {
       const system = topic.charCodeAt(0) === DOLLAR;
       const length = topic.length;
       let start = 0;
-      frontier.push(root);
-      // Level by level: `frontier` holds the nodes whose path matches the levels before `start`.
+      // Level by level: `frontier[0, count)` holds the nodes whose path matches the levels before `start`.
+      // Counts, not `length = 0`, keep the arrays' storage from being freed and regrown on every call.
+      frontier[0] = root;
+      let count = 1;
       for (;;) {
         let end = topic.indexOf('/', start);
         if (end === -1) end = length;
         let level: string | undefined;
-        for (let i = 0; i < frontier.length; i++) {
+        let nextCount = 0;
+        for (let i = 0; i < count; i++) {
           const node = frontier[i] as TopicNode<K, V>;
           const wildcards = !system || node !== root;
           // `#` matches this level and all after it.
@@ -285,27 +297,25 @@ export class TopicTree<K, V> {
           if (node.literal !== undefined) {
             level ??= topic.slice(start, end);
             const child = node.literal.get(level);
-            if (child !== undefined) next.push(child);
+            if (child !== undefined) next[nextCount++] = child;
           }
-          if (node.plus !== undefined && wildcards) next.push(node.plus);
+          if (node.plus !== undefined && wildcards) next[nextCount++] = node.plus;
         }
-        frontier.length = 0;
         const swap = frontier;
         frontier = next;
         next = swap;
-        if (frontier.length === 0) return;
+        count = nextCount;
+        if (count === 0) return;
         if (end === length) break;
         start = end + 1;
       }
       // Every level consumed: filters ending here match, and so do `…/#` ones (`#` matches the parent).
-      for (let i = 0; i < frontier.length; i++) {
+      for (let i = 0; i < count; i++) {
         const node = frontier[i] as TopicNode<K, V>;
         node.exact?.visit(visitor);
         node.multi?.visit(visitor);
       }
     } finally {
-      frontier.length = 0;
-      next.length = 0;
       if (!reentrant) this.#matching = false;
     }
   }
@@ -335,11 +345,15 @@ export class TopicTree<K, V> {
     }
   }
 
-  #add(subscribers: Subscribers<K, V>, key: K, value: V): void {
-    const wasEmpty = subscribers.size === 0;
-    if (!subscribers.set(key, value)) return;
-    this.#size += 1;
-    if (wasEmpty) this.#filterCount += 1;
+  /** Sets `key` in `subscribers`, creating them when `undefined`; returns them. */
+  #add(subscribers: Subscribers<K, V> | undefined, filter: string, key: K, value: V): Subscribers<K, V> {
+    if (subscribers === undefined) {
+      this.#size += 1;
+      this.#filterCount += 1;
+      return new Subscribers(filter, key, value);
+    }
+    if (subscribers.set(key, value)) this.#size += 1;
+    return subscribers;
   }
 
   /** The child of `node` for the level `filter[start, end)`, created when missing. */

@@ -6,6 +6,8 @@ import type { TopicLimits } from './topic-types';
 import { assertTopicFilter, resolveTopicLimits } from './topic-validation';
 
 const DOLLAR = 0x24;
+const PLUS = 0x2b;
+const HASH = 0x23;
 
 /** Options of a `TopicTree`. */
 export interface TopicTreeOptions {
@@ -128,9 +130,9 @@ class TopicNode<K, V> {
  *
  * Filters are matched literally, with the MQTT 3.1.1 meaning of `$share/…`. For an MQTT 5 shared
  * subscription store the inner filter (`parseSharedSubscription(…).filter`) and carry the group in the key
- * or value, e.g. key `` `${group}/${clientId}` `` (a share name has no `/`, so it cannot collide with an
- * ordinary subscription of the same client keyed by its bare client id); choosing one member of each
- * group per message is the subscription service's job.
+ * or value, e.g. key `` `${clientId}\u0000${group}` `` (MQTT strings never contain U+0000, so it cannot
+ * collide with an ordinary subscription keyed by a bare client id); choosing one member of each group per
+ * message is the subscription service's job.
  *
  * Matching follows MQTT 5.0 section 4.7: `#` matches its parent level too (`a/#` matches `a`), `+`
  * matches exactly one level even when empty (`a/+` matches `a/`), empty levels are levels, and a topic
@@ -184,7 +186,7 @@ export class TopicTree<K, V> {
     for (;;) {
       let end = filter.indexOf('/', start);
       if (end === -1) end = filter.length;
-      if (end - start === 1 && filter.charCodeAt(start) === 0x23) {
+      if (end - start === 1 && filter.charCodeAt(start) === HASH) {
         // `#` is always the last level: its subscribers live on the parent node.
         if (node.multi === undefined) this.#nodeCount += 1;
         node.multi = this.#add(node.multi, filter, key, value);
@@ -358,7 +360,7 @@ export class TopicTree<K, V> {
 
   /** The child of `node` for the level `filter[start, end)`, created when missing. */
   #child(node: TopicNode<K, V>, filter: string, start: number, end: number): TopicNode<K, V> {
-    if (end - start === 1 && filter.charCodeAt(start) === 0x2b) {
+    if (end - start === 1 && filter.charCodeAt(start) === PLUS) {
       if (node.plus === undefined) {
         node.plus = new TopicNode();
         this.#nodeCount += 1;

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MqttProtocolError, TopicTree } from '../src/index';
+import { MqttProtocolError, parseSubscriptionFilter, TopicTree } from '../src/index';
 import { filterArbitrary, MATCH_TABLE, oracleMatches, oraclePrefixes, topicArbitrary } from './topic-oracle';
 
 /** Every match of `topic` as sorted `filter|key|value` strings, so results compare regardless of order. */
@@ -160,6 +160,24 @@ describe('TopicTree entries', () => {
     expect(tree.match('x/y').sort((p, q) => p - q)).toEqual(remaining.map((key) => key * 10));
     for (const key of remaining) expect(tree.get('x/+', key)).toBe(key * 10);
     expect(tree.has('x/+', 25)).toBe(false);
+  });
+
+  it('holds shared subscriptions under their inner filter, keyed apart from ordinary ones', () => {
+    const tree = new TopicTree<string, { clientId: string; group: string | undefined }>();
+    const subscribe = (clientId: string, text: string) => {
+      const parsed = parseSubscriptionFilter(text, 5);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      const key = parsed.group === undefined ? clientId : `${clientId}\u0000${parsed.group}`;
+      tree.set(parsed.filter, key, { clientId, group: parsed.group });
+    };
+    subscribe('c1', 'sensors/+');
+    subscribe('c1', '$share/workers/sensors/+');
+    subscribe('c2', '$share/workers/sensors/+');
+    subscribe('c1/workers', 'sensors/+');
+    expect(tree.size).toBe(4);
+    expect(tree.filterCount).toBe(1);
+    const matched = tree.match('sensors/t1').map(({ clientId, group }) => `${clientId}:${group ?? '-'}`);
+    expect(matched.sort()).toEqual(['c1/workers:-', 'c1:-', 'c1:workers', 'c2:workers']);
   });
 
   it('compares keys like a Map (NaN is one key)', () => {

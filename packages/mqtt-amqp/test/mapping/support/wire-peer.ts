@@ -375,6 +375,14 @@ export class WireClient {
     if (presettled) (delivery as unknown as { settled: boolean }).settled = true;
   }
 
+  /** Sends a message written in rhea's own format, as a plain AMQP application would. */
+  sendRaw(link: LinkSpec, message: Record<string, unknown>, presettled = false): void {
+    const sender = this.#senders.get(link.name);
+    if (sender === undefined) throw new Error(`link ${link.name} is not attached`);
+    const delivery = sender.send(message as unknown as Parameters<Sender['send']>[0]);
+    if (presettled) (delivery as unknown as { settled: boolean }).settled = true;
+  }
+
   async close(): Promise<void> {
     this.#connection.close();
     await once(this.#connection, 'connection_close', { signal: AbortSignal.timeout(10_000) }).catch(() => {});

@@ -1,6 +1,8 @@
 // Codec
 export { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE, MqttDecoder } from './decoder';
 export { DEFAULT_WRITE_HIGH_WATER_MARK, encodePacket, MqttWriter, type MqttWriterEvents } from './encoder';
+// Server endpoint
+export { MqttEndpoint, type MqttEndpointEvents } from './endpoint';
 // Errors and reason codes
 export {
   MqttConnectionClosedError,
@@ -8,6 +10,7 @@ export {
   MqttPublishError,
   type MqttPublishErrorCode,
 } from './errors';
+export { InboundPublish, InboundSubscribe, InboundUnsubscribe } from './inbound';
 export {
   ConnackReturnCode,
   fromConnackReturnCode,
@@ -15,6 +18,14 @@ export {
   toConnackReturnCode,
   toSubackReturnCode,
 } from './reason-codes';
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OUTBOUND_WINDOW,
+  DEFAULT_RECEIVE_MAXIMUM,
+  DEFAULT_TOPIC_ALIAS_MAXIMUM,
+  MqttServer,
+  type MqttServerEvents,
+} from './server';
 // Topics: validation, shared subscriptions, matching
 export {
   isSharedSubscription,

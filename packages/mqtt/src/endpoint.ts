@@ -1,0 +1,1059 @@
+/**
+ * MqttEndpoint: the server side of one MQTT connection. Not a broker: it enforces the protocol
+ * (CONNECT first, keep-alive, packet identifiers, limits, flow control) and leaves every decision
+ * (accept, acknowledge, grant, route) to the host.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { MqttDecoder } from './decoder';
+import { encodePacket, MqttWriter } from './encoder';
+import { MqttConnectionClosedError, MqttProtocolError, MqttPublishError } from './errors';
+import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe } from './inbound';
+import { type InflightEntry, OutboundInflight } from './inflight';
+import { KeepAliveMonitor } from './keep-alive';
+import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
+import { InboundTopicAliases } from './topic-alias';
+import { validateTopicFilter, validateTopicName } from './topic-validation';
+import type {
+  AcceptOptions,
+  AckOptions,
+  AckProperties,
+  CloseReason,
+  ConnackPacket,
+  ConnectPacket,
+  ConnectProperties,
+  DisconnectPacket,
+  DisconnectProperties,
+  EndpointState,
+  MqttPacket,
+  OutboundMessage,
+  PendingPublish,
+  ProtocolVersion,
+  PublishOptions,
+  PublishOutcome,
+  PublishPacket,
+  PublishProperties,
+  RejectOptions,
+  SubscribePacket,
+  UnsubscribePacket,
+  Will,
+} from './types';
+
+export interface MqttEndpointEvents {
+  /** An inbound PUBLISH (topic alias resolved). Acknowledge it with ack() / received() + complete(). */
+  publish: [message: InboundPublish];
+  /** Answer with request.grant(codes). Without a listener every filter gets 0x80. */
+  subscribe: [request: InboundSubscribe];
+  /** Answer with request.done(codes?). Without a listener every filter gets 0x00. */
+  unsubscribe: [request: InboundUnsubscribe];
+  /** The client sent DISCONNECT; 'close' follows. */
+  disconnect: [packet: DisconnectPacket];
+  /** canPublish became true again (in-flight window has room and the write buffer drained). */
+  windowOpen: [];
+  /** The endpoint closed; endpoint.closeReason says why. Emitted once. */
+  close: [reason: CloseReason];
+}
+
+/** Resolved limits the server passes to each endpoint (internal). */
+export interface EndpointLimits {
+  maxPacketSize: number;
+  connectTimeoutMs: number;
+  topicAliasMaximum: number;
+  receiveMaximum: number;
+  outboundWindow: number;
+  writeHighWaterMark: number;
+  serverKeepAlive: number | undefined;
+  assignClientId: () => string;
+}
+
+/** How long to wait for the peer to close after our final packet before destroying the stream. */
+const LINGER_MS = 2000;
+/** Session expiry "never" (MQTT 5 0xFFFFFFFF). */
+const NEVER_EXPIRES = 0xffffffff;
+
+type Settle = { resolve: (outcome: PublishOutcome) => void; reject: (error: Error) => void };
+
+export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
+  private endpointState: EndpointState = 'connecting';
+  private reason: CloseReason | undefined;
+  private readonly abort = new AbortController();
+  private readonly decoder: MqttDecoder;
+  private writer: MqttWriter | undefined;
+  private connectPacket: ConnectPacket | undefined;
+  private assignedId: string | undefined;
+  private keepAlive: KeepAliveMonitor | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private inflight: OutboundInflight | undefined;
+  private closedPending: PendingPublish[] = [];
+  private aliases: InboundTopicAliases | undefined;
+  private readonly inboundQos2 = new Map<number, InboundPublish>();
+  /** Inbound requests waiting for the host's answer (PUBACK / PUBREC / SUBACK / UNSUBACK). */
+  private hostPending = 0;
+  private hostPaused = false;
+  private pumping = false;
+  private readingPaused = false;
+  private windowWasClosed = false;
+  private sessionExpiry = 0;
+  /** The host has been given this endpoint ('endpoint' event); from then on it gets 'close'. */
+  private announced = false;
+  private clientMaxPacketSize = Number.POSITIVE_INFINITY;
+  private readonly sink: InboundSink;
+
+  /** @internal Endpoints are created by MqttServer.accept(). */
+  constructor(
+    private readonly stream: Duplex,
+    private readonly limits: EndpointLimits,
+    private readonly onConnect: (endpoint: MqttEndpoint) => void,
+    private readonly onEarlyClose: (reason: CloseReason) => void,
+  ) {
+    super();
+    this.decoder = new MqttDecoder({ maxPacketSize: limits.maxPacketSize });
+    const self = this;
+    this.sink = {
+      get closed() {
+        return self.endpointState === 'closed';
+      },
+      get closeReason() {
+        return self.reason;
+      },
+      writeAck: (cmd, messageId, options) => this.writeAck(cmd, messageId, options),
+      hostAnswered: () => {
+        this.hostPending--;
+        this.pump();
+      },
+      qos2Completed: (messageId) => {
+        this.inboundQos2.delete(messageId);
+      },
+      writeSuback: (messageId, granted, properties) => {
+        const v5 = this.protocolVersion === 5;
+        this.send({
+          cmd: 'suback',
+          messageId,
+          granted: v5 ? granted : granted.map(toSubackReturnCode),
+          ...(v5 && properties ? { properties } : {}),
+        });
+      },
+      writeUnsuback: (messageId, codes, properties) => {
+        const v5 = this.protocolVersion === 5;
+        this.send(
+          v5
+            ? { cmd: 'unsuback', messageId, granted: codes, ...(properties ? { properties } : {}) }
+            : { cmd: 'unsuback', messageId },
+        );
+      },
+    };
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('error', this.onStreamError);
+    stream.on('close', this.onStreamClose);
+    this.connectTimer = setTimeout(() => this.close({ kind: 'connect-timeout' }), limits.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // What the client sent in CONNECT
+  // -------------------------------------------------------------------------------------------
+
+  get state(): EndpointState {
+    return this.endpointState;
+  }
+
+  /** The CONNECT packet as received (client id possibly empty; see clientId). */
+  get connect(): ConnectPacket {
+    return this.connectPacket!;
+  }
+
+  /** The client id: as sent, or the one assigned when the client sent an empty id. */
+  get clientId(): string {
+    return this.assignedId ?? this.connect.clientId;
+  }
+
+  /** True when the server assigned the client id (MQTT 5 returns it in CONNACK). */
+  get clientIdAssigned(): boolean {
+    return this.assignedId !== undefined;
+  }
+
+  get protocolVersion(): ProtocolVersion {
+    return this.connect.protocolVersion;
+  }
+
+  /** Clean session (3.1.1) / clean start (5.0). */
+  get clean(): boolean {
+    return this.connect.clean;
+  }
+
+  /** Keep-alive in seconds actually enforced (MQTT 5: the server keep-alive if configured). 0: none. */
+  get keepAliveSeconds(): number {
+    const requested = this.connect.keepalive;
+    return this.protocolVersion === 5 && this.limits.serverKeepAlive !== undefined
+      ? this.limits.serverKeepAlive
+      : requested;
+  }
+
+  get username(): string | undefined {
+    return this.connect.username;
+  }
+
+  get password(): Buffer | undefined {
+    return this.connect.password;
+  }
+
+  get will(): Will | undefined {
+    return this.connect.will;
+  }
+
+  /** MQTT 5 CONNECT properties ({} for 3.1 / 3.1.1). */
+  get connectProperties(): ConnectProperties {
+    return this.connect.properties ?? {};
+  }
+
+  /**
+   * Session expiry interval in seconds: MQTT 5 from CONNECT (updated by the client's DISCONNECT);
+   * 3.1.1: 0 for a clean session, 0xFFFFFFFF (never) otherwise.
+   */
+  get sessionExpiryInterval(): number {
+    return this.sessionExpiry;
+  }
+
+  /** Why the endpoint closed (undefined while open). */
+  get closeReason(): CloseReason | undefined {
+    return this.reason;
+  }
+
+  /** Aborted when the endpoint closes; hand it to work that should stop with the connection. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Handshake
+  // -------------------------------------------------------------------------------------------
+
+  /** Accepts the connection: writes CONNACK (success) and starts processing the client's packets. */
+  accept(options: AcceptOptions = {}): void {
+    if (this.endpointState !== 'connecting' || this.connectPacket === undefined) {
+      throw new Error(`accept() in state ${this.endpointState}`);
+    }
+    this.clearConnectTimer();
+    const v5 = this.protocolVersion === 5;
+    const connack: ConnackPacket = { cmd: 'connack', sessionPresent: options.sessionPresent === true };
+    if (v5) {
+      const properties = { ...options.properties };
+      properties.receiveMaximum ??= this.limits.receiveMaximum;
+      properties.topicAliasMaximum ??= this.limits.topicAliasMaximum;
+      properties.maximumPacketSize ??= this.limits.maxPacketSize;
+      if (this.assignedId !== undefined) properties.assignedClientIdentifier = this.assignedId;
+      if (this.limits.serverKeepAlive !== undefined) properties.serverKeepAlive = this.limits.serverKeepAlive;
+      if (properties.sessionExpiryInterval !== undefined)
+        this.sessionExpiry = properties.sessionExpiryInterval;
+      connack.reasonCode = ReasonCode.Success;
+      connack.properties = properties;
+    } else {
+      connack.returnCode = 0;
+    }
+    this.endpointState = 'connected';
+    this.send(connack);
+    this.keepAlive = new KeepAliveMonitor(this.keepAliveSeconds, () =>
+      this.close({ kind: 'keep-alive-timeout' }),
+    );
+    this.keepAlive.start();
+    this.pump();
+  }
+
+  /**
+   * Rejects the connection: writes CONNACK with the reason code and closes. Pass an MQTT 5 reason code
+   * (mapped to the nearest 3.1.1 return code for older clients) or a 3.1.1 return code (1..5).
+   */
+  reject(code: number, options: RejectOptions = {}): void {
+    if (this.endpointState !== 'connecting' || this.connectPacket === undefined) {
+      throw new Error(`reject() in state ${this.endpointState}`);
+    }
+    const reasonCode = code < 0x80 ? fromConnackReturnCode(code) : code;
+    if (reasonCode < 0x80) throw new RangeError(`reject() needs a failure code, got ${code}`);
+    this.close({ kind: 'rejected', reasonCode }, this.connackFailure(reasonCode, options.properties));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbound publish
+  // -------------------------------------------------------------------------------------------
+
+  /** Unacknowledged outbound QoS 1/2 messages. */
+  get inFlight(): number {
+    return this.inflight?.inFlight ?? 0;
+  }
+
+  /** The outbound window: min(client's receive maximum (MQTT 5), outboundWindow option). */
+  get window(): number {
+    return this.inflight?.window ?? 0;
+  }
+
+  /** True when publish() with QoS 1/2 will be sent at once: window has room and the write buffer is not full. */
+  get canPublish(): boolean {
+    return this.endpointState === 'connected' && this.inflight!.hasRoom && !(this.writer?.full ?? false);
+  }
+
+  /** Resolves when canPublish is true; rejects when the endpoint closes or `signal` aborts. */
+  windowOpen(signal?: AbortSignal): Promise<void> {
+    if (this.canPublish) return Promise.resolve();
+    if (this.endpointState === 'closed') return Promise.reject(new MqttConnectionClosedError(this.reason!));
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        this.off('windowOpen', onOpen);
+        this.off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onOpen = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onClose = (reason: CloseReason): void => {
+        cleanup();
+        reject(new MqttConnectionClosedError(reason));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(
+          new MqttPublishError('aborted', 'waiting for the window was aborted', { cause: signal?.reason }),
+        );
+      };
+      this.on('windowOpen', onOpen);
+      this.on('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Sends a message to the client. QoS 0 resolves once written. QoS 1 resolves on PUBACK, QoS 2 on
+   * PUBCOMP (or on a failed PUBREC), with the client's reason code. Rejects with MqttPublishError
+   * ('window-full' when canPublish is false, 'packet-too-large', 'invalid-message', 'not-connected',
+   * 'aborted') or MqttConnectionClosedError when the connection closes first.
+   */
+  publish(message: OutboundMessage, options: PublishOptions = {}): Promise<PublishOutcome> {
+    try {
+      if (this.endpointState === 'closed') throw new MqttConnectionClosedError(this.reason!);
+      if (this.endpointState !== 'connected')
+        throw new MqttPublishError('not-connected', 'endpoint not accepted yet');
+      if (options.signal?.aborted)
+        throw new MqttPublishError('aborted', 'publish aborted', { cause: options.signal.reason });
+      const qos = message.qos ?? 0;
+      if (qos !== 0 && qos !== 1 && qos !== 2)
+        throw new MqttPublishError('invalid-message', `invalid QoS ${qos}`);
+      const valid = validateTopicName(message.topic);
+      if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+      const payload = toBuffer(message.payload);
+      if (qos === 0) {
+        const bytes = this.encodeOutbound({ ...message, payload, qos: 0 }, 0, false);
+        this.writeBytes(bytes);
+        return Promise.resolve({ reasonCode: ReasonCode.Success });
+      }
+      const inflight = this.inflight!;
+      if (!inflight.hasRoom) {
+        throw new MqttPublishError('window-full', `in-flight window of ${inflight.window} is full`);
+      }
+      const messageId = inflight.allocateId();
+      const normalized = { ...message, payload, qos };
+      const bytes = this.encodeOutbound(normalized, messageId, false);
+      return this.track(normalized, messageId, 'publish', options, bytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Session resume: re-sends a message the previous connection left pending (from pendingPublishes()),
+   * with its packet identifier — PUBLISH with DUP set, or PUBREL. Call it after accept() and before new
+   * publishes. Messages beyond the window wait in order (canPublish stays false until they are sent).
+   */
+  resend(pending: PendingPublish, options: PublishOptions = {}): Promise<PublishOutcome> {
+    try {
+      if (this.endpointState === 'closed') throw new MqttConnectionClosedError(this.reason!);
+      if (this.endpointState !== 'connected')
+        throw new MqttPublishError('not-connected', 'endpoint not accepted yet');
+      const inflight = this.inflight!;
+      if (inflight.has(pending.messageId)) {
+        throw new MqttPublishError('invalid-message', `packet identifier ${pending.messageId} is in use`);
+      }
+      const message = { ...pending.message, payload: toBuffer(pending.message.payload) };
+      const bytes =
+        pending.state === 'publish' ? this.encodeOutbound(message, pending.messageId, true) : undefined;
+      return this.track(
+        message,
+        pending.messageId,
+        pending.state === 'publish' ? 'publish' : 'pubrel',
+        options,
+        bytes,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Outbound QoS 1/2 messages not completed by the client; after close, those left at closing time. */
+  pendingPublishes(): PendingPublish[] {
+    return this.endpointState === 'closed' ? [...this.closedPending] : (this.inflight?.pending() ?? []);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Flow control and closing
+  // -------------------------------------------------------------------------------------------
+
+  /** Stops reading from the client (TCP then pushes back on it) until resume(). */
+  pause(): void {
+    this.hostPaused = true;
+    this.updateReading();
+  }
+
+  resume(): void {
+    this.hostPaused = false;
+    this.pump();
+  }
+
+  get isPaused(): boolean {
+    return this.hostPaused;
+  }
+
+  /**
+   * Closes the connection from the server side. MQTT 5 clients first get DISCONNECT with the reason
+   * code (default 0x00 normal disconnection; e.g. 0x8B server shutting down, 0x8E session taken over).
+   */
+  disconnect(reasonCode: number = ReasonCode.NormalDisconnection, properties?: DisconnectProperties): void {
+    if (this.endpointState === 'connecting' && this.connectPacket !== undefined) {
+      this.reject(reasonCode < 0x80 ? ReasonCode.UnspecifiedError : reasonCode);
+      return;
+    }
+    const packet: DisconnectPacket | undefined =
+      this.endpointState === 'connected' && this.protocolVersion === 5
+        ? { cmd: 'disconnect', reasonCode, ...(properties ? { properties } : {}) }
+        : undefined;
+    this.close({ kind: 'server-disconnect', reasonCode }, packet);
+  }
+
+  /** Destroys the stream at once, without a DISCONNECT. */
+  destroy(): void {
+    this.close({ kind: 'server-disconnect', reasonCode: ReasonCode.UnspecifiedError }, undefined, true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals: reading
+  // -------------------------------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.endpointState === 'closed') return;
+    this.keepAlive?.activity();
+    this.decoder.push(chunk);
+    this.pump();
+  };
+
+  private readonly onEnd = (): void => {
+    this.close({ kind: 'connection-lost' });
+  };
+
+  private readonly onStreamError = (error: Error): void => {
+    this.close({ kind: 'connection-lost', error });
+  };
+
+  private readonly onStreamClose = (): void => {
+    this.close({ kind: 'connection-lost' });
+  };
+
+  private shouldPauseReading(): boolean {
+    if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
+    return this.hostPaused || this.hostPending >= this.limits.receiveMaximum || (this.writer?.full ?? false);
+  }
+
+  /** Decodes and handles packets while reading is allowed. */
+  private pump(): void {
+    if (this.pumping || this.endpointState === 'closed') return;
+    this.pumping = true;
+    try {
+      while (!this.isClosed() && !this.shouldPauseReading()) {
+        let packet: MqttPacket | undefined;
+        try {
+          packet = this.decoder.next();
+        } catch (error) {
+          this.protocolError(error as MqttProtocolError);
+          return;
+        }
+        if (packet === undefined) break;
+        try {
+          this.handle(packet);
+        } catch (error) {
+          if (error instanceof MqttProtocolError) this.protocolError(error);
+          else throw error;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.updateReading();
+  }
+
+  private isClosed(): boolean {
+    return this.endpointState === 'closed';
+  }
+
+  private updateReading(): void {
+    if (this.endpointState === 'closed') return;
+    const pause = this.shouldPauseReading();
+    if (pause && !this.readingPaused) {
+      this.readingPaused = true;
+      this.stream.pause();
+    } else if (!pause && this.readingPaused) {
+      this.readingPaused = false;
+      this.stream.resume();
+    }
+  }
+
+  private handle(packet: MqttPacket): void {
+    if (this.endpointState === 'connecting') {
+      if (packet.cmd !== 'connect')
+        throw new MqttProtocolError(`${packet.cmd} before CONNECT`, ReasonCode.ProtocolError);
+      this.handleConnect(packet);
+      return;
+    }
+    switch (packet.cmd) {
+      case 'publish':
+        this.handlePublish(packet);
+        return;
+      case 'puback':
+        this.handleOutboundAck(packet.messageId, 'puback', packet.reasonCode ?? 0, packet.properties);
+        return;
+      case 'pubrec':
+        this.handleOutboundAck(packet.messageId, 'pubrec', packet.reasonCode ?? 0, packet.properties);
+        return;
+      case 'pubcomp':
+        this.handleOutboundAck(packet.messageId, 'pubcomp', packet.reasonCode ?? 0, packet.properties);
+        return;
+      case 'pubrel':
+        this.handlePubrel(packet.messageId);
+        return;
+      case 'subscribe':
+        this.handleSubscribe(packet);
+        return;
+      case 'unsubscribe':
+        this.handleUnsubscribe(packet);
+        return;
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        this.handleDisconnect(packet);
+        return;
+      case 'connect':
+        throw new MqttProtocolError('second CONNECT', ReasonCode.ProtocolError);
+      case 'auth':
+        throw new MqttProtocolError(
+          'AUTH (enhanced authentication) is not supported',
+          ReasonCode.ProtocolError,
+        );
+      default:
+        throw new MqttProtocolError(`${packet.cmd} is never sent to a server`, ReasonCode.ProtocolError);
+    }
+  }
+
+  private handleConnect(connect: ConnectPacket): void {
+    this.connectPacket = connect;
+    const version = connect.protocolVersion;
+    const v5 = version === 5;
+    this.writer = new MqttWriter(this.stream, {
+      protocolVersion: version,
+      highWaterMark: this.limits.writeHighWaterMark,
+    });
+    this.writer.on('drain', () => {
+      this.pump();
+      this.checkWindowOpen();
+    });
+    const properties = connect.properties ?? {};
+    if (v5 && properties.receiveMaximum === 0) {
+      throw new MqttProtocolError('CONNECT receive maximum 0', ReasonCode.ProtocolError);
+    }
+    if (v5 && properties.maximumPacketSize === 0) {
+      throw new MqttProtocolError('CONNECT maximum packet size 0', ReasonCode.ProtocolError);
+    }
+    if (connect.will !== undefined) {
+      const valid = validateTopicName(connect.will.topic);
+      if (!valid.ok) throw new MqttProtocolError(`will topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+    }
+    this.sessionExpiry = v5 ? (properties.sessionExpiryInterval ?? 0) : connect.clean ? 0 : NEVER_EXPIRES;
+    this.clientMaxPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+    const clientWindow = v5 ? (properties.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
+    this.inflight = new OutboundInflight(Math.min(clientWindow, this.limits.outboundWindow));
+    this.aliases = new InboundTopicAliases(this.limits.topicAliasMaximum);
+    if (connect.clientId === '') {
+      // 3.1 requires an id; 3.1.1 allows an empty one only with a clean session (MQTT-3.1.3-7/8).
+      if (version === 3 || (version === 4 && !connect.clean)) {
+        this.close(
+          { kind: 'rejected', reasonCode: ReasonCode.ClientIdentifierNotValid },
+          this.connackFailure(ReasonCode.ClientIdentifierNotValid),
+        );
+        return;
+      }
+      this.assignedId = this.limits.assignClientId();
+    }
+    this.announced = true;
+    this.onConnect(this);
+  }
+
+  private handlePublish(packet: PublishPacket): void {
+    let topic = packet.topic;
+    let properties: PublishProperties | undefined = packet.properties;
+    if (this.protocolVersion === 5 && properties?.topicAlias !== undefined) {
+      topic = this.aliases!.resolve(topic, properties.topicAlias);
+      const { topicAlias: _alias, ...rest } = properties;
+      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    }
+    const valid = validateTopicName(topic);
+    if (!valid.ok) throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+    const message = new InboundPublish(this.sink, {
+      topic,
+      payload: packet.payload,
+      qos: packet.qos,
+      retain: packet.retain,
+      dup: packet.dup,
+      ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
+      ...(properties !== undefined ? { properties } : {}),
+    });
+    if (packet.qos === 2) {
+      const existing = this.inboundQos2.get(packet.messageId!);
+      if (existing !== undefined) {
+        // Not delivered twice before PUBREL (MQTT-4.3.3-9 / -10).
+        existing.duplicate();
+        return;
+      }
+      this.inboundQos2.set(packet.messageId!, message);
+    }
+    if (packet.qos > 0) this.hostPending++;
+    if (this.listenerCount('publish') === 0) {
+      // No host handler: nothing downstream. MQTT 5 is told so; the message is acknowledged and dropped.
+      const options =
+        this.protocolVersion === 5 ? { reasonCode: ReasonCode.NoMatchingSubscribers } : undefined;
+      if (packet.qos === 1) message.ack(options);
+      else if (packet.qos === 2) {
+        message.received(options);
+        message.complete();
+      }
+      return;
+    }
+    this.emit('publish', message);
+  }
+
+  private handlePubrel(messageId: number): void {
+    const message = this.inboundQos2.get(messageId);
+    if (message === undefined) {
+      // Unknown (e.g. completed in an earlier connection): PUBCOMP, MQTT 5 says "not found".
+      this.writeAck(
+        'pubcomp',
+        messageId,
+        this.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : undefined,
+      );
+      return;
+    }
+    if (!message.release()) {
+      throw new MqttProtocolError(`PUBREL ${messageId} before PUBREC`, ReasonCode.ProtocolError);
+    }
+  }
+
+  private handleSubscribe(packet: SubscribePacket): void {
+    const v5 = this.protocolVersion === 5;
+    if (packet.subscriptions.length === 0) {
+      throw new MqttProtocolError('SUBSCRIBE without topic filters', ReasonCode.ProtocolError);
+    }
+    const verdicts = packet.subscriptions.map((s) => validateTopicFilter(s.topic));
+    const invalid = verdicts.findIndex((v) => !v.ok);
+    if (invalid >= 0 && !v5) {
+      throw new MqttProtocolError(
+        `SUBSCRIBE topic filter ${packet.subscriptions[invalid]!.topic} is invalid`,
+        ReasonCode.MalformedPacket,
+      );
+    }
+    const validSubs = packet.subscriptions.filter((_, i) => verdicts[i]!.ok);
+    const merge = (codes: number[]): number[] => {
+      let next = 0;
+      return verdicts.map((v) => (v.ok ? codes[next++]! : ReasonCode.TopicFilterInvalid));
+    };
+    if (validSubs.length === 0 || this.listenerCount('subscribe') === 0) {
+      this.sink.writeSuback(
+        packet.messageId,
+        merge(validSubs.map(() => ReasonCode.UnspecifiedError)),
+        undefined,
+      );
+      return;
+    }
+    const request = new InboundSubscribe(
+      this.sink,
+      {
+        messageId: packet.messageId,
+        subscriptions: validSubs,
+        ...(packet.properties ? { properties: packet.properties } : {}),
+      },
+      merge,
+    );
+    this.hostPending++;
+    this.emit('subscribe', request);
+  }
+
+  private handleUnsubscribe(packet: UnsubscribePacket): void {
+    const v5 = this.protocolVersion === 5;
+    if (packet.unsubscriptions.length === 0) {
+      throw new MqttProtocolError('UNSUBSCRIBE without topic filters', ReasonCode.ProtocolError);
+    }
+    const verdicts = packet.unsubscriptions.map((t) => validateTopicFilter(t));
+    const invalid = verdicts.findIndex((v) => !v.ok);
+    if (invalid >= 0 && !v5) {
+      throw new MqttProtocolError(
+        `UNSUBSCRIBE topic filter ${packet.unsubscriptions[invalid]} is invalid`,
+        ReasonCode.MalformedPacket,
+      );
+    }
+    const valid = packet.unsubscriptions.filter((_, i) => verdicts[i]!.ok);
+    const merge = (codes: number[]): number[] => {
+      let next = 0;
+      return verdicts.map((v) => (v.ok ? codes[next++]! : ReasonCode.TopicFilterInvalid));
+    };
+    if (valid.length === 0 || this.listenerCount('unsubscribe') === 0) {
+      this.sink.writeUnsuback(packet.messageId, merge(valid.map(() => ReasonCode.Success)), undefined);
+      return;
+    }
+    const request = new InboundUnsubscribe(
+      this.sink,
+      {
+        messageId: packet.messageId,
+        unsubscriptions: valid,
+        ...(packet.properties ? { properties: packet.properties } : {}),
+      },
+      merge,
+    );
+    this.hostPending++;
+    this.emit('unsubscribe', request);
+  }
+
+  private handleDisconnect(packet: DisconnectPacket): void {
+    const expiry = packet.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (this.sessionExpiry === 0 && expiry !== 0) {
+        throw new MqttProtocolError(
+          'DISCONNECT sets a session expiry interval after CONNECT set 0',
+          ReasonCode.ProtocolError,
+        );
+      }
+      this.sessionExpiry = expiry;
+    }
+    this.emit('disconnect', packet);
+    this.close({
+      kind: 'client-disconnect',
+      reasonCode: packet.reasonCode ?? ReasonCode.NormalDisconnection,
+      ...(packet.properties ? { properties: packet.properties } : {}),
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals: outbound state machines
+  // -------------------------------------------------------------------------------------------
+
+  private encodeOutbound(
+    message: OutboundMessage & { payload: Buffer },
+    messageId: number,
+    dup: boolean,
+  ): Buffer {
+    const qos = message.qos ?? 0;
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos,
+      retain: message.retain === true,
+      dup: dup && qos > 0,
+    };
+    if (qos > 0) packet.messageId = messageId;
+    if (this.protocolVersion === 5 && message.properties !== undefined)
+      packet.properties = message.properties;
+    let bytes: Buffer;
+    try {
+      bytes = encodePacket(packet, this.protocolVersion);
+    } catch (error) {
+      throw new MqttPublishError('invalid-message', (error as Error).message, { cause: error });
+    }
+    if (bytes.length > this.clientMaxPacketSize) {
+      throw new MqttPublishError(
+        'packet-too-large',
+        `PUBLISH of ${bytes.length} bytes exceeds the client's maximum packet size ${this.clientMaxPacketSize}`,
+      );
+    }
+    return bytes;
+  }
+
+  private track(
+    message: OutboundMessage & { qos: 1 | 2; payload: Buffer },
+    messageId: number,
+    state: 'publish' | 'pubrel',
+    options: PublishOptions,
+    bytes: Buffer | undefined,
+  ): Promise<PublishOutcome> {
+    const inflight = this.inflight!;
+    let settle!: Settle;
+    const promise = new Promise<PublishOutcome>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const onAbort = (): void => {
+      settle.reject(new MqttPublishError('aborted', 'publish aborted', { cause: options.signal?.reason }));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => options.signal?.removeEventListener('abort', onAbort);
+    const entry: InflightEntry & { bytes: Buffer | undefined; target: 'publish' | 'pubrel' } = {
+      messageId,
+      message,
+      state: inflight.hasRoom ? state : 'queued',
+      settle: (outcome) => {
+        done();
+        settle.resolve(outcome);
+      },
+      fail: (error) => {
+        done();
+        settle.reject(error);
+      },
+      onReceived: options.onReceived,
+      bytes,
+      target: state,
+    };
+    const queued = entry.state === 'queued';
+    inflight.add(entry);
+    if (!queued) this.transmit(entry);
+    else this.windowWasClosed = true;
+    if (!this.canPublish) this.windowWasClosed = true;
+    return promise;
+  }
+
+  private transmit(
+    entry: InflightEntry & { bytes?: Buffer | undefined; target?: 'publish' | 'pubrel' },
+  ): void {
+    entry.state = entry.target ?? 'publish';
+    if (entry.state === 'publish') this.writeBytes(entry.bytes!);
+    else this.send({ cmd: 'pubrel', messageId: entry.messageId });
+    entry.bytes = undefined;
+  }
+
+  private handleOutboundAck(
+    messageId: number,
+    cmd: 'puback' | 'pubrec' | 'pubcomp',
+    reasonCode: number,
+    properties: AckProperties | undefined,
+  ): void {
+    const inflight = this.inflight!;
+    const entry = inflight.get(messageId);
+    if (entry === undefined) return; // Late or unknown acknowledgement: nothing to do.
+    const outcome: PublishOutcome = { reasonCode, ...(properties ? { properties } : {}) };
+    if (cmd === 'puback') {
+      if (entry.message.qos !== 1 || entry.state !== 'publish') return;
+      this.complete(entry, outcome);
+    } else if (cmd === 'pubrec') {
+      if (entry.message.qos !== 2) return;
+      if (entry.state === 'pubrel') {
+        this.send({ cmd: 'pubrel', messageId }); // PUBREC repeated: repeat PUBREL.
+        return;
+      }
+      if (entry.state !== 'publish') return;
+      if (reasonCode >= 0x80) {
+        this.complete(entry, outcome);
+        return;
+      }
+      entry.state = 'received';
+      this.afterPubrec(entry, { messageId, reasonCode, ...(properties ? { properties } : {}) });
+    } else {
+      if (entry.state !== 'pubrel') return;
+      this.complete(entry, outcome);
+    }
+  }
+
+  private afterPubrec(
+    entry: InflightEntry,
+    info: { messageId: number; reasonCode: number; properties?: AckProperties },
+  ): void {
+    const sendPubrel = (): void => {
+      if (this.endpointState !== 'connected' || this.inflight!.get(entry.messageId) !== entry) return;
+      entry.state = 'pubrel';
+      this.send({ cmd: 'pubrel', messageId: entry.messageId });
+    };
+    if (entry.onReceived === undefined) {
+      sendPubrel();
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = entry.onReceived(info);
+    } catch (error) {
+      this.hostStepFailed(error);
+      return;
+    }
+    if (result instanceof Promise) result.then(sendPubrel, (error: unknown) => this.hostStepFailed(error));
+    else sendPubrel();
+  }
+
+  private hostStepFailed(error: unknown): void {
+    this.close(
+      {
+        kind: 'server-disconnect',
+        reasonCode: ReasonCode.ImplementationSpecificError,
+      },
+      this.protocolVersion === 5
+        ? {
+            cmd: 'disconnect',
+            reasonCode: ReasonCode.ImplementationSpecificError,
+            properties: { reasonString: `host step failed: ${(error as Error)?.message ?? String(error)}` },
+          }
+        : undefined,
+    );
+  }
+
+  private complete(entry: InflightEntry, outcome: PublishOutcome): void {
+    const inflight = this.inflight!;
+    inflight.delete(entry.messageId);
+    entry.settle(outcome);
+    for (let next = inflight.takeQueued(); next !== undefined; next = inflight.takeQueued())
+      this.transmit(next);
+    this.checkWindowOpen();
+  }
+
+  private checkWindowOpen(): void {
+    if (this.endpointState !== 'connected') return;
+    if (!this.canPublish) {
+      this.windowWasClosed = true;
+      return;
+    }
+    if (this.windowWasClosed) {
+      this.windowWasClosed = false;
+      this.emit('windowOpen');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals: writing and closing
+  // -------------------------------------------------------------------------------------------
+
+  private writeAck(
+    cmd: 'puback' | 'pubrec' | 'pubcomp',
+    messageId: number,
+    options: AckOptions | undefined,
+  ): void {
+    if (this.endpointState !== 'connected') return;
+    if (this.protocolVersion === 5) {
+      this.send({
+        cmd,
+        messageId,
+        reasonCode: options?.reasonCode ?? ReasonCode.Success,
+        ...(options?.properties ? { properties: options.properties } : {}),
+      });
+    } else {
+      this.send({ cmd, messageId });
+    }
+  }
+
+  /** Writes a control packet; drops optional properties (reason string, user properties) if the client's maximum is exceeded. */
+  private send(packet: MqttPacket): void {
+    let bytes = encodePacket(packet, this.protocolVersion);
+    if (
+      bytes.length > this.clientMaxPacketSize &&
+      'properties' in packet &&
+      packet.properties !== undefined
+    ) {
+      const { properties: _dropped, ...bare } = packet;
+      bytes = encodePacket(bare as MqttPacket, this.protocolVersion);
+    }
+    this.writeBytes(bytes);
+  }
+
+  private writeBytes(bytes: Buffer): void {
+    const writer = this.writer!;
+    const wasFull = writer.full;
+    writer.writeBytes(bytes);
+    if (!wasFull && writer.full) {
+      this.windowWasClosed = true;
+      this.updateReading();
+    }
+  }
+
+  private connackFailure(reasonCode: number, properties?: RejectOptions['properties']): ConnackPacket {
+    return this.protocolVersion === 5
+      ? { cmd: 'connack', sessionPresent: false, reasonCode, ...(properties ? { properties } : {}) }
+      : { cmd: 'connack', sessionPresent: false, returnCode: toConnackReturnCode(reasonCode) };
+  }
+
+  private protocolError(error: MqttProtocolError): void {
+    const reason: CloseReason = { kind: 'protocol-error', reasonCode: error.reasonCode, error };
+    let final: MqttPacket | undefined;
+    let version: ProtocolVersion | undefined = this.connectPacket?.protocolVersion;
+    if (this.endpointState === 'connecting') {
+      if (this.connectPacket !== undefined && version === 5) {
+        final = { cmd: 'connack', sessionPresent: false, reasonCode: error.reasonCode };
+      } else if (error.connackReturnCode !== undefined) {
+        // The CONNECT did not decode far enough to know its version: answer in 3.1.1 form.
+        final = { cmd: 'connack', sessionPresent: false, returnCode: error.connackReturnCode };
+        version = 4;
+      } else if (
+        this.connectPacket !== undefined &&
+        error.reasonCode === ReasonCode.ClientIdentifierNotValid
+      ) {
+        final = this.connackFailure(error.reasonCode);
+      }
+    } else if (this.endpointState === 'connected' && version === 5) {
+      final = {
+        cmd: 'disconnect',
+        reasonCode: error.reasonCode,
+        properties: { reasonString: error.message },
+      };
+    }
+    if (final !== undefined && this.writer === undefined && version !== undefined) {
+      this.writer = new MqttWriter(this.stream, { protocolVersion: version });
+    }
+    this.close(reason, final);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  }
+
+  /** Closes once: optional final packet, end the stream, settle everything, emit 'close'. */
+  private close(reason: CloseReason, finalPacket?: MqttPacket, immediately = false): void {
+    if (this.endpointState === 'closed') return;
+    this.endpointState = 'closed';
+    this.reason = reason;
+    this.clearConnectTimer();
+    this.keepAlive?.stop();
+    const stream = this.stream;
+    stream.off('data', this.onData);
+    if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {
+      try {
+        this.writer.writeBytes(encodePacket(finalPacket, this.writer.protocolVersion));
+      } catch {
+        // An unencodable final packet must not keep the connection open.
+      }
+    }
+    this.writer?.flush();
+    if (immediately || stream.destroyed) {
+      stream.destroy();
+    } else {
+      stream.end();
+      // Give the peer a moment to read our final packet and close; then make sure the stream goes away.
+      const linger = setTimeout(() => stream.destroy(), LINGER_MS);
+      linger.unref();
+      stream.once('close', () => clearTimeout(linger));
+      stream.resume(); // Drain and discard what the peer still sends, so 'end' and 'close' can come.
+    }
+    if (this.inflight !== undefined) {
+      this.closedPending = this.inflight.pending();
+      const error = new MqttConnectionClosedError(reason);
+      for (const entry of this.inflight.drain()) entry.fail(error);
+    }
+    for (const message of this.inboundQos2.values()) message.abandon(reason);
+    this.inboundQos2.clear();
+    this.abort.abort(new MqttConnectionClosedError(reason));
+    if (this.announced) this.emit('close', reason);
+    else this.onEarlyClose(reason);
+  }
+}
+
+function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (typeof payload === 'string') return Buffer.from(payload);
+  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}

@@ -1,0 +1,103 @@
+/**
+ * Outbound QoS 1/2 state: packet identifier allocation and the in-flight window
+ * (MQTT 5 receive maximum of the client, or the configured window for 3.1 / 3.1.1).
+ */
+import type { AckProperties, OutboundMessage, PendingPublish, PublishOutcome, PubrecInfo } from './types';
+
+export type InflightState =
+  /** Waiting for room in the window (resumed messages only). */
+  | 'queued'
+  /** PUBLISH written, waiting for PUBACK / PUBREC. */
+  | 'publish'
+  /** PUBREC received, the host's onReceived is running; PUBREL not yet written. */
+  | 'received'
+  /** PUBREL written, waiting for PUBCOMP. */
+  | 'pubrel';
+
+export interface InflightEntry {
+  readonly messageId: number;
+  readonly message: OutboundMessage & { qos: 1 | 2; payload: Buffer };
+  state: InflightState;
+  /** Why the client refused or how it accepted (settled once). */
+  settle(outcome: PublishOutcome): void;
+  fail(error: Error): void;
+  readonly onReceived: ((info: PubrecInfo) => void | Promise<void>) | undefined;
+  pubrecProperties?: AckProperties;
+}
+
+const MAX_PACKET_ID = 0xffff;
+
+export class OutboundInflight {
+  private readonly entries = new Map<number, InflightEntry>();
+  private readonly queue: InflightEntry[] = [];
+  private nextId = 1;
+
+  constructor(readonly window: number) {}
+
+  /** Messages written and not yet completed (what the window limits). */
+  get inFlight(): number {
+    return this.entries.size - this.queue.length;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get hasRoom(): boolean {
+    return this.inFlight < this.window && this.queue.length === 0;
+  }
+
+  get(messageId: number): InflightEntry | undefined {
+    return this.entries.get(messageId);
+  }
+
+  has(messageId: number): boolean {
+    return this.entries.has(messageId);
+  }
+
+  /** A free packet identifier; only call when the map is not full (the window is at most 65535). */
+  allocateId(): number {
+    for (let i = 0; i < MAX_PACKET_ID; i++) {
+      const id = this.nextId;
+      this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
+      if (!this.entries.has(id)) return id;
+    }
+    throw new RangeError('no free packet identifier');
+  }
+
+  add(entry: InflightEntry): void {
+    this.entries.set(entry.messageId, entry);
+    if (entry.state === 'queued') this.queue.push(entry);
+  }
+
+  delete(messageId: number): void {
+    this.entries.delete(messageId);
+  }
+
+  /** The next queued entry if the window has room for it (it leaves the queue). */
+  takeQueued(): InflightEntry | undefined {
+    if (this.queue.length === 0 || this.inFlight >= this.window) return undefined;
+    return this.queue.shift();
+  }
+
+  /** Everything not completed, in packet-id insertion order, for the host to store. */
+  pending(): PendingPublish[] {
+    const out: PendingPublish[] = [];
+    for (const entry of this.entries.values()) {
+      out.push({
+        messageId: entry.messageId,
+        message: entry.message,
+        state: entry.state === 'pubrel' || entry.state === 'received' ? 'pubrel' : 'publish',
+      });
+    }
+    return out;
+  }
+
+  /** Removes and returns every entry (on close). */
+  drain(): InflightEntry[] {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    this.queue.length = 0;
+    return all;
+  }
+}

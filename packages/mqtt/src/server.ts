@@ -1,0 +1,121 @@
+/**
+ * MqttServer: turns Duplex streams (TCP, TLS, WebSocket streams) into MqttEndpoints. It owns no
+ * sockets: the host accepts connections however it likes and hands each stream to accept().
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE } from './decoder';
+import { DEFAULT_WRITE_HIGH_WATER_MARK } from './encoder';
+import { type EndpointLimits, MqttEndpoint } from './endpoint';
+import { ReasonCode } from './reason-codes';
+import type { CloseReason, MqttServerOptions } from './types';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_TOPIC_ALIAS_MAXIMUM = 32;
+export const DEFAULT_RECEIVE_MAXIMUM = 64;
+export const DEFAULT_OUTBOUND_WINDOW = 32;
+
+export interface MqttServerEvents {
+  /**
+   * A client sent a valid CONNECT. Call endpoint.accept() or endpoint.reject() (within connectTimeoutMs).
+   * Without a listener every client is rejected with 0x88 server unavailable.
+   */
+  endpoint: [endpoint: MqttEndpoint];
+  /** A connection closed before the host was given an endpoint (bad or missing CONNECT, timeout, loss). */
+  connectionError: [reason: CloseReason, stream: Duplex];
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+export class MqttServer extends EventEmitter<MqttServerEvents> {
+  private readonly limits: EndpointLimits;
+  private readonly live = new Set<MqttEndpoint>();
+  private readonly connecting = new Set<MqttEndpoint>();
+
+  constructor(options: MqttServerOptions = {}) {
+    super();
+    this.limits = {
+      maxPacketSize: checkInteger(
+        'maxPacketSize',
+        options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+        16,
+        MQTT_MAX_PACKET_SIZE,
+      ),
+      connectTimeoutMs: checkInteger(
+        'connectTimeoutMs',
+        options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        1,
+        2_147_483_647,
+      ),
+      topicAliasMaximum: checkInteger(
+        'topicAliasMaximum',
+        options.topicAliasMaximum ?? DEFAULT_TOPIC_ALIAS_MAXIMUM,
+        0,
+        65_535,
+      ),
+      receiveMaximum: checkInteger(
+        'receiveMaximum',
+        options.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM,
+        1,
+        65_535,
+      ),
+      outboundWindow: checkInteger(
+        'outboundWindow',
+        options.outboundWindow ?? DEFAULT_OUTBOUND_WINDOW,
+        1,
+        65_535,
+      ),
+      writeHighWaterMark: checkInteger(
+        'writeHighWaterMark',
+        options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK,
+        1,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      serverKeepAlive:
+        options.serverKeepAlive === undefined
+          ? undefined
+          : checkInteger('serverKeepAlive', options.serverKeepAlive, 0, 65_535),
+      assignClientId: options.assignClientId ?? (() => `dragoman-${randomUUID()}`),
+    };
+  }
+
+  /** Endpoints handed to the host and not closed yet. */
+  get endpoints(): ReadonlySet<MqttEndpoint> {
+    return this.live;
+  }
+
+  /** Takes over a connected stream: waits for CONNECT, then emits 'endpoint'. */
+  accept(stream: Duplex): void {
+    const endpoint: MqttEndpoint = new MqttEndpoint(
+      stream,
+      this.limits,
+      (ep) => {
+        this.connecting.delete(ep);
+        this.live.add(ep);
+        ep.once('close', () => this.live.delete(ep));
+        if (this.listenerCount('endpoint') === 0) ep.reject(ReasonCode.ServerUnavailable);
+        else this.emit('endpoint', ep);
+      },
+      (reason) => {
+        this.connecting.delete(endpoint);
+        this.emit('connectionError', reason, stream);
+      },
+    );
+    this.connecting.add(endpoint);
+  }
+
+  /**
+   * Disconnects every endpoint (MQTT 5: DISCONNECT 0x8B server shutting down by default) and drops
+   * connections still in the handshake.
+   */
+  close(reasonCode: number = ReasonCode.ServerShuttingDown): void {
+    for (const endpoint of [...this.connecting]) endpoint.destroy();
+    for (const endpoint of [...this.live]) endpoint.disconnect(reasonCode);
+  }
+}

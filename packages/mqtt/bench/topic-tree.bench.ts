@@ -1,6 +1,7 @@
 /**
  * TopicTree: match throughput with 10 k and 100 k filters against a linear scan of every filter
- * (filterMatchesTopic), plus the cost of building and emptying the tree and its memory per filter.
+ * (filterMatchesTopic), plus the cost of building and emptying the tree, its memory per filter, and the
+ * cost of validating a topic name and a topic filter.
  * Prints one JSON object per line. Times are CPU time of this process (medians of several rounds), so that
  * other processes on a busy machine disturb them less; `nsPerOp` is per topic matched or filter set.
  *
@@ -9,7 +10,7 @@
  * scheme, so some match and most tree branches are never visited: the match cost should stay flat as the
  * number of filters grows, while the linear scan grows with it.
  */
-import { filterMatchesTopic, TopicTree } from '@dragoman/mqtt';
+import { filterMatchesTopic, isValidTopicFilter, isValidTopicName, TopicTree } from '@dragoman/mqtt';
 
 const ROUNDS = 7;
 const ROUND_MS = 100;
@@ -209,6 +210,25 @@ function run(count: number, report: (result: Record<string, unknown>) => void): 
   if (sink < 0 || scanMatched < 0) throw new Error('unreachable: keeps the measured work alive');
 }
 
+/** Validation of the sample topics as names, and of a set of filters, per call. */
+function runValidation(report: (result: Record<string, unknown>) => void): void {
+  const scheme = schemeFor(10_000);
+  const next = random(7);
+  const topics = Array.from({ length: TOPIC_SAMPLE }, () => topicOf(next, scheme));
+  const filters = filtersOf(TOPIC_SAMPLE, next, scheme);
+  let valid = 0;
+  const nameNs = measure(topics.length, () => {
+    for (const topic of topics) if (isValidTopicName(topic)) valid += 1;
+  });
+  report({ case: 'isValidTopicName', nsPerOp: round(nameNs), opsPerSec: Math.round(1e9 / nameNs) });
+  const filterNs = measure(filters.length, () => {
+    for (const filter of filters) if (isValidTopicFilter(filter)) valid += 1;
+  });
+  report({ case: 'isValidTopicFilter', nsPerOp: round(filterNs), opsPerSec: Math.round(1e9 / filterNs) });
+  if (valid === 0) throw new Error('unreachable: keeps the measured work alive');
+}
+
 // A first, unreported pass brings every function to optimised code before anything is measured.
 run(1_000, () => {});
 for (const count of [1_000, 10_000, 100_000]) run(count, print);
+runValidation(print);

@@ -50,6 +50,11 @@ export class AmqpTypedNumber {
   toJSON(): number {
     return this.value;
   }
+
+  /** `int(1)` in `console.log` and test diffs. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `${this.amqpType}(${this.value})`;
+  }
 }
 
 export const amqpInt = (value: number): AmqpTypedNumber => new AmqpTypedNumber('int', value);

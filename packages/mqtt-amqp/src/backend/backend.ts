@@ -58,8 +58,11 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #wills: WillService;
   readonly #native: NativeReceivers;
   readonly #controls = new ControlLinks();
-  /** Publish links that attached before their client's session existed. */
-  readonly #waitingOutlets = new Map<string, SenderOutlet>();
+  /** The connection each client's session belongs to (the one its AMQP_LIST / AMQP_CLOSE came on). */
+  readonly #owners = new Map<string, AmqpConnection>();
+  readonly #ownedBy = new WeakMap<AmqpConnection, Set<string>>();
+  /** Each client's latest publish link and the connection it came on. */
+  readonly #publishLinks = new Map<string, { outlet: SenderOutlet; connection: AmqpConnection }>();
   /** Requests of one client run in order. */
   readonly #requestQueues = new Map<string, Serial>();
   readonly #options: BackendOptions;
@@ -160,6 +163,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   #onConnection(connection: AmqpConnection): void {
+    connection.on('close', () => this.#onConnectionClosed(connection));
     connection.on('incomingLink', (link) => {
       try {
         this.#onIncomingLink(connection, link);
@@ -170,13 +174,40 @@ export class Backend extends EventEmitter<BackendEvents> {
     });
   }
 
+  /** Clients whose session this connection held are gone. */
+  #onConnectionClosed(connection: AmqpConnection): void {
+    const clients = this.#ownedBy.get(connection);
+    if (clients === undefined || this.#closing !== undefined) return;
+    for (const clientId of clients) {
+      if (this.#owners.get(clientId) !== connection) continue;
+      this.#owners.delete(clientId);
+      void this.#runRequest(clientId, () => this.#subscriptions.disconnect(clientId)).catch(
+        (error: unknown) => this.#fail(error),
+      );
+    }
+    this.#ownedBy.delete(connection);
+  }
+
+  #own(clientId: string, connection: AmqpConnection): void {
+    const previous = this.#owners.get(clientId);
+    if (previous === connection) return;
+    if (previous !== undefined) this.#ownedBy.get(previous)?.delete(clientId);
+    this.#owners.set(clientId, connection);
+    let clients = this.#ownedBy.get(connection);
+    if (clients === undefined) {
+      clients = new Set();
+      this.#ownedBy.set(connection, clients);
+    }
+    clients.add(clientId);
+  }
+
   #onIncomingLink(connection: AmqpConnection, link: IncomingLink): void {
     if (this.#closing !== undefined) {
       link.refuse({ condition: 'amqp:connection:forced', description: 'backend closing' });
     } else if (link.role === 'receiver') {
       this.#onPeerSender(connection, link);
     } else {
-      this.#onPeerReceiver(link);
+      this.#onPeerReceiver(connection, link);
     }
   }
 
@@ -186,7 +217,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     const a = this.#addresses;
     const pubrelClient = address === undefined ? undefined : a.clientIdFrom('pubrel', address);
     if (address === a.willService) this.#onWillLink(connection, link);
-    else if (address === a.subscriptionService) this.#onRequestLink(link);
+    else if (address === a.subscriptionService) this.#onRequestLink(connection, link);
     else if (pubrelClient !== undefined) this.#onPubrelLink(link, pubrelClient);
     else if (address !== undefined && this.#isServiceAddress(address)) {
       link.refuse({ condition: 'amqp:not-allowed', description: `cannot send to '${address}'` });
@@ -194,7 +225,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   /** A peer attached a receiving link: we send on it. */
-  #onPeerReceiver(link: IncomingLink): void {
+  #onPeerReceiver(connection: AmqpConnection, link: IncomingLink): void {
     const address = link.address;
     const a = this.#addresses;
     if (address === undefined) {
@@ -205,7 +236,7 @@ export class Backend extends EventEmitter<BackendEvents> {
       return;
     }
     const publishClient = a.clientIdFrom('publish', address);
-    if (publishClient !== undefined) this.#onPublishLink(link, publishClient);
+    if (publishClient !== undefined) this.#onPublishLink(connection, link, publishClient);
     else if (a.clientIdFrom('control', address) !== undefined) this.#onControlLink(link, address);
     else if (this.#isServiceAddress(address)) {
       link.refuse({ condition: 'amqp:not-allowed', description: `cannot receive from '${address}'` });
@@ -266,7 +297,7 @@ export class Backend extends EventEmitter<BackendEvents> {
 
   // --- Subscription service ----------------------------------------------------------------------------
 
-  #onRequestLink(link: IncomingLink): void {
+  #onRequestLink(connection: AmqpConnection, link: IncomingLink): void {
     const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
     receiver.on('delivery', (delivery) => {
       const request = this.#decode(delivery);
@@ -280,7 +311,7 @@ export class Backend extends EventEmitter<BackendEvents> {
         });
         return;
       }
-      void this.#runRequest(clientId, () => this.#onRequest(clientId, request, delivery)).catch(
+      void this.#runRequest(clientId, () => this.#onRequest(connection, clientId, request, delivery)).catch(
         (error: unknown) => delivery.reject(this.#errorFor(error)),
       );
     });
@@ -300,11 +331,17 @@ export class Backend extends EventEmitter<BackendEvents> {
     });
   }
 
-  async #onRequest(clientId: string, request: DecodedControl, delivery: Delivery): Promise<void> {
+  async #onRequest(
+    connection: AmqpConnection,
+    clientId: string,
+    request: DecodedControl,
+    delivery: Delivery,
+  ): Promise<void> {
     switch (request.subject) {
       case 'list': {
         this.#wills.sessionResumed(clientId);
         const subscriptions = await this.#subscriptions.list(clientId);
+        this.#own(clientId, connection);
         const replyTo =
           request.list.replyTo !== '' ? request.list.replyTo : this.#addresses.control(clientId);
         const timeout = this.#options.controlReplyTimeoutMs ?? DEFAULT_CONTROL_REPLY_TIMEOUT_MS;
@@ -319,14 +356,15 @@ export class Backend extends EventEmitter<BackendEvents> {
           return;
         }
         this.#subscriptions.ready(clientId);
-        this.#attachWaitingOutlet(clientId);
+        this.#attachPublishLink(clientId, connection);
         delivery.accept();
         return;
       }
       case 'close':
         this.#wills.sessionEnded(clientId);
         await this.#subscriptions.close(clientId);
-        this.#attachWaitingOutlet(clientId);
+        this.#own(clientId, connection);
+        this.#attachPublishLink(clientId, connection);
         delivery.accept();
         return;
       case 'subscribe': {
@@ -393,23 +431,30 @@ export class Backend extends EventEmitter<BackendEvents> {
     });
   }
 
-  #onPublishLink(link: IncomingLink, clientId: string): void {
+  #onPublishLink(connection: AmqpConnection, link: IncomingLink, clientId: string): void {
     const sender = link.acceptSender({ maxQueued: 0 });
     const outlet = new SenderOutlet(sender);
-    if (!this.#subscriptions.attach(clientId, outlet)) this.#waitingOutlets.set(clientId, outlet);
+    this.#publishLinks.set(clientId, { outlet, connection });
+    // Only for a session this connection started; otherwise AMQP_LIST / AMQP_CLOSE attaches it.
+    if (this.#owners.get(clientId) === connection) this.#subscriptions.attach(clientId, outlet);
     sender.on('sendable', () => this.#subscriptions.flow(clientId, outlet));
     sender.on('close', () => {
-      if (this.#waitingOutlets.get(clientId) === outlet) this.#waitingOutlets.delete(clientId);
+      if (this.#publishLinks.get(clientId)?.outlet === outlet) this.#publishLinks.delete(clientId);
       if (this.#closing !== undefined) return;
       this.#subscriptions.detach(clientId, outlet).catch((error: unknown) => this.#fail(error));
     });
   }
 
-  #attachWaitingOutlet(clientId: string): void {
-    const outlet = this.#waitingOutlets.get(clientId);
-    if (outlet === undefined) return;
-    this.#waitingOutlets.delete(clientId);
-    if (outlet.sender.isOpen) this.#subscriptions.attach(clientId, outlet);
+  /**
+   * After AMQP_LIST / AMQP_CLOSE started the session anew: a publish link the same connection attached before
+   * (the spec attaches it after CONNACK, but order across links is not guaranteed) delivers for it. A link of
+   * an older connection of the client (taken over) does not.
+   */
+  #attachPublishLink(clientId: string, connection: AmqpConnection): void {
+    const current = this.#publishLinks.get(clientId);
+    if (current?.connection === connection && current.outlet.sender.isOpen) {
+      this.#subscriptions.attach(clientId, current.outlet);
+    }
   }
 
   #onControlLink(link: IncomingLink, address: string): void {

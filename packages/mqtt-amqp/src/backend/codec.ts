@@ -12,6 +12,8 @@ const QOS = 'x-opt-mqtt-qos';
 const RETAIN = 'x-opt-retain-message';
 const WILL_DELAY = 'x-opt-mqtt-will-delay-interval';
 const SUBSCRIPTION_IDS = 'x-opt-mqtt-subscription-identifiers';
+const SUBSCRIPTION_OPTIONS = 'x-opt-mqtt-subscription-options';
+const SUBSCRIPTION_ID = 'x-opt-mqtt-subscription-identifier';
 
 function payload(message: AmqpMessage): Buffer {
   const body = message.body;
@@ -96,9 +98,21 @@ export function decodeControlMessage(message: AmqpMessage, addresses: Addresses)
       if (body?.type !== 'value' || typeof body.value !== 'object' || body.value === null) {
         throw new MappingError('invalid-field', 'subscribe body must be a map', { field: 'body' });
       }
-      const subscriptions = Object.entries(body.value as Record<string, unknown>).map(([filter, v]) => {
-        if (typeof v === 'number') return { filter, qos: v as QoS };
-        return { filter, ...(v as SessionSubscription) };
+      const annotations = message.messageAnnotations ?? {};
+      const options = (annotations[SUBSCRIPTION_OPTIONS] ?? {}) as Record<string, Record<string, unknown>>;
+      const identifier = annotations[SUBSCRIPTION_ID];
+      const subscriptions = Object.entries(body.value as Record<string, unknown>).map(([filter, qos]) => {
+        const n = Number(qos);
+        if (n !== 0 && n !== 1 && n !== 2)
+          throw new MappingError('invalid-field', `QoS ${String(qos)}`, { field: 'body' });
+        const o = options[filter] ?? {};
+        const subscription: { filter: string } & SessionSubscription = { filter, qos: n };
+        if (o['no-local'] === true) subscription.noLocal = true;
+        if (o['retain-as-published'] === true) subscription.retainAsPublished = true;
+        const rh = Number(o['retain-handling'] ?? 0);
+        if (rh === 1 || rh === 2) subscription.retainHandling = rh;
+        if (identifier !== undefined) subscription.subscriptionIdentifier = Number(identifier);
+        return subscription;
       });
       return {
         subject: 'subscribe',

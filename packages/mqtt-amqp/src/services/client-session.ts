@@ -38,6 +38,11 @@ export interface ClientSessionContext {
   encode(delivery: PendingDelivery, now: number): AmqpMessage;
   /** A store operation failed in the background (refill, acknowledgement). */
   onError(error: unknown): void;
+  /**
+   * Store entries of each client sent on a link that went away before they were settled: when loaded again
+   * they are redeliveries (MQTT DUP). Kept across the client's sessions while the process runs.
+   */
+  readonly sentUnsettled: Map<string, Set<number>>;
 }
 
 export class ClientSession {
@@ -108,8 +113,15 @@ export class ClientSession {
     return true;
   }
 
+  /** The client went away (its connection closed): no outlet, delivery stopped, memory let go. */
+  goOffline(): void {
+    this.#outlet = undefined;
+    this.deactivate();
+  }
+
   /** Stops delivery and empties memory; the store's backlog is untouched. */
   deactivate(): void {
+    this.#rememberInFlight();
     this.#ready = false;
     this.#storeBehind = true;
     this.#cursor = Number.NEGATIVE_INFINITY;
@@ -241,6 +253,8 @@ export class ClientSession {
       this.#refill();
       return Promise.resolve();
     }
+    const sent = this.#context.sentUnsettled.get(this.clientId);
+    if (sent?.delete(storeSeq) === true && sent.size === 0) this.#context.sentUnsettled.delete(this.clientId);
     const done = this.#serial.run(async () => {
       await this.#context.store.ack(this.clientId, storeSeq);
     });
@@ -266,12 +280,14 @@ export class ClientSession {
           this.#cursor = entry.seq;
           const interval = entry.message.properties?.messageExpiryInterval;
           const expiresAt = interval === undefined ? undefined : now + interval * 1000;
+          // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
+          const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
           this.#push({
             seq: this.#takeSeq(),
             storeSeq: entry.seq,
             message: entry.message,
             expiresAt,
-            deliveryCount: 0,
+            deliveryCount: resent ? 1 : 0,
           });
           loaded += 1;
         }
@@ -279,6 +295,19 @@ export class ClientSession {
         this.pump();
       })
       .catch((error: unknown) => this.#context.onError(error));
+  }
+
+  #rememberInFlight(): void {
+    if (this.#inFlight.size === 0) return;
+    let sent = this.#context.sentUnsettled.get(this.clientId);
+    for (const delivery of this.#inFlight.values()) {
+      if (delivery.storeSeq === undefined) continue;
+      if (sent === undefined) {
+        sent = new Set();
+        this.#context.sentUnsettled.set(this.clientId, sent);
+      }
+      sent.add(delivery.storeSeq);
+    }
   }
 
   #heldFromStore(): number {

@@ -88,6 +88,7 @@ export class SubscriptionService {
       now: this.#now,
       encode: options.encode,
       onError: this.#onError,
+      sentUnsettled: new Map<string, Set<number>>(),
     };
   }
 
@@ -248,19 +249,34 @@ export class SubscriptionService {
   }
 
   /**
-   * The client's publish link went away: a persistent session stays (its QoS 1/2 messages queue in the store),
-   * a clean one ends. Ignored for an outlet that is no longer the session's.
+   * The client's publish link went away: the client is gone. A persistent session stays (its QoS 1/2 messages
+   * queue in the store), a clean one ends. Ignored for an outlet that is no longer the session's.
    */
   async detach(clientId: string, outlet: Outlet): Promise<void> {
     const session = this.#sessions.get(clientId);
     if (session === undefined || !session.detach(outlet)) return;
+    await this.#ended(session);
+  }
+
+  /** The client is gone without its publish link saying so (its connection closed). */
+  async disconnect(clientId: string): Promise<void> {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return;
+    session.goOffline();
+    await this.#ended(session);
+  }
+
+  async #ended(session: ClientSession): Promise<void> {
     if (session.persistent) {
-      await this.#sessionStore.disconnect(clientId);
+      await this.#sessionStore.disconnect(session.clientId);
       return;
     }
     this.#drop(session);
     await session.idle();
-    await this.#sessionStore.delete(clientId);
+    if (this.#sessions.get(session.clientId) === undefined) {
+      this.#context.sentUnsettled.delete(session.clientId);
+      await this.#sessionStore.delete(session.clientId);
+    }
   }
 
   /**

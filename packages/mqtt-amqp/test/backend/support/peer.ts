@@ -295,12 +295,19 @@ export class FrontEnd {
     } as Message);
   }
 
-  /** AMQP_SUBSCRIBE: filter → QoS (or an options map). */
-  async subscribe(subscriptions: Record<string, unknown>, packetId = 1): Promise<Outcome> {
+  /** AMQP_SUBSCRIBE: filter → QoS, with MQTT 5 options per filter and a subscription identifier. */
+  async subscribe(
+    subscriptions: Record<string, 0 | 1 | 2>,
+    extra: { options?: Record<string, Record<string, unknown>>; identifier?: number; packetId?: number } = {},
+  ): Promise<Outcome> {
+    const annotations: Record<string, unknown> = {};
+    if (extra.options !== undefined) annotations['x-opt-mqtt-subscription-options'] = extra.options;
+    if (extra.identifier !== undefined) annotations['x-opt-mqtt-subscription-identifier'] = extra.identifier;
     return send(await this.#requestLink(), {
       subject: 'subscribe',
-      message_id: packetId,
+      message_id: extra.packetId ?? 1,
       correlation_id: this.publishAddress,
+      message_annotations: annotations,
       body: subscriptions,
     } as Message);
   }

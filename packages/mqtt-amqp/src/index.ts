@@ -12,6 +12,25 @@ export {
   REASON_CODE_INFO_KEY,
 } from './backend/backend';
 export type { BackendEvents, BackendOptions, BackendStats } from './backend/types';
+// Gateway bridge (front end): one bridge per MQTT client over a pool of AMQP connections
+export type { ClientBridge } from './bridge/bridge';
+export { BridgeStepError, type BridgeStepFailure, GatewayClosedError } from './bridge/errors';
+export { BridgeGateway, createBridgeGateway } from './bridge/gateway';
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS as DEFAULT_BRIDGE_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_KEEP_ALIVE_SECONDS,
+  DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT,
+  DEFAULT_POOL_SIZE,
+  DEFAULT_STEP_TIMEOUT_MS as DEFAULT_BRIDGE_STEP_TIMEOUT_MS,
+} from './bridge/options';
+export type {
+  AmqpConnectionMode,
+  BridgeState,
+  BridgeStats,
+  CredentialsMode,
+  GatewayBridgeOptions,
+  GatewayStats,
+} from './bridge/types';
 export {
   ARTEMIS_QOS_PROPERTY,
   ARTEMIS_RETAIN_PROPERTY,

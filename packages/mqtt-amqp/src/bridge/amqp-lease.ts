@@ -1,0 +1,208 @@
+import type { AmqpConnection, ConnectOptions } from '@dragoman/amqp';
+import { connect } from '@dragoman/amqp';
+import { LinkNames } from './link-names';
+
+/** What a client asks of the AMQP side when it connects. */
+export interface LeaseRequest {
+  readonly clientId: string;
+  /** MQTT CONNECT user name and password, for `credentials: 'client'`. */
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  /** Keep-alive in force for the client, seconds (0: none). */
+  readonly keepAliveSeconds: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One client's use of an AMQP connection: the connection, the link-name registry of that connection, and
+ * a way to give it back. `lost` fires when the connection goes away under the client.
+ */
+export interface AmqpLease {
+  readonly connection: AmqpConnection;
+  readonly names: LinkNames;
+  /** Aborted when the AMQP connection is lost (not when the lease is released). */
+  readonly lost: AbortSignal;
+  /** Gives the connection back: a per-client connection is closed, a pooled one stays for others. */
+  release(): Promise<void>;
+}
+
+/** Hands out AMQP connections to clients: pooled or one per client. */
+export interface ConnectionProvider {
+  acquire(request: LeaseRequest): Promise<AmqpLease>;
+  /** Open AMQP connections. */
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+interface PoolSlot {
+  connecting: Promise<AmqpConnection> | undefined;
+  connection: AmqpConnection | undefined;
+  names: LinkNames;
+  clients: number;
+  lost: AbortController;
+}
+
+/**
+ * A few shared connections, opened lazily and filled least-loaded first. A connection that drops is not
+ * re-used: its clients are ended (their `lost` signal fires) and the next client opens a fresh one, so
+ * no client ever runs on links that silently re-attached without its will and session set-up.
+ */
+export class ConnectionPool implements ConnectionProvider {
+  private readonly slots: PoolSlot[];
+  private closed = false;
+
+  constructor(
+    private readonly options: ConnectOptions,
+    size: number,
+  ) {
+    this.slots = Array.from({ length: size }, () => freshSlot());
+  }
+
+  get size(): number {
+    return this.slots.filter((slot) => slot.connection?.isOpen === true).length;
+  }
+
+  async acquire(request: LeaseRequest): Promise<AmqpLease> {
+    if (this.closed) throw new Error('the connection pool is closed');
+    // Least loaded first; among equals, one already open.
+    const slot = [...this.slots].sort(
+      (a, b) =>
+        a.clients - b.clients || Number(b.connection !== undefined) - Number(a.connection !== undefined),
+    )[0] as PoolSlot;
+    slot.clients++;
+    let connection: AmqpConnection;
+    try {
+      connection = await this.open(slot, request.signal);
+    } catch (error) {
+      slot.clients--;
+      throw error;
+    }
+    const lost = slot.lost;
+    let released = false;
+    return {
+      connection,
+      names: slot.names,
+      lost: lost.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (slot.lost === lost) slot.clients--;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const closing = this.slots.map(async (slot) => {
+      const connection = slot.connection ?? (await slot.connecting?.catch(() => undefined));
+      await connection?.close().catch(() => {});
+    });
+    await Promise.all(closing);
+  }
+
+  private open(slot: PoolSlot, signal: AbortSignal): Promise<AmqpConnection> {
+    if (slot.connection?.isOpen === true) return Promise.resolve(slot.connection);
+    if (slot.connecting !== undefined) return slot.connecting;
+    const connecting = connect({ ...this.options, reconnect: false, signal: undefined }).then(
+      (connection) => {
+        slot.connecting = undefined;
+        if (this.closed) {
+          void connection.close();
+          throw new Error('the connection pool is closed');
+        }
+        slot.connection = connection;
+        const onGone = (): void => {
+          if (slot.connection !== connection) return;
+          // Clients on it are ended; the slot starts over for the next client.
+          const lost = slot.lost;
+          Object.assign(slot, freshSlot());
+          lost.abort(new Error('AMQP connection lost'));
+        };
+        connection.once('disconnected', onGone);
+        connection.once('close', onGone);
+        return connection;
+      },
+      (error: unknown) => {
+        slot.connecting = undefined;
+        throw error;
+      },
+    );
+    slot.connecting = connecting;
+    void signal;
+    return connecting;
+  }
+}
+
+function freshSlot(): PoolSlot {
+  return {
+    connecting: undefined,
+    connection: undefined,
+    names: new LinkNames(),
+    clients: 0,
+    lost: new AbortController(),
+  };
+}
+
+/**
+ * One connection per client, opened at CONNECT with the client's keep-alive as its idle time-out and,
+ * for `credentials: 'client'`, the client's user name and password as SASL PLAIN.
+ */
+export class PerClientConnections implements ConnectionProvider {
+  private readonly open = new Set<AmqpConnection>();
+  private closed = false;
+
+  constructor(
+    private readonly options: ConnectOptions,
+    private readonly passCredentials: boolean,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  async acquire(request: LeaseRequest): Promise<AmqpLease> {
+    if (this.closed) throw new Error('the gateway is closed');
+    const options: ConnectOptions = {
+      ...this.options,
+      reconnect: false,
+      signal: request.signal,
+      idleTimeoutMs: request.keepAliveSeconds * 1000,
+      ...(this.passCredentials
+        ? {
+            sasl: {
+              mechanism: 'PLAIN' as const,
+              username: request.username ?? '',
+              password: request.password?.toString('utf8') ?? '',
+            },
+          }
+        : {}),
+    };
+    const connection = await connect(options);
+    this.open.add(connection);
+    const lost = new AbortController();
+    let released = false;
+    const onGone = (): void => {
+      this.open.delete(connection);
+      if (!released) lost.abort(new Error('AMQP connection lost'));
+    };
+    connection.once('disconnected', onGone);
+    connection.once('close', onGone);
+    return {
+      connection,
+      names: new LinkNames(),
+      lost: lost.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.open.delete(connection);
+        await connection.close().catch(() => {});
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.open].map((c) => c.close().catch(() => {})));
+    this.open.clear();
+  }
+}

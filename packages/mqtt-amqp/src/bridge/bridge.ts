@@ -1,0 +1,599 @@
+import {
+  type AmqpErrorInit,
+  type Delivery,
+  type MessageId,
+  type Receiver,
+  SaslError,
+  type Sender,
+  type SendResult,
+} from '@dragoman/amqp';
+import type {
+  CloseReason,
+  InboundPublish,
+  InboundSubscribe,
+  InboundUnsubscribe,
+  MqttEndpoint,
+} from '@dragoman/mqtt';
+import type { Addresses } from '../types';
+import type { AmqpLease, ConnectionProvider } from './amqp-lease';
+import { ClientDeliveries } from './client-deliveries';
+import { ClientPublishes } from './client-publishes';
+import type { ClientRegistry } from './client-registry';
+import type { BridgeCodec } from './codec';
+import { withDeadline } from './deadline';
+import { BridgeStepError } from './errors';
+import type { ResolvedBridgeOptions } from './options';
+import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
+import { BridgeReasonCode, subscribeRefusalCode } from './reason-codes';
+import { OutboundTopicAliases } from './topic-aliases';
+import type { BridgeState, BridgeStats } from './types';
+
+/** The detach error that tells the Will service to publish the will. */
+const DETACH_FORCED: AmqpErrorInit = {
+  condition: 'amqp:link:detach-forced',
+  description: 'MQTT client went away without DISCONNECT',
+};
+
+/** MQTT 5 DISCONNECT reason 0x04: "disconnect with will message". */
+const DISCONNECT_WITH_WILL = 0x04;
+
+/** What every bridge of a gateway shares. */
+export interface BridgeEnvironment {
+  readonly options: ResolvedBridgeOptions;
+  readonly codec: BridgeCodec;
+  readonly addresses: Addresses;
+  readonly registry: ClientRegistry<ClientBridge>;
+  readonly connections: ConnectionProvider;
+  /** Called once the bridge has released everything. */
+  onClosed(bridge: ClientBridge): void;
+}
+
+type OpenLink = Sender | Receiver;
+
+/**
+ * One MQTT client's bridge: its MQTT endpoint on one side, its AMQP links (will, subscription service,
+ * control, publish, pubrel and topic links) on an AMQP connection on the other, following
+ * spec/mqtt-over-amqp.md. Created by the gateway for each accepted CONNECT; ends with the MQTT connection.
+ */
+export class ClientBridge {
+  readonly clientId: string;
+  private bridgeState: BridgeState = 'connecting';
+  private readonly lifetime = new AbortController();
+  private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
+  private lease: AmqpLease | undefined;
+  private willLink: Sender | undefined;
+  private subscriptionLink: Sender | undefined;
+  private pubrelLink: Promise<Sender> | undefined;
+  private deliveries: ClientDeliveries | undefined;
+  /** Every link opened, so teardown finds them all (with the name to give back). */
+  private readonly openLinks = new Map<OpenLink, string>();
+  /** The error the will link is detached with once the bridge ends (undefined: clean). */
+  private willDetachError: AmqpErrorInit | undefined = DETACH_FORCED;
+  private readonly publishLinks: PublishLinks;
+  private readonly publishes: ClientPublishes;
+  private readonly aliases: OutboundTopicAliases;
+  private readonly v5: boolean;
+
+  constructor(
+    private readonly endpoint: MqttEndpoint,
+    private readonly env: BridgeEnvironment,
+  ) {
+    this.clientId = endpoint.clientId;
+    this.v5 = endpoint.protocolVersion === 5;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.releasedGate = { promise, resolve };
+    this.aliases = new OutboundTopicAliases(
+      this.v5 && env.options.outboundTopicAliases ? endpoint.connectProperties.topicAliasMaximum : undefined,
+    );
+    this.publishLinks = new PublishLinks({
+      max: env.options.maxPublishLinksPerClient,
+      open: (address, kind) => this.openTopicLink(address, kind),
+      close: (link) => {
+        void this.closeLink(link.sender);
+      },
+    });
+    this.publishes = new ClientPublishes({
+      links: this.publishLinks,
+      encode: (publish) => env.codec.publish(publish),
+      negativeAcks: this.v5,
+      pause: () => endpoint.pause(),
+      resume: () => endpoint.resume(),
+      fail: (reason) => this.serverDisconnect(BridgeReasonCode.UnspecifiedError, reason),
+      signal: this.lifetime.signal,
+    });
+  }
+
+  get state(): BridgeState {
+    return this.bridgeState;
+  }
+
+  /** Settles once the bridge has ended and detached every link. */
+  get released(): Promise<void> {
+    return this.releasedGate.promise;
+  }
+
+  stats(): BridgeStats {
+    return {
+      clientId: this.clientId,
+      state: this.bridgeState,
+      heldDeliveries: this.deliveries?.heldDeliveries ?? 0,
+      outstandingCredit: this.deliveries?.outstandingCredit ?? 0,
+      publishLinks: this.publishLinks.size,
+      queuedPublishes: this.publishes.queued,
+      unconfirmedPublishes: this.publishes.unconfirmed,
+      paused: this.publishes.paused,
+    };
+  }
+
+  /** The most deliveries this client has held at once. */
+  get heldHighWater(): number {
+    return this.deliveries?.heldHighWater ?? 0;
+  }
+
+  /** A newer connection claimed this client id: end this one (MQTT 5: DISCONNECT 0x8E session taken over). */
+  takeOver(): void {
+    if (this.endpoint.state === 'connected') this.endpoint.disconnect(BridgeReasonCode.SessionTakenOver);
+    else if (this.endpoint.state === 'connecting') this.endpoint.destroy();
+    else void this.teardown();
+  }
+
+  /** Ends the client from the server side (gateway shutting down, AMQP connection lost, …). */
+  serverDisconnect(reasonCode: number, reason?: string): void {
+    if (this.endpoint.state === 'closed') {
+      void this.teardown();
+      return;
+    }
+    if (this.endpoint.state === 'connecting') {
+      this.endpoint.reject(BridgeReasonCode.ServerUnavailable);
+      return;
+    }
+    this.endpoint.disconnect(reasonCode, reason !== undefined ? { reasonString: reason } : undefined);
+  }
+
+  /**
+   * Runs the CONNECT sequence of the spec: will (if any) → AMQP_CLOSE or AMQP_LIST/AMQP_SUBSCRIPTIONS →
+   * CONNACK → publish receiver. Never throws: failures become CONNACK codes or a closed connection.
+   */
+  async start(): Promise<void> {
+    const endpoint = this.endpoint;
+    endpoint.once('close', (reason) => this.onEndpointClose(reason));
+    if (endpoint.state === 'closed') {
+      this.onEndpointClose(endpoint.closeReason ?? { kind: 'connection-lost' });
+      return;
+    }
+    // Listeners go first: accept() may hand over packets the client sent right behind its CONNECT.
+    endpoint.on('publish', (publish) => this.onPublish(publish));
+    endpoint.on('subscribe', (request) => this.onSubscribe(request));
+    endpoint.on('unsubscribe', (request) => this.onUnsubscribe(request));
+    endpoint.on('windowOpen', () => this.deliveries?.topUp());
+
+    let sessionPresent: boolean;
+    try {
+      sessionPresent = await this.connectAmqp();
+    } catch (error) {
+      if (endpoint.state === 'connecting') {
+        endpoint.reject(
+          isAuthFailure(error) ? BridgeReasonCode.NotAuthorized : BridgeReasonCode.ServerUnavailable,
+          {
+            properties: { reasonString: describe(error) },
+          },
+        );
+      }
+      // The client never got connected: its will must not be published.
+      this.willDetachError = undefined;
+      void this.teardown();
+      return;
+    }
+    if (endpoint.state !== 'connecting' || this.lifetime.signal.aborted) return;
+    const properties = this.connackProperties();
+    this.bridgeState = 'connected';
+    endpoint.accept({ sessionPresent, ...(properties !== undefined ? { properties } : {}) });
+    if (this.endpoint.state !== 'connected') return;
+    try {
+      await this.attachPublishReceiver();
+    } catch (error) {
+      if (!this.lifetime.signal.aborted) {
+        this.serverDisconnect(BridgeReasonCode.ServerUnavailable, `publish address: ${describe(error)}`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connect
+  // -------------------------------------------------------------------------------------------
+
+  private async connectAmqp(): Promise<boolean> {
+    const endpoint = this.endpoint;
+    const { options, addresses, codec } = this.env;
+    const deadline = Date.now() + options.connectTimeoutMs;
+    const signal = this.lifetime.signal;
+    const step = <T>(name: string, promise: Promise<T>): Promise<T> =>
+      withDeadline(name, promise, Math.max(1, deadline - Date.now()), signal);
+
+    // A previous connection with this client id ends first (its will link has our will link's name).
+    await step('take over the client id', this.env.registry.claim(this.clientId, this, this.released));
+    const acquiring = this.env.connections.acquire({
+      clientId: this.clientId,
+      username: endpoint.username,
+      password: endpoint.password,
+      keepAliveSeconds: this.keepAliveSeconds(),
+      signal,
+    });
+    // A lease that arrives after the bridge ended (client gone meanwhile) goes straight back.
+    acquiring.then(
+      (late) => {
+        if (signal.aborted) void late.release();
+      },
+      () => {},
+    );
+    const lease = await step('AMQP connection', acquiring);
+    this.lease = lease;
+    lease.lost.addEventListener('abort', () => this.onAmqpLost(), { once: true });
+
+    const will = endpoint.will;
+    if (will !== undefined) {
+      const name = this.clientId;
+      if (!lease.names.claimExact(name)) {
+        throw new BridgeStepError('attach will link', 'refused', { detail: `link name '${name}' is in use` });
+      }
+      const link = await step(
+        'attach will link',
+        this.opened(
+          name,
+          lease.connection.openSender({
+            name,
+            target: addresses.willService,
+            guarantee: 'at-least-once',
+            signal,
+          }),
+        ),
+      );
+      this.willLink = link;
+      await this.expectAccepted('will', step('will', link.send(codec.will(will))));
+    }
+
+    const ssName = lease.names.claimDerived(this.clientId, 'subscriptions');
+    const ss = await step(
+      'attach subscription-service link',
+      this.opened(
+        ssName,
+        lease.connection.openSender({
+          name: ssName,
+          target: addresses.subscriptionService,
+          guarantee: 'at-least-once',
+          signal,
+        }),
+      ),
+    );
+    this.subscriptionLink = ss;
+    if (endpoint.clean) {
+      await this.expectAccepted('close', step('close', ss.send(codec.close(this.clientId))));
+      return false;
+    }
+    const controlName = lease.names.claimDerived(this.clientId, 'control');
+    const control = await step(
+      'attach control link',
+      this.opened(
+        controlName,
+        lease.connection.openReceiver({
+          name: controlName,
+          source: addresses.control(this.clientId),
+          guarantee: 'at-least-once',
+          creditWindow: 0,
+          signal,
+        }),
+      ),
+    );
+    try {
+      control.addCredit(1);
+      const reply = nextDelivery(control, signal);
+      await this.expectAccepted('list', step('list', ss.send(codec.list(this.clientId))));
+      const delivery = await step('subscriptions', reply);
+      let subscriptions: Map<string, unknown>;
+      try {
+        subscriptions = codec.subscriptions(delivery.message);
+      } catch (error) {
+        delivery.reject({ condition: 'amqp:decode-error', description: describe(error) });
+        throw new BridgeStepError('subscriptions', 'refused', {
+          cause: error,
+          detail: 'not AMQP_SUBSCRIPTIONS',
+        });
+      }
+      delivery.accept();
+      return subscriptions.size > 0;
+    } finally {
+      void this.closeLink(control);
+    }
+  }
+
+  private async expectAccepted(step: string, outcome: Promise<SendResult>): Promise<void> {
+    const result = await outcome;
+    if (result.state !== 'accepted') {
+      throw new BridgeStepError(step, 'refused', {
+        outcome: result.state,
+        cause: result.state === 'rejected' ? result.error : undefined,
+      });
+    }
+  }
+
+  private async attachPublishReceiver(): Promise<void> {
+    const lease = this.lease as AmqpLease;
+    const name = lease.names.claimDerived(this.clientId, 'publish');
+    const receiver = await withDeadline(
+      'attach publish link',
+      this.opened(
+        name,
+        lease.connection.openReceiver({
+          name,
+          source: this.env.addresses.publish(this.clientId),
+          settleModes: { sender: 'mixed', receiver: 'first' },
+          creditWindow: 0,
+          signal: this.lifetime.signal,
+        }),
+      ),
+      this.env.options.connectTimeoutMs,
+      this.lifetime.signal,
+    );
+    const endpoint = this.endpoint;
+    const codec = this.env.codec;
+    const address = this.env.addresses.publish(this.clientId);
+    this.deliveries = new ClientDeliveries(receiver, {
+      get window() {
+        return endpoint.window;
+      },
+      publish: (message, options) => endpoint.publish(message, options),
+      writeBlocked: () => !endpoint.canPublish,
+      decode: (delivery: Delivery) => codec.decodePublish(delivery.message, delivery.presettled, address),
+      pubrel: (messageId) => this.sendPubrel(messageId),
+      v5: this.v5,
+      aliases: this.aliases,
+    });
+    receiver.on('close', (info) => {
+      if (this.lifetime.signal.aborted) return;
+      const why = info.error ? `: ${info.error.message}` : '';
+      this.serverDisconnect(BridgeReasonCode.ServerUnavailable, `publish address detached${why}`);
+    });
+    this.deliveries.topUp();
+  }
+
+  private connackProperties(): { serverKeepAlive: number } | undefined {
+    if (!this.v5) return undefined;
+    const granted = this.keepAliveSeconds();
+    return granted !== this.endpoint.keepAliveSeconds ? { serverKeepAlive: granted } : undefined;
+  }
+
+  /** Keep-alive granted: the client's, capped by `maxKeepAliveSeconds` (0 = "none" counts as over the cap). */
+  private keepAliveSeconds(): number {
+    const requested = this.endpoint.keepAliveSeconds;
+    const cap = this.env.options.maxKeepAliveSeconds;
+    if (cap === 0) return requested;
+    return requested === 0 || requested > cap ? cap : requested;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests from the client
+  // -------------------------------------------------------------------------------------------
+
+  private onPublish(publish: InboundPublish): void {
+    if (this.bridgeState !== 'connected') return;
+    this.publishes.push(publish);
+  }
+
+  private onSubscribe(request: InboundSubscribe): void {
+    const fallback = this.env.options.subscribeFailureReasonCode;
+    const refuse = (condition: string | undefined): void =>
+      request.grant(request.subscriptions.map(() => subscribeRefusalCode(condition, fallback)));
+    const link = this.subscriptionLink;
+    if (link === undefined || this.bridgeState !== 'connected') {
+      refuse(undefined);
+      return;
+    }
+    let message: ReturnType<BridgeCodec['subscribe']>;
+    try {
+      message = this.env.codec.subscribe(
+        this.clientId,
+        request.messageId,
+        request.subscriptions,
+        request.properties,
+      );
+    } catch {
+      refuse(undefined);
+      return;
+    }
+    withDeadline('subscribe', link.send(message), this.env.options.stepTimeoutMs, this.lifetime.signal).then(
+      (result) => {
+        if (result.state === 'accepted') request.grant(request.subscriptions.map((s) => s.qos));
+        else refuse(result.state === 'rejected' ? result.error?.condition : undefined);
+      },
+      () => {
+        if (!this.lifetime.signal.aborted) refuse(undefined);
+      },
+    );
+  }
+
+  private onUnsubscribe(request: InboundUnsubscribe): void {
+    const failed = (): void =>
+      request.done(request.unsubscriptions.map(() => BridgeReasonCode.UnspecifiedError));
+    const link = this.subscriptionLink;
+    if (link === undefined || this.bridgeState !== 'connected') {
+      failed();
+      return;
+    }
+    const message = this.env.codec.unsubscribe(this.clientId, request.messageId, request.unsubscriptions);
+    withDeadline(
+      'unsubscribe',
+      link.send(message),
+      this.env.options.stepTimeoutMs,
+      this.lifetime.signal,
+    ).then(
+      (result) => {
+        if (result.state === 'accepted') request.done();
+        else failed();
+      },
+      () => {
+        if (!this.lifetime.signal.aborted) failed();
+      },
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Links
+  // -------------------------------------------------------------------------------------------
+
+  private async openTopicLink(address: string, kind: TopicLinkKind): Promise<TopicLink> {
+    const lease = this.lease;
+    if (lease === undefined || this.lifetime.signal.aborted) {
+      throw new BridgeStepError(`attach ${address}`, 'aborted');
+    }
+    const name = lease.names.claimDerived(this.clientId, kind === 'qos2' ? 'topic-qos2' : 'topic');
+    const sender = await this.opened(
+      name,
+      lease.connection.openSender({
+        name,
+        target: address,
+        guarantee: kind === 'qos2' ? 'exactly-once' : 'at-least-once',
+        attachTimeoutMs: this.env.options.stepTimeoutMs,
+        signal: this.lifetime.signal,
+      }),
+    );
+    return { sender, address, kind, name };
+  }
+
+  private sendPubrel(messageId: MessageId): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) return Promise.reject(new BridgeStepError('pubrel', 'aborted'));
+    if (this.pubrelLink === undefined) {
+      const name = lease.names.claimDerived(this.clientId, 'pubrel');
+      this.pubrelLink = this.opened(
+        name,
+        lease.connection.openSender({
+          name,
+          target: this.env.addresses.pubrel(this.clientId),
+          guarantee: 'at-least-once',
+          attachTimeoutMs: this.env.options.stepTimeoutMs,
+          signal: this.lifetime.signal,
+        }),
+      );
+      this.pubrelLink.catch(() => {
+        this.pubrelLink = undefined;
+      });
+    }
+    return this.pubrelLink.then(async (link) => {
+      await this.expectAccepted('pubrel', link.send(this.env.codec.pubrel(messageId)));
+    });
+  }
+
+  /** Registers a link being opened so teardown closes it, and gives its name back if the attach fails. */
+  private opened<L extends OpenLink>(name: string, attaching: Promise<L>): Promise<L> {
+    return attaching.then(
+      (link) => {
+        this.openLinks.set(link, name);
+        if (this.bridgeState === 'closing' || this.bridgeState === 'closed') void this.closeLink(link);
+        return link;
+      },
+      (error: unknown) => {
+        this.lease?.names.release(name);
+        throw error;
+      },
+    );
+  }
+
+  /** Detaches a link (the will link with the bridge's will error) and gives its name back. */
+  private async closeLink(link: OpenLink, error?: AmqpErrorInit): Promise<void> {
+    const name = this.openLinks.get(link);
+    this.openLinks.delete(link);
+    try {
+      await link.close(error);
+    } catch {
+      // Already gone with its connection.
+    }
+    if (name !== undefined) this.lease?.names.release(name);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Ending
+  // -------------------------------------------------------------------------------------------
+
+  private onEndpointClose(reason: CloseReason): void {
+    // Only a DISCONNECT (other than MQTT 5 "with will message") drops the will; every other end —
+    // socket lost, keep-alive expiry, protocol error, takeover, server disconnect — publishes it.
+    const clean = reason.kind === 'client-disconnect' && reason.reasonCode !== DISCONNECT_WITH_WILL;
+    if (clean || reason.kind === 'rejected') this.willDetachError = undefined;
+    void this.teardown();
+  }
+
+  private onAmqpLost(): void {
+    if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
+    this.serverDisconnect(BridgeReasonCode.UnspecifiedError, 'AMQP connection lost');
+    void this.teardown();
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
+    this.bridgeState = 'closing';
+    this.lifetime.abort(new Error('bridge closed'));
+    this.deliveries?.stop();
+    this.publishLinks.closeAll();
+    const will = this.willLink;
+    if (will !== undefined) {
+      if (this.willDetachError === undefined && this.env.options.sendWillClear && will.isOpen) {
+        await withDeadline(
+          'will-clear',
+          will.send(this.env.codec.willClear()),
+          this.env.options.stepTimeoutMs,
+          new AbortController().signal,
+        ).catch(() => {});
+      }
+      await this.closeLink(will, this.willDetachError);
+    }
+    await Promise.allSettled([...this.openLinks.keys()].map((link) => this.closeLink(link)));
+    await this.lease?.release();
+    this.env.registry.release(this.clientId, this);
+    this.bridgeState = 'closed';
+    this.releasedGate.resolve();
+    this.env.onClosed(this);
+  }
+}
+
+/** The next delivery on a receiver, or a rejection when the signal aborts or the link closes. */
+function nextDelivery(receiver: Receiver, signal: AbortSignal): Promise<Delivery> {
+  return new Promise<Delivery>((resolve, reject) => {
+    const cleanup = (): void => {
+      receiver.off('delivery', onDelivery);
+      receiver.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onDelivery = (delivery: Delivery): void => {
+      cleanup();
+      resolve(delivery);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new BridgeStepError('subscriptions', 'refused', { detail: 'control link detached' }));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(new BridgeStepError('subscriptions', 'aborted'));
+    };
+    receiver.on('delivery', onDelivery);
+    receiver.on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function isAuthFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof SaslError) return true;
+    if ((current as { condition?: unknown }).condition === 'amqp:unauthorized-access') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

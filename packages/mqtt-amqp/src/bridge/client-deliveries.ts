@@ -1,0 +1,179 @@
+import type { Delivery, MessageId, Receiver } from '@dragoman/amqp';
+import type { OutboundMessage, PublishOptions, PublishOutcome, PublishProperties } from '@dragoman/mqtt';
+import type { DecodedPublish } from '../types';
+import type { OutboundTopicAliases } from './topic-aliases';
+
+/** What the network-to-client path needs from its bridge. */
+export interface ClientDeliveriesHost {
+  /**
+   * The client's in-flight window: how many messages it may have unacknowledged (MQTT 5 receive maximum,
+   * capped by the endpoint's outbound window; the endpoint's window for 3.1.1).
+   */
+  readonly window: number;
+  /** Writes a PUBLISH; for QoS 1/2 resolves with the client's answer, for QoS 0 once handed to the socket. */
+  publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined>;
+  /** True while the client's socket has more queued than its high-water mark (credit waits for it to drain). */
+  writeBlocked(): boolean;
+  /** Maps an AMQP_PUBLISH to MQTT terms; throws `MappingError` for a message that does not follow the spec. */
+  decode(delivery: Delivery): DecodedPublish;
+  /** Sends AMQP_PUBREL for the AMQP_PUBLISH `messageId`; resolves once it is accepted. */
+  pubrel(messageId: MessageId): Promise<void>;
+  /** MQTT 5 client: properties, topic aliases and subscription identifiers are written. */
+  readonly v5: boolean;
+  readonly aliases: OutboundTopicAliases;
+}
+
+/**
+ * Network → client, on the receiver attached to `$mqtt.to.<client id>.publish` with manual credit.
+ * Credit is granted only while the client's in-flight window has room: credit held by the peer plus
+ * deliveries held here never exceed the window, and no credit is given while the client's socket is
+ * backed up, so a slow subscriber holds at most `window` messages in the gateway.
+ * QoS 0: settled at once, then written. QoS 1: written, settled on PUBACK. QoS 2: written; on PUBREC
+ * AMQP_PUBREL goes to `$mqtt.<client id>.pubrel` and, once accepted, the delivery is settled; then PUBREL
+ * to the client. An expired message is settled (accepted) and not written.
+ */
+export class ClientDeliveries {
+  private highWater = 0;
+  private stopped = false;
+  /** Deliveries whose window slot is taken: received and not yet completed with the client. */
+  private readonly pending = new Map<Delivery, Held>();
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly host: ClientDeliveriesHost,
+  ) {
+    receiver.on('delivery', (delivery) => this.onDelivery(delivery));
+  }
+
+  /** Deliveries received and not yet completed with the client (their window slot is taken). */
+  get heldDeliveries(): number {
+    return this.pending.size;
+  }
+
+  /** The most deliveries ever held at once. */
+  get heldHighWater(): number {
+    return this.highWater;
+  }
+
+  get outstandingCredit(): number {
+    return this.receiver.credit;
+  }
+
+  /** Grants credit up to the free part of the window. Call again when the socket drains or a slot frees. */
+  topUp(): void {
+    if (this.stopped || !this.receiver.isOpen || this.host.writeBlocked()) return;
+    const want = this.host.window - this.pending.size - this.receiver.credit;
+    if (want > 0) this.receiver.addCredit(want);
+  }
+
+  /**
+   * Gives back what is held and not settled: deliveries written to the client and not acknowledged come
+   * back `modified` (delivery failed: the redelivery is marked DUP), the others `released`.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const [delivery, held] of this.pending) {
+      this.settle(delivery, held, (d) => (held.written ? d.modify({ deliveryFailed: true }) : d.release()));
+    }
+    this.pending.clear();
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    if (this.stopped) {
+      if (delivery.settleable) delivery.release();
+      return;
+    }
+    const held: Held = { written: false, settled: false };
+    this.pending.set(delivery, held);
+    if (this.pending.size > this.highWater) this.highWater = this.pending.size;
+    let decoded: DecodedPublish;
+    try {
+      decoded = this.host.decode(delivery);
+    } catch (error) {
+      const description = error instanceof Error ? error.message : 'not an MQTT-over-AMQP message';
+      this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:decode-error', description }));
+      this.free(delivery);
+      return;
+    }
+    if (decoded.expired) {
+      this.settle(delivery, held, (d) => d.accept());
+      this.free(delivery);
+      return;
+    }
+    const message = this.toMqtt(decoded);
+    held.written = true;
+    if (decoded.qos === 0) {
+      this.settle(delivery, held, (d) => d.accept());
+      this.host.publish(message, {}).catch(() => {});
+      this.free(delivery);
+      return;
+    }
+    const options: PublishOptions =
+      decoded.qos === 2
+        ? {
+            onReceived: async () => {
+              await this.host.pubrel(decoded.messageId ?? delivery.tag);
+              this.settle(delivery, held, (d) => d.accept());
+            },
+          }
+        : {};
+    this.host.publish(message, options).then(
+      (outcome) => {
+        const code = outcome?.reasonCode ?? 0;
+        if (code < 0x80) {
+          this.settle(delivery, held, (d) => d.accept());
+        } else {
+          const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
+          this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
+        }
+        this.free(delivery);
+      },
+      () => {
+        // The client went away first: stop() gives the message back for redelivery.
+      },
+    );
+  }
+
+  private toMqtt(decoded: DecodedPublish): OutboundMessage {
+    const message: OutboundMessage = {
+      topic: decoded.topic,
+      payload: decoded.payload,
+      qos: decoded.qos,
+      retain: decoded.retain,
+    };
+    if (!this.host.v5) return message;
+    const properties: PublishProperties = { ...(decoded.properties ?? {}) };
+    const aliased = this.host.aliases.resolve(decoded.topic);
+    if (aliased.topicAlias !== undefined) {
+      message.topic = aliased.topic;
+      properties.topicAlias = aliased.topicAlias;
+    }
+    if (Object.keys(properties).length > 0) message.properties = properties;
+    return message;
+  }
+
+  /** Gives the AMQP outcome once (if the link still allows it). */
+  private settle(delivery: Delivery, held: Held, how: (delivery: Delivery) => void): void {
+    if (held.settled) return;
+    held.settled = true;
+    if (!delivery.settleable) return;
+    try {
+      how(delivery);
+    } catch {
+      // The link is gone: the peer redelivers.
+    }
+  }
+
+  /** The client is done with the message: its window slot is free again. */
+  private free(delivery: Delivery): void {
+    if (this.pending.delete(delivery)) this.topUp();
+  }
+}
+
+interface Held {
+  /** Written to the client (a redelivery is then a duplicate). */
+  written: boolean;
+  /** The AMQP outcome has been given. */
+  settled: boolean;
+}

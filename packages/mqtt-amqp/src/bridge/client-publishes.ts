@@ -1,0 +1,181 @@
+import type { SendResult } from '@dragoman/amqp';
+import type { InboundPublish } from '@dragoman/mqtt';
+import type { EncodedPublish } from '../types';
+import type { PublishLinks, TopicLinkKind } from './publish-links';
+import { publishRefusalCode } from './reason-codes';
+
+/** What the client-to-network path needs from its bridge. */
+export interface ClientPublishesHost {
+  readonly links: PublishLinks;
+  /** Maps an MQTT PUBLISH to an AMQP_PUBLISH; throws `MappingError` for a topic the dialect cannot carry. */
+  encode(publish: InboundPublish): EncodedPublish;
+  /** MQTT 5 clients get negative acknowledgements; 3.1.1 clients are disconnected instead. */
+  readonly negativeAcks: boolean;
+  /** Stop / start reading the client's socket. */
+  pause(): void;
+  resume(): void;
+  /** Ends the client's connection because a publish could not be completed (3.1.1, or an AMQP failure). */
+  fail(reason: string, error?: unknown): void;
+  /** Ends waiting when the bridge goes away. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Client → network. PUBLISHes are sent in the order they were read, each on its topic's link: QoS 0 and 1
+ * on the at-least-once link, QoS 2 on the exactly-once link. When a link has no credit (or is still
+ * attaching) the client's socket is paused, so TCP pushes back on the device; what was already read waits
+ * here (at most what one socket read decoded). Acknowledgements follow the AMQP outcome:
+ * QoS 1 PUBACK on `accepted`; QoS 2 PUBREC on `accepted`, PUBCOMP once the client's PUBREL arrives.
+ */
+export class ClientPublishes {
+  private readonly queue: InboundPublish[] = [];
+  private head = 0;
+  private running = false;
+  private unconfirmedCount = 0;
+  private pausedByUs = false;
+
+  constructor(private readonly host: ClientPublishesHost) {}
+
+  /** PUBLISHes read and not yet handed to a link. */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** PUBLISHes handed to a link whose outcome has not arrived. */
+  get unconfirmed(): number {
+    return this.unconfirmedCount;
+  }
+
+  get paused(): boolean {
+    return this.pausedByUs;
+  }
+
+  push(publish: InboundPublish): void {
+    this.queue.push(publish);
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.head < this.queue.length && !this.host.signal.aborted) {
+        const publish = this.queue[this.head] as InboundPublish;
+        const ready = await this.prepare(publish);
+        this.queue[this.head] = undefined as unknown as InboundPublish;
+        this.head++;
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue.splice(0, this.head);
+          this.head = 0;
+        }
+        if (ready !== undefined) this.send(publish, ready.encoded, ready.kind);
+      }
+    } finally {
+      this.running = false;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
+      if (this.pausedByUs && !this.host.signal.aborted) {
+        this.pausedByUs = false;
+        this.host.resume();
+      }
+    }
+  }
+
+  /** Maps the message and waits until its link can take it; undefined when it was answered already. */
+  private async prepare(
+    publish: InboundPublish,
+  ): Promise<{ encoded: EncodedPublish; kind: TopicLinkKind } | undefined> {
+    let encoded: EncodedPublish;
+    try {
+      encoded = this.host.encode(publish);
+    } catch (error) {
+      this.refuse(publish, 0x90, 'topic cannot be mapped to an AMQP address', error);
+      return undefined;
+    }
+    const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';
+    for (;;) {
+      let link = this.host.links.peek(encoded.address, kind);
+      if (link === undefined) {
+        this.pause();
+        try {
+          link = await this.host.links.get(encoded.address, kind);
+        } catch (error) {
+          if (this.host.signal.aborted) return undefined;
+          this.refuse(publish, publishRefusalCode(conditionOf(error)), 'no link to the topic address', error);
+          return undefined;
+        }
+      }
+      if (link.sender.credit > 0) return { encoded, kind };
+      this.pause();
+      try {
+        await link.sender.whenSendable({ signal: this.host.signal });
+        return { encoded, kind };
+      } catch {
+        if (this.host.signal.aborted) return undefined;
+        // The link closed while we waited: attach it again.
+      }
+    }
+  }
+
+  private pause(): void {
+    if (this.pausedByUs) return;
+    this.pausedByUs = true;
+    this.host.pause();
+  }
+
+  private send(publish: InboundPublish, encoded: EncodedPublish, kind: TopicLinkKind): void {
+    this.unconfirmedCount++;
+    this.host.links
+      .use(encoded.address, kind, (link) => link.sender.send(encoded.message))
+      .then(
+        (result) => this.onOutcome(publish, result),
+        (error: unknown) => this.onSendError(publish, error),
+      )
+      .finally(() => {
+        this.unconfirmedCount--;
+      });
+  }
+
+  private onOutcome(publish: InboundPublish, result: SendResult): void {
+    if (publish.qos === 0) return;
+    if (result.state === 'accepted' || result.state === 'sent') {
+      if (publish.qos === 1) {
+        publish.ack();
+        return;
+      }
+      publish.received();
+      publish.complete();
+      return;
+    }
+    const condition = result.state === 'rejected' ? result.error?.condition : undefined;
+    this.refuse(publish, publishRefusalCode(condition), `AMQP outcome ${result.state}`, undefined);
+  }
+
+  private onSendError(publish: InboundPublish, error: unknown): void {
+    if (this.host.signal.aborted) return;
+    if (publish.qos === 0) return;
+    this.host.fail('a publish could not be delivered to AMQP', error);
+  }
+
+  /** Answers a PUBLISH that will not reach AMQP: MQTT 5 gets a reason code, 3.1.1 a closed connection. */
+  private refuse(publish: InboundPublish, reasonCode: number, reason: string, error: unknown): void {
+    if (publish.qos === 0) return;
+    if (!this.host.negativeAcks) {
+      this.host.fail(reason, error);
+      return;
+    }
+    if (publish.qos === 1) publish.ack({ reasonCode, properties: { reasonString: reason } });
+    else publish.received({ reasonCode, properties: { reasonString: reason } });
+  }
+}
+
+function conditionOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const condition = (current as { condition?: unknown }).condition;
+    if (typeof condition === 'string') return condition;
+    current = current.cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,141 @@
+import type { MqttEndpoint, MqttServer } from '@dragoman/mqtt';
+import { createAddresses } from '../addresses';
+import type { Addresses } from '../types';
+import { ConnectionPool, type ConnectionProvider, PerClientConnections } from './amqp-lease';
+import { ClientBridge } from './bridge';
+import { ClientRegistry } from './client-registry';
+import { type BridgeCodec, createBridgeCodec } from './codec';
+import { GatewayClosedError } from './errors';
+import { type ResolvedBridgeOptions, resolveBridgeOptions } from './options';
+import { BridgeReasonCode } from './reason-codes';
+import type { BridgeStats, GatewayBridgeOptions, GatewayStats } from './types';
+
+/**
+ * The MQTT-facing front end of MQTT over AMQP: hand it each MQTT endpoint whose CONNECT arrived and it runs
+ * one bridge per client (spec/mqtt-over-amqp.md) over a small pool of shared AMQP connections, or one AMQP
+ * connection per client (`connectionMode: 'per-client'`).
+ *
+ * ```ts
+ * const gateway = createBridgeGateway({ amqp: { url: 'amqp://localhost:5672' } });
+ * const mqtt = new MqttServer();
+ * gateway.attach(mqtt);
+ * net.createServer((socket) => mqtt.accept(socket)).listen(1883);
+ * ```
+ */
+export class BridgeGateway {
+  readonly options: ResolvedBridgeOptions;
+  private readonly addresses: Addresses;
+  private readonly codec: BridgeCodec;
+  private readonly connections: ConnectionProvider;
+  private readonly registry = new ClientRegistry<ClientBridge>();
+  private readonly bridges = new Set<ClientBridge>();
+  private closed = false;
+  private highWater = 0;
+
+  constructor(options: GatewayBridgeOptions) {
+    this.options = resolveBridgeOptions(options);
+    this.addresses = createAddresses(options.addresses);
+    this.codec = createBridgeCodec({
+      addresses: this.addresses,
+      ...(options.dialect !== undefined ? { dialect: options.dialect } : {}),
+    });
+    const amqp = { ...this.options.amqp };
+    this.connections =
+      this.options.connectionMode === 'pooled'
+        ? new ConnectionPool(
+            { ...amqp, idleTimeoutMs: amqp.idleTimeoutMs ?? this.options.idleTimeoutMs },
+            this.options.poolSize,
+          )
+        : new PerClientConnections(amqp, this.options.credentials === 'client');
+  }
+
+  /**
+   * Starts the bridge for an endpoint whose CONNECT has arrived (an MqttServer 'endpoint'). The bridge
+   * accepts or rejects the CONNECT itself. Throws `GatewayClosedError` after `close()` (the endpoint is
+   * rejected with "server unavailable" first).
+   */
+  handle(endpoint: MqttEndpoint): ClientBridge {
+    if (this.closed) {
+      if (endpoint.state === 'connecting') endpoint.reject(BridgeReasonCode.ServerUnavailable);
+      throw new GatewayClosedError();
+    }
+    const bridge = new ClientBridge(endpoint, {
+      options: this.options,
+      codec: this.codec,
+      addresses: this.addresses,
+      registry: this.registry,
+      connections: this.connections,
+      onClosed: (done) => {
+        this.highWater = Math.max(this.highWater, done.heldHighWater);
+        this.bridges.delete(done);
+      },
+    });
+    this.bridges.add(bridge);
+    void bridge.start();
+    return bridge;
+  }
+
+  /** Serves every endpoint `server` emits. Returns a function that stops doing so. */
+  attach(server: MqttServer): () => void {
+    const onEndpoint = (endpoint: MqttEndpoint): void => {
+      try {
+        this.handle(endpoint);
+      } catch {
+        // Closed gateway: the endpoint has been rejected.
+      }
+    };
+    server.on('endpoint', onEndpoint);
+    return () => server.off('endpoint', onEndpoint);
+  }
+
+  /** The bridge of a connected (or connecting) client id. */
+  bridge(clientId: string): ClientBridge | undefined {
+    return this.registry.current(clientId);
+  }
+
+  stats(): GatewayStats {
+    let heldDeliveries = 0;
+    let outstandingCredit = 0;
+    let publishLinks = 0;
+    let queuedPublishes = 0;
+    let unconfirmedPublishes = 0;
+    let highWater = this.highWater;
+    for (const bridge of this.bridges) {
+      const s: BridgeStats = bridge.stats();
+      heldDeliveries += s.heldDeliveries;
+      outstandingCredit += s.outstandingCredit;
+      publishLinks += s.publishLinks;
+      queuedPublishes += s.queuedPublishes;
+      unconfirmedPublishes += s.unconfirmedPublishes;
+      highWater = Math.max(highWater, bridge.heldHighWater);
+    }
+    return {
+      clients: this.bridges.size,
+      amqpConnections: this.connections.size,
+      heldDeliveries,
+      outstandingCredit,
+      publishLinks,
+      queuedPublishes,
+      unconfirmedPublishes,
+      heldDeliveriesHighWater: highWater,
+    };
+  }
+
+  /**
+   * Disconnects every client (MQTT 5: DISCONNECT 0x8B server shutting down; their wills are published, as
+   * for any server-side close), waits for their links to detach, and closes the AMQP connections.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const bridges = [...this.bridges];
+    for (const bridge of bridges)
+      bridge.serverDisconnect(BridgeReasonCode.ServerShuttingDown, 'gateway shutting down');
+    await Promise.all(bridges.map((bridge) => bridge.released));
+    await this.connections.close();
+  }
+}
+
+export function createBridgeGateway(options: GatewayBridgeOptions): BridgeGateway {
+  return new BridgeGateway(options);
+}

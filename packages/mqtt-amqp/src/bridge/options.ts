@@ -1,0 +1,96 @@
+import type { ConnectOptions } from '@dragoman/amqp';
+import { ConfigurationError } from '../errors';
+import type { AmqpConnectionMode, CredentialsMode, GatewayBridgeOptions } from './types';
+
+export const DEFAULT_POOL_SIZE = 2;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 8_000;
+export const DEFAULT_STEP_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT = 32;
+export const DEFAULT_MAX_KEEP_ALIVE_SECONDS = 3_600;
+export const DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE = 0x80;
+export const DEFAULT_POOLED_IDLE_TIMEOUT_MS = 60_000;
+
+/** SUBACK failure codes MQTT 5 allows (3.1.1 clients always get 0x80). */
+const SUBACK_FAILURES = new Set([0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2]);
+
+export interface ResolvedBridgeOptions {
+  readonly amqp: ConnectOptions;
+  readonly connectionMode: AmqpConnectionMode;
+  readonly poolSize: number;
+  readonly credentials: CredentialsMode;
+  readonly connectTimeoutMs: number;
+  readonly stepTimeoutMs: number;
+  readonly maxPublishLinksPerClient: number;
+  readonly maxKeepAliveSeconds: number;
+  readonly subscribeFailureReasonCode: number;
+  readonly sendWillClear: boolean;
+  readonly outboundTopicAliases: boolean;
+  readonly idleTimeoutMs: number;
+}
+
+function integer(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(option, `${option} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** Fills in defaults and checks ranges; throws `ConfigurationError` naming the bad option. */
+export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBridgeOptions {
+  if (options === null || typeof options !== 'object' || options.amqp === undefined) {
+    throw new ConfigurationError('amqp', 'amqp (the AMQP connect options) is required');
+  }
+  const connectionMode = options.connectionMode ?? 'pooled';
+  if (connectionMode !== 'pooled' && connectionMode !== 'per-client') {
+    throw new ConfigurationError('connectionMode', `connectionMode must be 'pooled' or 'per-client'`);
+  }
+  const credentials = options.credentials ?? 'gateway';
+  if (credentials !== 'gateway' && credentials !== 'client') {
+    throw new ConfigurationError('credentials', `credentials must be 'gateway' or 'client'`);
+  }
+  if (credentials === 'client' && connectionMode !== 'per-client') {
+    throw new ConfigurationError('credentials', `credentials 'client' needs connectionMode 'per-client'`);
+  }
+  const subscribeFailureReasonCode =
+    options.subscribeFailureReasonCode ?? DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE;
+  if (!SUBACK_FAILURES.has(subscribeFailureReasonCode)) {
+    throw new ConfigurationError(
+      'subscribeFailureReasonCode',
+      `subscribeFailureReasonCode must be a SUBACK failure code (0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2)`,
+    );
+  }
+  return {
+    amqp: options.amqp,
+    connectionMode,
+    poolSize: integer('poolSize', options.poolSize ?? DEFAULT_POOL_SIZE, 1, 1024),
+    credentials,
+    connectTimeoutMs: integer(
+      'connectTimeoutMs',
+      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      1,
+      3_600_000,
+    ),
+    stepTimeoutMs: integer('stepTimeoutMs', options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, 1, 3_600_000),
+    maxPublishLinksPerClient: integer(
+      'maxPublishLinksPerClient',
+      options.maxPublishLinksPerClient ?? DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT,
+      1,
+      65_535,
+    ),
+    maxKeepAliveSeconds: integer(
+      'maxKeepAliveSeconds',
+      options.maxKeepAliveSeconds ?? DEFAULT_MAX_KEEP_ALIVE_SECONDS,
+      0,
+      65_535,
+    ),
+    subscribeFailureReasonCode,
+    sendWillClear: options.sendWillClear === true,
+    outboundTopicAliases: options.outboundTopicAliases !== false,
+    idleTimeoutMs: integer(
+      'idleTimeoutMs',
+      options.idleTimeoutMs ?? DEFAULT_POOLED_IDLE_TIMEOUT_MS,
+      0,
+      3_600_000,
+    ),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Public types of the gateway bridge (the MQTT-facing front end of MQTT over AMQP).
+ */
+import type { ConnectOptions } from '@dragoman/amqp';
+import type { AddressOptions, Dialect, DialectName } from '../types';
+
+/**
+ * How AMQP connections serve MQTT clients.
+ * - `pooled` (default): a few shared AMQP connections; each MQTT client gets its own set of links on one
+ *   of them. Links are cheap, connections are not (a socket, a TLS handshake, SASL, heartbeats each).
+ * - `per-client`: one AMQP connection per MQTT client, opened at CONNECT and closed with it. Needed to
+ *   carry the client's own credentials to AMQP (`credentials: 'client'`), and it makes the MQTT keep-alive
+ *   the AMQP idle time-out of that connection.
+ */
+export type AmqpConnectionMode = 'pooled' | 'per-client';
+
+/**
+ * Whose identity the AMQP connection carries.
+ * - `gateway` (default): the `amqp` options' own (SASL ANONYMOUS, or the URL's user).
+ * - `client` (per-client mode only): the MQTT CONNECT user name and password as SASL PLAIN; an AMQP
+ *   authentication failure answers CONNACK "not authorized" (3.1.1 return code 5, MQTT 5 0x87).
+ */
+export type CredentialsMode = 'gateway' | 'client';
+
+export interface GatewayBridgeOptions {
+  /** How to reach the AMQP network: options of `@dragoman/amqp` `connect()` (url, sasl, tls, reconnect, …). */
+  readonly amqp: ConnectOptions;
+  /** Default `pooled`. */
+  readonly connectionMode?: AmqpConnectionMode;
+  /** Number of shared AMQP connections in `pooled` mode, opened lazily as clients arrive. Default 2. */
+  readonly poolSize?: number;
+  /** Default `gateway`. `client` requires `connectionMode: 'per-client'`. */
+  readonly credentials?: CredentialsMode;
+  /** Addresses of the services and per-client addresses (default: the spec's). */
+  readonly addresses?: AddressOptions;
+  /** How MQTT QoS / retain / DUP are spelled on AMQP messages. Default `enmasse` (the spec). */
+  readonly dialect?: DialectName | Dialect;
+  /**
+   * Time allowed for the AMQP part of a CONNECT: taking over the client id, the AMQP connection, the will
+   * link and its outcome, the subscription-service link, AMQP_CLOSE or AMQP_LIST and its reply. Beyond it the
+   * client gets CONNACK "server unavailable". Keep it below the MQTT server's `connectTimeoutMs` (default
+   * 10 000), or the endpoint closes first. Default 8 000 ms.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Time allowed for an AMQP_SUBSCRIBE / AMQP_UNSUBSCRIBE outcome (then SUBACK failure / UNSUBACK 0x80) and
+   * for attaching a topic or pubrel link. Default 10 000 ms.
+   */
+  readonly stepTimeoutMs?: number;
+  /**
+   * Topic sender links kept open per client (a topic has up to two: QoS 0/1 and QoS 2). Beyond this the
+   * least recently used link is detached; publishing to its topic again re-attaches it. Default 32.
+   */
+  readonly maxPublishLinksPerClient?: number;
+  /**
+   * Longest keep-alive granted, seconds. A client asking for more (or for 0, "no keep-alive") is given this
+   * value: MQTT 5 clients are told so in CONNACK (server keep-alive); for 3.1.1 clients, which cannot be
+   * told, the endpoint's own keep-alive applies. 0 disables the cap. Default 3 600 (1 hour).
+   */
+  readonly maxKeepAliveSeconds?: number;
+  /** SUBACK reason code for a filter the Subscription service refuses without a more precise condition. Default 0x80. */
+  readonly subscribeFailureReasonCode?: number;
+  /**
+   * Send AMQP_WILL_CLEAR before detaching the will link on a clean DISCONNECT (for a Will service that
+   * cannot read detach errors). Default false: the error-free detach alone says "drop the will".
+   */
+  readonly sendWillClear?: boolean;
+  /**
+   * MQTT 5: give clients that announce a topic alias maximum aliases on the messages sent to them
+   * (least recently used alias re-bound when all are taken). Default true.
+   */
+  readonly outboundTopicAliases?: boolean;
+  /**
+   * AMQP idle time-out of pooled connections, ms (in per-client mode the client's keep-alive is used).
+   * Default 60 000.
+   */
+  readonly idleTimeoutMs?: number;
+}
+
+export type BridgeState = 'connecting' | 'connected' | 'closing' | 'closed';
+
+/** Counters of one client's bridge; every field is a plain number so tests can compare them. */
+export interface BridgeStats {
+  readonly clientId: string;
+  readonly state: BridgeState;
+  /** AMQP deliveries received for the client and not yet settled (written or waiting for the client). */
+  readonly heldDeliveries: number;
+  /** Credit granted on the client's publish address and not yet used by the peer. */
+  readonly outstandingCredit: number;
+  /** Open sender links to topics. */
+  readonly publishLinks: number;
+  /** Client PUBLISHes read from the socket and waiting for a link or credit. */
+  readonly queuedPublishes: number;
+  /** Client PUBLISHes sent to AMQP and waiting for their outcome. */
+  readonly unconfirmedPublishes: number;
+  /** Whether reading from the client's socket is paused (no AMQP credit). */
+  readonly paused: boolean;
+}
+
+/** Counters of the gateway: sums over its clients, plus its AMQP connections. */
+export interface GatewayStats {
+  readonly clients: number;
+  readonly amqpConnections: number;
+  readonly heldDeliveries: number;
+  readonly outstandingCredit: number;
+  readonly publishLinks: number;
+  readonly queuedPublishes: number;
+  readonly unconfirmedPublishes: number;
+  /** The largest `heldDeliveries` one client has had at any time. */
+  readonly heldDeliveriesHighWater: number;
+}

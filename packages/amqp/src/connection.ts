@@ -432,11 +432,13 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
 
   #readPeer(conn: RheaConnection | undefined): PeerInfo {
     const open = conn?.remote.open;
-    const sasl = conn?.sasl_transport;
+    // A server offering ANONYMOUS wraps its SASL layer in a selector (SASL or plain AMQP): look inside.
+    const transport = conn?.sasl_transport as { selected?: unknown } | undefined;
+    const sasl = (transport?.selected ?? transport) as
+      | { username?: string; mechanism?: { username?: string; constructor?: { name?: string } } }
+      | undefined;
     let user = sasl?.username ?? sasl?.mechanism?.username;
-    const mechanism = (
-      sasl as { mechanism_name?: string; mechanism?: { constructor?: { name?: string } } } | undefined
-    )?.mechanism?.constructor?.name;
+    const mechanism = sasl?.mechanism?.constructor?.name;
     if (user === undefined && conn !== undefined && typeof conn.get_peer_certificate === 'function') {
       const subject = conn.get_peer_certificate()?.subject as { CN?: unknown } | undefined;
       if (typeof subject?.CN === 'string') user = subject.CN;

@@ -12,6 +12,8 @@ export interface DeliveryOwner {
   readonly linkName: string;
   /** Called once the delivery is settled locally (credit accounting). */
   onSettled(delivery: Delivery): void;
+  /** Called just before an outcome is handed to rhea. */
+  beforeOutcome(accepted: boolean): void;
 }
 
 type DeliveryState = 'unsettled' | 'awaiting-settlement' | 'settled';
@@ -65,22 +67,32 @@ export class Delivery {
   }
 
   accept(): void {
-    if (this.#begin()) this.#rhea.accept();
+    if (this.#begin()) {
+      this.#owner.beforeOutcome(true);
+      this.#rhea.accept();
+    }
     this.#afterOutcome();
   }
 
   reject(error?: AmqpErrorInit | AmqpError): void {
-    if (this.#begin()) this.#rhea.reject(toRheaError(error) as Parameters<RheaDelivery['reject']>[0]);
+    if (this.#begin()) {
+      this.#owner.beforeOutcome(false);
+      this.#rhea.reject(toRheaError(error) as Parameters<RheaDelivery['reject']>[0]);
+    }
     this.#afterOutcome();
   }
 
   release(): void {
-    if (this.#begin()) this.#rhea.release();
+    if (this.#begin()) {
+      this.#owner.beforeOutcome(false);
+      this.#rhea.release();
+    }
     this.#afterOutcome();
   }
 
   modify(flags: ModifyFlags = {}): void {
     if (this.#begin()) {
+      this.#owner.beforeOutcome(false);
       this.#rhea.modified({
         delivery_failed: flags.deliveryFailed === true,
         undeliverable_here: flags.undeliverableHere === true,

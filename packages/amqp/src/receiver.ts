@@ -16,6 +16,7 @@ import {
   DEFAULT_CLOSE_TIMEOUT_MS,
   type LinkHost,
   type ManagedLink,
+  REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
@@ -23,6 +24,8 @@ import { fromRhea, type RheaMessage } from './message';
 import type { AmqpErrorInit, CloseInfo, LinkInfo, ReceiverEvents, SettleModes } from './types';
 
 export const DEFAULT_CREDIT_WINDOW = 100;
+
+const ACCEPTED_DESCRIPTOR = 0x24;
 
 const OURS = Symbol('dragoman.delivery');
 type TrackedDelivery = RheaDelivery & { [OURS]?: Delivery | undefined };
@@ -66,6 +69,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #closeInfo: CloseInfo | undefined;
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closeWaiter: (() => void) | undefined;
+  #refusalGrace: ReturnType<typeof setTimeout> | undefined;
   readonly #owner: DeliveryOwner;
 
   /** @internal Created by AmqpConnection.openReceiver or IncomingLink.accept. */
@@ -96,6 +100,16 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
         return self.#generation;
       },
       linkName: name,
+      beforeOutcome: (accepted) => {
+        // rhea batches the dispositions of one tick into ranges and, for a range of one, does not check that
+        // the next outcome is the same: only consecutive accepts may share a batch, so write out first.
+        const link = this.#link;
+        if (link === undefined) return;
+        const updated = link.session.incoming.updated;
+        const last = updated[updated.length - 1];
+        if (last === undefined || (accepted && last.state?.descriptor?.value === ACCEPTED_DESCRIPTOR)) return;
+        link.connection._process();
+      },
       onSettled: (delivery) => {
         if (!delivery.presettled) this.#window.settled();
         this.#topUp();
@@ -346,13 +360,15 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       if (link !== this.#link) return;
       const remote = link.remote.attach;
       if (remote !== undefined && isAbsent(remote.source)) {
+        // A null source announces a refusal whose detach follows (AMQP 2.6.3); peers that answer every
+        // attach without termini (rhea used directly) are taken as open after a grace period.
         this.#readRemoteAttach(link);
-        return; // a refusal: the detach with the error follows
+        const timer = setTimeout(() => this.#opened(link), REFUSAL_GRACE_MS);
+        timer.unref?.();
+        this.#refusalGrace = timer;
+        return;
       }
-      this.#onOpen(link);
-      const waiter = this.#attachWaiter;
-      this.#attachWaiter = undefined;
-      waiter?.resolve();
+      this.#opened(link);
     });
     link.on('message', (context: RheaEventContext) => this.#onMessage(context));
     link.on('settled', (context: RheaEventContext) => {
@@ -373,6 +389,18 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     });
   }
 
+  #opened(link: RheaReceiver): void {
+    if (link !== this.#link) return;
+    if (this.#refusalGrace !== undefined) {
+      clearTimeout(this.#refusalGrace);
+      this.#refusalGrace = undefined;
+    }
+    this.#onOpen(link);
+    const waiter = this.#attachWaiter;
+    this.#attachWaiter = undefined;
+    waiter?.resolve();
+  }
+
   #onOpen(link: RheaReceiver): void {
     this.#readRemoteAttach(link);
     this.#state = 'open';
@@ -381,6 +409,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   }
 
   #unbind(): void {
+    if (this.#refusalGrace !== undefined) {
+      clearTimeout(this.#refusalGrace);
+      this.#refusalGrace = undefined;
+    }
     const link = this.#link;
     if (link === undefined) return;
     link.removeAllListeners();

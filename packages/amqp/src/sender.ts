@@ -15,6 +15,7 @@ import {
   DEFAULT_CLOSE_TIMEOUT_MS,
   type LinkHost,
   type ManagedLink,
+  REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { rhea } from './internal/rhea';
@@ -104,6 +105,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closeWaiter: (() => void) | undefined;
   #drainRequested = false;
+  #refusalGrace: ReturnType<typeof setTimeout> | undefined;
   readonly #onSendable = (): void => this.#flush();
   readonly #onOutcome = (
     context: RheaEventContext,
@@ -409,17 +411,20 @@ export class Sender extends EventEmitter<SenderEvents> {
       this.#readRemoteAttach();
       const remote = link.remote.attach;
       if (remote !== undefined && isAbsent(remote.target)) {
-        // A null target announces a refusal: the detach with the error follows.
+        // A null target announces a refusal whose detach follows (AMQP 2.6.3). Some peers (rhea used
+        // directly) answer every attach without termini though: open after a grace period, or as soon as
+        // the peer grants credit, which a refusing peer does not do.
+        const timer = setTimeout(() => this.#opened(link), REFUSAL_GRACE_MS);
+        timer.unref?.();
+        this.#refusalGrace = timer;
         return;
       }
-      this.#state = 'open';
-      const waiter = this.#attachWaiter;
-      this.#attachWaiter = undefined;
-      waiter?.resolve();
-      this.#flush();
+      this.#opened(link);
     });
     link.on('sendable', this.#onSendable);
-    link.on('sender_flow', () => {});
+    link.on('sender_flow', () => {
+      if (this.#refusalGrace !== undefined) this.#opened(link);
+    });
     link.on('sender_draining', () => {
       if (link !== this.#link) return;
       this.#drainRequested = true;
@@ -445,7 +450,24 @@ export class Sender extends EventEmitter<SenderEvents> {
     });
   }
 
+  #opened(link: RheaSender): void {
+    if (link !== this.#link) return;
+    if (this.#refusalGrace !== undefined) {
+      clearTimeout(this.#refusalGrace);
+      this.#refusalGrace = undefined;
+    }
+    this.#state = 'open';
+    const waiter = this.#attachWaiter;
+    this.#attachWaiter = undefined;
+    waiter?.resolve();
+    this.#flush();
+  }
+
   #unbind(): void {
+    if (this.#refusalGrace !== undefined) {
+      clearTimeout(this.#refusalGrace);
+      this.#refusalGrace = undefined;
+    }
     const link = this.#link;
     if (link === undefined) return;
     link.removeAllListeners();

@@ -1,7 +1,7 @@
-/** Something with on/off, like an EventEmitter. */
+/** Something with on/off, like an EventEmitter (typed emitters included). */
 interface Emitter {
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 /**
@@ -14,7 +14,7 @@ export function waitFor<T extends unknown[] = unknown[]>(
   ms = 10_000,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const listener = (...args: never[]): void => {
+    const listener = (...args: unknown[]): void => {
       clearTimeout(timer);
       emitter.off(event, listener);
       resolve(args as unknown as T);

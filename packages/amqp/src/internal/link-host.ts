@@ -26,3 +26,5 @@ export interface ManagedLink {
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** How long an attach answered without terminus waits for the refusal's detach before counting as open. */
+export const REFUSAL_GRACE_MS = 200;

@@ -14,7 +14,12 @@ interface LinkInternals {
   delivery_count: number;
   local: { attach: Record<string, unknown>; detach: Record<string, unknown> };
   remote: { attach?: Record<string, unknown>; detach?: { error?: unknown } };
-  session: { outgoing: { available(): number; next_pending_delivery: number }; is_open(): boolean };
+  session: {
+    outgoing: { available(): number; next_pending_delivery: number };
+    incoming: { updated: Array<{ state?: { descriptor?: { value?: unknown } } }> };
+    is_open(): boolean;
+  };
+  connection: { _process(): void };
 }
 
 export type RheaSender = RheaSenderBase & LinkInternals;

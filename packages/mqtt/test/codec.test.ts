@@ -1,0 +1,288 @@
+/**
+ * Codec properties: round trips for every packet type and version, byte equality with mqtt-packet,
+ * any chunking, the packet-size limit, fuzzed input, and the PUBLISH fast path against mqtt-packet.
+ */
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import fc from 'fast-check';
+import mqttPacket from 'mqtt-packet';
+import { describe, expect, it } from 'vitest';
+import {
+  encodePacket,
+  MqttDecoder,
+  type MqttPacket,
+  MqttProtocolError,
+  MqttWriter,
+  type ProtocolVersion,
+  type PublishPacket,
+} from '../src/index';
+import { packet, publish } from './support/arbitraries';
+
+const RUNS = 300;
+
+function decodeOne(bytes: Buffer, version: ProtocolVersion): MqttPacket[] {
+  return new MqttDecoder({ protocolVersion: version, maxPacketSize: 1 << 24 }).decode(bytes);
+}
+
+describe.each([3, 4, 5] as const)('protocol version %i', (version) => {
+  it('encode -> decode gives back every packet type, in the bytes mqtt-packet generates', () => {
+    fc.assert(
+      fc.property(packet(version), (p) => {
+        const bytes = encodePacket(p, version);
+        expect(
+          bytes.equals(mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version })),
+        ).toBe(true);
+        expect(decodeOne(bytes, version)).toEqual([p]);
+      }),
+      { numRuns: RUNS * 3 },
+    );
+  });
+
+  it('decodes a stream in any chunking, including one byte at a time', () => {
+    const stream = fc.array(
+      packet(version).filter((p) => p.cmd !== 'connect'),
+      { minLength: 1, maxLength: 8 },
+    );
+    fc.assert(
+      fc.property(
+        stream,
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }),
+        (packets, cuts) => {
+          const bytes = Buffer.concat(packets.map((p) => encodePacket(p, version)));
+          const decoder = new MqttDecoder({ protocolVersion: version });
+          const out: MqttPacket[] = [];
+          let pos = 0;
+          let i = 0;
+          while (pos < bytes.length) {
+            const size = cuts[i++ % cuts.length]!;
+            out.push(...decoder.decode(bytes.subarray(pos, pos + size)));
+            pos += size;
+          }
+          expect(out).toEqual(packets);
+          expect(decoder.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    // Byte by byte.
+    const packets = fc.sample(
+      packet(version).filter((p) => p.cmd !== 'connect'),
+      { numRuns: 50, seed: 7 },
+    );
+    const bytes = Buffer.concat(packets.map((p) => encodePacket(p, version)));
+    const decoder = new MqttDecoder({ protocolVersion: version });
+    const out: MqttPacket[] = [];
+    for (let i = 0; i < bytes.length; i++) out.push(...decoder.decode(bytes.subarray(i, i + 1)));
+    expect(out).toEqual(packets);
+  });
+});
+
+describe('MqttDecoder', () => {
+  it('fixes the protocol version from CONNECT', () => {
+    const decoder = new MqttDecoder();
+    const connect = encodePacket(
+      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 10, clientId: 'x' },
+      5,
+    );
+    const pub: PublishPacket = {
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.from('p'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      messageId: 3,
+      properties: { contentType: 'c' },
+    };
+    expect(decoder.decode(Buffer.concat([connect, encodePacket(pub, 5)]))).toMatchObject([
+      { cmd: 'connect', protocolVersion: 5 },
+      pub,
+    ]);
+    expect(decoder.protocolVersion).toBe(5);
+  });
+
+  it('rejects a packet above maxPacketSize from the fixed header, before the body arrives', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 16, max: 4096 }), fc.integer({ min: 1, max: 1 << 20 }), (max, excess) => {
+        const decoder = new MqttDecoder({ protocolVersion: 4, maxPacketSize: max });
+        const remaining = max + excess;
+        const header = [0x30];
+        let n = remaining;
+        do {
+          header.push((n % 128) | (n >= 128 ? 0x80 : 0));
+          n = Math.floor(n / 128);
+        } while (n > 0);
+        let error: unknown;
+        try {
+          decoder.decode(Buffer.from(header));
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(MqttProtocolError);
+        expect((error as MqttProtocolError).reasonCode).toBe(0x95);
+        expect(decoder.bufferedBytes).toBe(0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('accepts a packet of exactly maxPacketSize', () => {
+    const p: PublishPacket = {
+      cmd: 'publish',
+      topic: 'a',
+      payload: Buffer.alloc(95),
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    const bytes = encodePacket(p, 4);
+    expect(bytes.length).toBe(100);
+    expect(new MqttDecoder({ protocolVersion: 4, maxPacketSize: 100 }).decode(bytes)).toEqual([p]);
+    expect(() => new MqttDecoder({ protocolVersion: 4, maxPacketSize: 99 }).decode(bytes)).toThrow(
+      MqttProtocolError,
+    );
+  });
+
+  it('turns any byte sequence into packets or an MqttProtocolError, never another exception', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<ProtocolVersion>(4, 5),
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 40 }),
+            fc.constantFrom(...[0x10, 0x30, 0x32, 0x62, 0x82, 0xe0, 0xf0].map((b) => new Uint8Array([b]))),
+          ),
+          {
+            maxLength: 20,
+          },
+        ),
+        (version, parts) => {
+          const decoder = new MqttDecoder({ protocolVersion: version, maxPacketSize: 4096 });
+          try {
+            for (const part of parts) decoder.decode(Buffer.from(part));
+          } catch (error) {
+            expect(error).toBeInstanceOf(MqttProtocolError);
+            expect((error as MqttProtocolError).reasonCode).toBeGreaterThanOrEqual(0x80);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps every value of a repeated user property in PUBLISH, empty ones included', () => {
+    const p: PublishPacket = {
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.alloc(0),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { userProperties: { k: ['', 'x', ''] } },
+    };
+    expect(decodeOne(encodePacket(p, 5), 5)).toEqual([p]);
+  });
+
+  it('stays failed after an error', () => {
+    const decoder = new MqttDecoder({ protocolVersion: 4 });
+    expect(() => decoder.decode(Buffer.from([0x00, 0x00]))).toThrow(MqttProtocolError);
+    expect(() => decoder.decode(encodePacket({ cmd: 'pingreq' }, 4))).toThrow(MqttProtocolError);
+  });
+});
+
+describe('PUBLISH fast path against mqtt-packet', () => {
+  /** mqtt-packet's parser used directly, its output normalised to our shape. */
+  function parseWithMqttPacket(bytes: Buffer, version: ProtocolVersion): PublishPacket {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    let out: Record<string, unknown> | undefined;
+    parser.on('packet', (p) => {
+      out = p as unknown as Record<string, unknown>;
+    });
+    parser.on('error', (e) => {
+      throw e;
+    });
+    parser.parse(bytes);
+    if (out === undefined) throw new Error('mqtt-packet produced no packet');
+    const normalised: Record<string, unknown> = {
+      cmd: 'publish',
+      topic: out.topic,
+      payload: out.payload,
+      qos: out.qos,
+      retain: out.retain,
+      dup: out.dup,
+    };
+    if (out.messageId !== undefined) normalised.messageId = out.messageId;
+    if (out.properties !== undefined) normalised.properties = out.properties;
+    return normalised as unknown as PublishPacket;
+  }
+
+  it.each([3, 4, 5] as const)(
+    'decodes what mqtt-packet generates exactly as mqtt-packet parses it (version %i)',
+    (version) => {
+      fc.assert(
+        fc.property(publish(version), (p) => {
+          const bytes = mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version });
+          const ours = new MqttDecoder({ protocolVersion: version }).decode(bytes);
+          expect(ours).toEqual([parseWithMqttPacket(bytes, version)]);
+          expect(ours).toEqual([p]);
+        }),
+        { numRuns: RUNS * 3 },
+      );
+    },
+  );
+});
+
+describe('MqttWriter', () => {
+  class Recorder extends Writable {
+    batches: Buffer[][] = [];
+    private pending: (() => void)[] = [];
+    constructor(private readonly manual: boolean) {
+      super({ highWaterMark: 1 << 20 });
+    }
+    override _writev(chunks: { chunk: Buffer }[], callback: () => void): void {
+      this.batches.push(chunks.map((c) => c.chunk));
+      if (this.manual) this.pending.push(callback);
+      else callback();
+    }
+    override _write(chunk: Buffer, _enc: string, callback: () => void): void {
+      this._writev([{ chunk }], callback);
+    }
+    flushOne(): void {
+      this.pending.shift()?.();
+    }
+  }
+
+  it('batches the packets written in one tick into one write of the stream', async () => {
+    const stream = new Recorder(false);
+    const writer = new MqttWriter(stream, { protocolVersion: 4 });
+    for (let i = 1; i <= 50; i++) writer.write({ cmd: 'puback', messageId: i });
+    expect(stream.batches).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stream.batches).toHaveLength(1);
+    expect(stream.batches[0]).toHaveLength(50);
+    expect(new MqttDecoder({ protocolVersion: 4 }).decode(Buffer.concat(stream.batches[0]!))).toHaveLength(
+      50,
+    );
+  });
+
+  it('reports back-pressure at the high-water mark and drain when it falls below', async () => {
+    const stream = new Recorder(true);
+    const writer = new MqttWriter(stream, { protocolVersion: 4, highWaterMark: 100 });
+    const p: PublishPacket = {
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.alloc(60),
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    expect(writer.write(p)).toBe(true);
+    expect(writer.write(p)).toBe(false);
+    expect(writer.full).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    const drained = once(writer, 'drain', { signal: AbortSignal.timeout(5000) });
+    stream.flushOne();
+    await drained;
+    expect(writer.full).toBe(false);
+  });
+});

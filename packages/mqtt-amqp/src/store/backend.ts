@@ -7,10 +7,14 @@ export interface SessionRecord {
   disconnectedAt?: number;
   /** Filter → subscription pairs, in subscription order. */
   subscriptions: Array<[string, SessionSubscription]>;
-  /** The next backlog sequence number (strictly increasing, never reused within the session). */
+}
+
+/** Bookkeeping of one backlog, kept apart from the session so that a queue or an ack does not rewrite it. */
+export interface BacklogMeta {
+  /** The next sequence number (strictly increasing, never reused until the backlog is cleared). */
   nextSeq: number;
   /** Entries in the backlog. */
-  backlogCount: number;
+  count: number;
 }
 
 /** A stored message (backlog entry or retained message) with its absolute expiry. */
@@ -40,10 +44,13 @@ export interface Table<V> {
 
 /** The backlogs of all sessions, each ordered by sequence number. */
 export interface BacklogTable {
-  /** A client's entries, lowest sequence number first. */
+  meta(clientId: string): BacklogMeta | undefined;
+  setMeta(clientId: string, meta: BacklogMeta): void;
+  /** A client's entries, lowest sequence number first; lazy, so do not write while iterating. */
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }>;
   put(clientId: string, seq: number, record: MessageRecord): void;
   remove(clientId: string, seq: number): boolean;
+  /** Removes every entry and the bookkeeping. */
   clear(clientId: string): void;
 }
 

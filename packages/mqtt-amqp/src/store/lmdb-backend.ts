@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { type Database, open, type RootDatabase } from 'lmdb';
-import type { BacklogTable, MessageRecord, SessionRecord, StoreBackend, Table, WillRecord } from './backend';
+import type {
+  BacklogMeta,
+  BacklogTable,
+  MessageRecord,
+  SessionRecord,
+  StoreBackend,
+  Table,
+  WillRecord,
+} from './backend';
 
 // Backlog keys are [clientId, seq]: LMDB orders array keys element by element, so one client's entries are
 // contiguous and in sequence order, and a range read returns its backlog oldest first.
@@ -49,15 +57,23 @@ class LmdbTable<V> implements Table<V> {
 
 class LmdbBacklog implements BacklogTable {
   readonly #db: Database<MessageRecord, BacklogKey>;
-  constructor(db: Database<MessageRecord, BacklogKey>) {
+  readonly #meta: Database<BacklogMeta, string>;
+  constructor(db: Database<MessageRecord, BacklogKey>, meta: Database<BacklogMeta, string>) {
     this.#db = db;
+    this.#meta = meta;
+  }
+  meta(clientId: string): BacklogMeta | undefined {
+    return this.#meta.get(storageKey(clientId));
+  }
+  setMeta(clientId: string, meta: BacklogMeta): void {
+    this.#meta.putSync(storageKey(clientId), meta);
   }
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
     const id = storageKey(clientId);
-    return [...this.#db.getRange({ start: [id, 0], end: [id, MAX_SEQ] })].map((entry) => ({
-      seq: entry.key[1],
-      record: entry.value,
-    }));
+    // Lazy: a reader that stops early decodes only what it read.
+    return this.#db
+      .getRange({ start: [id, 0], end: [id, MAX_SEQ] })
+      .map((entry) => ({ seq: entry.key[1], record: entry.value }));
   }
   put(clientId: string, seq: number, record: MessageRecord): void {
     this.#db.putSync([storageKey(clientId), seq], record);
@@ -70,12 +86,13 @@ class LmdbBacklog implements BacklogTable {
     for (const key of [...this.#db.getKeys({ start: [id, 0], end: [id, MAX_SEQ] })]) {
       this.#db.removeSync(key);
     }
+    this.#meta.removeSync(id);
   }
 }
 
 /**
- * The durable backend: one LMDB environment at `path` with four named databases (sessions, backlog, retained,
- * wills). Values are encoded by lmdb's own msgpack encoding; a transaction's promise resolves once LMDB has
+ * The durable backend: one LMDB environment at `path` with five named databases (sessions, backlog, retained,
+ * wills, plus the backlogs' bookkeeping). Values are encoded by lmdb's own msgpack encoding; a transaction's promise resolves once LMDB has
  * committed it. One process opens a path at a time.
  */
 export class LmdbBackend implements StoreBackend {
@@ -91,7 +108,10 @@ export class LmdbBackend implements StoreBackend {
       this.#root.openDB<SessionRecord, string>({ name: 'sessions' }),
       (r) => r.clientId,
     );
-    this.backlog = new LmdbBacklog(this.#root.openDB<MessageRecord, BacklogKey>({ name: 'backlog' }));
+    this.backlog = new LmdbBacklog(
+      this.#root.openDB<MessageRecord, BacklogKey>({ name: 'backlog' }),
+      this.#root.openDB<BacklogMeta, string>({ name: 'backlog-meta' }),
+    );
     this.retained = new LmdbTable(
       this.#root.openDB<MessageRecord, string>({ name: 'retained' }),
       (r) => r.message.topic,

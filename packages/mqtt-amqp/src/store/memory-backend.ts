@@ -1,4 +1,12 @@
-import type { BacklogTable, MessageRecord, SessionRecord, StoreBackend, Table, WillRecord } from './backend';
+import type {
+  BacklogMeta,
+  BacklogTable,
+  MessageRecord,
+  SessionRecord,
+  StoreBackend,
+  Table,
+  WillRecord,
+} from './backend';
 
 class MemoryTable<V> implements Table<V> {
   readonly #map = new Map<string, V>();
@@ -27,10 +35,18 @@ class MemoryTable<V> implements Table<V> {
 class MemoryBacklog implements BacklogTable {
   // A Map iterates in insertion order, and sequence numbers only grow: each inner map is ordered by seq.
   readonly #byClient = new Map<string, Map<number, MessageRecord>>();
-  entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
+  readonly #meta = new Map<string, BacklogMeta>();
+  meta(clientId: string): BacklogMeta | undefined {
+    const meta = this.#meta.get(clientId);
+    return meta === undefined ? undefined : { ...meta };
+  }
+  setMeta(clientId: string, meta: BacklogMeta): void {
+    this.#meta.set(clientId, { ...meta });
+  }
+  *entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
     const entries = this.#byClient.get(clientId);
-    if (entries === undefined) return [];
-    return [...entries].map(([seq, record]) => ({ seq, record }));
+    if (entries === undefined) return;
+    for (const [seq, record] of entries) yield { seq, record };
   }
   put(clientId: string, seq: number, record: MessageRecord): void {
     let entries = this.#byClient.get(clientId);
@@ -48,6 +64,7 @@ class MemoryBacklog implements BacklogTable {
   }
   clear(clientId: string): void {
     this.#byClient.delete(clientId);
+    this.#meta.delete(clientId);
   }
 }
 

@@ -71,7 +71,7 @@ export class BackendSessionStore implements SessionStore {
             );
           }
         }
-        record = { clientId, expiryInterval, subscriptions: [], nextSeq: 1, backlogCount: 0 };
+        record = { clientId, expiryInterval, subscriptions: [] };
       }
       sessions.put(clientId, record);
       return { session: toSession(record), present };
@@ -167,14 +167,14 @@ export class BackendSessionStore implements SessionStore {
     const stored: MessageRecord = { message: copyMessage(message) };
     if (expiresAt !== undefined) stored.expiresAt = expiresAt;
     return this.#backend.transaction((): EnqueueResult => {
-      const { sessions, backlog } = this.#backend;
-      const record = this.#live(clientId);
-      if (record === undefined) return { status: 'refused', reason: 'no-session' };
-      let count = record.backlogCount;
+      const { backlog } = this.#backend;
+      if (this.#live(clientId) === undefined) return { status: 'refused', reason: 'no-session' };
+      const meta = backlog.meta(clientId) ?? { nextSeq: 1, count: 0 };
+      let count = meta.count;
       let evicted = 0;
       if (count >= options.maxBacklogPerSession) {
         const live: Array<{ seq: number; record: MessageRecord }> = [];
-        for (const entry of backlog.entries(clientId)) {
+        for (const entry of [...backlog.entries(clientId)]) {
           if (isExpired(entry.record, now)) backlog.remove(clientId, entry.seq);
           else live.push(entry);
         }
@@ -186,7 +186,7 @@ export class BackendSessionStore implements SessionStore {
             backlog.remove(clientId, live[index]!.seq);
             live.splice(index, 1);
           } else if (message.qos === 0 || options.backlogPolicy === 'refuse') {
-            sessions.put(clientId, { ...record, backlogCount: count });
+            backlog.setMeta(clientId, { ...meta, count });
             return message.qos === 0
               ? { status: 'dropped', reason: 'backlog-full' }
               : { status: 'refused', reason: 'backlog-full' };
@@ -197,9 +197,9 @@ export class BackendSessionStore implements SessionStore {
           evicted++;
         }
       }
-      const seq = record.nextSeq;
+      const seq = meta.nextSeq;
       backlog.put(clientId, seq, stored);
-      sessions.put(clientId, { ...record, nextSeq: seq + 1, backlogCount: count + 1 });
+      backlog.setMeta(clientId, { nextSeq: seq + 1, count: count + 1 });
       return { status: 'queued', seq, evicted };
     });
   }
@@ -207,44 +207,47 @@ export class BackendSessionStore implements SessionStore {
   async backlog(clientId: string, options: { limit?: number } = {}): Promise<QueuedMessage[]> {
     this.#checkOpen();
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    return this.#backend.transaction(() => {
-      const { sessions, backlog } = this.#backend;
-      const record = this.#live(clientId);
-      if (record === undefined) return [];
-      const now = this.#options.now();
-      const out: QueuedMessage[] = [];
-      let purged = 0;
-      for (const entry of backlog.entries(clientId)) {
-        const message = messageAt(entry.record, now);
-        if (message === undefined) {
-          backlog.remove(clientId, entry.seq);
-          purged++;
-        } else if (out.length < limit) {
-          out.push({ seq: entry.seq, message });
-        }
-      }
-      if (purged > 0) sessions.put(clientId, { ...record, backlogCount: record.backlogCount - purged });
-      return out;
-    });
+    if (this.#live(clientId) === undefined) return [];
+    // Read without a write transaction; expired entries met on the way are purged afterwards.
+    const now = this.#options.now();
+    const out: QueuedMessage[] = [];
+    const expired: number[] = [];
+    for (const entry of this.#backend.backlog.entries(clientId)) {
+      const message = messageAt(entry.record, now);
+      if (message === undefined) expired.push(entry.seq);
+      else if (out.length < limit) out.push({ seq: entry.seq, message });
+      else break;
+    }
+    if (expired.length > 0) {
+      await this.#backend.transaction(() => {
+        for (const seq of expired) this.#removeEntry(clientId, seq);
+      });
+    }
+    return out;
   }
 
   async ack(clientId: string, seq: number): Promise<boolean> {
     this.#checkOpen();
-    return this.#backend.transaction(() => {
-      const record = this.#backend.sessions.get(clientId);
-      if (record === undefined || !this.#backend.backlog.remove(clientId, seq)) return false;
-      this.#backend.sessions.put(clientId, { ...record, backlogCount: record.backlogCount - 1 });
-      return true;
-    });
+    return this.#backend.transaction(() => this.#removeEntry(clientId, seq));
   }
 
   async backlogSize(clientId: string): Promise<number> {
     this.#checkOpen();
-    return this.#live(clientId)?.backlogCount ?? 0;
+    if (this.#live(clientId) === undefined) return 0;
+    return this.#backend.backlog.meta(clientId)?.count ?? 0;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  /** Removes one backlog entry and counts it out; false when it was not there. */
+  #removeEntry(clientId: string, seq: number): boolean {
+    const backlog = this.#backend.backlog;
+    if (!backlog.remove(clientId, seq)) return false;
+    const meta = backlog.meta(clientId);
+    if (meta !== undefined) backlog.setMeta(clientId, { ...meta, count: Math.max(0, meta.count - 1) });
+    return true;
   }
 
   /** The session record unless absent or expired. */

@@ -195,7 +195,6 @@ export class ClientSession {
   pump(): void {
     const outlet = this.#outlet;
     if (outlet === undefined || !this.#ready) return;
-    let sent = false;
     while (outlet.credit > 0 && this.#pending.length > 0) {
       const delivery = this.#pending.shift() as PendingDelivery;
       const now = this.#context.now();
@@ -209,9 +208,8 @@ export class ClientSession {
       outlet.send(this.#context.encode(delivery, now), (outcome) =>
         this.#onOutcome(outlet, delivery, outcome),
       );
-      sent = true;
     }
-    if (!sent && this.#pending.length === 0) this.#refill();
+    if (this.#pending.length === 0) this.#refill();
   }
 
   #onOutcome(outlet: Outlet, delivery: PendingDelivery, outcome: Outcome | undefined): void {

@@ -8,6 +8,24 @@ export {
 } from './errors';
 export { type FromAsyncIterableOptions, fromAsyncIterable } from './from-async-iterable';
 export { DEFAULT_BUFFER_SIZE, type FromObservableOptions, fromObservable } from './from-observable';
+export { ReceivedMessage, type Settlement } from './received-message';
+export {
+  DEFAULT_UNBOUNDED_CREDIT_WINDOW,
+  type FailureOutcome,
+  MAX_LINK_CREDIT,
+  type ReceiverPublisherOptions,
+  receiverPublisher,
+  type SettlementPolicy,
+} from './receiver-publisher';
+export {
+  type SendCounts,
+  type SenderEnd,
+  SenderSubscriber,
+  type SenderSubscriberOptions,
+  type SenderSummary,
+  type SendReport,
+  senderSubscriber,
+} from './sender-subscriber';
 export { isSettleable } from './settleable';
 export { type ToAsyncIterableOptions, toAsyncIterable } from './to-async-iterable';
 export { DEFAULT_PREFETCH, type ToObservableOptions, toObservable } from './to-observable';

@@ -1,0 +1,220 @@
+import {
+  type AmqpConnection,
+  ConnectionClosedError,
+  type Delivery,
+  type Receiver,
+  type ReceiverOptions,
+  type SourceOptions,
+} from '@dragoman/amqp';
+import { CreditExceededError, NotProcessedError } from './errors';
+import { Outlet } from './outlet';
+import { ReceivedMessage } from './received-message';
+import { requireArgument, toError } from './to-error';
+import { type Publisher, type Subscriber, type SubscriberErrorHandler, UNBOUNDED } from './types';
+
+/** `auto`: accept once `onNext` returns (or the promise it returns fulfils). `manual`: the subscriber settles. */
+export type SettlementPolicy = 'auto' | 'manual';
+
+/** The outcome given in automatic settlement when `onNext` throws or its promise rejects. */
+export type FailureOutcome = 'reject' | 'release' | 'modify';
+
+export interface ReceiverPublisherOptions {
+  /** Default `'auto'`. */
+  readonly settlement?: SettlementPolicy;
+  /**
+   * Automatic settlement only: the outcome for a message whose processing failed. Default `'reject'` (with
+   * the error's text as description); `'modify'` marks it delivery-failed so the peer may redeliver it.
+   */
+  readonly failureOutcome?: FailureOutcome;
+  /**
+   * Credit kept on the link while demand is unbounded (`request(Number.MAX_SAFE_INTEGER)` or more): the
+   * link's credit plus the messages received and not yet settled stay within it, topped up once half is
+   * used. Default 100. Bounded demand is granted as credit exactly (in instalments of at most 2^32 - 1,
+   * the largest credit AMQP can express).
+   */
+  readonly creditWindow?: number;
+  /** Further receiver-link options (name, settle-mode preset, source terminus fields, timeouts). */
+  readonly link?: Omit<ReceiverOptions, 'source' | 'creditWindow'> & {
+    readonly source?: Omit<SourceOptions, 'address'>;
+  };
+  /** Report for subscribers that throw from a signal method (§2.13). Default: a process warning. */
+  readonly onSubscriberError?: SubscriberErrorHandler;
+}
+
+export const DEFAULT_UNBOUNDED_CREDIT_WINDOW = 100;
+
+/** AMQP link credit is a uint: larger bounded demand is granted in instalments of at most this. */
+export const MAX_LINK_CREDIT = 0xffff_ffff;
+
+/**
+ * An AMQP receiver link as a Publisher of received messages (spec/reactive-amqp.md). Every `subscribe`
+ * attaches its own receiver link to `address`: `onSubscribe` once the peer's attach arrives, `request(n)`
+ * adds n link credit, each transfer is one `onNext`, `cancel` detaches; the peer detaching is `onComplete`,
+ * or `onError` when it detaches with an error condition, when the connection fails, or when the attach is
+ * refused (then `onSubscribe` comes first, as §1.9 requires).
+ */
+export function receiverPublisher(
+  connection: AmqpConnection,
+  address: string,
+  options: ReceiverPublisherOptions = {},
+): Publisher<ReceivedMessage> {
+  const window = options.creditWindow ?? DEFAULT_UNBOUNDED_CREDIT_WINDOW;
+  if (!Number.isInteger(window) || window <= 0) {
+    throw new RangeError(`creditWindow must be a positive integer, got ${String(window)}`);
+  }
+  return {
+    subscribe(subscriber: Subscriber<ReceivedMessage>): void {
+      requireArgument(subscriber, '§1.9', 'subscriber');
+      void new ReceiverSubscription(connection, address, options, window, subscriber).open();
+    },
+  };
+}
+
+class ReceiverSubscription {
+  private readonly outlet: Outlet<ReceivedMessage>;
+  private receiver: Receiver | undefined;
+  /** Messages handed to the subscriber and not settled yet (counted against the unbounded window). */
+  private unsettled = 0;
+  private readonly auto: boolean;
+
+  constructor(
+    private readonly connection: AmqpConnection,
+    private readonly address: string,
+    private readonly options: ReceiverPublisherOptions,
+    private readonly window: number,
+    subscriber: Subscriber<ReceivedMessage>,
+  ) {
+    this.auto = (options.settlement ?? 'auto') === 'auto';
+    this.outlet = new Outlet(
+      subscriber,
+      {
+        onDemand: () => this.grantCredit(),
+        onCancel: () => this.detach(),
+        afterNext: (received, returned, threw) => this.afterNext(received, returned, threw),
+      },
+      options.onSubscriberError,
+    );
+  }
+
+  async open(): Promise<void> {
+    let receiver: Receiver;
+    try {
+      receiver = await this.connection.openReceiver({
+        ...this.options.link,
+        source: { ...this.options.link?.source, address: this.address },
+        creditWindow: 0,
+      });
+    } catch (error) {
+      // §1.9: onSubscribe comes before any other signal, even for a refused attach.
+      this.outlet.start();
+      this.outlet.fail(toError(error));
+      return;
+    }
+    this.receiver = receiver;
+    receiver.on('delivery', (delivery) => this.onDelivery(delivery));
+    receiver.on('close', (info) => this.onClose(info.error));
+    this.outlet.start();
+    // The peer may have detached in the same breath as it attached, before the listeners above existed.
+    if (receiver.isClosed) this.onClose(receiver.closeInfo?.error);
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    if (!this.outlet.active) return; // arrived after cancel: the detach settles it for the peer
+    const received = new ReceivedMessage(delivery, () => this.onSettled());
+    if (!received.delivery.presettled) this.unsettled += 1;
+    if (this.outlet.outstanding < UNBOUNDED && this.outlet.queued >= this.outlet.outstanding) {
+      // More transfers than credit: the peer broke the flow-control contract (§1.1 must hold anyway).
+      this.outlet.fail(new CreditExceededError(this.address));
+      void this.receiver?.close({
+        condition: 'amqp:link:transfer-limit-exceeded',
+        description: 'transfer without link credit',
+      });
+      return;
+    }
+    this.outlet.push(received);
+  }
+
+  /** Tops the peer's credit up to what the subscriber asked for, and never beyond. */
+  private grantCredit(): void {
+    const receiver = this.receiver;
+    if (receiver === undefined || !receiver.isOpen || !this.outlet.active) return;
+    const credit = receiver.credit;
+    let add: number;
+    if (this.outlet.outstanding >= UNBOUNDED) {
+      // Unbounded demand: a window of credit plus unsettled messages, refilled once half is used.
+      const room = this.window - credit - this.outlet.queued - this.unsettled;
+      add = room >= Math.ceil(this.window / 2) || (credit === 0 && room > 0) ? room : 0;
+    } else {
+      add = Math.min(this.outlet.outstanding - this.outlet.queued, MAX_LINK_CREDIT) - credit;
+    }
+    if (add > 0) receiver.addCredit(add);
+  }
+
+  private afterNext(received: ReceivedMessage, returned: unknown, threw: boolean): void {
+    if (!this.auto) return;
+    if (threw) {
+      this.settleFailed(received, undefined);
+      return;
+    }
+    if (isThenable(returned)) {
+      returned.then(
+        () => this.settle(received, () => received.accept()),
+        (error: unknown) =>
+          error instanceof NotProcessedError
+            ? this.settle(received, () => received.release())
+            : this.settleFailed(received, error),
+      );
+    } else {
+      this.settle(received, () => received.accept());
+    }
+  }
+
+  private settleFailed(received: ReceivedMessage, error: unknown): void {
+    const outcome = this.options.failureOutcome ?? 'reject';
+    this.settle(received, () => {
+      if (outcome === 'release') received.release();
+      else if (outcome === 'modify') received.modify({ deliveryFailed: true });
+      else {
+        const description = error === undefined ? 'processing failed' : toError(error).message;
+        received.reject({ condition: 'amqp:internal-error', description });
+      }
+    });
+  }
+
+  /** Automatic settlement: skips messages already settled by hand or whose link is gone. */
+  private settle(received: ReceivedMessage, outcome: () => void): void {
+    if (received.outcome !== undefined) return;
+    if (!received.settleable) {
+      received.lose();
+      return;
+    }
+    outcome();
+  }
+
+  private onSettled(): void {
+    this.unsettled = Math.max(0, this.unsettled - 1);
+    if (this.outlet.outstanding >= UNBOUNDED) this.grantCredit();
+  }
+
+  private onClose(error: Error | undefined): void {
+    // Messages not yet delivered cannot be settled any more: the peer redelivers them.
+    for (const received of this.outlet.takeUndelivered()) received.lose();
+    if (error !== undefined) this.outlet.fail(error);
+    else if (!this.connection.isOpen) this.outlet.fail(new ConnectionClosedError('connection closed'));
+    else this.outlet.finish();
+  }
+
+  private detach(): void {
+    const receiver = this.receiver;
+    if (receiver === undefined) return;
+    // Undelivered messages are left unsettled: the detach hands them back to the peer.
+    for (const received of this.outlet.takeUndelivered()) received.lose();
+    void receiver.close().catch(() => undefined);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}

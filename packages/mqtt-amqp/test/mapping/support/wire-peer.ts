@@ -71,8 +71,13 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   240: 'array',
 };
 
+/** The AMQP type name of an encoding's type code (`0x54` smallint → `int`, …). */
+export function amqpTypeName(typecode: number): string {
+  return TYPE_NAMES[typecode] ?? `0x${typecode.toString(16)}`;
+}
+
 function toWire(typed: RheaTyped): WireValue {
-  const type = TYPE_NAMES[typed.type.typecode] ?? `0x${typed.type.typecode.toString(16)}`;
+  const type = amqpTypeName(typed.type.typecode);
   if (type === 'list' || type === 'array') {
     return { type, value: ((typed.value as RheaTyped[] | undefined) ?? []).map(toWire) };
   }

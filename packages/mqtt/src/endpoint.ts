@@ -94,6 +94,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private readingPaused = false;
   private windowWasClosed = false;
   private sessionExpiry = 0;
+  /** MQTT 5: what the CONNACK announced; a PUBLISH beyond it is a protocol violation (0x9B / 0x9A). */
+  private maximumQoS = 2;
+  private retainAvailable = true;
   /** The host has been given this endpoint ('endpoint' event); from then on it gets 'close'. */
   private announced = false;
   private clientMaxPacketSize = Number.POSITIVE_INFINITY;
@@ -229,8 +232,12 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   // Handshake
   // -------------------------------------------------------------------------------------------
 
-  /** Accepts the connection: writes CONNACK (success) and starts processing the client's packets. */
+  /**
+   * Accepts the connection: writes CONNACK (success) and starts processing the client's packets.
+   * A no-op if the connection has closed meanwhile; throws if called twice.
+   */
   accept(options: AcceptOptions = {}): void {
+    if (this.endpointState === 'closed') return; // The client went away meanwhile; 'close' tells the host.
     if (this.endpointState !== 'connecting' || this.connectPacket === undefined) {
       throw new Error(`accept() in state ${this.endpointState}`);
     }
@@ -244,8 +251,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       properties.maximumPacketSize ??= this.limits.maxPacketSize;
       if (this.assignedId !== undefined) properties.assignedClientIdentifier = this.assignedId;
       if (this.limits.serverKeepAlive !== undefined) properties.serverKeepAlive = this.limits.serverKeepAlive;
-      if (properties.sessionExpiryInterval !== undefined)
+      if (properties.sessionExpiryInterval !== undefined) {
         this.sessionExpiry = properties.sessionExpiryInterval;
+      }
+      this.maximumQoS = properties.maximumQoS ?? 2;
+      this.retainAvailable = properties.retainAvailable ?? true;
       connack.reasonCode = ReasonCode.Success;
       connack.properties = properties;
     } else {
@@ -265,6 +275,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    * (mapped to the nearest 3.1.1 return code for older clients) or a 3.1.1 return code (1..5).
    */
   reject(code: number, options: RejectOptions = {}): void {
+    if (this.endpointState === 'closed') return;
     if (this.endpointState !== 'connecting' || this.connectPacket === undefined) {
       throw new Error(`reject() in state ${this.endpointState}`);
     }
@@ -604,6 +615,18 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     const valid = validateTopicName(topic);
     if (!valid.ok) throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+    if (packet.qos > this.maximumQoS) {
+      throw new MqttProtocolError(
+        `PUBLISH QoS ${packet.qos} above maximum QoS ${this.maximumQoS}`,
+        ReasonCode.QoSNotSupported,
+      );
+    }
+    if (packet.retain && !this.retainAvailable) {
+      throw new MqttProtocolError(
+        'PUBLISH with retain while retain is not available',
+        ReasonCode.RetainNotSupported,
+      );
+    }
     const message = new InboundPublish(this.sink, {
       topic,
       payload: packet.payload,
@@ -765,8 +788,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       dup: dup && qos > 0,
     };
     if (qos > 0) packet.messageId = messageId;
-    if (this.protocolVersion === 5 && message.properties !== undefined)
-      packet.properties = message.properties;
+    if (this.protocolVersion === 5 && message.properties !== undefined) {
+      // Outbound topic aliases are not used; an alias from elsewhere would mean nothing to this client.
+      const { topicAlias: _alias, ...properties } = message.properties;
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
     let bytes: Buffer;
     try {
       bytes = encodePacket(packet, this.protocolVersion);

@@ -183,10 +183,6 @@ export class InboundSubscribe implements SubscribeRequest {
     this.properties = request.properties;
   }
 
-  get answeredAlready(): boolean {
-    return this.answered;
-  }
-
   grant(codes: readonly number[], properties?: AckProperties): void {
     if (this.answered) return;
     if (codes.length !== this.subscriptions.length) {

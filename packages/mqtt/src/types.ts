@@ -376,7 +376,10 @@ export interface PubrecInfo {
 }
 
 export interface PublishOptions {
-  /** Aborting before the message was written withdraws it; after, it only stops waiting (the promise rejects). */
+  /**
+   * Aborting stops waiting: the promise rejects with MqttPublishError 'aborted'. A message already
+   * written stays in flight (and in pendingPublishes()) until the client acknowledges it.
+   */
   signal?: AbortSignal;
   /**
    * QoS 2: called when PUBREC arrives; PUBREL is sent when the returned promise resolves (for a gateway:

@@ -436,6 +436,34 @@ describe('bad CONNECT and handshake', () => {
   });
 });
 
+describe('MQTT 5 limits announced in CONNACK', () => {
+  it.each([
+    ['QoS above maximum QoS', { cmd: 'publish', topic: 'a', payload: 'x', qos: 2, messageId: 1 }, 0x9b],
+    [
+      'retain while retain is not available',
+      { cmd: 'publish', topic: 'a', payload: 'x', qos: 0, retain: true },
+      0x9a,
+    ],
+  ] as const)('%s gets DISCONNECT 0x%s', async (_name, publishPacket, reasonCode) => {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const socket = await rawSocket(harness.port);
+    socket.write(connectBytes(5));
+    const [endpoint] = await endpointPromise;
+    endpoint.accept({ properties: { maximumQoS: 1, retainAvailable: false } });
+    const bytes = readUntilClosed(socket);
+    socket.write(gen({ ...publishPacket }, 5));
+    const [reason] = await next<[CloseReason]>(endpoint, 'close');
+    expect(reason).toMatchObject({ kind: 'protocol-error', reasonCode });
+    const packets = decodeAll(await bytes, 5);
+    expect(packets[0]).toMatchObject({
+      cmd: 'connack',
+      properties: { maximumQoS: 1, retainAvailable: false },
+    });
+    expect(packets.slice(1)).toMatchObject([{ cmd: 'disconnect', reasonCode }]);
+  });
+});
+
 describe('MQTT 5 invalid topic filter', () => {
   it('gets 0x8F in the SUBACK while the valid filters reach the host', async () => {
     harness = await startServer();

@@ -14,6 +14,7 @@ import type {
   InboundUnsubscribe,
   MqttEndpoint,
 } from '@dragoman/mqtt';
+import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
 import type { Addresses } from '../types';
 import type { AmqpLease, ConnectionProvider } from './amqp-lease';
 import { ClientDeliveries } from './client-deliveries';
@@ -384,8 +385,8 @@ export class ClientBridge {
 
   private onSubscribe(request: InboundSubscribe): void {
     const fallback = this.env.options.subscribeFailureReasonCode;
-    const refuse = (condition: string | undefined): void =>
-      request.grant(request.subscriptions.map(() => subscribeRefusalCode(condition, fallback)));
+    const refuse = (condition: string | undefined, reasonCode?: unknown): void =>
+      request.grant(request.subscriptions.map(() => subscribeRefusalCode(condition, fallback, reasonCode)));
     const link = this.subscriptionLink;
     if (link === undefined || this.bridgeState !== 'connected') {
       refuse(undefined);
@@ -406,7 +407,9 @@ export class ClientBridge {
     withDeadline('subscribe', link.send(message), this.env.options.stepTimeoutMs, this.lifetime.signal).then(
       (result) => {
         if (result.state === 'accepted') request.grant(request.subscriptions.map((s) => s.qos));
-        else refuse(result.state === 'rejected' ? result.error?.condition : undefined);
+        else if (result.state === 'rejected') {
+          refuse(result.error?.condition, result.error?.info?.[REASON_CODE_INFO_KEY]);
+        } else refuse(undefined);
       },
       () => {
         if (!this.lifetime.signal.aborted) refuse(undefined);
@@ -455,6 +458,8 @@ export class ClientBridge {
         name,
         target: address,
         guarantee: kind === 'qos2' ? 'exactly-once' : 'at-least-once',
+        // Names the publisher, so the Subscription service can honour MQTT 5 no-local.
+        properties: { [PUBLISHER_ID_KEY]: this.clientId },
         attachTimeoutMs: this.env.options.stepTimeoutMs,
         signal: this.lifetime.signal,
       }),

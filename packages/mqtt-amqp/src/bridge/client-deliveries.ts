@@ -1,5 +1,11 @@
 import type { Delivery, MessageId, Receiver } from '@dragoman/amqp';
-import type { OutboundMessage, PublishOptions, PublishOutcome, PublishProperties } from '@dragoman/mqtt';
+import {
+  MqttPublishError,
+  type OutboundMessage,
+  type PublishOptions,
+  type PublishOutcome,
+  type PublishProperties,
+} from '@dragoman/mqtt';
 import type { DecodedPublish } from '../types';
 import type { OutboundTopicAliases } from './topic-aliases';
 
@@ -105,7 +111,7 @@ export class ClientDeliveries {
     held.written = true;
     if (decoded.qos === 0) {
       this.settle(delivery, held, (d) => d.accept());
-      this.host.publish(message, {}).catch(() => {});
+      this.write(message, decoded.topic, {}).catch(() => {});
       this.free(delivery);
       return;
     }
@@ -118,7 +124,7 @@ export class ClientDeliveries {
             },
           }
         : {};
-    this.host.publish(message, options).then(
+    this.write(message, decoded.topic, options).then(
       (outcome) => {
         const code = outcome?.reasonCode ?? 0;
         if (code < 0x80) {
@@ -151,6 +157,31 @@ export class ClientDeliveries {
     }
     if (Object.keys(properties).length > 0) message.properties = properties;
     return message;
+  }
+
+  /**
+   * Writes the PUBLISH. An endpoint that refuses an alias-only PUBLISH (empty topic) as invalid gets the full
+   * topic instead, and aliases are switched off for this client: nothing is lost, only the saving.
+   */
+  private write(
+    message: OutboundMessage,
+    topic: string,
+    options: PublishOptions,
+  ): Promise<PublishOutcome | undefined> {
+    const attempt = this.host.publish(message, options);
+    if (message.topic !== '') return attempt;
+    return attempt.catch((error: unknown) => {
+      if (!(error instanceof MqttPublishError) || error.code !== 'invalid-message') throw error;
+      this.host.aliases.disable();
+      const { properties: aliased, ...rest } = message;
+      const { topicAlias: _alias, ...properties } = aliased ?? {};
+      const full: OutboundMessage = {
+        ...rest,
+        topic,
+        ...(Object.keys(properties).length > 0 ? { properties } : {}),
+      };
+      return this.host.publish(full, options);
+    });
   }
 
   /** Gives the AMQP outcome once (if the link still allows it). */

@@ -1,5 +1,6 @@
 import type { ConnectOptions } from '@dragoman/amqp';
 import { ConfigurationError } from '../errors';
+import { isSubackFailureCode } from './reason-codes';
 import type { AmqpConnectionMode, CredentialsMode, GatewayBridgeOptions } from './types';
 
 export const DEFAULT_POOL_SIZE = 2;
@@ -9,9 +10,6 @@ export const DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT = 32;
 export const DEFAULT_MAX_KEEP_ALIVE_SECONDS = 3_600;
 export const DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE = 0x80;
 export const DEFAULT_POOLED_IDLE_TIMEOUT_MS = 60_000;
-
-/** SUBACK failure codes MQTT 5 allows (3.1.1 clients always get 0x80). */
-const SUBACK_FAILURES = new Set([0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2]);
 
 export interface ResolvedBridgeOptions {
   readonly amqp: ConnectOptions;
@@ -53,7 +51,7 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
   }
   const subscribeFailureReasonCode =
     options.subscribeFailureReasonCode ?? DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE;
-  if (!SUBACK_FAILURES.has(subscribeFailureReasonCode)) {
+  if (!isSubackFailureCode(subscribeFailureReasonCode)) {
     throw new ConfigurationError(
       'subscribeFailureReasonCode',
       `subscribeFailureReasonCode must be a SUBACK failure code (0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2)`,
@@ -85,7 +83,7 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
     ),
     subscribeFailureReasonCode,
     sendWillClear: options.sendWillClear === true,
-    outboundTopicAliases: options.outboundTopicAliases !== false,
+    outboundTopicAliases: options.outboundTopicAliases === true,
     idleTimeoutMs: integer(
       'idleTimeoutMs',
       options.idleTimeoutMs ?? DEFAULT_POOLED_IDLE_TIMEOUT_MS,

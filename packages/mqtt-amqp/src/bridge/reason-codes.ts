@@ -42,7 +42,23 @@ export function publishRefusalCode(condition: string | undefined): number {
   );
 }
 
-/** The SUBACK reason code for an AMQP_SUBSCRIBE refused with `condition`, or `fallback`. */
-export function subscribeRefusalCode(condition: string | undefined, fallback: number): number {
+/** SUBACK failure codes MQTT 5 allows. */
+const SUBACK_FAILURES: ReadonlySet<number> = new Set([0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2]);
+
+export function isSubackFailureCode(code: unknown): code is number {
+  return typeof code === 'number' && SUBACK_FAILURES.has(code);
+}
+
+/**
+ * The SUBACK reason code for an AMQP_SUBSCRIBE refused with `condition`: the code the Subscription service
+ * named in the rejection (error info `reason-code`) when it is a SUBACK failure code, else the condition's
+ * counterpart, else `fallback`.
+ */
+export function subscribeRefusalCode(
+  condition: string | undefined,
+  fallback: number,
+  named?: unknown,
+): number {
+  if (isSubackFailureCode(named)) return named;
   return (condition !== undefined ? SUBSCRIBE_REFUSAL[condition] : undefined) ?? fallback;
 }

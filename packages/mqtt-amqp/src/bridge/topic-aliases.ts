@@ -15,7 +15,7 @@ export interface AliasedTopic {
  * new topic (sent again with its full name), so the table never exceeds the client's maximum.
  */
 export class OutboundTopicAliases {
-  private readonly byTopic: LruMap<string, number> | undefined;
+  private byTopic: LruMap<string, number> | undefined;
   private readonly free: number[] = [];
 
   /** @param maximum the client's topic alias maximum; 0 or undefined disables aliasing. */
@@ -28,6 +28,11 @@ export class OutboundTopicAliases {
 
   get enabled(): boolean {
     return this.byTopic !== undefined;
+  }
+
+  /** Stops aliasing: every later PUBLISH carries its full topic. */
+  disable(): void {
+    this.byTopic = undefined;
   }
 
   /** Resolves the topic for one outbound PUBLISH. */

@@ -66,8 +66,9 @@ export interface GatewayBridgeOptions {
    */
   readonly sendWillClear?: boolean;
   /**
-   * MQTT 5: give clients that announce a topic alias maximum aliases on the messages sent to them
-   * (least recently used alias re-bound when all are taken). Default true.
+   * MQTT 5: give clients that announce a topic alias maximum aliases on the messages sent to them (least
+   * recently used alias re-bound when all are taken). Needs an MQTT endpoint that writes outbound aliases;
+   * where it refuses an alias-only PUBLISH the bridge falls back to full topics for that client. Default false.
    */
   readonly outboundTopicAliases?: boolean;
   /**

@@ -12,7 +12,12 @@ import type { Connection, Delivery, EventContext, Message, Receiver, Sender } fr
 import rhea from 'rhea';
 
 /** What the peer does with a message it receives: settle it with an outcome, or hold it for the test. */
-export type PeerDisposition = 'accept' | 'reject' | 'release' | 'hold';
+export type PeerDisposition =
+  | 'accept'
+  | 'reject'
+  | 'release'
+  | 'hold'
+  | { readonly reject: { condition: string; description?: string; info?: Record<string, unknown> } };
 
 export interface AttachEvent {
   readonly kind: 'attach';
@@ -458,12 +463,12 @@ export class RecordingPeer extends EventEmitter {
       delivery,
       presettled: delivery.remote_settled,
     });
-    this.serve(event, receiver);
+    const disposition = event.presettled ? 'accept' : this.dispose(event);
+    if (disposition === 'accept' || disposition === 'hold') this.serve(event, receiver);
     const isTopic =
       address !== WILL_SERVICE && address !== SUBSCRIPTION_SERVICE && !(address ?? '').endsWith('.pubrel');
     if (!isTopic || this.topUpTopicCredit) receiver.add_credit(1);
     if (event.presettled) return;
-    const disposition = this.dispose(event);
     settle(delivery, disposition);
   }
 
@@ -514,6 +519,10 @@ function terminus(address: string | undefined): { address?: string } {
 }
 
 export function settle(delivery: Delivery, disposition: PeerDisposition): void {
+  if (typeof disposition === 'object') {
+    delivery.reject(disposition.reject);
+    return;
+  }
   switch (disposition) {
     case 'accept':
       delivery.accept();

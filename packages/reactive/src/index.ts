@@ -27,6 +27,7 @@ export {
   senderSubscriber,
 } from './sender-subscriber';
 export { isSettleable } from './settleable';
+export { type SendObservableOptions, sendIterable, sendObservable } from './sinks';
 export { type ToAsyncIterableOptions, toAsyncIterable } from './to-async-iterable';
 export { DEFAULT_PREFETCH, type ToObservableOptions, toObservable } from './to-observable';
 export {

@@ -112,12 +112,6 @@ export class RheaPeer extends EventEmitter {
     this.container.on('connection_error', () => undefined);
     this.container.on('sender_open', (context: EventContext) => this.onSenderOpen(context));
     this.container.on('receiver_open', (context: EventContext) => this.onReceiverOpen(context));
-    this.container.on('message', (context: EventContext) => {
-      const address = context.receiver?.target?.address ?? '';
-      this.received.push({ address, body: context.message?.body });
-      if (this.autoAccept) context.delivery?.accept();
-      this.emit('message', context);
-    });
     this.container.on('sender_close', (c: EventContext) => this.emit('linkClosed', c.sender));
     this.container.on('receiver_close', (c: EventContext) => this.emit('linkClosed', c.receiver));
     this.container.on('sender_error', () => undefined);
@@ -208,8 +202,12 @@ export class RheaPeer extends EventEmitter {
     const link = context.receiver as Receiver;
     mirrorTermini(link);
     if (this.receiverCreditWindow > 0) link.add_credit(this.receiverCreditWindow);
-    link.on('message', () => {
+    // rhea hands an event to the container only when the link has no listener: handle it all here.
+    link.on('message', (context: EventContext) => {
+      this.received.push({ address: link.target?.address ?? '', body: context.message?.body });
+      if (this.autoAccept) context.delivery?.accept();
       if (this.receiverCreditWindow > 0) link.add_credit(1);
+      this.emit('message', context);
     });
     this.receivers.push(link);
     this.emit('receiver', link);

@@ -291,7 +291,9 @@ export class ClientBridge {
     try {
       control.addCredit(1);
       const reply = nextDelivery(control, signal);
-      await this.expectAccepted('list', step('list', ss.send(codec.list(this.clientId))));
+      // The service accepts AMQP_LIST only once its AMQP_SUBSCRIPTIONS reply is accepted: take the reply first.
+      const listed = step('list', ss.send(codec.list(this.clientId)));
+      listed.catch(() => {});
       const delivery = await step('subscriptions', reply);
       let subscriptions: Map<string, unknown>;
       try {
@@ -304,6 +306,7 @@ export class ClientBridge {
         });
       }
       delivery.accept();
+      await this.expectAccepted('list', listed);
       return subscriptions.size > 0;
     } finally {
       void this.closeLink(control);

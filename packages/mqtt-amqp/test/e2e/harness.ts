@@ -1,0 +1,38 @@
+/**
+ * The whole MQTT-over-AMQP stack for end-to-end tests: the embedded AMQP backend (Will and Subscription
+ * services), a BridgeGateway on it, an MqttServer and a TCP listener, all on free ports of 127.0.0.1.
+ */
+import type { MqttServerOptions } from '@dragoman/mqtt';
+import { type Backend, createBackend } from '../../src/backend/backend';
+import type { BackendOptions } from '../../src/backend/types';
+import type { GatewayBridgeOptions } from '../../src/bridge/types';
+import { type RunningGateway, runGateway } from '../bridge/support/harness';
+
+export interface Stack extends RunningGateway {
+  readonly backend: Backend;
+}
+
+export async function startStack(
+  options: {
+    backend?: BackendOptions;
+    bridge?: Omit<GatewayBridgeOptions, 'amqp'>;
+    mqtt?: MqttServerOptions;
+  } = {},
+): Promise<Stack> {
+  const backend = await createBackend(options.backend ?? {});
+  let running: RunningGateway;
+  try {
+    running = await runGateway({ amqp: { url: backend.url }, ...options.bridge }, options.mqtt ?? {});
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  return {
+    ...running,
+    backend,
+    async close() {
+      await running.close();
+      await backend.close();
+    },
+  };
+}

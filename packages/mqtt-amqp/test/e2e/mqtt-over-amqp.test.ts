@@ -1,0 +1,273 @@
+/**
+ * End to end: mqtt.js clients (3.1.1 and 5) → MqttServer → BridgeGateway → AMQP → embedded backend
+ * (Will and Subscription services) → AMQP → bridge → mqtt.js clients.
+ */
+import { connect as netConnect } from 'node:net';
+import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { next } from '../bridge/support/harness';
+import { RawMqttClient } from '../bridge/support/raw-client';
+import { type Stack, startStack } from './harness';
+
+interface Received {
+  topic: string;
+  payload: string;
+  qos: number;
+  retain: boolean;
+}
+
+/** Collects the messages a client receives. */
+function collect(client: MqttClient): Received[] {
+  const received: Received[] = [];
+  client.on('message', (topic, payload, packet) => {
+    received.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain });
+  });
+  return received;
+}
+
+/** Resolves once `received` holds at least `count` messages (checked on each message event). */
+function receivedCount(
+  client: MqttClient,
+  received: Received[],
+  count: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  if (received.length >= count) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage);
+      reject(new Error(`expected ${count} messages, got ${received.length}: ${JSON.stringify(received)}`));
+    }, timeoutMs);
+    const onMessage = (): void => {
+      // Our listener runs after collect()'s, so `received` is up to date.
+      if (received.length < count) return;
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve();
+    };
+    client.on('message', onMessage);
+  });
+}
+
+/** A publish through the whole stack and back: when it arrives, everything published before it has too. */
+async function marker(publisher: MqttClient, subscriber: MqttClient, received: Received[], topic: string) {
+  const before = received.length;
+  await publisher.publishAsync(topic, 'marker', { qos: 1 });
+  await receivedCount(subscriber, received, before + 1);
+  const last = received.pop();
+  expect(last?.topic).toBe(topic);
+}
+
+describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version %i)', (protocolVersion) => {
+  let stack: Stack;
+
+  beforeEach(async () => {
+    stack = await startStack();
+  });
+
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  const client = (clientId: string, options: Parameters<Stack['connect']>[0] = {}) =>
+    stack.connect({ clientId, protocolVersion, ...options });
+
+  it('carries QoS 0, 1 and 2 both ways, each at the lower of publish and subscription QoS', async () => {
+    const sub = await client('sub');
+    const received = collect(sub);
+    await sub.subscribeAsync({ 'q/two': { qos: 2 }, 'q/one': { qos: 1 } });
+    const pub = await client('pub');
+    for (const qos of [0, 1, 2] as const) {
+      await pub.publishAsync('q/two', `two-${qos}`, { qos });
+      await pub.publishAsync('q/one', `one-${qos}`, { qos });
+    }
+    await receivedCount(sub, received, 6);
+    const byPayload = Object.fromEntries(received.map((m) => [m.payload, m.qos]));
+    expect(byPayload).toEqual({ 'two-0': 0, 'two-1': 1, 'two-2': 2, 'one-0': 0, 'one-1': 1, 'one-2': 1 });
+    // Per topic and QoS the order is kept.
+    expect(received.filter((m) => m.topic === 'q/two').map((m) => m.payload)).toEqual([
+      'two-0',
+      'two-1',
+      'two-2',
+    ]);
+  });
+
+  it('keeps retained messages: set, replace, delete; delivered to new subscribers only, through wildcards', async () => {
+    const pub = await client('retainer');
+    const live = await client('live');
+    const liveReceived = collect(live);
+    await live.subscribeAsync('r/#', { qos: 1 });
+    await pub.publishAsync('r/a', 'first', { qos: 1, retain: true });
+    await pub.publishAsync('r/a', 'second', { qos: 1, retain: true });
+    await pub.publishAsync('r/b', 'gone', { qos: 1, retain: true });
+    await pub.publishAsync('r/b', '', { qos: 1, retain: true });
+    await receivedCount(live, liveReceived, 4);
+
+    const late = await client('late');
+    const lateReceived = collect(late);
+    await late.subscribeAsync('r/+', { qos: 1 });
+    await marker(pub, late, lateReceived, 'r/zz-marker');
+    expect(lateReceived).toEqual([{ topic: 'r/a', payload: 'second', qos: 1, retain: true }]);
+    // The live subscriber got no copy of the retained message on the late one's subscribe.
+    await marker(pub, live, liveReceived, 'r/zz-live-marker');
+    expect(liveReceived.filter((m) => m.payload === 'second')).toHaveLength(1);
+  });
+
+  it('publishes the will when the socket is lost, not after DISCONNECT', async () => {
+    const watcher = await client('watcher');
+    const received = collect(watcher);
+    await watcher.subscribeAsync('wills/#', { qos: 1 });
+    const will = (topic: string) => ({
+      topic,
+      payload: Buffer.from(`gone:${topic}`),
+      qos: 1 as const,
+      retain: false,
+    });
+
+    const polite = await client('polite', { will: will('wills/polite') });
+    await polite.endAsync();
+    const rude = await client('rude', { will: will('wills/rude') });
+    rude.stream.destroy();
+    await receivedCount(watcher, received, 1);
+    const pub = await client('marker-pub');
+    await marker(pub, watcher, received, 'wills/zz-marker');
+    expect(received.map((m) => m.topic)).toEqual(['wills/rude']);
+  });
+
+  it('publishes the will when the keep-alive expires', async () => {
+    const watcher = await client('ka-watcher');
+    const received = collect(watcher);
+    await watcher.subscribeAsync('ka/#', { qos: 1 });
+    const socket = netConnect(stack.port, '127.0.0.1');
+    await next(socket, 'connect');
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.write(
+      mqttPacket.generate(
+        {
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion,
+          clean: true,
+          clientId: 'silent',
+          keepalive: 1,
+          will: { topic: 'ka/silent', payload: Buffer.from('timed out'), qos: 1, retain: false },
+        } as mqttPacket.IConnectPacket,
+        { protocolVersion },
+      ),
+    );
+    await receivedCount(watcher, received, 1);
+    expect(received[0]).toMatchObject({ topic: 'ka/silent', payload: 'timed out' });
+    socket.destroy();
+  });
+
+  it('keeps a persistent session: subscriptions and offline QoS 1 messages, in order, session present', async () => {
+    const first = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: false });
+    expect(first.connack.sessionPresent).toBe(false);
+    await first.client.subscribeAsync('offline/#', { qos: 1 });
+    await first.client.endAsync();
+
+    const pub = await client('offline-pub');
+    for (let i = 1; i <= 5; i++) await pub.publishAsync('offline/x', `m${i}`, { qos: 1 });
+
+    const again = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: false });
+    expect(again.connack.sessionPresent).toBe(true);
+    const received = collect(again.client);
+    await receivedCount(again.client, received, 5);
+    expect(received.map((m) => m.payload)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    await again.client.endAsync();
+
+    const clean = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: true });
+    expect(clean.connack.sessionPresent).toBe(false);
+    await clean.client.endAsync();
+    const after = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: false });
+    expect(after.connack.sessionPresent).toBe(false);
+  });
+
+  it('stops delivery after UNSUBSCRIBE', async () => {
+    const sub = await client('unsub');
+    const received = collect(sub);
+    await sub.subscribeAsync('u/#', { qos: 1 });
+    const pub = await client('unsub-pub');
+    await pub.publishAsync('u/1', 'before', { qos: 1 });
+    await receivedCount(sub, received, 1);
+    await sub.unsubscribeAsync('u/#');
+    await pub.publishAsync('u/1', 'after', { qos: 1 });
+    await sub.subscribeAsync('marker/#', { qos: 1 });
+    await marker(pub, sub, received, 'marker/u');
+    expect(received.map((m) => m.payload)).toEqual(['before']);
+  });
+
+  it('does not match $-topics with #', async () => {
+    const sub = await client('dollar');
+    const received = collect(sub);
+    await sub.subscribeAsync('#', { qos: 1 });
+    const pub = await client('dollar-pub');
+    await pub.publishAsync('$SYS/x', 'hidden', { qos: 1 });
+    await marker(pub, sub, received, 'plain/marker');
+    expect(received.filter((m) => m.topic.startsWith('$'))).toEqual([]);
+  });
+
+  it('delivers a message matching overlapping subscriptions at the highest granted QoS', async () => {
+    const sub = await client('overlap');
+    const received = collect(sub);
+    await sub.subscribeAsync({ 'o/#': { qos: 0 }, 'o/x': { qos: 1 } });
+    const pub = await client('overlap-pub');
+    await pub.publishAsync('o/x', 'both', { qos: 1 });
+    await pub.publishAsync('o/y', 'one', { qos: 1 });
+    await receivedCount(sub, received, 2);
+    await marker(pub, sub, received, 'o/zz-marker');
+    const both = received.filter((m) => m.payload === 'both');
+    expect(both.length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...both.map((m) => m.qos))).toBe(1);
+  });
+
+  it('takes a client id over: the first connection ends, the second gets the messages', async () => {
+    const first = await client('same', { clean: false });
+    await first.subscribeAsync('takeover/#', { qos: 1 });
+    const gone = next(first, 'close');
+    const second = await client('same', { clean: false });
+    await gone;
+    const received = collect(second);
+    const pub = await client('takeover-pub');
+    await pub.publishAsync('takeover/1', 'to the second', { qos: 1 });
+    await receivedCount(second, received, 1);
+    expect(received[0]?.payload).toBe('to the second');
+    expect(stack.gateway.stats().clients).toBe(2);
+  });
+});
+
+describe('MQTT over AMQP end to end: back-pressure', () => {
+  let stack: Stack;
+
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  it('a slow subscriber and a fast publisher keep the gateway buffers bounded', async () => {
+    const window = 4;
+    stack = await startStack({ mqtt: { outboundWindow: window }, backend: { maxInMemoryPerClient: 16 } });
+    // The slow subscriber never acknowledges.
+    const { client: slow } = await RawMqttClient.connect(stack.port, {
+      clientId: 'slow',
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 0,
+    });
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood', qos: 1 }] });
+    await slow.next((p) => p.cmd === 'suback');
+    const pub = await stack.connect({ clientId: 'fast', protocolVersion: 5 });
+    for (let i = 0; i < 200; i++) await pub.publishAsync('flood', `m${i}`, { qos: 1 });
+    await slow.next(() => slow.publishes().length >= window);
+    await slow.roundTrip();
+    const slowStats = stack.gateway.bridge('slow')?.stats();
+    expect(slow.publishes()).toHaveLength(window);
+    expect(stack.gateway.stats().heldDeliveriesHighWater).toBeLessThanOrEqual(window);
+    // What the slow client's bridge holds plus the credit it has given never exceed the client's window.
+    expect(slowStats?.heldDeliveries).toBe(window);
+    expect(slowStats?.outstandingCredit).toBe(0);
+    expect(stack.backend.stats().subscriptions.buffered).toBeLessThanOrEqual(16);
+    slow.destroy();
+  });
+});

@@ -16,6 +16,7 @@ import {
   type AmqpConnection,
   type AmqpErrorInit,
   type AmqpListener,
+  type AmqpMessage,
   type Delivery,
   type IncomingLink,
   listen,
@@ -29,8 +30,8 @@ import { Serial } from '../services/serial';
 import { SubscriptionService } from '../services/subscription-service';
 import { WillService } from '../services/will-service';
 import { createMemoryStores } from '../store';
-import type { Addresses, DecodedControl, MqttMessage, Stores } from '../types';
-import { decodeControlMessage, decodeTopicMessage, encodeDelivery, encodeSubscriptionsReply } from './codec';
+import type { Addresses, DecodedControl, DecodedPublish, MqttMessage, Stores } from '../types';
+import { type BackendCodec, createCodec } from './codec';
 import { ControlLinks } from './control-links';
 import { NativeReceivers } from './native-receivers';
 import { SenderOutlet } from './sender-outlet';
@@ -66,7 +67,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   /** Requests of one client run in order. */
   readonly #requestQueues = new Map<string, Serial>();
   readonly #options: BackendOptions;
-  readonly #now: () => number;
+  readonly #codec: BackendCodec;
   readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
   #malformed = 0;
   #closing: Promise<void> | undefined;
@@ -80,6 +81,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     subscriptions: SubscriptionService;
     wills: WillService;
     native: NativeReceivers;
+    codec: BackendCodec;
     route: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
     options: BackendOptions;
   }) {
@@ -93,7 +95,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#native = parts.native;
     this.#routeMessage = parts.route;
     this.#options = parts.options;
-    this.#now = parts.options.now ?? Date.now;
+    this.#codec = parts.codec;
     this.#listener.on('connection', (connection) => this.#onConnection(connection));
     this.#listener.on('error', (error) => this.#fail(error));
   }
@@ -347,7 +349,7 @@ export class Backend extends EventEmitter<BackendEvents> {
         const timeout = this.#options.controlReplyTimeoutMs ?? DEFAULT_CONTROL_REPLY_TIMEOUT_MS;
         const control = await this.#controls.get(replyTo, timeout);
         // Sent and accepted before the backlog may flow: AMQP_SUBSCRIPTIONS comes first.
-        const outcome = await control.send(encodeSubscriptionsReply(subscriptions));
+        const outcome = await control.send(this.#codec.encodeSubscriptions(subscriptions));
         if (outcome.state !== 'accepted' && outcome.state !== 'sent') {
           delivery.reject({
             condition: 'amqp:precondition-failed',
@@ -487,13 +489,12 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   #onPublication(receiver: Receiver, delivery: Delivery, linkPublisher: string | undefined): void {
-    let message: MqttMessage & { expired: boolean };
+    let message: DecodedPublish;
     try {
-      message = decodeTopicMessage(
+      message = this.#codec.decodeTopicMessage(
         delivery.message,
         receiver.info.target?.address,
         delivery.presettled,
-        this.#now(),
       );
     } catch (error) {
       this.#malformed += 1;
@@ -516,7 +517,13 @@ export class Backend extends EventEmitter<BackendEvents> {
     }
     const annotated = delivery.message.messageAnnotations?.[PUBLISHER_ID_KEY];
     const publisherId = typeof annotated === 'string' ? annotated : linkPublisher;
-    const { expired: _expired, ...published } = message;
+    const published: MqttMessage = {
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: message.retain,
+      ...(message.properties !== undefined ? { properties: message.properties } : {}),
+    };
     this.#route(published, publisherId).then(
       () => delivery.accept(),
       (error: unknown) => delivery.reject(this.#errorFor(error)),
@@ -544,7 +551,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   /** The decoded control message, or undefined after rejecting a malformed one. */
   #decode(delivery: Delivery): DecodedControl | undefined {
     try {
-      return decodeControlMessage(delivery.message, this.#addresses);
+      return this.#codec.decodeControl(delivery.message);
     } catch (error) {
       this.#malformed += 1;
       delivery.reject(this.#errorFor(error));
@@ -591,6 +598,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
   const ownStores = options.store === undefined;
   const stores = options.store ?? createMemoryStores();
   const now = options.now ?? Date.now;
+  const codec = createCodec(addresses, options.dialect ?? 'enmasse', now);
   let backend: Backend | undefined;
   const onError = (error: unknown): void => {
     if (backend !== undefined && backend.listenerCount('error') > 0) {
@@ -601,7 +609,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     const subscriptions = await SubscriptionService.start({
       sessions: stores.sessions,
       retained: stores.retained,
-      encode: (delivery, at) => encodePending(delivery, at),
+      encode: (delivery, at) => encodePending(codec, delivery, at),
       ...(options.maxInMemoryPerClient !== undefined
         ? { maxInMemoryPerClient: options.maxInMemoryPerClient }
         : {}),
@@ -609,7 +617,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       now,
       onError,
     });
-    const native = new NativeReceivers();
+    const native = new NativeReceivers(codec);
     // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
     const route = (message: MqttMessage, publisherId: string | undefined): Promise<void> => {
       native.publish(message);
@@ -637,6 +645,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       subscriptions,
       wills,
       native,
+      codec,
       route,
       options,
     });
@@ -648,11 +657,11 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
 }
 
 /** The AMQP_PUBLISH of a session delivery, its expiry interval cut to what is left. */
-function encodePending(delivery: PendingDelivery, now: number): ReturnType<typeof encodeDelivery> {
+function encodePending(codec: BackendCodec, delivery: PendingDelivery, now: number): AmqpMessage {
   let message = delivery.message;
   if (delivery.expiresAt !== undefined) {
     const left = Math.max(1, Math.ceil((delivery.expiresAt - now) / 1000));
     message = { ...message, properties: { ...message.properties, messageExpiryInterval: left } };
   }
-  return encodeDelivery(message, delivery.seq, delivery.deliveryCount > 0);
+  return codec.encodeDelivery(message, delivery.seq, delivery.deliveryCount > 0);
 }

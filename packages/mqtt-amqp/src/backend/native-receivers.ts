@@ -7,16 +7,21 @@
  * own QoS and the retain flag cleared (no retained messages on attach). Each link's sends wait for its credit
  * in a queue of at most `maxQueued` messages; beyond that, messages for that link are dropped and counted.
  */
-import { type Sender, SendQueueFullError } from '@dragoman/amqp';
+import { type AmqpMessage, type Sender, SendQueueFullError } from '@dragoman/amqp';
 import { TopicTree } from '@dragoman/mqtt';
 import type { MqttMessage } from '../types';
-import { encodeDelivery } from './codec';
+import type { BackendCodec } from './codec';
 
 export class NativeReceivers {
   readonly #tree = new TopicTree<Sender, Sender>();
   readonly #filters = new Map<Sender, string>();
   #dropped = 0;
   #published = 0;
+  readonly #codec: BackendCodec;
+
+  constructor(codec: BackendCodec) {
+    this.#codec = codec;
+  }
 
   /** Publications seen (each counted once, whoever received it). */
   get published(): number {
@@ -56,9 +61,9 @@ export class NativeReceivers {
     this.#published += 1;
     if (this.#tree.size === 0) return;
     const copy: MqttMessage = { ...message, retain: false };
-    let encoded: ReturnType<typeof encodeDelivery> | undefined;
+    let encoded: AmqpMessage | undefined;
     this.#tree.forEachMatch(message.topic, (sender) => {
-      encoded ??= encodeDelivery(copy, undefined, false);
+      encoded ??= this.#codec.encodeDelivery(copy, undefined, false);
       sender.send(encoded).catch((error: unknown) => {
         if (error instanceof SendQueueFullError) this.#dropped += 1;
         // Otherwise the link closed; its messages go with it, as for any subscriber that leaves.

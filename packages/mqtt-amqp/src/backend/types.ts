@@ -3,7 +3,7 @@
  */
 import type { ListenOptions } from '@dragoman/amqp';
 import type { SubscriptionServiceStats, WillServiceStats } from '../services/types';
-import type { AddressOptions, MqttMessage, Stores } from '../types';
+import type { AddressOptions, Dialect, DialectName, MqttMessage, Stores } from '../types';
 
 /** Options of `createBackend`. Every field is optional; each limit has a safe default. */
 export interface BackendOptions {
@@ -15,6 +15,12 @@ export interface BackendOptions {
    * backend whose sessions, retained messages and wills survive a restart).
    */
   readonly store?: Stores;
+  /**
+   * How published messages spell QoS, retain and DUP, and how topics map to addresses (spec appendix): for
+   * what publishers send to topic addresses and what the backend delivers. Default `enmasse` (the spec).
+   * Control messages always follow the spec.
+   */
+  readonly dialect?: DialectName | Dialect;
   /** Well-known addresses; the spec's by default. */
   readonly addresses?: AddressOptions;
   /** How long a will found in the store at start waits for its client to come back, ms. Default 60 000. */

@@ -17,6 +17,7 @@ export {
   receiverPublisher,
   type SettlementPolicy,
 } from './receiver-publisher';
+export { type Relay, type RelayOptions, RelayProcessor, relay } from './relay';
 export {
   type SendCounts,
   type SenderEnd,

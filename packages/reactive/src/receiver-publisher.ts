@@ -209,7 +209,11 @@ class ReceiverSubscription {
     if (receiver === undefined) return;
     // Undelivered messages are left unsettled: the detach hands them back to the peer.
     for (const received of this.outlet.takeUndelivered()) received.lose();
-    void receiver.close().catch(() => undefined);
+    // Detach on the next turn, so that settlements made in the same turn as the cancel (a loop body that
+    // finished, then `break`) still reach the peer first.
+    setImmediate(() => {
+      void receiver.close().catch(() => undefined);
+    });
   }
 }
 

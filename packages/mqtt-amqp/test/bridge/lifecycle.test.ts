@@ -1,0 +1,91 @@
+/** Pool sizing, AMQP connection loss and gateway shutdown, against a recording rhea peer. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { next, type RunningGateway, runGateway } from './support/harness';
+import { type DetachEvent, publishAddress, RecordingPeer } from './support/recording-peer';
+
+describe('bridge gateway lifecycle', () => {
+  let peer: RecordingPeer;
+  let gw: RunningGateway;
+
+  beforeEach(async () => {
+    peer = await RecordingPeer.start();
+  });
+
+  afterEach(async () => {
+    await gw.close();
+    await peer.close();
+  });
+
+  it('spreads clients over at most poolSize shared AMQP connections', async () => {
+    gw = await runGateway({ amqp: { url: peer.url }, poolSize: 2 });
+    const clients = [];
+    for (const id of ['p1', 'p2', 'p3', 'p4']) {
+      clients.push(await gw.connect({ clientId: id, protocolVersion: 5 }));
+    }
+    expect(peer.ofKind('connection-open')).toHaveLength(2);
+    expect(gw.gateway.stats()).toMatchObject({ clients: 4, amqpConnections: 2 });
+    for (const client of clients) client.end(true);
+  });
+
+  it('per-client mode opens a connection per client and closes it with the client', async () => {
+    gw = await runGateway({ amqp: { url: peer.url }, connectionMode: 'per-client' });
+    const a = await gw.connect({ clientId: 'own-a', protocolVersion: 4 });
+    const b = await gw.connect({ clientId: 'own-b', protocolVersion: 4 });
+    expect(peer.ofKind('connection-open')).toHaveLength(2);
+    await a.endAsync();
+    await peer.waitFor((e) => e.kind === 'connection-close');
+    expect(peer.connectionCount).toBe(1);
+    b.end(true);
+  });
+
+  it.each([4, 5] as const)(
+    'ends the clients of a lost AMQP connection, then serves new ones (v%i)',
+    async (v) => {
+      gw = await runGateway({ amqp: { url: peer.url }, poolSize: 1 });
+      const client = await gw.connect({
+        clientId: `lost-${v}`,
+        protocolVersion: v,
+        will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false },
+      });
+      await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(`lost-${v}`));
+      const reason = new Promise<number | undefined>((resolve) => {
+        client.on('disconnect', (packet) => resolve(packet.reasonCode));
+        client.on('close', () => resolve(undefined));
+      });
+      peer.dropConnections({ condition: 'amqp:connection:forced', description: 'test' });
+      const code = await reason;
+      if (v === 5) expect(code).toBe(0x80);
+      await until(() => gw.gateway.stats().clients === 0);
+      const again = await gw.connect({ clientId: `lost-${v}`, protocolVersion: v });
+      expect(again.connected).toBe(true);
+      expect(peer.ofKind('connection-open')).toHaveLength(2);
+      again.end(true);
+    },
+  );
+
+  it('close() disconnects clients (MQTT 5: 0x8B) and detaches their will links with detach-forced', async () => {
+    gw = await runGateway({ amqp: { url: peer.url } });
+    const client = await gw.connect({
+      clientId: 'shutdown',
+      protocolVersion: 5,
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress('shutdown'));
+    const disconnect = next<[{ reasonCode?: number }]>(client, 'disconnect');
+    await gw.gateway.close();
+    const [packet] = await disconnect;
+    expect(packet.reasonCode).toBe(0x8b);
+    const detach = await peer.waitFor((e): e is DetachEvent => e.kind === 'detach' && e.name === 'shutdown');
+    expect(detach.condition).toBe('amqp:link:detach-forced');
+    expect(() => gw.gateway.handle({} as never)).toThrow();
+  });
+});
+
+/** Waits until `check` holds, re-checking on each turn of the event loop (bounded). */
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

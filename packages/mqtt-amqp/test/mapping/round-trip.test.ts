@@ -6,11 +6,20 @@
 
 import type { QoS } from '@dragoman/mqtt';
 import {
+  createAddresses,
   type DecodedPublish,
   DIALECT_NAMES,
   type DialectName,
   decodePublish,
+  decodeSubscribe,
+  decodeSubscriptions,
+  decodeUnsubscribe,
+  decodeWill,
   encodePublish,
+  encodeSubscribe,
+  encodeSubscriptions,
+  encodeUnsubscribe,
+  encodeWill,
   type LinkSpec,
   type MessageProperties,
   type PublishInput,
@@ -164,4 +173,104 @@ describe('round trips over an AMQP connection', () => {
       );
     });
   }
+});
+
+describe('control message round trips in memory', () => {
+  const addresses = createAddresses();
+  const clientIdArb = fc.string({ unit: levelChars(false), minLength: 1, maxLength: 8 });
+  const filterArb = fc
+    .tuple(
+      fc.array(fc.oneof(fc.string({ unit: levelChars(false), maxLength: 3 }), fc.constant('+')), {
+        maxLength: 3,
+      }),
+      fc.boolean(),
+    )
+    .map(([levels, hash]) => [...levels, ...(hash ? ['#'] : [])].join('/'))
+    .filter((f) => f.length > 0);
+  const subscriptionArb = fc.record(
+    {
+      qos: fc.constantFrom<QoS>(0, 1, 2),
+      noLocal: fc.constant(true),
+      retainAsPublished: fc.constant(true),
+      retainHandling: fc.constantFrom<1 | 2>(1, 2),
+      subscriptionIdentifier: fc.integer({ min: 1, max: 268_435_455 }),
+    },
+    { requiredKeys: ['qos'] },
+  );
+
+  it('AMQP_WILL: the will and its MQTT 5 properties come back', () => {
+    fc.assert(
+      fc.property(
+        publishArb(false),
+        fc.option(fc.integer({ min: 1, max: 0xffff_ffff }), { nil: undefined }),
+        (input, delay) => {
+          const { dup: _dup, messageId: _id, ...will } = input;
+          const { subscriptionIdentifier: _sid, ...properties } = will.properties ?? {};
+          const withDelay = {
+            ...will,
+            properties: { ...properties, ...(delay === undefined ? {} : { willDelayInterval: delay }) },
+          };
+          const decoded = decodeWill(encodeWill(withDelay));
+          expect(decoded.delayInterval).toBe(delay ?? 0);
+          const expectedProperties = expected('enmasse', { ...will, properties }).properties;
+          expect(decoded.message).toEqual({
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            ...(expectedProperties === undefined ? {} : { properties: expectedProperties }),
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('AMQP_SUBSCRIBE / AMQP_UNSUBSCRIBE / AMQP_SUBSCRIPTIONS: filters, QoS and MQTT 5 options come back', () => {
+    fc.assert(
+      fc.property(
+        clientIdArb,
+        fc.integer({ min: 1, max: 65_535 }),
+        fc.uniqueArray(fc.tuple(filterArb, subscriptionArb), {
+          minLength: 1,
+          maxLength: 5,
+          selector: ([f]) => f,
+        }),
+        fc.option(fc.integer({ min: 1, max: 268_435_455 }), { nil: undefined }),
+        (clientId, messageId, entries, identifier) => {
+          const packet = {
+            messageId,
+            subscriptions: entries.map(([topic, s]) => ({
+              topic,
+              qos: s.qos,
+              ...(s.noLocal ? { nl: true } : {}),
+              ...(s.retainAsPublished ? { rap: true } : {}),
+              ...(s.retainHandling === undefined ? {} : { rh: s.retainHandling }),
+            })),
+            ...(identifier === undefined ? {} : { properties: { subscriptionIdentifier: identifier } }),
+          };
+          const subscribe = decodeSubscribe(encodeSubscribe(packet, clientId, addresses), addresses);
+          expect(subscribe.clientId).toBe(clientId);
+          expect(subscribe.messageId).toBe(messageId);
+          const byFilter = new Map(subscribe.subscriptions.map(({ filter, ...s }) => [filter, s]));
+          for (const [filter, s] of entries) {
+            const { subscriptionIdentifier: _ignored, ...options } = s;
+            expect(byFilter.get(filter)).toEqual({
+              ...options,
+              ...(identifier === undefined ? {} : { subscriptionIdentifier: identifier }),
+            });
+          }
+          const filters = entries.map(([f]) => f);
+          const unsubscribe = decodeUnsubscribe(
+            encodeUnsubscribe({ messageId, unsubscriptions: filters }, clientId, addresses),
+            addresses,
+          );
+          expect(unsubscribe).toEqual({ clientId, messageId, filters });
+          const session = new Map(entries);
+          expect(decodeSubscriptions(encodeSubscriptions(session)).subscriptions).toEqual(session);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

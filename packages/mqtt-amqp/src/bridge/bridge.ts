@@ -253,6 +253,7 @@ export class ClientBridge {
         ),
       );
       this.willLink = link;
+      this.endOnRemoteDetach(link, 'will');
       await this.expectAccepted('will', step('will', link.send(codec.will(will))));
     }
 
@@ -270,6 +271,7 @@ export class ClientBridge {
       ),
     );
     this.subscriptionLink = ss;
+    this.endOnRemoteDetach(ss, 'subscription-service');
     if (endpoint.clean) {
       await this.expectAccepted('close', step('close', ss.send(codec.close(this.clientId))));
       return false;
@@ -311,6 +313,21 @@ export class ClientBridge {
     } finally {
       void this.closeLink(control);
     }
+  }
+
+  /**
+   * A will or subscription-service link the peer detaches leaves the client without its will or its
+   * session requests: end the client (it reconnects and gets fresh links) rather than carry on half-served.
+   */
+  private endOnRemoteDetach(link: Sender, what: string): void {
+    link.on('close', (info) => {
+      if (!info.remote || this.lifetime.signal.aborted) return;
+      const why = info.error ? `: ${info.error.message}` : '';
+      this.serverDisconnect(
+        BridgeReasonCode.UnspecifiedError,
+        `${what} link detached by the AMQP peer${why}`,
+      );
+    });
   }
 
   private async expectAccepted(step: string, outcome: Promise<SendResult>): Promise<void> {
@@ -485,9 +502,18 @@ export class ClientBridge {
           signal: this.lifetime.signal,
         }),
       );
-      this.pubrelLink.catch(() => {
-        this.pubrelLink = undefined;
-      });
+      const attaching = this.pubrelLink;
+      const forget = (): void => {
+        if (this.pubrelLink === attaching) this.pubrelLink = undefined;
+      };
+      // A pubrel link that failed to attach, or that the peer detached, is attached again next time.
+      attaching.then((link) => {
+        link.once('close', () => {
+          forget();
+          this.openLinks.delete(link);
+          lease.names.release(name);
+        });
+      }, forget);
     }
     return this.pubrelLink.then(async (link) => {
       await this.expectAccepted('pubrel', link.send(this.env.codec.pubrel(messageId)));

@@ -63,6 +63,18 @@ describe('bridge gateway lifecycle', () => {
     },
   );
 
+  it('ends a client whose subscription-service link the peer detaches', async () => {
+    gw = await runGateway({ amqp: { url: peer.url } });
+    const client = await gw.connect({ clientId: 'orphan', protocolVersion: 5 });
+    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress('orphan'));
+    const disconnect = next<[{ reasonCode?: number }]>(client, 'disconnect');
+    peer
+      .receiverNamed('orphan/subscriptions')
+      ?.close({ condition: 'amqp:internal-error', description: 'gone' });
+    const [packet] = await disconnect;
+    expect(packet.reasonCode).toBe(0x80);
+  });
+
   it('close() disconnects clients (MQTT 5: 0x8B) and detaches their will links with detach-forced', async () => {
     gw = await runGateway({ amqp: { url: peer.url } });
     const client = await gw.connect({

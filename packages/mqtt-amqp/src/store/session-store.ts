@@ -59,9 +59,9 @@ export class BackendSessionStore implements SessionStore {
         record = { ...previous, expiryInterval };
         delete record.disconnectedAt;
       } else {
-        if (previous !== undefined) {
-          backlog.clear(clientId);
-        } else if (sessions.count() >= this.#options.maxSessions) {
+        // A new or discarded session starts with an empty backlog (and sequence numbers from 1).
+        backlog.clear(clientId);
+        if (previous === undefined && sessions.count() >= this.#options.maxSessions) {
           this.#purgeExpiredSessions(now);
           if (sessions.count() >= this.#options.maxSessions) {
             throw new StoreLimitError(

@@ -153,6 +153,22 @@ export function describeStoreConformance(name: string, factory: StoresFactory): 
         expect(await sessions.get('never')).toBeUndefined();
       });
 
+      it('does not resume an expired session: its subscriptions and backlog are gone', async () => {
+        const { sessions } = await open();
+        await sessions.open('c1', { clean: false, expiryInterval: 5 });
+        await sessions.subscribe('c1', [['a', { qos: 1 }]]);
+        await sessions.enqueue('c1', message('a', 'old'));
+        await sessions.disconnect('c1');
+        clock.advance(5_000);
+        const reopened = await sessions.open('c1', { clean: false });
+        expect(reopened.present).toBe(false);
+        expect(reopened.session.subscriptions.size).toBe(0);
+        expect(await sessions.backlogSize('c1')).toBe(0);
+        const next = await sessions.enqueue('c1', message('a', 'new'));
+        expect(next).toMatchObject({ status: 'queued', seq: 1 });
+        expect(payloads(await sessions.backlog('c1'))).toEqual(['new']);
+      });
+
       it('queues the backlog in order and removes acknowledged entries', async () => {
         const { sessions } = await open();
         await sessions.open('c1', { clean: false });

@@ -264,7 +264,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.endpointState = 'connected';
     this.send(connack);
     this.keepAlive = new KeepAliveMonitor(this.keepAliveSeconds, () =>
-      this.close({ kind: 'keep-alive-timeout' }),
+      this.close(
+        { kind: 'keep-alive-timeout' },
+        v5 ? { cmd: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout } : undefined,
+      ),
     );
     this.keepAlive.start();
     this.pump();

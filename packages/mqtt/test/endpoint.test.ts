@@ -1,0 +1,192 @@
+/**
+ * Endpoint behaviour that needs a client doing what mqtt.js never does on its own (re-sent QoS 2
+ * packets, bursts of unacknowledged publishes, silence), driven over TCP with hand-made packets.
+ */
+import { once } from 'node:events';
+import type net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CloseReason,
+  encodePacket,
+  type InboundPublish,
+  MqttDecoder,
+  type MqttEndpoint,
+  type MqttPacket,
+  type ProtocolVersion,
+} from '../src/index';
+import { type Harness, next, rawSocket, startServer, TIMEOUT_MS, until } from './support/harness';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+/** A raw client: writes packets, collects decoded packets, waits for a given one. */
+class RawClient {
+  readonly packets: MqttPacket[] = [];
+  private readonly decoder: MqttDecoder;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly version: ProtocolVersion,
+  ) {
+    this.decoder = new MqttDecoder({ protocolVersion: version });
+    socket.on('data', (chunk: Buffer) => this.packets.push(...this.decoder.decode(chunk)));
+  }
+
+  send(...packets: MqttPacket[]): void {
+    this.socket.write(Buffer.concat(packets.map((p) => encodePacket(p, this.version))));
+  }
+
+  /** Waits until `count` packets matching `predicate` have arrived; returns them. */
+  async waitFor(predicate: (p: MqttPacket) => boolean, count = 1): Promise<MqttPacket[]> {
+    const matching = (): MqttPacket[] => this.packets.filter(predicate);
+    await until(() => matching().length >= count, this.socket, ['data']);
+    return matching();
+  }
+}
+
+async function connect(
+  version: ProtocolVersion,
+  options: Parameters<typeof startServer>[0] = {},
+  keepalive = 0,
+): Promise<{ endpoint: MqttEndpoint; client: RawClient }> {
+  harness = await startServer(options);
+  const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+  const client = new RawClient(await rawSocket(harness.port), version);
+  client.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: version,
+    clean: true,
+    keepalive,
+    clientId: 'raw',
+  });
+  const [endpoint] = await endpointPromise;
+  endpoint.accept();
+  await client.waitFor((p) => p.cmd === 'connack');
+  return { endpoint, client };
+}
+
+const qos2 = (messageId: number, dup = false): MqttPacket => ({
+  cmd: 'publish',
+  topic: 'q2',
+  payload: Buffer.from(`m${messageId}`),
+  qos: 2,
+  retain: false,
+  dup,
+  messageId,
+});
+
+describe.each([4, 5] as const)('protocol version %i', (version) => {
+  it('does not deliver a re-sent QoS 2 PUBLISH twice before PUBREL, and repeats PUBREC', async () => {
+    const { endpoint, client } = await connect(version);
+    const delivered: InboundPublish[] = [];
+    endpoint.on('publish', (m) => delivered.push(m));
+    client.send(qos2(5), qos2(5, true)); // re-sent before the host answered
+    await until(() => delivered.length === 1, endpoint, ['publish']);
+    delivered[0]!.received();
+    await client.waitFor((p) => p.cmd === 'pubrec');
+    client.send(qos2(5, true)); // re-sent after PUBREC: PUBREC again, no delivery
+    await client.waitFor((p) => p.cmd === 'pubrec', 2);
+    expect(delivered).toHaveLength(1);
+    delivered[0]!.complete(); // before PUBREL: PUBCOMP follows PUBREL
+    const released = delivered[0]!.released();
+    client.send({ cmd: 'pubrel', messageId: 5 });
+    await released;
+    const [pubcomp] = await client.waitFor((p) => p.cmd === 'pubcomp');
+    expect(pubcomp).toMatchObject({ cmd: 'pubcomp', messageId: 5 });
+    // The identifier is free again: a new PUBLISH with it is a new message.
+    client.send(qos2(5));
+    await until(() => delivered.length === 2, endpoint, ['publish']);
+    expect(delivered.map((m) => m.dup)).toEqual([false, false]);
+  });
+
+  it('answers a PUBREL for an unknown packet identifier with PUBCOMP', async () => {
+    const { client } = await connect(version);
+    client.send({ cmd: 'pubrel', messageId: 9 });
+    const [pubcomp] = await client.waitFor((p) => p.cmd === 'pubcomp');
+    expect(pubcomp).toMatchObject(version === 5 ? { messageId: 9, reasonCode: 0x92 } : { messageId: 9 });
+  });
+
+  it('stops reading while receiveMaximum requests wait for the host', async () => {
+    const { endpoint, client } = await connect(version, { receiveMaximum: 2 });
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    const topics: string[] = [];
+    endpoint.on('publish', (m) => {
+      topics.push(m.topic);
+      outstanding++;
+      maxOutstanding = Math.max(maxOutstanding, outstanding);
+      // Acknowledge later, so that a server without flow control would deliver the whole burst first.
+      setImmediate(() => {
+        outstanding--;
+        m.ack();
+      });
+    });
+    client.send(
+      ...Array.from(
+        { length: 6 },
+        (_, i): MqttPacket => ({
+          cmd: 'publish',
+          topic: `t/${i}`,
+          payload: Buffer.from('x'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          messageId: i + 1,
+        }),
+      ),
+    );
+    await client.waitFor((p) => p.cmd === 'puback', 6);
+    expect(topics).toEqual(['t/0', 't/1', 't/2', 't/3', 't/4', 't/5']);
+    expect(maxOutstanding).toBe(2);
+  });
+
+  it('re-sends a pending PUBREL on resume and resolves on PUBCOMP', async () => {
+    const { endpoint, client } = await connect(version);
+    const outcome = endpoint.resend({
+      messageId: 321,
+      state: 'pubrel',
+      message: { topic: 'r', payload: 'x', qos: 2 },
+    });
+    const [pubrel] = await client.waitFor((p) => p.cmd === 'pubrel');
+    expect(pubrel).toMatchObject({ cmd: 'pubrel', messageId: 321 });
+    client.send({ cmd: 'pubcomp', messageId: 321, ...(version === 5 ? { reasonCode: 0 } : {}) });
+    await expect(outcome).resolves.toEqual({ reasonCode: 0 });
+  });
+
+  it('queues resent messages beyond the window and sends them as it opens', async () => {
+    const { endpoint, client } = await connect(version, { outboundWindow: 1 });
+    const outcomes = [1, 2, 3].map((id) =>
+      endpoint.resend({
+        messageId: id,
+        state: 'publish',
+        message: { topic: `r/${id}`, payload: 'x', qos: 1 },
+      }),
+    );
+    expect(endpoint.inFlight).toBe(1);
+    expect(endpoint.canPublish).toBe(false);
+    for (const id of [1, 2, 3]) {
+      const publishes = await client.waitFor((p) => p.cmd === 'publish', id);
+      expect(publishes[id - 1]).toMatchObject({ messageId: id, dup: true, topic: `r/${id}` });
+      client.send({ cmd: 'puback', messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) });
+    }
+    await Promise.all(outcomes);
+    expect(endpoint.canPublish).toBe(true);
+    expect(endpoint.pendingPublishes()).toEqual([]);
+  });
+
+  it('closes on keep-alive expiry after 1.5 x the keep-alive', async () => {
+    const { endpoint, client } = await connect(version, {}, 1);
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    const socketClosed = once(client.socket, 'close', { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const [reason] = await closed;
+    expect(reason).toEqual({ kind: 'keep-alive-timeout' });
+    await socketClosed;
+    const last = client.packets.at(-1);
+    if (version === 5) expect(last).toEqual({ cmd: 'disconnect', reasonCode: 0x8d });
+    else expect(last?.cmd).toBe('connack');
+  });
+});

@@ -115,6 +115,7 @@ describe('bridge MQTT 5 features towards the client', () => {
       } as Partial<Message>),
     );
     await peer.waitFor((e): e is OutcomeEvent => e.kind === 'outcome' && e.deliveryId === expired.id);
+    const arrived = next(client, 'message');
     await peer.sendToClient(
       'features',
       amqpPublish('fresh', 'x', 1, {
@@ -126,7 +127,7 @@ describe('bridge MQTT 5 features towards the client', () => {
         },
       }),
     );
-    await next(client, 'message');
+    await arrived;
     expect(packets).toHaveLength(1);
     expect(packets[0]?.topic).toBe('fresh');
     expect(packets[0]?.properties?.subscriptionIdentifier).toEqual([7, 9]);

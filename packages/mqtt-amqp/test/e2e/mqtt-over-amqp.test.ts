@@ -271,3 +271,73 @@ describe('MQTT over AMQP end to end: back-pressure', () => {
     slow.destroy();
   });
 });
+
+describe('MQTT over AMQP end to end: MQTT 5 features', () => {
+  let stack: Stack;
+
+  beforeEach(async () => {
+    stack = await startStack({
+      backend: {
+        authorizeSubscription: (_clientId, filter) => !filter.startsWith('secret/'),
+        refusedSubscriptionReasonCode: 0x87,
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  const client = (clientId: string, options: Parameters<Stack['connect']>[0] = {}) =>
+    stack.connect({ clientId, protocolVersion: 5, ...options });
+
+  it('answers a refused subscription with the configured reason code', async () => {
+    const sub = await client('refused');
+    const error = (await sub.subscribeAsync('secret/x', { qos: 1 }).catch((e: unknown) => e)) as {
+      packet?: { granted?: number[] };
+    };
+    expect(error.packet?.granted).toEqual([0x87]);
+    const granted = await sub.subscribeAsync('open/x', { qos: 1 });
+    expect(granted[0]?.qos).toBe(1);
+  });
+
+  it('carries subscription identifiers and the message expiry interval', async () => {
+    const sub = await client('ids');
+    const packets: Array<Record<string, unknown> | undefined> = [];
+    sub.on('message', (_topic, _payload, packet) => packets.push(packet.properties));
+    await sub.subscribeAsync('ids/#', { qos: 1, properties: { subscriptionIdentifier: 42 } });
+    const pub = await client('ids-pub');
+    const arrived = next(sub, 'message');
+    await pub.publishAsync('ids/a', 'x', { qos: 1, properties: { messageExpiryInterval: 120 } });
+    await arrived;
+    const ids = packets[0]?.subscriptionIdentifier;
+    expect(Array.isArray(ids) ? ids : [ids]).toEqual([42]);
+    const expiry = packets[0]?.messageExpiryInterval as number;
+    expect(expiry).toBeGreaterThan(0);
+    expect(expiry).toBeLessThanOrEqual(120);
+  });
+
+  it('honours no-local: a client does not get its own publications back', async () => {
+    const self = await client('narcissus');
+    const received = collect(self);
+    await self.subscribeAsync({ 'echo/#': { qos: 1, nl: true }, 'other/#': { qos: 1 } });
+    await self.publishAsync('echo/1', 'mine', { qos: 1 });
+    const pub = await client('echo-pub');
+    await pub.publishAsync('echo/1', 'theirs', { qos: 1 });
+    await receivedCount(self, received, 1);
+    await marker(pub, self, received, 'other/marker');
+    expect(received.map((m) => m.payload)).toEqual(['theirs']);
+  });
+
+  it('publishes the will after DISCONNECT with reason 0x04 (disconnect with will message)', async () => {
+    const watcher = await client('will-watcher');
+    const received = collect(watcher);
+    await watcher.subscribeAsync('w4/#', { qos: 1 });
+    const leaving = await client('leaving', {
+      will: { topic: 'w4/leaving', payload: Buffer.from('bye'), qos: 1, retain: false },
+    });
+    await new Promise<void>((resolve) => leaving.end(false, { reasonCode: 0x04 }, () => resolve()));
+    await receivedCount(watcher, received, 1);
+    expect(received[0]).toMatchObject({ topic: 'w4/leaving', payload: 'bye' });
+  });
+});

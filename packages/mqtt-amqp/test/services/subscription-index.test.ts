@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { SubscriptionIndex } from '../../src/services/subscription-index';
+
+describe('SubscriptionIndex', () => {
+  it('folds overlapping subscriptions of one client into one delivery at the highest QoS, every identifier', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('c', 'a/#', { qos: 0, subscriptionIdentifier: 7 });
+    index.add('c', 'a/+', { qos: 2, subscriptionIdentifier: 3 });
+    index.add('c', 'a/b', { qos: 1 });
+    index.add('d', 'a/b', { qos: 1, retainAsPublished: true });
+    const deliveries = index.match('a/b', undefined).sort((x, y) => x.clientId.localeCompare(y.clientId));
+    expect(deliveries).toEqual([
+      { clientId: 'c', qos: 2, subscriptionIdentifiers: [3, 7], retainAsPublished: false },
+      { clientId: 'd', qos: 1, subscriptionIdentifiers: [], retainAsPublished: true },
+    ]);
+  });
+
+  it('does not match $ topics with a leading wildcard', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('c', '#', { qos: 0 });
+    index.add('c', '+/x', { qos: 0 });
+    expect(index.match('$SYS/x', undefined)).toEqual([]);
+    index.add('c', '$SYS/#', { qos: 1 });
+    expect(index.match('$SYS/x', undefined).map((d) => d.qos)).toEqual([1]);
+  });
+
+  it('leaves out the publisher where a subscription has no-local', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('me', 'chat/#', { qos: 1, noLocal: true });
+    index.add('you', 'chat/#', { qos: 1, noLocal: true });
+    expect(index.match('chat/1', 'me').map((d) => d.clientId)).toEqual(['you']);
+    expect(index.match('chat/1', undefined)).toHaveLength(2);
+  });
+
+  it('gives each shared group one copy, round-robin over connected members first', () => {
+    const connected = new Set(['w1', 'w2']);
+    const index = new SubscriptionIndex((id) => connected.has(id));
+    for (const id of ['w1', 'w2', 'w3']) index.add(id, '$share/g/jobs/#', { qos: 1 });
+    index.add('w1', '$share/h/jobs/#', { qos: 0 });
+    index.add('w1', 'jobs/#', { qos: 0 });
+    const picks: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const deliveries = index.match('jobs/a', undefined);
+      // w1's own subscription, group h (only w1), group g (one member).
+      expect(deliveries).toHaveLength(3);
+      picks.push((deliveries.find((d) => d.qos === 1) as { clientId: string }).clientId);
+    }
+    expect(picks).toEqual(['w1', 'w2', 'w1', 'w2']);
+    connected.clear();
+    const offline = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      offline.add(
+        (index.match('jobs/a', undefined).find((d) => d.qos === 1) as { clientId: string }).clientId,
+      );
+    }
+    expect([...offline].sort()).toEqual(['w1', 'w2', 'w3']);
+  });
+
+  it('forgets removed subscriptions, shared ones included', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('c', 'a/b', { qos: 1 });
+    index.add('c', '$share/g/a/b', { qos: 1 });
+    index.remove('c', 'a/b');
+    expect(index.match('a/b', undefined)).toHaveLength(1);
+    index.remove('c', '$share/g/a/b');
+    expect(index.match('a/b', undefined)).toEqual([]);
+    expect(index.size).toBe(0);
+  });
+});

@@ -1,0 +1,119 @@
+import type { AmqpMessage, Outcome } from '@dragoman/amqp';
+import { describe, expect, it } from 'vitest';
+import {
+  createMemoryStores,
+  type MqttMessage,
+  type Outlet,
+  type OutletOutcome,
+  type PendingDelivery,
+  SubscriptionService,
+} from '../../src/index';
+
+/** An outlet with settable credit that records what was sent; the test gives the outcomes. */
+class RecordingOutlet implements Outlet {
+  credit = 0;
+  readonly sent: Array<{ delivery: PendingDelivery; settle: OutletOutcome }> = [];
+  readonly #waiters: Array<() => void> = [];
+
+  send(message: AmqpMessage, onOutcome: OutletOutcome): void {
+    this.credit -= 1;
+    this.sent.push({
+      delivery: (message as unknown as { delivery: PendingDelivery }).delivery,
+      settle: onOutcome,
+    });
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Resolves once `n` sends happened in total. */
+  async until(n: number): Promise<void> {
+    while (this.sent.length < n) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+const accepted: Outcome = { state: 'accepted' };
+const text = (m: MqttMessage): string => m.payload.toString();
+const message = (topic: string, payload: string, qos: 0 | 1 | 2): MqttMessage => ({
+  topic,
+  payload: Buffer.from(payload),
+  qos,
+  retain: false,
+});
+
+async function service(window: number, maxBacklogPerSession = 1000) {
+  const stores = createMemoryStores({ maxBacklogPerSession });
+  const ss = await SubscriptionService.start({
+    sessions: stores.sessions,
+    retained: stores.retained,
+    // The recording outlet reads the delivery back from the "message".
+    encode: (delivery) => ({ delivery }) as unknown as AmqpMessage,
+    maxInMemoryPerClient: window,
+  });
+  return { stores, ss };
+}
+
+describe('SubscriptionService', () => {
+  it('holds at most the window in memory, refills from the store as deliveries settle, in order', async () => {
+    const { stores, ss } = await service(3);
+    await ss.list('c');
+    ss.ready('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+    const outlet = new RecordingOutlet();
+    ss.attach('c', outlet);
+    for (let i = 0; i < 10; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
+    expect(ss.stats().buffered).toBe(3);
+    expect(await stores.sessions.backlogSize('c')).toBe(10);
+
+    outlet.credit = 100;
+    ss.flow('c', outlet);
+    for (let n = 1; n <= 10; n++) {
+      await outlet.until(n);
+      expect(ss.stats().buffered).toBeLessThanOrEqual(3);
+      outlet.sent[n - 1]?.settle(accepted);
+    }
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    await ss.idle();
+    expect(await stores.sessions.backlogSize('c')).toBe(0);
+    expect(ss.stats().bufferedHighWater).toBe(3);
+  });
+
+  it('drops QoS 0 without spare credit, and sends it when there is some', async () => {
+    const { ss } = await service(10);
+    await ss.close('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 0 }]);
+    const outlet = new RecordingOutlet();
+    ss.attach('c', outlet);
+    await ss.publish(message('t', 'dropped', 0), undefined);
+    outlet.credit = 1;
+    await ss.publish(message('t', 'sent', 0), undefined);
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['sent']);
+    expect(ss.stats().droppedNoCredit).toBe(1);
+  });
+
+  it('an accepted PUBREL completes a QoS 2 delivery; unsettled ones come back as DUP on the next link', async () => {
+    const { stores, ss } = await service(10);
+    await ss.list('c');
+    ss.ready('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 2 }]);
+    const outlet = new RecordingOutlet();
+    outlet.credit = 10;
+    ss.attach('c', outlet);
+    await ss.publish(message('t', 'released', 2), undefined);
+    await ss.publish(message('t', 'pending', 2), undefined);
+    await outlet.until(2);
+    expect(await ss.release('c', outlet.sent[0]!.delivery.seq)).toBe(true);
+    await ss.detach('c', outlet);
+    await ss.idle();
+    expect(await stores.sessions.backlogSize('c')).toBe(1);
+
+    await ss.list('c');
+    ss.ready('c');
+    const next = new RecordingOutlet();
+    next.credit = 10;
+    ss.attach('c', next);
+    await next.until(1);
+    expect(text(next.sent[0]!.delivery.message)).toBe('pending');
+    expect(next.sent[0]?.delivery.deliveryCount).toBe(1);
+  });
+});

@@ -369,7 +369,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       const bytes = this.encodeOutbound(normalized, messageId, false);
       return this.track(normalized, messageId, 'publish', options, bytes);
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
@@ -398,7 +398,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         bytes,
       );
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
@@ -823,6 +823,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     const promise = new Promise<PublishOutcome>((resolve, reject) => {
       settle = { resolve, reject };
     });
+    // A host that does not wait for the outcome must not crash the process when the connection drops.
+    promise.catch(ignore);
     const onAbort = (): void => {
       settle.reject(new MqttPublishError('aborted', 'publish aborted', { cause: options.signal?.reason }));
     };
@@ -976,18 +978,23 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
   }
 
-  /** Writes a control packet; drops optional properties (reason string, user properties) if the client's maximum is exceeded. */
+  /** Writes a control packet. */
   private send(packet: MqttPacket): void {
-    let bytes = encodePacket(packet, this.protocolVersion);
+    this.writeBytes(this.encodeControl(packet, this.protocolVersion));
+  }
+
+  /** Encodes a control packet, without its optional properties if they would exceed the client's maximum packet size. */
+  private encodeControl(packet: MqttPacket, version: ProtocolVersion): Buffer {
+    const bytes = encodePacket(packet, version);
     if (
-      bytes.length > this.clientMaxPacketSize &&
-      'properties' in packet &&
-      packet.properties !== undefined
+      bytes.length <= this.clientMaxPacketSize ||
+      !('properties' in packet) ||
+      packet.properties === undefined
     ) {
-      const { properties: _dropped, ...bare } = packet;
-      bytes = encodePacket(bare as MqttPacket, this.protocolVersion);
+      return bytes;
     }
-    this.writeBytes(bytes);
+    const { properties: _dropped, ...bare } = packet;
+    return encodePacket(bare as MqttPacket, version);
   }
 
   private writeBytes(bytes: Buffer): void {
@@ -1052,7 +1059,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     stream.off('data', this.onData);
     if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {
       try {
-        this.writer.writeBytes(encodePacket(finalPacket, this.writer.protocolVersion));
+        this.writer.writeBytes(this.encodeControl(finalPacket, this.writer.protocolVersion));
       } catch {
         // An unencodable final packet must not keep the connection open.
       }
@@ -1079,6 +1086,17 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     if (this.announced) this.emit('close', reason);
     else this.onEarlyClose(reason);
   }
+}
+
+function ignore(): void {
+  // Intentionally empty: marks a promise as handled; whoever awaits it still sees the rejection.
+}
+
+/** A rejected promise that does not count as unhandled if the host ignores it. */
+function rejected<T>(error: unknown): Promise<T> {
+  const promise = Promise.reject(error as Error);
+  promise.catch(ignore);
+  return promise as Promise<T>;
 }
 
 function toBuffer(payload: Buffer | Uint8Array | string): Buffer {

@@ -178,6 +178,17 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     expect(endpoint.pendingPublishes()).toEqual([]);
   });
 
+  it('does not raise unhandled rejections for publishes the host does not wait for', async () => {
+    const { endpoint, client } = await connect(version, { outboundWindow: 1 });
+    void endpoint.publish({ topic: 'a', payload: 'x', qos: 1 }); // never acknowledged
+    void endpoint.publish({ topic: 'a', payload: 'x', qos: 1 }); // window full: rejected at once
+    await client.waitFor((p) => p.cmd === 'publish');
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    client.socket.destroy();
+    expect((await closed)[0].kind).toBe('connection-lost');
+    expect(endpoint.pendingPublishes()).toHaveLength(1);
+  });
+
   it('closes on keep-alive expiry after 1.5 x the keep-alive', async () => {
     const { endpoint, client } = await connect(version, {}, 1);
     const closed = next<[CloseReason]>(endpoint, 'close');

@@ -43,6 +43,7 @@ export {
   enmasseDialect,
   HONO_RETAIN_ANNOTATION,
   honoDialect,
+  RABBITMQ_ROUTING_KEY_ANNOTATION,
   type RabbitmqDialectOptions,
   rabbitmqDialect,
   resolveDialect,

@@ -97,6 +97,11 @@ export interface Dialect {
   topicToAddress(topic: string): string;
   /** AMQP address → topic name. Throws `MappingError` (`unmappable-topic`) for an address it cannot represent. */
   addressToTopic(address: string): string;
+  /**
+   * The topic of a received message that has no `to`, where the system keeps it elsewhere (RabbitMQ: the
+   * routing key in annotation `x-routing-key`, or in `subject` for its 3.x AMQP 1.0 plugin). Optional.
+   */
+  topicOf?(message: AmqpMessage): string | undefined;
   /** Topic filter → the address pattern of the system (wildcards translated). Throws `MappingError`. */
   filterToAddress(filter: string): string;
 }

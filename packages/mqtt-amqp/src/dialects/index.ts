@@ -50,4 +50,4 @@ export { ARTEMIS_QOS_PROPERTY, ARTEMIS_RETAIN_PROPERTY, artemisDialect } from '.
 export { type AzureDialectOptions, azureDialect } from './azure';
 export { ENMASSE_QOS_ANNOTATION, ENMASSE_RETAIN_ANNOTATION, enmasseDialect } from './enmasse';
 export { HONO_RETAIN_ANNOTATION, honoDialect } from './hono';
-export { type RabbitmqDialectOptions, rabbitmqDialect } from './rabbitmq';
+export { RABBITMQ_ROUTING_KEY_ANNOTATION, type RabbitmqDialectOptions, rabbitmqDialect } from './rabbitmq';

@@ -14,6 +14,10 @@ export interface RabbitmqDialectOptions {
   addressFormat?: 'v1' | 'v2';
 }
 
+/** The message annotation in which RabbitMQ 4.x gives a message's routing key. */
+export const RABBITMQ_ROUTING_KEY_ANNOTATION = 'x-routing-key';
+const ROUTING_KEY_ANNOTATION = RABBITMQ_ROUTING_KEY_ANNOTATION;
+
 // RFC 3986 path segment: everything but the unreserved characters is percent-encoded, as RabbitMQ expects.
 function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(
@@ -36,7 +40,8 @@ function decodeSegment(segment: string, address: string): string {
 /**
  * RabbitMQ 3.13+/4.x: QoS is header `durable` (durable → QoS 1; QoS 2 is carried as 1), retain and DUP are not
  * carried. The topic becomes a routing key on the topic exchange (`/` → `.`, filters `+` → `*`), addressed in
- * RabbitMQ's AMQP 1.0 address format.
+ * RabbitMQ's AMQP 1.0 address format. A message without `to` (one RabbitMQ routed from MQTT or AMQP 0-9-1)
+ * gives its topic through its routing key.
  */
 export function rabbitmqDialect(options: RabbitmqDialectOptions = {}): Dialect {
   const exchange = options.exchange ?? 'amq.topic';
@@ -69,6 +74,12 @@ export function rabbitmqDialect(options: RabbitmqDialectOptions = {}): Dialect {
       return { qos: qosFromDurable(message), retain: false, dup: false };
     },
     presettled: () => false,
+    topicOf(message) {
+      // RabbitMQ 4.x annotates the routing key; the 3.x AMQP 1.0 plugin puts it in `subject`. AMQP_PUBLISH
+      // itself never has a subject, so the two cannot be confused.
+      const key = message.messageAnnotations?.[ROUTING_KEY_ANNOTATION] ?? message.properties?.subject;
+      return typeof key === 'string' ? checkTopicName(dottedTopics.fromKey(key), key) : undefined;
+    },
     topicToAddress: (topic) => toAddress(dottedTopics.toKey(topic)),
     addressToTopic: (address) => checkTopicName(dottedTopics.fromKey(fromAddress(address)), address),
     filterToAddress: (filter) => toAddress(dottedTopics.filterToKey(filter)),

@@ -48,8 +48,8 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
 }
 
 /**
- * AMQP_PUBLISH (from the gateway or from any AMQP sender) → MQTT terms. The topic is read from `to` (or the
- * link's address), QoS/retain/DUP as the dialect spells them (with its fallback when absent), the MQTT 5
+ * AMQP_PUBLISH (from the gateway or from any AMQP sender) → MQTT terms. The topic is read from `to` (else where
+ * the dialect's system keeps it, else the link's address), QoS/retain/DUP as the dialect spells them (with its fallback when absent), the MQTT 5
  * properties from AMQP's fields. The payload is the Data section; an amqp-value string (what most AMQP clients
  * send) becomes its UTF-8 bytes with payload format indicator 1, a binary amqp-value its bytes, no body an empty
  * payload. Throws `MappingError` for anything else (map, list, number bodies; a missing or unmappable `to`).
@@ -57,13 +57,17 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
 export function decodePublish(message: AmqpMessage, options: DecodePublishOptions = {}): DecodedPublish {
   const dialect = resolveDialect(options.dialect);
   const now = (options.now ?? Date.now)();
-  const to = message.properties?.to ?? options.linkAddress;
-  if (to === undefined) {
+  const to = message.properties?.to;
+  const topic =
+    to !== undefined
+      ? dialect.addressToTopic(to)
+      : (dialect.topicOf?.(message) ??
+        (options.linkAddress !== undefined ? dialect.addressToTopic(options.linkAddress) : undefined));
+  if (topic === undefined) {
     throw new MappingError('missing-field', 'AMQP_PUBLISH has no `to` and no link address', {
       field: 'properties.to',
     });
   }
-  const topic = dialect.addressToTopic(to);
   const flags = dialect.readFlags(message, options.settled === undefined ? {} : { settled: options.settled });
   const { payload, utf8 } = payloadOf(message.body);
   const decoded = decodeProperties(message, { dialect, now });

@@ -260,6 +260,33 @@ describe('dialect address mapping', () => {
     expect(rabbitmqDialect({ exchange: 'my x' }).topicToAddress('a')).toBe('/exchanges/my%20x/a');
   });
 
+  it('rabbitmq: a message RabbitMQ routed (no `to`) gives its topic by its routing key', () => {
+    const rabbitmq = rabbitmqDialect({ addressFormat: 'v1' });
+    // As RabbitMQ 3.10's AMQP 1.0 plugin delivers an MQTT publish (seen against a real broker): key in `subject`.
+    const v3 = {
+      header: { durable: true },
+      properties: { subject: 'plant.line-2.temp' },
+      body: { type: 'data' as const, data: Buffer.from('x') },
+    };
+    expect(decodePublish(v3, { dialect: rabbitmq })).toMatchObject({ topic: 'plant/line-2/temp', qos: 1 });
+    // RabbitMQ 4.x annotates it.
+    const v4 = {
+      messageAnnotations: { 'x-routing-key': 'a.b' },
+      body: { type: 'data' as const, data: Buffer.alloc(0) },
+    };
+    expect(decodePublish(v4, { dialect: rabbitmq })).toMatchObject({ topic: 'a/b', qos: 0 });
+    // `to` wins when present; other dialects do not look at the subject.
+    expect(
+      decodePublish({ ...v3, properties: { to: '/topic/x.y', subject: 'p.q' } }, { dialect: rabbitmq }).topic,
+    ).toBe('x/y');
+    expect(() => decodePublish(v3, { dialect: 'enmasse' })).toThrow(
+      expect.objectContaining({ code: 'missing-field' }),
+    );
+    expect(() => decodePublish({ ...v3, properties: { subject: 'a.#' } }, { dialect: rabbitmq })).toThrow(
+      expect.objectContaining({ code: 'unmappable-topic' }),
+    );
+  });
+
   it('refuses an unknown dialect name', () => {
     expect(() => resolveDialect('nope' as DialectName)).toThrow(
       expect.objectContaining({ name: 'ConfigurationError' }),

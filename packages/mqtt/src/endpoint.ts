@@ -263,11 +263,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     this.endpointState = 'connected';
     this.send(connack);
-    this.keepAlive = new KeepAliveMonitor(this.keepAliveSeconds, () =>
-      this.close(
-        { kind: 'keep-alive-timeout' },
-        v5 ? { cmd: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout } : undefined,
-      ),
+    this.keepAlive = new KeepAliveMonitor(
+      this.keepAliveSeconds,
+      () =>
+        this.close(
+          { kind: 'keep-alive-timeout' },
+          v5 ? { cmd: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout } : undefined,
+        ),
+      () => this.readingPaused,
     );
     this.keepAlive.start();
     this.pump();
@@ -514,6 +517,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       this.stream.pause();
     } else if (!pause && this.readingPaused) {
       this.readingPaused = false;
+      this.keepAlive?.activity(); // The paused time was ours, not the client's silence.
       this.stream.resume();
     }
   }

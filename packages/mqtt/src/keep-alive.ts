@@ -7,10 +7,14 @@ export class KeepAliveMonitor {
   private timer: NodeJS.Timeout | undefined;
   private readonly limitMs: number;
 
-  /** keepAliveSeconds 0 disables the monitor. */
+  /**
+   * keepAliveSeconds 0 disables the monitor. While `isPaused()` is true (the server itself is not
+   * reading the socket, e.g. back-pressure), silence is not the client's fault and does not count.
+   */
   constructor(
     keepAliveSeconds: number,
     private readonly onExpired: () => void,
+    private readonly isPaused: () => boolean = () => false,
   ) {
     this.limitMs = keepAliveSeconds * 1500;
   }
@@ -33,6 +37,7 @@ export class KeepAliveMonitor {
 
   private schedule(delayMs: number): void {
     this.timer = setTimeout(() => {
+      if (this.isPaused()) this.lastActivity = performance.now();
       const idle = performance.now() - this.lastActivity;
       if (idle >= this.limitMs) {
         this.timer = undefined;

@@ -1,1 +1,35 @@
-export {};
+// @dragoman/gateway — the runnable composition behind the `dragoman` command: MQTT listeners (TCP, TLS,
+// WebSocket), the MQTT ⇄ AMQP bridge, the embedded AMQP backend or an external network, configuration,
+// logs, metrics, health and graceful shutdown.
+
+export {
+  CONFIG_ENV,
+  CONFIG_FLAG,
+  OPTION_SPECS,
+  type OptionKey,
+  type OptionKind,
+  type OptionSpec,
+} from './config/options';
+export { DEFAULTS, type DescribeOption, resolveConfig } from './config/resolve';
+export {
+  type CommandLine,
+  type EnvironmentSettings,
+  type MergedSettings,
+  mergeSettings,
+  parseCommandLine,
+  readConfigFile,
+  readEnvironment,
+} from './config/sources';
+export { CONFIG_ERROR_EXIT_CODE, ConfigError } from './errors';
+export { startGateway } from './gateway';
+export { createLogger } from './logger';
+export type { Direction, ErrorReason, Transport } from './metrics';
+export type * from './types';
+export {
+  DEFAULT_SCRYPT,
+  hashPassword,
+  loadUsers,
+  type ScryptParameters,
+  UserDirectory,
+  verifyPassword,
+} from './users';

@@ -1,0 +1,168 @@
+/**
+ * The table of every setting: its flag, environment variable, config file key, default and help. The parser,
+ * the environment and file readers and `--help` are all driven by it, so they cannot disagree.
+ */
+import type { GatewayOptions } from '../types';
+
+export type OptionKey = keyof GatewayOptions;
+/** How a raw value is read: `string` as is, `integer` as a whole number. */
+export type OptionKind = 'string' | 'integer';
+
+export interface OptionSpec {
+  readonly key: OptionKey;
+  /** Flag without the dashes. */
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: OptionKind;
+  /** Placeholder in the help text. */
+  readonly value: string;
+  /** The default as shown to users. */
+  readonly defaultText: string;
+  readonly help: string;
+}
+
+function spec(
+  key: OptionKey,
+  flag: string,
+  kind: OptionKind,
+  value: string,
+  defaultText: string,
+  help: string,
+): OptionSpec {
+  return {
+    key,
+    flag,
+    env: `DRAGOMAN_${flag.toUpperCase().replace(/-/g, '_')}`,
+    kind,
+    value,
+    defaultText,
+    help,
+  };
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  spec(
+    'mqtt',
+    'mqtt',
+    'string',
+    'HOST:PORT',
+    '127.0.0.1:1883',
+    'MQTT over TCP (TLS with --mqtt-cert/--mqtt-key); off disables it',
+  ),
+  spec(
+    'ws',
+    'ws',
+    'string',
+    'HOST:PORT',
+    '127.0.0.1:8083',
+    'MQTT over WebSocket (WSS with --ws-cert/--ws-key); off disables it',
+  ),
+  spec('wsPath', 'ws-path', 'string', 'PATH', '/mqtt', 'HTTP path of the WebSocket endpoint'),
+  spec(
+    'amqpListen',
+    'amqp-listen',
+    'string',
+    'HOST:PORT',
+    '127.0.0.1:5672',
+    'where the embedded AMQP 1.0 backend listens',
+  ),
+  spec(
+    'amqp',
+    'amqp',
+    'string',
+    'URL',
+    '(embedded backend)',
+    'use an external AMQP 1.0 network (amqp:// or amqps://) instead',
+  ),
+  spec('metrics', 'metrics', 'string', 'HOST:PORT', 'off', 'serve Prometheus /metrics and /health over HTTP'),
+  spec(
+    'store',
+    'store',
+    'string',
+    'PATH',
+    '(in memory)',
+    'durable LMDB store directory of the embedded backend',
+  ),
+  spec('mqttCert', 'mqtt-cert', 'string', 'FILE', '-', 'PEM certificate (chain) for MQTT over TLS'),
+  spec('mqttKey', 'mqtt-key', 'string', 'FILE', '-', 'PEM private key for MQTT over TLS'),
+  spec('wsCert', 'ws-cert', 'string', 'FILE', '-', 'PEM certificate (chain) for MQTT over secure WebSocket'),
+  spec('wsKey', 'ws-key', 'string', 'FILE', '-', 'PEM private key for MQTT over secure WebSocket'),
+  spec(
+    'amqpListenCert',
+    'amqp-listen-cert',
+    'string',
+    'FILE',
+    '-',
+    'PEM certificate (chain) for the embedded backend (amqps)',
+  ),
+  spec(
+    'amqpListenKey',
+    'amqp-listen-key',
+    'string',
+    'FILE',
+    '-',
+    'PEM private key for the embedded backend (amqps)',
+  ),
+  spec(
+    'amqpCa',
+    'amqp-ca',
+    'string',
+    'FILE',
+    "(Node's CAs)",
+    'PEM CA certificates trusted for an amqps:// external network',
+  ),
+  spec('auth', 'auth', 'string', 'MODE', 'none (users with --users)', 'none | users | pass-through'),
+  spec('users', 'users', 'string', 'FILE', '-', 'JSON users file of scrypt hashes (see hash-password)'),
+  spec(
+    'maxConnections',
+    'max-connections',
+    'integer',
+    'N',
+    '10000',
+    'open MQTT connections (TCP and WebSocket); more are closed',
+  ),
+  spec('maxPacketSize', 'max-packet-size', 'integer', 'BYTES', '1048576', 'largest MQTT packet accepted'),
+  spec('maxInflight', 'max-inflight', 'integer', 'N', '32', 'QoS 1/2 messages in flight to each MQTT client'),
+  spec(
+    'receiveMaximum',
+    'receive-maximum',
+    'integer',
+    'N',
+    '64',
+    'QoS 1/2 messages from each MQTT client awaiting AMQP',
+  ),
+  spec(
+    'maxOfflineMessages',
+    'max-offline-messages',
+    'integer',
+    'N',
+    '1000',
+    'messages queued per offline session (embedded backend)',
+  ),
+  spec('poolSize', 'pool-size', 'integer', 'N', '2', 'shared AMQP connections of the bridge'),
+  spec(
+    'logLevel',
+    'log-level',
+    'string',
+    'LEVEL',
+    'info',
+    'fatal | error | warn | info | debug | trace | silent',
+  ),
+  spec('logFormat', 'log-format', 'string', 'FORMAT', 'auto', 'json | text | auto (text on a terminal)'),
+  spec(
+    'shutdownTimeout',
+    'shutdown-timeout',
+    'integer',
+    'MS',
+    '10000',
+    'how long shutdown waits for in-flight work',
+  ),
+];
+
+/** The config file option: a flag and environment variable, not a file key. */
+export const CONFIG_FLAG = 'config';
+export const CONFIG_ENV = 'DRAGOMAN_CONFIG';
+
+export const SPEC_BY_KEY: ReadonlyMap<string, OptionSpec> = new Map(OPTION_SPECS.map((s) => [s.key, s]));
+export const SPEC_BY_ENV: ReadonlyMap<string, OptionSpec> = new Map(OPTION_SPECS.map((s) => [s.env, s]));
+export const SPEC_BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(OPTION_SPECS.map((s) => [s.flag, s]));

@@ -1,0 +1,172 @@
+/**
+ * Validation: `GatewayOptions` (from a host application, or merged from flags, environment and file) to a
+ * `GatewayConfig` with every default filled in, or one `ConfigError`.
+ */
+import { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE } from '@dragoman/mqtt';
+import { ConfigError } from '../errors';
+import type { GatewayConfig, GatewayOptions, TlsFiles } from '../types';
+import { type OptionKey, SPEC_BY_KEY } from './options';
+import {
+  AUTH_MODES,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  parseAmqpUrl,
+  parseChoice,
+  parseHostPort,
+  parseInteger,
+  parseListener,
+  parsePath,
+} from './values';
+
+export const DEFAULTS = {
+  mqtt: '127.0.0.1:1883',
+  ws: '127.0.0.1:8083',
+  wsPath: '/mqtt',
+  amqpListen: '127.0.0.1:5672',
+  metrics: 'off',
+  maxConnections: 10_000,
+  maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
+  maxInflight: 32,
+  receiveMaximum: 64,
+  maxOfflineMessages: 1_000,
+  poolSize: 2,
+  logLevel: 'info',
+  logFormat: 'auto',
+  shutdownTimeout: 10_000,
+} as const;
+
+/** How an option is named in messages: by default its config key; the CLI names the flag or variable used. */
+export type DescribeOption = (key: OptionKey) => string;
+
+export function resolveConfig(
+  options: GatewayOptions,
+  describe: DescribeOption = (key) => key,
+): GatewayConfig {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!SPEC_BY_KEY.has(key)) throw new ConfigError(`unknown option '${key}'`, { option: key });
+  }
+  const str = (key: OptionKey): string | undefined => {
+    const value: unknown = options[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string')
+      throw new ConfigError(`${describe(key)}: expected a string`, { option: describe(key) });
+    return value;
+  };
+  const int = (key: OptionKey, fallback: number, min: number, max: number): number => {
+    const value: unknown = options[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`${describe(key)}: expected a whole number`, { option: describe(key) });
+    }
+    return parseInteger(describe(key), value, min, max);
+  };
+  const tls = (certKey: OptionKey, keyKey: OptionKey): TlsFiles | undefined => {
+    const cert = str(certKey);
+    const key = str(keyKey);
+    if (cert === undefined && key === undefined) return undefined;
+    if (cert === undefined || key === undefined) {
+      const missing = cert === undefined ? certKey : keyKey;
+      const given = cert === undefined ? keyKey : certKey;
+      throw new ConfigError(`${describe(given)} needs ${describe(missing)} too`, {
+        option: describe(missing),
+      });
+    }
+    return { cert, key };
+  };
+
+  const mqttAddress = parseListener(describe('mqtt'), str('mqtt') ?? DEFAULTS.mqtt);
+  const wsAddress = parseListener(describe('ws'), str('ws') ?? DEFAULTS.ws);
+  const mqttTls = tls('mqttCert', 'mqttKey');
+  const wsTls = tls('wsCert', 'wsKey');
+  if (mqttAddress === undefined && wsAddress === undefined) {
+    throw new ConfigError(`${describe('mqtt')} and ${describe('ws')} are both off: nothing to listen on`, {
+      option: describe('mqtt'),
+    });
+  }
+
+  const external = str('amqp');
+  const amqpListenText = str('amqpListen');
+  const listenTls = tls('amqpListenCert', 'amqpListenKey');
+  const store = str('store');
+  const ca = str('amqpCa');
+  let amqp: GatewayConfig['amqp'];
+  if (external !== undefined) {
+    for (const key of ['amqpListen', 'amqpListenCert', 'store'] as const) {
+      if (options[key] !== undefined) {
+        throw new ConfigError(
+          `${describe(key)} is for the embedded backend; it cannot be used with ${describe('amqp')}`,
+          {
+            option: describe(key),
+          },
+        );
+      }
+    }
+    amqp = { kind: 'external', url: parseAmqpUrl(describe('amqp'), external), ca };
+  } else {
+    if (ca !== undefined) {
+      throw new ConfigError(
+        `${describe('amqpCa')} is for an external network; it needs ${describe('amqp')}`,
+        {
+          option: describe('amqpCa'),
+        },
+      );
+    }
+    if (store !== undefined && store.trim() === '') {
+      throw new ConfigError(`${describe('store')}: expected a directory path`, { option: describe('store') });
+    }
+    amqp = {
+      kind: 'embedded',
+      listen: parseHostPort(describe('amqpListen'), amqpListenText ?? DEFAULTS.amqpListen),
+      tls: listenTls,
+      store,
+    };
+  }
+
+  const users = str('users');
+  const authText = str('auth');
+  const auth =
+    authText !== undefined
+      ? parseChoice(describe('auth'), authText, AUTH_MODES)
+      : users !== undefined
+        ? 'users'
+        : 'none';
+  if (auth === 'users' && users === undefined) {
+    throw new ConfigError(`${describe('auth')} users needs ${describe('users')} FILE`, {
+      option: describe('users'),
+    });
+  }
+  if (auth === 'pass-through' && amqp.kind === 'embedded' && users === undefined) {
+    throw new ConfigError(
+      `${describe('auth')} pass-through with the embedded backend needs ${describe('users')} FILE (the backend checks the credentials)`,
+      { option: describe('users') },
+    );
+  }
+  if (auth === 'none' && users !== undefined) {
+    throw new ConfigError(`${describe('users')} is given but ${describe('auth')} is none`, {
+      option: describe('auth'),
+    });
+  }
+
+  const metricsText = str('metrics') ?? DEFAULTS.metrics;
+  const wsPath = parsePath(describe('wsPath'), str('wsPath') ?? DEFAULTS.wsPath);
+  return {
+    mqtt: mqttAddress === undefined ? undefined : { ...mqttAddress, tls: mqttTls },
+    ws: wsAddress === undefined ? undefined : { ...wsAddress, tls: wsTls, path: wsPath },
+    amqp,
+    metrics: parseListener(describe('metrics'), metricsText),
+    auth,
+    users,
+    limits: {
+      maxConnections: int('maxConnections', DEFAULTS.maxConnections, 1, 10_000_000),
+      maxPacketSize: int('maxPacketSize', DEFAULTS.maxPacketSize, 16, MQTT_MAX_PACKET_SIZE),
+      maxInflight: int('maxInflight', DEFAULTS.maxInflight, 1, 65_535),
+      receiveMaximum: int('receiveMaximum', DEFAULTS.receiveMaximum, 1, 65_535),
+      maxOfflineMessages: int('maxOfflineMessages', DEFAULTS.maxOfflineMessages, 1, 100_000_000),
+      poolSize: int('poolSize', DEFAULTS.poolSize, 1, 1024),
+    },
+    logLevel: parseChoice(describe('logLevel'), str('logLevel') ?? DEFAULTS.logLevel, LOG_LEVELS),
+    logFormat: parseChoice(describe('logFormat'), str('logFormat') ?? DEFAULTS.logFormat, LOG_FORMATS),
+    shutdownTimeout: int('shutdownTimeout', DEFAULTS.shutdownTimeout, 0, 3_600_000),
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * Prometheus metrics of one gateway, in its own registry. Events the composition sees (connections, messages,
+ * errors) are counted as they happen; the bridge's and backend's counters are read at scrape time.
+ */
+import type { Socket } from 'node:net';
+import type { QoS } from '@dragoman/mqtt';
+import type { BackendStats, GatewayStats } from '@dragoman/mqtt-amqp';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+export type Transport = 'tcp' | 'ws';
+/** `in`: from MQTT clients towards AMQP. `out`: from AMQP to MQTT clients. */
+export type Direction = 'in' | 'out';
+
+/** Why something failed; the `reason` label of `dragoman_errors_total`. */
+export type ErrorReason =
+  | 'protocol-error'
+  | 'keep-alive-timeout'
+  | 'connect-timeout'
+  | 'connection-lost'
+  | 'rejected'
+  | 'auth-failed'
+  | 'max-connections'
+  | 'tls-handshake'
+  | 'websocket'
+  | 'publish-failed'
+  | 'backend'
+  | 'amqp-connection';
+
+/** Values read when Prometheus scrapes. */
+export interface MetricsSample {
+  readonly bridge: GatewayStats;
+  readonly backend: BackendStats | undefined;
+  /** MQTT clients whose socket is paused because the AMQP side gives no credit. */
+  readonly stalledClients: number;
+  readonly amqpUp: boolean;
+}
+
+interface TrackedSocket {
+  readonly transport: Transport;
+  read: number;
+  written: number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #connections: Gauge<'transport'>;
+  readonly #connectionsTotal: Counter<'transport'>;
+  readonly #messages: Counter<'direction' | 'qos'>;
+  readonly #bytes: Counter<'direction' | 'transport'>;
+  readonly #errors: Counter<'reason'>;
+  readonly #sockets = new Map<Socket, TrackedSocket>();
+
+  constructor(sample: () => MetricsSample) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#connections = new Gauge({
+      name: 'dragoman_mqtt_connections',
+      help: 'Open MQTT connections (sockets), by transport',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.#connectionsTotal = new Counter({
+      name: 'dragoman_mqtt_connections_total',
+      help: 'MQTT connections accepted, by transport',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.#messages = new Counter({
+      name: 'dragoman_mqtt_messages_total',
+      help: 'MQTT PUBLISH messages: in = from clients (to AMQP), out = to clients (from AMQP), by QoS',
+      labelNames: ['direction', 'qos'],
+      registers,
+    });
+    const sockets = this.#sockets;
+    const bytes = new Counter({
+      name: 'dragoman_mqtt_bytes_total',
+      help: 'Bytes on MQTT sockets (WebSocket framing included): in = received, out = sent, by transport',
+      labelNames: ['direction', 'transport'],
+      registers,
+      collect() {
+        for (const [socket, tracked] of sockets) addBytes(bytes, socket, tracked);
+      },
+    });
+    this.#bytes = bytes;
+    this.#errors = new Counter({
+      name: 'dragoman_errors_total',
+      help: 'Failures, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#initialiseLabels();
+
+    new Gauge({
+      name: 'dragoman_mqtt_clients',
+      help: 'MQTT clients bridged to AMQP (connecting or connected)',
+      registers,
+      collect() {
+        this.set(sample().bridge.clients);
+      },
+    });
+    // Reading the stats is cheap (sums over the live clients), so each collector takes its own sample.
+    const current = sample;
+    new Gauge({
+      name: 'dragoman_inflight_messages',
+      help: 'Messages in flight: in = client PUBLISHes waiting for AMQP credit or outcome, out = AMQP deliveries held for clients',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const s = current().bridge;
+        this.set({ direction: 'in' }, s.queuedPublishes + s.unconfirmedPublishes);
+        this.set({ direction: 'out' }, s.heldDeliveries);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_credit_stalled_clients',
+      help: 'MQTT clients not being read because their AMQP topic link has no credit',
+      registers,
+      collect() {
+        this.set(current().stalledClients);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_credit_queued_publishes',
+      help: 'Client PUBLISHes read and waiting for AMQP credit or a link',
+      registers,
+      collect() {
+        this.set(current().bridge.queuedPublishes);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_amqp_outstanding_credit',
+      help: 'Credit granted to the AMQP side on clients publish addresses and not yet used',
+      registers,
+      collect() {
+        this.set(current().bridge.outstandingCredit);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_amqp_connections',
+      help: 'AMQP connections of the bridge',
+      registers,
+      collect() {
+        this.set(current().bridge.amqpConnections);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_amqp_up',
+      help: '1 when the AMQP side (embedded backend or external network) is reachable, else 0',
+      registers,
+      collect() {
+        this.set(current().amqpUp ? 1 : 0);
+      },
+    });
+    this.#backendMetrics(current);
+  }
+
+  #initialiseLabels(): void {
+    for (const transport of ['tcp', 'ws'] as const) {
+      this.#connections.set({ transport }, 0);
+      this.#connectionsTotal.inc({ transport }, 0);
+      for (const direction of ['in', 'out'] as const) this.#bytes.inc({ direction, transport }, 0);
+    }
+    for (const direction of ['in', 'out'] as const) {
+      for (const qos of ['0', '1', '2']) this.#messages.inc({ direction, qos }, 0);
+    }
+  }
+
+  #backendMetrics(current: () => MetricsSample): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'dragoman_backend_sessions',
+      help: 'Embedded backend: MQTT sessions held, and those connected',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = current().backend;
+        if (s === undefined) return;
+        this.set({ state: 'all' }, s.subscriptions.sessions);
+        this.set({ state: 'connected' }, s.subscriptions.connected);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_backend_buffered_messages',
+      help: 'Embedded backend: messages held in memory for sessions',
+      registers,
+      collect() {
+        const s = current().backend;
+        if (s !== undefined) this.set(s.subscriptions.buffered);
+      },
+    });
+    new Gauge({
+      name: 'dragoman_backend_wills',
+      help: 'Embedded backend: wills stored',
+      registers,
+      collect() {
+        const s = current().backend;
+        if (s !== undefined) this.set(s.wills.wills);
+      },
+    });
+    const published = new MonotonicReader();
+    new Counter({
+      name: 'dragoman_backend_published_total',
+      help: 'Embedded backend: messages published on topics (by any link, and wills)',
+      registers,
+      collect() {
+        const s = current().backend;
+        if (s !== undefined) this.inc(published.delta('published', s.published));
+      },
+    });
+    const dropped = new MonotonicReader();
+    new Counter({
+      name: 'dragoman_backend_dropped_total',
+      help: 'Embedded backend: messages not delivered, by reason',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const s = current().backend;
+        if (s === undefined) return;
+        const reasons: Record<string, number> = {
+          no_credit: s.subscriptions.droppedNoCredit,
+          backlog_full: s.subscriptions.droppedBacklogFull,
+          store: s.subscriptions.droppedByStore,
+          expired: s.subscriptions.expired,
+          native_queue_full: s.nativeDropped,
+          malformed: s.malformed,
+        };
+        for (const [reason, value] of Object.entries(reasons))
+          this.inc({ reason }, dropped.delta(reason, value));
+      },
+    });
+  }
+
+  /** A socket was accepted: counts it and its bytes until it closes. */
+  socketOpened(transport: Transport, socket: Socket): void {
+    this.#connections.inc({ transport });
+    this.#connectionsTotal.inc({ transport });
+    const tracked: TrackedSocket = { transport, read: 0, written: 0 };
+    this.#sockets.set(socket, tracked);
+    socket.once('close', () => {
+      addBytes(this.#bytes, socket, tracked);
+      this.#sockets.delete(socket);
+      this.#connections.dec({ transport });
+    });
+  }
+
+  message(direction: Direction, qos: QoS): void {
+    this.#messages.inc({ direction, qos: String(qos) });
+  }
+
+  error(reason: ErrorReason): void {
+    this.#errors.inc({ reason });
+  }
+}
+
+function addBytes(counter: Counter<'direction' | 'transport'>, socket: Socket, tracked: TrackedSocket): void {
+  const read = socket.bytesRead;
+  const written = socket.bytesWritten;
+  if (read > tracked.read)
+    counter.inc({ direction: 'in', transport: tracked.transport }, read - tracked.read);
+  if (written > tracked.written)
+    counter.inc({ direction: 'out', transport: tracked.transport }, written - tracked.written);
+  tracked.read = Math.max(read, tracked.read);
+  tracked.written = Math.max(written, tracked.written);
+}
+
+/** Turns a counter read from stats (monotonic) into increments. */
+class MonotonicReader {
+  readonly #last = new Map<string, number>();
+  delta(key: string, value: number): number {
+    const last = this.#last.get(key) ?? 0;
+    this.#last.set(key, value);
+    return value > last ? value - last : 0;
+  }
+}

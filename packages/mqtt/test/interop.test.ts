@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function setup(
-  version: 4 | 5,
+  version: 3 | 4 | 5,
   clientOptions: Parameters<typeof client>[1] = {},
   serverOptions: Parameters<typeof startServer>[0] = {},
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient }> {
@@ -34,7 +34,7 @@ async function setup(
   return { endpoint, mqttClient };
 }
 
-async function connected(version: 4 | 5, clientOptions = {}, serverOptions = {}) {
+async function connected(version: 3 | 4 | 5, clientOptions = {}, serverOptions = {}) {
   const s = await setup(version, clientOptions, serverOptions);
   const connack = next(s.mqttClient, 'connect');
   s.endpoint.accept();
@@ -404,6 +404,24 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
     endpoint.resume();
     await until(() => topics.length === 2, endpoint, ['publish']);
     expect(topics).toEqual(['p/1', 'p/2']);
+  });
+});
+
+describe('MQTT 3.1 (MQIsdp) with mqtt.js', () => {
+  it('connects and carries QoS 1 both ways', async () => {
+    const { endpoint, mqttClient } = await connected(3, { protocolId: 'MQIsdp' });
+    expect(endpoint.protocolVersion).toBe(3);
+    expect(endpoint.connect.protocolId).toBe('MQIsdp');
+    const received = next<[InboundPublish]>(endpoint, 'publish');
+    const sent = mqttClient.publishAsync('v3/up', 'old', { qos: 1 });
+    const [message] = await received;
+    message.ack();
+    await sent;
+    const down = next<[string]>(mqttClient, 'message');
+    await expect(endpoint.publish({ topic: 'v3/down', payload: 'x', qos: 1 })).resolves.toEqual({
+      reasonCode: 0,
+    });
+    expect((await down)[0]).toBe('v3/down');
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   fromAsyncIterable,
   fromObservable,
+  NotProcessedError,
   type Publisher,
   toAsyncIterable,
   toObservable,
@@ -149,5 +150,55 @@ describe('adapters over deferred sources', () => {
     for await (const n of toAsyncIterable(publisher)) seen.push(n);
     expect(seen).toEqual([0, 1, 2, 0, 1, 2]);
     expect(subscriptions).toBe(2);
+  });
+});
+
+describe('bounded buffers and their policies', () => {
+  it('fromObservable drop-newest keeps the oldest within the bound and reports the rest', async () => {
+    const dropped: number[] = [];
+    const publisher = fromObservable(range(0, 10), {
+      bufferSize: 3,
+      overflow: 'drop-newest',
+      onDrop: (n) => dropped.push(n),
+    });
+    const seen: number[] = [];
+    for await (const n of toAsyncIterable(publisher, { prefetch: 1 })) seen.push(n);
+    // range emits all ten at once: one is covered by the demand (prefetch 1), three fit in the buffer
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(dropped).toEqual([4, 5, 6, 7, 8, 9]);
+  });
+
+  it('fromObservable rejects a negative buffer size', () => {
+    expect(() => fromObservable(range(0, 1), { bufferSize: -1 })).toThrow(RangeError);
+  });
+
+  it('toAsyncIterable: leaving the loop rejects the onNext promises of elements never handed out', async () => {
+    const results: Promise<void>[] = [];
+    const publisher: Publisher<number> = {
+      subscribe(s) {
+        s.onSubscribe({
+          request: (n) => {
+            for (let i = 0; i < n && results.length < 3; i += 1) {
+              const returned = s.onNext(results.length);
+              results.push(Promise.resolve(returned as Promise<void>));
+            }
+          },
+          cancel: () => undefined,
+        });
+      },
+    };
+    for await (const n of toAsyncIterable(publisher, { prefetch: 3 })) {
+      expect(n).toBe(0);
+      break;
+    }
+    await expect(results[0]).resolves.toBeUndefined(); // handed out and finished
+    await expect(results[1]).rejects.toBeInstanceOf(NotProcessedError);
+    await expect(results[2]).rejects.toBeInstanceOf(NotProcessedError);
+  });
+
+  it('toObservable and toAsyncIterable reject a prefetch that is not a positive integer', () => {
+    const empty = fromAsyncIterable<number>([]);
+    expect(() => toObservable(empty, { prefetch: 0 })).toThrow(RangeError);
+    expect(() => toAsyncIterable(empty, { prefetch: 1.5 })).toThrow(RangeError);
   });
 });

@@ -62,6 +62,37 @@ describe('receiverPublisher on the wire (rhea as the peer)', () => {
     await waitUntil(peer, 'flow', () => link.credit === 4);
   });
 
+  it('§3.17 bounded demand beyond what AMQP credit can express is granted in instalments', async () => {
+    const probe = subscribeProbe('q');
+    const link = await peer.senderFor('q');
+    (await probe.awaitSubscribed('§3.17')).request(2 ** 40);
+    await waitUntil(peer, 'flow', () => link.credit === 0xffff_ffff);
+    link.offer(['a', 'b'], 'detach');
+    await probe.awaitTerminal('§3.17');
+    expect(probe.completed).toBe(true);
+    expect(connection.isOpen).toBe(true);
+  });
+
+  it('§2.13 a subscriber throwing from onNext is cancelled and reported; its message is rejected', async () => {
+    peer.script('q', ['boom']);
+    const reported: unknown[] = [];
+    receiverPublisher(connection, 'q', { onSubscriberError: (error) => reported.push(error) }).subscribe({
+      onSubscribe: (s) => s.request(5),
+      onNext: () => {
+        throw new Error('handler bug');
+      },
+      onError: () => undefined,
+      onComplete: () => undefined,
+    });
+    const link = await peer.senderFor('q');
+    const outcomes: string[] = [];
+    peer.on('outcome', (outcome: string) => outcomes.push(outcome));
+    await waitUntil(peer, 'linkClosed', () => !link.link.is_remote_open());
+    expect(outcomes).toEqual(['rejected']);
+    expect(reported).toHaveLength(1);
+    expect(String(reported[0])).toContain('handler bug');
+  });
+
   it('§3.17 unbounded demand becomes a kept-topped-up credit window, never infinite credit', async () => {
     const probe = subscribeProbe('q', { creditWindow: 8 });
     const link = await peer.senderFor('q');

@@ -149,6 +149,18 @@ describe('senderSubscriber on the wire (rhea as the peer)', () => {
     );
   });
 
+  it('§2.8 messages arriving after it cancelled (the peer detached) are dropped, not sent', async () => {
+    const { sink, upstream, subscription, receiver } = await attached();
+    receiver.add_credit(2);
+    await upstream.awaitDemand(subscription, 2, '§2.8');
+    receiver.close();
+    await sink.done;
+    expect(subscription.cancelled).toBe(true);
+    upstream.subscriber?.onNext(message(1)); // requested before the cancel: still allowed to arrive
+    upstream.subscriber?.onNext(message(2));
+    expect(sink.counts).toMatchObject({ sent: 0, dropped: 2 });
+  });
+
   it('an AsyncIterable source never sends more than the credit granted, pulling only against it', async () => {
     let pulled = 0;
     async function* readings(): AsyncGenerator<AmqpMessage> {

@@ -834,7 +834,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const done = (): void => options.signal?.removeEventListener('abort', onAbort);
-    const entry: InflightEntry & { bytes: Buffer | undefined; target: 'publish' | 'pubrel' } = {
+    const entry: InflightEntry = {
       messageId,
       message,
       state: inflight.hasRoom ? state : 'queued',
@@ -858,10 +858,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     return promise;
   }
 
-  private transmit(
-    entry: InflightEntry & { bytes?: Buffer | undefined; target?: 'publish' | 'pubrel' },
-  ): void {
-    entry.state = entry.target ?? 'publish';
+  private transmit(entry: InflightEntry): void {
+    entry.state = entry.target;
     if (entry.state === 'publish') this.writeBytes(entry.bytes!);
     else this.send({ cmd: 'pubrel', messageId: entry.messageId });
     entry.bytes = undefined;

@@ -2,7 +2,7 @@
  * Outbound QoS 1/2 state: packet identifier allocation and the in-flight window
  * (MQTT 5 receive maximum of the client, or the configured window for 3.1 / 3.1.1).
  */
-import type { AckProperties, OutboundMessage, PendingPublish, PublishOutcome, PubrecInfo } from './types';
+import type { OutboundMessage, PendingPublish, PublishOutcome, PubrecInfo } from './types';
 
 export type InflightState =
   /** Waiting for room in the window (resumed messages only). */
@@ -22,7 +22,10 @@ export interface InflightEntry {
   settle(outcome: PublishOutcome): void;
   fail(error: Error): void;
   readonly onReceived: ((info: PubrecInfo) => void | Promise<void>) | undefined;
-  pubrecProperties?: AckProperties;
+  /** What to write when the entry leaves the queue: PUBLISH (DUP for a resend) or PUBREL. */
+  readonly target: 'publish' | 'pubrel';
+  /** The encoded PUBLISH until it is written. */
+  bytes: Buffer | undefined;
 }
 
 const MAX_PACKET_ID = 0xffff;

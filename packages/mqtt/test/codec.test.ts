@@ -170,6 +170,28 @@ describe('MqttDecoder', () => {
     );
   });
 
+  it('turns mutated valid packets into packets or an MqttProtocolError, never another exception', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<ProtocolVersion>(4, 5),
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (version, seed, mutations) => {
+          const [p] = fc.sample(packet(version), { numRuns: 1, seed });
+          const bytes = Buffer.from(encodePacket(p!, version));
+          for (const [at, value] of mutations) bytes[at % bytes.length] = value;
+          const decoder = new MqttDecoder({ protocolVersion: version, maxPacketSize: 1 << 16 });
+          try {
+            decoder.decode(bytes);
+          } catch (error) {
+            expect(error).toBeInstanceOf(MqttProtocolError);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('keeps every value of a repeated user property in PUBLISH, empty ones included', () => {
     const p: PublishPacket = {
       cmd: 'publish',

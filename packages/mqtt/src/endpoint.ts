@@ -12,6 +12,7 @@ import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe 
 import { type InflightEntry, OutboundInflight } from './inflight';
 import { KeepAliveMonitor } from './keep-alive';
 import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
+import { isSharedSubscription } from './shared-subscription';
 import { InboundTopicAliases } from './topic-alias';
 import { validateTopicFilter, validateTopicName } from './topic-validation';
 import type {
@@ -622,6 +623,12 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     const valid = validateTopicName(topic);
     if (!valid.ok) throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+    if (properties?.subscriptionIdentifier !== undefined) {
+      throw new MqttProtocolError(
+        'PUBLISH from a client with a subscription identifier',
+        ReasonCode.ProtocolError,
+      );
+    }
     if (packet.qos > this.maximumQoS) {
       throw new MqttProtocolError(
         `PUBLISH QoS ${packet.qos} above maximum QoS ${this.maximumQoS}`,
@@ -687,6 +694,15 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     const v5 = this.protocolVersion === 5;
     if (packet.subscriptions.length === 0) {
       throw new MqttProtocolError('SUBSCRIBE without topic filters', ReasonCode.ProtocolError);
+    }
+    if (packet.properties?.subscriptionIdentifier === 0) {
+      throw new MqttProtocolError('SUBSCRIBE with subscription identifier 0', ReasonCode.ProtocolError);
+    }
+    if (v5 && packet.subscriptions.some((s) => s.nl === true && isSharedSubscription(s.topic))) {
+      throw new MqttProtocolError(
+        'no local on a shared subscription (MQTT-3.8.3-4)',
+        ReasonCode.ProtocolError,
+      );
     }
     const verdicts = packet.subscriptions.map((s) => validateTopicFilter(s.topic));
     const invalid = verdicts.findIndex((v) => !v.ok);

@@ -225,6 +225,20 @@ const afterConnect: Case[] = [
     versions: [5],
   },
   {
+    name: 'PUBLISH from a client with a subscription identifier',
+    bytes: (v) =>
+      gen({ cmd: 'publish', topic: 'a', payload: 'x', qos: 0, properties: { subscriptionIdentifier: 3 } }, v),
+    reasonCode: 0x82,
+    versions: [5],
+  },
+  {
+    name: 'no local on a shared subscription',
+    bytes: (v) =>
+      gen({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/a', qos: 0, nl: true }] }, v),
+    reasonCode: 0x82,
+    versions: [5],
+  },
+  {
     name: 'DISCONNECT setting a session expiry after CONNECT set 0',
     bytes: (v) => gen({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 10 } }, v),
     reasonCode: 0x82,

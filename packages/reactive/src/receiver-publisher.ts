@@ -6,6 +6,7 @@ import {
   type ReceiverOptions,
   type SourceOptions,
 } from '@dragoman/amqp';
+import { watchDisconnects } from './disconnect-watch';
 import { CreditExceededError, NotProcessedError } from './errors';
 import { Outlet } from './outlet';
 import { ReceivedMessage } from './received-message';
@@ -73,8 +74,9 @@ export function receiverPublisher(
 class ReceiverSubscription {
   private readonly outlet: Outlet<ReceivedMessage>;
   private receiver: Receiver | undefined;
-  /** Messages handed to the subscriber and not settled yet (counted against the unbounded window). */
-  private unsettled = 0;
+  /** Messages received and not settled yet (counted against the unbounded window). */
+  private readonly unsettled = new Set<ReceivedMessage>();
+  private stopWatching: () => void = () => undefined;
   private readonly auto: boolean;
 
   constructor(
@@ -113,6 +115,8 @@ class ReceiverSubscription {
     this.receiver = receiver;
     receiver.on('delivery', (delivery) => this.onDelivery(delivery));
     receiver.on('close', (info) => this.onClose(info.error));
+    // A reconnect loses the link instance: what it delivered can no longer be settled (the peer redelivers).
+    this.stopWatching = watchDisconnects(this.connection, () => this.loseUnsettled());
     this.outlet.start();
     // The peer may have detached in the same breath as it attached, before the listeners above existed.
     if (receiver.isClosed) this.onClose(receiver.closeInfo?.error);
@@ -120,8 +124,8 @@ class ReceiverSubscription {
 
   private onDelivery(delivery: Delivery): void {
     if (!this.outlet.active) return; // arrived after cancel: the detach settles it for the peer
-    const received = new ReceivedMessage(delivery, () => this.onSettled());
-    if (!received.delivery.presettled) this.unsettled += 1;
+    const received = new ReceivedMessage(delivery, (settled) => this.onSettled(settled));
+    if (received.outcome === undefined) this.unsettled.add(received);
     if (this.outlet.outstanding < UNBOUNDED && this.outlet.queued >= this.outlet.outstanding) {
       // More transfers than credit: the peer broke the flow-control contract (§1.1 must hold anyway).
       this.outlet.fail(new CreditExceededError(this.address));
@@ -142,7 +146,7 @@ class ReceiverSubscription {
     let add: number;
     if (this.outlet.outstanding >= UNBOUNDED) {
       // Unbounded demand: a window of credit plus unsettled messages, refilled once half is used.
-      const room = this.window - credit - this.outlet.queued - this.unsettled;
+      const room = this.window - credit - this.outlet.queued - this.unsettled.size;
       add = room >= Math.ceil(this.window / 2) || (credit === 0 && room > 0) ? room : 0;
     } else {
       add = Math.min(this.outlet.outstanding - this.outlet.queued, MAX_LINK_CREDIT) - credit;
@@ -191,22 +195,30 @@ class ReceiverSubscription {
     outcome();
   }
 
-  private onSettled(): void {
-    this.unsettled = Math.max(0, this.unsettled - 1);
+  private onSettled(received: ReceivedMessage): void {
+    this.unsettled.delete(received);
     if (this.outlet.outstanding >= UNBOUNDED) this.grantCredit();
   }
 
   private onClose(error: Error | undefined): void {
-    // Messages not yet delivered cannot be settled any more: the peer redelivers them.
+    this.stopWatching();
+    // Messages not yet settled cannot be settled any more: the peer redelivers them.
     for (const received of this.outlet.takeUndelivered()) received.lose();
+    this.loseUnsettled();
     if (error !== undefined) this.outlet.fail(error);
     else if (!this.connection.isOpen) this.outlet.fail(new ConnectionClosedError('connection closed'));
     else this.outlet.finish();
   }
 
+  /** Marks messages whose link instance is gone as lost, so that credit accounting moves on. */
+  private loseUnsettled(): void {
+    for (const received of [...this.unsettled]) if (!received.delivery.settleable) received.lose();
+  }
+
   private detach(): void {
     const receiver = this.receiver;
     if (receiver === undefined) return;
+    this.stopWatching();
     // Undelivered messages are left unsettled: the detach hands them back to the peer.
     for (const received of this.outlet.takeUndelivered()) received.lose();
     // Detach on the next turn, so that settlements made in the same turn as the cancel (a loop body that

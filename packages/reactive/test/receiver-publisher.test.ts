@@ -213,6 +213,32 @@ describe('receiverPublisher on the wire (rhea as the peer)', () => {
     expect(probe.maxDepth).toBe(1);
   });
 
+  it('a reconnect continues the stream on the re-attached link; messages of the lost link settle as lost', async () => {
+    const reconnecting = await connect({ url: peer.url, reconnect: { initialDelayMs: 10, jitter: 0 } });
+    try {
+      const probe = new ProbeSubscriber<ReceivedMessage>(TIMEOUT);
+      receiverPublisher(reconnecting, 'r', { settlement: 'manual' }).subscribe(probe);
+      const first = await peer.senderFor('r', 0);
+      (await probe.awaitSubscribed('§1.1')).request(4);
+      first.offer(['a']);
+      await probe.awaitElements(1, '§1.1');
+      // The peer drops every connection as a restarting broker would; @dragoman/amqp reconnects.
+      for (const c of peer.connections)
+        c.close({ condition: 'amqp:connection:forced', description: 'restart' });
+      const second = await peer.senderFor('r', 1);
+      expect(await probe.elements[0]?.settled).toBe('lost'); // its link instance is gone: the peer redelivers
+      await waitUntil(peer, 'flow', () => second.credit === 3); // the outstanding demand, granted again
+      second.offer(['b']);
+      await probe.awaitElements(2, '§1.1');
+      probe.elements[1]?.accept();
+      await waitUntil(peer, 'outcome', () => second.settled === 1);
+      expect(probe.terminated).toBe(false);
+      probe.assertClean();
+    } finally {
+      await reconnecting.close();
+    }
+  });
+
   describe('settlement', () => {
     it('auto: accepts once onNext returns', async () => {
       peer.script('q', ['a', 'b', 'c'], 'detach');

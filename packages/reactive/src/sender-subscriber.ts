@@ -1,12 +1,13 @@
-import type {
-  AmqpConnection,
-  AmqpErrorCondition,
-  AmqpMessage,
-  CloseInfo,
-  Sender,
-  SenderOptions,
-  SendResult,
-  TargetOptions,
+import {
+  type AmqpConnection,
+  type AmqpErrorCondition,
+  type AmqpMessage,
+  type CloseInfo,
+  LinkClosedError,
+  type Sender,
+  type SenderOptions,
+  type SendResult,
+  type TargetOptions,
 } from '@dragoman/amqp';
 import { requireArgument, toError } from './to-error';
 import type { Subscriber, Subscription } from './types';
@@ -27,7 +28,7 @@ export interface SendCounts {
   readonly settled: number;
   /** Messages that got no outcome: unencodable, or their link closed first. */
   readonly failed: number;
-  /** Messages that arrived after the link was gone (§2.8) and were not sent. */
+  /** Messages that arrived after the link was gone (§2.8) and were not sent (reported with an error). */
   readonly dropped: number;
 }
 
@@ -134,7 +135,10 @@ export class SenderSubscriber implements Subscriber<AmqpMessage> {
     if (this.#pending > 0) this.#pending -= 1;
     const sender = this.#sender;
     if (sender === undefined || (this.#state !== 'open' && this.#state !== 'completing')) {
-      this.#counts.dropped += 1; // §2.8: after we cancelled, stragglers are expected
+      // §2.8: after we cancelled, stragglers are expected. Report them, so nobody waits for an outcome.
+      this.#counts.dropped += 1;
+      const error = new LinkClosedError(sender?.name ?? this.#address, 'not sent: the link is closed');
+      this.#options.onOutcome?.({ message, error });
       return;
     }
     this.#counts.sent += 1;

@@ -14,14 +14,7 @@ import {
 } from '@dragoman/reactive/testkit';
 import { defer, range, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-
-/** Wraps each kit check in an `it` named by its rule; skipped checks say why. */
-function runChecks(checks: ReturnType<typeof publisherRules>): void {
-  for (const check of checks) {
-    if (check.skipped !== undefined) it.skip(`${check.name} (${check.skipped})`, () => undefined);
-    else it(check.name, () => check.run());
-  }
-}
+import { runChecks } from './support';
 
 function countTo(n: number): AsyncIterable<number> {
   return {

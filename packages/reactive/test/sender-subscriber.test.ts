@@ -150,7 +150,10 @@ describe('senderSubscriber on the wire (rhea as the peer)', () => {
   });
 
   it('§2.8 messages arriving after it cancelled (the peer detached) are dropped, not sent', async () => {
-    const { sink, upstream, subscription, receiver } = await attached();
+    const reports: SendReport[] = [];
+    const { sink, upstream, subscription, receiver } = await attached('out', {
+      onOutcome: (report) => reports.push(report),
+    });
     receiver.add_credit(2);
     await upstream.awaitDemand(subscription, 2, '§2.8');
     receiver.close();
@@ -159,6 +162,7 @@ describe('senderSubscriber on the wire (rhea as the peer)', () => {
     upstream.subscriber?.onNext(message(1)); // requested before the cancel: still allowed to arrive
     upstream.subscriber?.onNext(message(2));
     expect(sink.counts).toMatchObject({ sent: 0, dropped: 2 });
+    expect(reports.map((r) => r.error?.name)).toEqual(['LinkClosedError', 'LinkClosedError']);
   });
 
   it('an AsyncIterable source never sends more than the credit granted, pulling only against it', async () => {

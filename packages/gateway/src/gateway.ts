@@ -261,7 +261,7 @@ export async function startGateway(
     };
   } catch (error) {
     stopping = true;
-    await shutdown(parts, 0, logger).catch(() => {});
+    await shutdown(parts, 0, logger, false).catch(() => {});
     throw error;
   }
 }
@@ -382,7 +382,7 @@ function flatAddresses(addresses: GatewayAddresses): Record<string, string> {
  * Stops accepting, disconnects MQTT clients (0x8B), waits for the bridges to finish until the deadline, then
  * drops what is left and closes the AMQP side. Resolves to whether it all finished in time.
  */
-async function shutdown(parts: Parts, deadlineMs: number, logger: Logger): Promise<boolean> {
+async function shutdown(parts: Parts, deadlineMs: number, logger: Logger, announce = true): Promise<boolean> {
   const started = Date.now();
   for (const listener of parts.listeners) listener.stopAccepting();
   const bridgeClosed = parts.bridge?.close() ?? Promise.resolve();
@@ -391,7 +391,7 @@ async function shutdown(parts: Parts, deadlineMs: number, logger: Logger): Promi
     Promise.all([bridgeClosed, ...parts.listeners.map((l) => l.idle())]),
     deadlineMs,
   );
-  if (!drained) {
+  if (!drained && announce) {
     logger.warn({ deadlineMs }, 'shutdown deadline passed: dropping the remaining connections');
   }
   for (const listener of parts.listeners) listener.destroyConnections();
@@ -412,7 +412,7 @@ async function shutdown(parts: Parts, deadlineMs: number, logger: Logger): Promi
     });
   }
   const clean = drained && backendClosed;
-  logger.info({ clean, ms: Date.now() - started }, 'dragoman gateway stopped');
+  if (announce) logger.info({ clean, ms: Date.now() - started }, 'dragoman gateway stopped');
   return clean;
 }
 

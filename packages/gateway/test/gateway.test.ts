@@ -126,6 +126,30 @@ describe('TLS on MQTT, WebSocket and the embedded backend, with a users file', (
   });
 });
 
+describe('pass-through authentication', () => {
+  it('gives each MQTT client its own AMQP connection with its credentials, checked by the backend', async () => {
+    const users = join(dir, 'pass-through-users.json');
+    writeFileSync(users, JSON.stringify({ bob: await hashPassword('builder') }));
+    const gateway = await start({
+      mqtt: '127.0.0.1:0',
+      ws: 'off',
+      amqpListen: '127.0.0.1:0',
+      auth: 'pass-through',
+      users,
+    });
+    const url = gateway.addresses.mqtt?.url ?? '';
+    await expect(
+      mqttConnect(url, { username: 'bob', password: 'wrong', protocolVersion: 4 }),
+    ).rejects.toThrow(/Not authorized|code 5/i);
+    const client = await mqttConnect(url, { username: 'bob', password: 'builder', clientId: 'bob-1' });
+    clients.push(client);
+    await client.subscribeAsync('site/#', { qos: 1 });
+    const arriving = nextMqttMessage(client);
+    await client.publishAsync('site/a', 'mine', { qos: 1 });
+    expect(await arriving).toEqual({ topic: 'site/a', payload: 'mine' });
+  });
+});
+
 describe('health', () => {
   it('is 503 while the external AMQP network does not answer, with amqp down', async () => {
     const gateway = await start({

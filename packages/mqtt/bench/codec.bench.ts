@@ -1,7 +1,7 @@
 /**
  * Codec throughput: our MqttDecoder / encodePacket beside mqtt-packet's parser / generate used
  * directly, measured in the same process, interleaved round by round. PUBLISH QoS 0 and QoS 1 with
- * 64 B and 1 KiB payloads, MQTT 3.1.1 and 5.0. Decoding is fed 64 KiB chunks (what a socket delivers);
+ * 64 B and 1 KiB payloads, MQTT 3.1.1 and 5.0; PUBACK decoding. Decoding is fed 64 KiB chunks (what a socket delivers);
  * both decoders produce one packet object per PUBLISH. Encoding produces one Buffer per packet.
  *
  * Prints one JSON object per line: per implementation packets/s and MB/s (medians of ROUNDS rounds),
@@ -151,4 +151,41 @@ for (const version of [4, 5] as const) {
       if (sink < 0) throw new Error('unreachable: keeps the encoded bytes alive');
     }
   }
+}
+
+// PUBACK: what every outbound QoS 1 message brings back.
+for (const version of [4, 5] as const) {
+  const one = encodePacket(
+    { cmd: 'puback', messageId: 4242, ...(version === 5 ? { reasonCode: 0 } : {}) },
+    version,
+  );
+  const count = 200_000;
+  const stream = chunks(Buffer.concat(Array.from({ length: count }, () => one)));
+  compare(
+    'decode',
+    'puback',
+    version,
+    one.length,
+    count,
+    () => {
+      const decoder = new MqttDecoder({ protocolVersion: version });
+      let n = 0;
+      for (const chunk of stream) {
+        decoder.push(chunk);
+        for (let p = decoder.next(); p !== undefined; p = decoder.next()) n++;
+      }
+      if (n !== count) throw new Error(`decoded ${n} of ${count}`);
+      return 1;
+    },
+    () => {
+      const parser = mqttPacket.parser({ protocolVersion: version });
+      let n = 0;
+      parser.on('packet', () => {
+        n++;
+      });
+      for (const chunk of stream) parser.parse(chunk);
+      if (n !== count) throw new Error(`mqtt-packet decoded ${n} of ${count}`);
+      return 1;
+    },
+  );
 }

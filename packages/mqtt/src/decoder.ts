@@ -2,9 +2,11 @@
  * Streaming MQTT decoder: bytes in any chunking -> typed packets.
  *
  * It holds at most the current input chunk plus one incomplete packet. The maximum packet size is
- * checked from the fixed header, before any of the body is buffered. PUBLISH is decoded by the
- * hand-written fast path; every other packet by mqtt-packet (one complete packet at a time).
+ * checked from the fixed header, before any of the body is buffered. PUBLISH and PUBACK / PUBREC /
+ * PUBREL / PUBCOMP are decoded by hand-written fast paths; every other packet by mqtt-packet (one
+ * complete packet at a time).
  */
+import { decodeAck, isAckType } from './ack-fast-path';
 import { MqttProtocolError } from './errors';
 import { FallbackParser } from './fallback-codec';
 import { decodePublish } from './publish-fast-path';
@@ -189,8 +191,10 @@ export class MqttDecoder {
   private decodeWhole(buf: Buffer, start: number, bodyStart: number, end: number): MqttPacket {
     const type = buf[start]! >> 4;
     const version = this.protocolVersion;
-    if (type === TYPE_PUBLISH && version !== undefined)
-      return decodePublish(buf, start, bodyStart, end, version);
+    if (version !== undefined) {
+      if (type === TYPE_PUBLISH) return decodePublish(buf, start, bodyStart, end, version);
+      if (isAckType(type)) return decodeAck(buf, type, bodyStart, end, version);
+    }
     this.fallback ??= new FallbackParser();
     const whole = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     const packet = this.fallback.parse(whole, version ?? 4);

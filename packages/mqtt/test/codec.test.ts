@@ -254,6 +254,43 @@ describe('PUBLISH fast path against mqtt-packet', () => {
   );
 });
 
+describe('acknowledgement fast path against mqtt-packet', () => {
+  const acks = new Set(['puback', 'pubrec', 'pubrel', 'pubcomp']);
+
+  it.each([3, 4, 5] as const)(
+    'decodes PUBACK/PUBREC/PUBREL/PUBCOMP as mqtt-packet does (version %i)',
+    (version) => {
+      fc.assert(
+        fc.property(
+          packet(version).filter((p) => acks.has(p.cmd)),
+          (p) => {
+            const bytes = mqttPacket.generate(p as unknown as mqttPacket.Packet, {
+              protocolVersion: version,
+            });
+            const parser = mqttPacket.parser({ protocolVersion: version });
+            let theirs: Record<string, unknown> | undefined;
+            parser.on('packet', (q) => {
+              theirs = q as unknown as Record<string, unknown>;
+            });
+            parser.parse(bytes);
+            const expected: Record<string, unknown> = { cmd: theirs?.cmd, messageId: theirs?.messageId };
+            if (version === 5) expected.reasonCode = theirs?.reasonCode;
+            if (theirs?.properties !== undefined) expected.properties = theirs.properties;
+            expect(new MqttDecoder({ protocolVersion: version }).decode(bytes)).toEqual([expected]);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+  );
+
+  it('rejects a reason code mqtt-packet rejects', () => {
+    expect(() =>
+      new MqttDecoder({ protocolVersion: 5 }).decode(Buffer.from([0x40, 0x03, 0x00, 0x01, 0x92])),
+    ).toThrow(MqttProtocolError);
+  });
+});
+
 describe('MqttWriter', () => {
   class Recorder extends Writable {
     batches: Buffer[][] = [];

@@ -130,6 +130,74 @@ describe('the kit catches broken publishers', () => {
   });
 });
 
+describe('the kit catches more breaches', () => {
+  const silent = {
+    onSubscribe: () => undefined,
+    onNext: () => undefined,
+    onError: () => undefined,
+    onComplete: () => undefined,
+  };
+
+  it('flags a signal after onComplete (§1.7)', async () => {
+    const chatty: Publisher<number> = {
+      subscribe(s) {
+        s.onSubscribe({ request: () => undefined, cancel: () => undefined });
+        s.onComplete();
+        s.onComplete();
+      },
+    };
+    const check = publisherRules({ createPublisher: () => chatty }).find((c) => c.rule === '§1.7');
+    await expect(check?.run()).rejects.toThrow(/§1\.7/);
+  });
+
+  it('flags a publisher that ignores request(0) (§3.9)', async () => {
+    const lenient = (n: number): Publisher<number> => fromAsyncIterable(countTo(n));
+    const wrapped = (n: number): Publisher<number> => ({
+      subscribe(s) {
+        lenient(n).subscribe({
+          ...s,
+          onSubscribe: (inner) =>
+            s.onSubscribe({
+              request: (k) => (k > 0 ? inner.request(k) : undefined),
+              cancel: () => inner.cancel(),
+            }),
+          onNext: (e) => s.onNext(e),
+          onError: (e) => s.onError(e),
+          onComplete: () => s.onComplete(),
+        });
+      },
+    });
+    const check = publisherRules({ createPublisher: wrapped, timeoutMs: 200 }).find((c) => c.rule === '§3.9');
+    await expect(check?.run()).rejects.toThrow(/§3\.9/);
+  });
+
+  it('flags a subscriber that accepts a null element (§2.13)', async () => {
+    const check = subscriberRules<number>({
+      attach: (publisher) => publisher.subscribe({ ...silent, onSubscribe: (s) => s.request(1) }),
+      createElement: (i) => i,
+    }).find((c) => c.rule === '§2.13');
+    await expect(check?.run()).rejects.toThrow(/§2\.13/);
+  });
+
+  it('flags a subscriber that requests from inside onComplete (§2.3)', async () => {
+    let subscription: { request(n: number): void } | undefined;
+    const check = subscriberRules<number>({
+      attach: (publisher) =>
+        publisher.subscribe({
+          ...silent,
+          onSubscribe: (s) => {
+            subscription = s;
+            s.request(1);
+          },
+          onNext: () => subscription?.request(1),
+          onComplete: () => subscription?.request(1),
+        }),
+      createElement: (i) => i,
+    }).find((c) => c.rule === '§2.3');
+    await expect(check?.run()).rejects.toThrow(/§2\.3/);
+  });
+});
+
 describe('adapters over deferred sources', () => {
   it('fromObservable subscribes to the source once per subscriber', async () => {
     let subscriptions = 0;

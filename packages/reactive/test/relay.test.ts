@@ -1,6 +1,11 @@
 import { type AmqpConnection, connect } from '@dragoman/amqp';
-import { fromAsyncIterable, RelayProcessor, relay } from '@dragoman/reactive';
-import { type PublisherFactory, publisherRules } from '@dragoman/reactive/testkit';
+import { fromAsyncIterable, RelayProcessor, relay, type Subscription } from '@dragoman/reactive';
+import {
+  type PublisherFactory,
+  publisherRules,
+  type SubscriberFactory,
+  subscriberRules,
+} from '@dragoman/reactive/testkit';
 import type { Delivery, EventContext } from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RheaPeer, startPeer, type WireReceiver, waitUntil } from './peer';
@@ -101,6 +106,31 @@ describe('RelayProcessor satisfies the Publisher rules (kit, fed by an in-memory
     skip: { '§1.10': 'a relay serves one subscriber (unicast); a second one is refused with onError' },
   };
   runChecks(publisherRules(factory));
+});
+
+describe('RelayProcessor satisfies the Subscriber rules (kit), with a consumer asking 4 at a time', () => {
+  const factory: SubscriberFactory<never> = {
+    attach(publisher) {
+      const processor = new RelayProcessor();
+      publisher.subscribe(processor);
+      let subscription: Subscription | undefined;
+      let received = 0;
+      processor.subscribe({
+        onSubscribe: (s) => {
+          subscription = s;
+          s.request(4);
+        },
+        onNext: () => {
+          received += 1;
+          if (received % 4 === 0) subscription?.request(4);
+        },
+        onError: () => undefined,
+        onComplete: () => undefined,
+      });
+    },
+    createElement: () => fakeReceived(),
+  };
+  runChecks(subscriberRules(factory));
 });
 
 /** A stand-in for a received message: the processor only forwards and settles it. */

@@ -14,8 +14,11 @@ import {
   createBackend,
   createBridgeGateway,
   createMemoryStores,
+  type Dialect,
+  type DialectName,
   type GatewayBridgeOptions,
   openLmdbStores,
+  rabbitmqDialect,
   type Stores,
 } from '@dragoman/mqtt-amqp';
 import type { Logger } from 'pino';
@@ -146,7 +149,7 @@ export async function startGateway(
       }
       const listen = backendListenOptions(config, amqpListenTls, users, internal);
       try {
-        parts.backend = await createBackend({ listen, store: parts.stores });
+        parts.backend = await createBackend({ listen, store: parts.stores, dialect: dialectOf(config) });
       } catch (error) {
         if (typeof (error as { code?: unknown }).code === 'string') {
           throw listenFailure(describe('amqpListen'), config.amqp.listen, error);
@@ -184,8 +187,18 @@ export async function startGateway(
 
     const bridgeOptions: GatewayBridgeOptions =
       config.auth === 'pass-through'
-        ? { amqp: connectOptions, connectionMode: 'per-client', credentials: 'client' }
-        : { amqp: connectOptions, connectionMode: 'pooled', poolSize: config.limits.poolSize };
+        ? {
+            amqp: connectOptions,
+            dialect: dialectOf(config),
+            connectionMode: 'per-client',
+            credentials: 'client',
+          }
+        : {
+            amqp: connectOptions,
+            dialect: dialectOf(config),
+            connectionMode: 'pooled',
+            poolSize: config.limits.poolSize,
+          };
     parts.bridge = bridgeRef = createBridgeGateway(bridgeOptions);
     const bridge = parts.bridge;
 
@@ -276,6 +289,10 @@ const emptyBridgeStats = {
   unconfirmedPublishes: 0,
   heldDeliveriesHighWater: 0,
 };
+
+function dialectOf(config: GatewayConfig): DialectName | Dialect {
+  return config.dialect === 'rabbitmq-v1' ? rabbitmqDialect({ addressFormat: 'v1' }) : config.dialect;
+}
 
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
+export type GatewayDialect = 'enmasse' | 'hono' | 'azure' | 'artemis' | 'rabbitmq' | 'rabbitmq-v1';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `json`: one JSON object per line (pino). `text`: one readable line per record. `auto`: text on a terminal. */
 export type LogFormat = 'json' | 'text' | 'auto';
@@ -33,6 +34,12 @@ export interface GatewayOptions {
   readonly amqpListen?: string;
   /** `amqp://` or `amqps://` URL of an external AMQP 1.0 network to use instead of the embedded backend. */
   readonly amqp?: string;
+  /**
+   * How MQTT QoS, retain and topics are spelled on AMQP messages and addresses (see @dragoman/mqtt-amqp's
+   * dialects): `enmasse` (default, the spec), `hono`, `azure`, `artemis`, `rabbitmq` (RabbitMQ 4 addresses) or
+   * `rabbitmq-v1` (RabbitMQ 3.x addresses).
+   */
+  readonly dialect?: GatewayDialect;
   /** Prometheus metrics (`/metrics`) and health (`/health`) over HTTP. Default `off`. */
   readonly metrics?: string;
   /** Directory of the durable (LMDB) store of the embedded backend. Default: in memory. */
@@ -93,6 +100,7 @@ export interface GatewayConfig {
       }
     | { readonly kind: 'external'; readonly url: string; readonly ca: string | undefined };
   readonly metrics: HostPort | undefined;
+  readonly dialect: GatewayDialect;
   readonly auth: AuthMode;
   readonly users: string | undefined;
   readonly limits: {

@@ -152,6 +152,14 @@ describe('values', () => {
     expect(configError(() => resolveConfig({ amqpCa: '/ca.pem' })).message).toMatch(/needs amqp/);
   });
 
+  it('dialects', () => {
+    expect(resolveConfig({}).dialect).toBe('enmasse');
+    expect(resolveConfig({ dialect: 'rabbitmq-v1' }).dialect).toBe('rabbitmq-v1');
+    expect(() => resolveConfig({ dialect: 'kafka' as 'hono' })).toThrow(
+      /dialect 'kafka': expected one of enmasse/,
+    );
+  });
+
   it('a certificate needs its key', () => {
     expect(configError(() => resolveConfig({ mqttCert: 'c.pem' })).message).toBe(
       'mqttCert needs mqttKey too',

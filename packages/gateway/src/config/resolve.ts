@@ -8,6 +8,7 @@ import type { GatewayConfig, GatewayOptions, TlsFiles } from '../types';
 import { type OptionKey, SPEC_BY_KEY } from './options';
 import {
   AUTH_MODES,
+  DIALECTS,
   LOG_FORMATS,
   LOG_LEVELS,
   parseAmqpUrl,
@@ -24,6 +25,7 @@ export const DEFAULTS = {
   wsPath: '/mqtt',
   amqpListen: '127.0.0.1:5672',
   metrics: 'off',
+  dialect: 'enmasse',
   maxConnections: 10_000,
   maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
   maxInflight: 32,
@@ -155,6 +157,7 @@ export function resolveConfig(
     ws: wsAddress === undefined ? undefined : { ...wsAddress, tls: wsTls, path: wsPath },
     amqp,
     metrics: parseListener(describe('metrics'), metricsText),
+    dialect: parseChoice(describe('dialect'), str('dialect') ?? DEFAULTS.dialect, DIALECTS),
     auth,
     users,
     limits: {

@@ -4,10 +4,18 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors';
-import type { AuthMode, HostPort, LogFormat, LogLevel } from '../types';
+import type { AuthMode, GatewayDialect, HostPort, LogFormat, LogLevel } from '../types';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text', 'auto'];
+export const DIALECTS: readonly GatewayDialect[] = [
+  'enmasse',
+  'hono',
+  'azure',
+  'artemis',
+  'rabbitmq',
+  'rabbitmq-v1',
+];
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'users', 'pass-through'];
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;

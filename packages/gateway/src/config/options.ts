@@ -76,6 +76,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   ),
   spec('metrics', 'metrics', 'string', 'HOST:PORT', 'off', 'serve Prometheus /metrics and /health over HTTP'),
   spec(
+    'dialect',
+    'dialect',
+    'string',
+    'NAME',
+    'enmasse',
+    'how MQTT QoS/retain/topics are spelled on AMQP: enmasse | hono | azure | artemis | rabbitmq | rabbitmq-v1',
+  ),
+  spec(
     'store',
     'store',
     'string',

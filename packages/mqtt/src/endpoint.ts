@@ -1001,17 +1001,21 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.writeBytes(this.encodeControl(packet, this.protocolVersion));
   }
 
-  /** Encodes a control packet, without its optional properties if they would exceed the client's maximum packet size. */
+  /**
+   * Encodes a control packet. Its optional properties (reason string, user properties) are left out
+   * when they would exceed the client's maximum packet size, or when an MQTT 5 client asked for no
+   * problem information (MQTT-3.1.2-29: then only CONNACK and DISCONNECT may carry them).
+   */
   private encodeControl(packet: MqttPacket, version: ProtocolVersion): Buffer {
-    const bytes = encodePacket(packet, version);
-    if (
-      bytes.length <= this.clientMaxPacketSize ||
-      !('properties' in packet) ||
-      packet.properties === undefined
-    ) {
-      return bytes;
-    }
-    const { properties: _dropped, ...bare } = packet;
+    const hasProperties = 'properties' in packet && packet.properties !== undefined;
+    const quiet =
+      hasProperties &&
+      this.connectPacket?.properties?.requestProblemInformation === false &&
+      packet.cmd !== 'connack' &&
+      packet.cmd !== 'disconnect';
+    const bytes = quiet ? undefined : encodePacket(packet, version);
+    if (bytes !== undefined && (bytes.length <= this.clientMaxPacketSize || !hasProperties)) return bytes;
+    const { properties: _dropped, ...bare } = packet as MqttPacket & { properties?: unknown };
     return encodePacket(bare as MqttPacket, version);
   }
 

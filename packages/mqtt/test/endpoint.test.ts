@@ -79,6 +79,40 @@ const qos2 = (messageId: number, dup = false): MqttPacket => ({
   messageId,
 });
 
+describe('MQTT 5 request problem information', () => {
+  it.each([
+    [true, { reasonString: 'stored' }],
+    [false, undefined],
+  ] as const)('requestProblemInformation %s: PUBACK properties %o', async (request, expected) => {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const client = new RawClient(await rawSocket(harness.port), 5);
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: 'raw',
+      properties: { requestProblemInformation: request },
+    });
+    const [endpoint] = await endpointPromise;
+    endpoint.on('publish', (m) => m.ack({ properties: { reasonString: 'stored' } }));
+    endpoint.accept();
+    client.send({
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      messageId: 1,
+    });
+    const [puback] = await client.waitFor((p) => p.cmd === 'puback');
+    expect((puback as { properties?: unknown }).properties).toEqual(expected);
+  });
+});
+
 describe.each([4, 5] as const)('protocol version %i', (version) => {
   it('does not deliver a re-sent QoS 2 PUBLISH twice before PUBREL, and repeats PUBREC', async () => {
     const { endpoint, client } = await connect(version);

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 import { generateWithMqttPacket } from './fallback-codec';
 import { encodePublish } from './publish-fast-path';
-import type { MqttPacket, ProtocolVersion, WriterOptions } from './types';
+import type { MqttPacket, MqttWriterEvents, ProtocolVersion, WriterOptions } from './types';
 
 /** 64 KiB of bytes queued in the stream before the writer reports itself full. */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 64 * 1024;
@@ -18,11 +18,6 @@ export const DEFAULT_WRITE_HIGH_WATER_MARK = 64 * 1024;
 export function encodePacket(packet: MqttPacket, protocolVersion: ProtocolVersion): Buffer {
   if (packet.cmd === 'publish') return encodePublish(packet, protocolVersion);
   return generateWithMqttPacket(packet, protocolVersion);
-}
-
-export interface MqttWriterEvents {
-  /** The queued bytes fell below the high-water mark after the writer had been full. */
-  drain: [];
 }
 
 export class MqttWriter extends EventEmitter<MqttWriterEvents> {

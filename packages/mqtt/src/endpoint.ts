@@ -26,6 +26,7 @@ import type {
   DisconnectPacket,
   DisconnectProperties,
   EndpointState,
+  MqttEndpointEvents,
   MqttPacket,
   OutboundMessage,
   PendingPublish,
@@ -39,21 +40,6 @@ import type {
   UnsubscribePacket,
   Will,
 } from './types';
-
-export interface MqttEndpointEvents {
-  /** An inbound PUBLISH (topic alias resolved). Acknowledge it with ack() / received() + complete(). */
-  publish: [message: InboundPublish];
-  /** Answer with request.grant(codes). Without a listener every filter gets 0x80. */
-  subscribe: [request: InboundSubscribe];
-  /** Answer with request.done(codes?). Without a listener every filter gets 0x00. */
-  unsubscribe: [request: InboundUnsubscribe];
-  /** The client sent DISCONNECT; 'close' follows. */
-  disconnect: [packet: DisconnectPacket];
-  /** canPublish became true again (in-flight window has room and the write buffer drained). */
-  windowOpen: [];
-  /** The endpoint closed; endpoint.closeReason says why. Emitted once. */
-  close: [reason: CloseReason];
-}
 
 /** Resolved limits the server passes to each endpoint (internal). */
 export interface EndpointLimits {

@@ -1,8 +1,8 @@
 // Codec
 export { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE, MqttDecoder } from './decoder';
-export { DEFAULT_WRITE_HIGH_WATER_MARK, encodePacket, MqttWriter, type MqttWriterEvents } from './encoder';
+export { DEFAULT_WRITE_HIGH_WATER_MARK, encodePacket, MqttWriter } from './encoder';
 // Server endpoint
-export { MqttEndpoint, type MqttEndpointEvents } from './endpoint';
+export { MqttEndpoint } from './endpoint';
 // Errors and reason codes
 export {
   MqttConnectionClosedError,
@@ -24,7 +24,6 @@ export {
   DEFAULT_RECEIVE_MAXIMUM,
   DEFAULT_TOPIC_ALIAS_MAXIMUM,
   MqttServer,
-  type MqttServerEvents,
 } from './server';
 // Topics: validation, shared subscriptions, matching
 export {

@@ -9,22 +9,12 @@ import { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE } from './decoder';
 import { DEFAULT_WRITE_HIGH_WATER_MARK } from './encoder';
 import { type EndpointLimits, MqttEndpoint } from './endpoint';
 import { ReasonCode } from './reason-codes';
-import type { CloseReason, MqttServerOptions } from './types';
+import type { MqttServerEvents, MqttServerOptions } from './types';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_TOPIC_ALIAS_MAXIMUM = 32;
 export const DEFAULT_RECEIVE_MAXIMUM = 64;
 export const DEFAULT_OUTBOUND_WINDOW = 32;
-
-export interface MqttServerEvents {
-  /**
-   * A client sent a valid CONNECT. Call endpoint.accept() or endpoint.reject() (within connectTimeoutMs).
-   * Without a listener every client is rejected with 0x88 server unavailable.
-   */
-  endpoint: [endpoint: MqttEndpoint];
-  /** A connection closed before the host was given an endpoint (bad or missing CONNECT, timeout, loss). */
-  connectionError: [reason: CloseReason, stream: Duplex];
-}
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

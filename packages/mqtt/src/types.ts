@@ -1,3 +1,7 @@
+import type { Duplex } from 'node:stream';
+import type { MqttEndpoint } from './endpoint';
+import type { InboundPublish, InboundSubscribe, InboundUnsubscribe } from './inbound';
+
 /**
  * Public types of @dragoman/mqtt: the packet union (MQTT 3.1, 3.1.1 and 5.0), properties,
  * and the option / event / message types of the server endpoint.
@@ -427,3 +431,40 @@ export type CloseReason =
   | { kind: 'connection-lost'; error?: Error };
 
 export type EndpointState = 'connecting' | 'connected' | 'closed';
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/** Events of MqttWriter. */
+export interface MqttWriterEvents {
+  /** The queued bytes fell below the high-water mark after the writer had been full. */
+  drain: [];
+}
+
+/** Events of MqttServer. */
+export interface MqttServerEvents {
+  /**
+   * A client sent a valid CONNECT. Call endpoint.accept() or endpoint.reject() (within connectTimeoutMs).
+   * Without a listener every client is rejected with 0x88 server unavailable.
+   */
+  endpoint: [endpoint: MqttEndpoint];
+  /** A connection closed before the host was given an endpoint (bad or missing CONNECT, timeout, loss). */
+  connectionError: [reason: CloseReason, stream: Duplex];
+}
+
+/** Events of MqttEndpoint. */
+export interface MqttEndpointEvents {
+  /** An inbound PUBLISH (topic alias resolved). Acknowledge it with ack() / received() + complete(). */
+  publish: [message: InboundPublish];
+  /** Answer with request.grant(codes). Without a listener every filter gets 0x80. */
+  subscribe: [request: InboundSubscribe];
+  /** Answer with request.done(codes?). Without a listener every filter gets 0x00. */
+  unsubscribe: [request: InboundUnsubscribe];
+  /** The client sent DISCONNECT; 'close' follows. */
+  disconnect: [packet: DisconnectPacket];
+  /** canPublish became true again (in-flight window has room and the write buffer drained). */
+  windowOpen: [];
+  /** The endpoint closed; endpoint.closeReason says why. Emitted once. */
+  close: [reason: CloseReason];
+}

@@ -1,11 +1,6 @@
 import { Outlet } from './outlet';
 import { requireArgument, toError } from './to-error';
-import type { Publisher, Subscriber, SubscriberErrorHandler } from './types';
-
-export interface FromAsyncIterableOptions {
-  /** Report for subscribers that throw from a signal method (§2.13). Default: a process warning. */
-  readonly onSubscriberError?: SubscriberErrorHandler;
-}
+import type { FromAsyncIterableOptions, Publisher, Subscriber } from './types';
 
 /**
  * A Publisher that pulls from an (async) iterable only against demand: one `next()` per requested element,

@@ -2,25 +2,7 @@ import { type Observable, Subject, takeUntil } from 'rxjs';
 import { BufferOverflowError } from './errors';
 import { Outlet } from './outlet';
 import { requireArgument, toError } from './to-error';
-import type { OverflowPolicy, Publisher, Subscriber, SubscriberErrorHandler } from './types';
-
-export interface FromObservableOptions<T> {
-  /**
-   * Elements held while there is no demand. An Observable cannot be paused, so this is where a fast
-   * source meets a slow link. Default 256.
-   */
-  readonly bufferSize?: number;
-  /**
-   * What happens when an element arrives and the buffer is full. Default `'error'`: unsubscribe from the
-   * Observable and signal `onError(BufferOverflowError)`. `'drop-newest'` discards the arriving element,
-   * `'drop-oldest'` discards the oldest buffered one; both report it through `onDrop`.
-   */
-  readonly overflow?: OverflowPolicy;
-  /** Called with every element a drop policy discards. */
-  readonly onDrop?: (element: T) => void;
-  /** Report for subscribers that throw from a signal method (§2.13). Default: a process warning. */
-  readonly onSubscriberError?: SubscriberErrorHandler;
-}
+import type { FromObservableOptions, Publisher, Subscriber } from './types';
 
 export const DEFAULT_BUFFER_SIZE = 256;
 

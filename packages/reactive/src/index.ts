@@ -6,38 +6,39 @@ export {
   NotProcessedError,
   SubscriberViolationError,
 } from './errors';
-export { type FromAsyncIterableOptions, fromAsyncIterable } from './from-async-iterable';
-export { DEFAULT_BUFFER_SIZE, type FromObservableOptions, fromObservable } from './from-observable';
-export { ReceivedMessage, type Settlement } from './received-message';
-export {
-  DEFAULT_UNBOUNDED_CREDIT_WINDOW,
-  type FailureOutcome,
-  MAX_LINK_CREDIT,
-  type ReceiverPublisherOptions,
-  receiverPublisher,
-  type SettlementPolicy,
-} from './receiver-publisher';
-export { type Relay, type RelayOptions, RelayProcessor, relay } from './relay';
-export {
-  type SendCounts,
-  type SenderEnd,
-  SenderSubscriber,
-  type SenderSubscriberOptions,
-  type SenderSummary,
-  type SendReport,
-  senderSubscriber,
-} from './sender-subscriber';
+export { fromAsyncIterable } from './from-async-iterable';
+export { DEFAULT_BUFFER_SIZE, fromObservable } from './from-observable';
+export { ReceivedMessage } from './received-message';
+export { DEFAULT_UNBOUNDED_CREDIT_WINDOW, MAX_LINK_CREDIT, receiverPublisher } from './receiver-publisher';
+export { RelayProcessor, relay } from './relay';
+export { SenderSubscriber, senderSubscriber } from './sender-subscriber';
 export { isSettleable } from './settleable';
-export { type SendObservableOptions, sendIterable, sendObservable } from './sinks';
-export { type ToAsyncIterableOptions, toAsyncIterable } from './to-async-iterable';
-export { DEFAULT_PREFETCH, type ToObservableOptions, toObservable } from './to-observable';
+export { sendIterable, sendObservable } from './sinks';
+export { toAsyncIterable } from './to-async-iterable';
+export { DEFAULT_PREFETCH, toObservable } from './to-observable';
 export {
+  type FailureOutcome,
+  type FromAsyncIterableOptions,
+  type FromObservableOptions,
   type OverflowPolicy,
   type Processor,
   type Publisher,
+  type ReceiverPublisherOptions,
+  type Relay,
+  type RelayOptions,
+  type SendCounts,
+  type SenderEnd,
+  type SenderSubscriberOptions,
+  type SenderSummary,
+  type SendObservableOptions,
+  type SendReport,
   type Settleable,
+  type Settlement,
+  type SettlementPolicy,
   type Subscriber,
   type SubscriberErrorHandler,
   type Subscription,
+  type ToAsyncIterableOptions,
+  type ToObservableOptions,
   UNBOUNDED,
 } from './types';

@@ -1,8 +1,5 @@
 import type { AmqpError, AmqpErrorInit, AmqpMessage, Delivery, ModifyFlags } from '@dragoman/amqp';
-import type { Settleable } from './types';
-
-/** How a received message was settled by the application, or `lost` when its link went away first. */
-export type Settlement = 'accepted' | 'rejected' | 'released' | 'modified' | 'lost';
+import type { Settleable, Settlement } from './types';
 
 /**
  * One element of a receiverPublisher: an AMQP message with its settlement. Settle it exactly once (in

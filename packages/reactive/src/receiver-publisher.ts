@@ -1,46 +1,10 @@
-import {
-  type AmqpConnection,
-  ConnectionClosedError,
-  type Delivery,
-  type Receiver,
-  type ReceiverOptions,
-  type SourceOptions,
-} from '@dragoman/amqp';
+import { type AmqpConnection, ConnectionClosedError, type Delivery, type Receiver } from '@dragoman/amqp';
 import { watchDisconnects } from './disconnect-watch';
 import { CreditExceededError, NotProcessedError } from './errors';
 import { Outlet } from './outlet';
 import { ReceivedMessage } from './received-message';
 import { requireArgument, toError } from './to-error';
-import { type Publisher, type Subscriber, type SubscriberErrorHandler, UNBOUNDED } from './types';
-
-/** `auto`: accept once `onNext` returns (or the promise it returns fulfils). `manual`: the subscriber settles. */
-export type SettlementPolicy = 'auto' | 'manual';
-
-/** The outcome given in automatic settlement when `onNext` throws or its promise rejects. */
-export type FailureOutcome = 'reject' | 'release' | 'modify';
-
-export interface ReceiverPublisherOptions {
-  /** Default `'auto'`. */
-  readonly settlement?: SettlementPolicy;
-  /**
-   * Automatic settlement only: the outcome for a message whose processing failed. Default `'reject'` (with
-   * the error's text as description); `'modify'` marks it delivery-failed so the peer may redeliver it.
-   */
-  readonly failureOutcome?: FailureOutcome;
-  /**
-   * Credit kept on the link while demand is unbounded (`request(Number.MAX_SAFE_INTEGER)` or more): the
-   * link's credit plus the messages received and not yet settled stay within it, topped up once half is
-   * used. Default 100. Bounded demand is granted as credit exactly (in instalments of at most 2^32 - 1,
-   * the largest credit AMQP can express).
-   */
-  readonly creditWindow?: number;
-  /** Further receiver-link options (name, settle-mode preset, source terminus fields, timeouts). */
-  readonly link?: Omit<ReceiverOptions, 'source' | 'creditWindow'> & {
-    readonly source?: Omit<SourceOptions, 'address'>;
-  };
-  /** Report for subscribers that throw from a signal method (§2.13). Default: a process warning. */
-  readonly onSubscriberError?: SubscriberErrorHandler;
-}
+import { type Publisher, type ReceiverPublisherOptions, type Subscriber, UNBOUNDED } from './types';
 
 export const DEFAULT_UNBOUNDED_CREDIT_WINDOW = 100;
 

@@ -1,11 +1,13 @@
 import type { AmqpConnection, AmqpMessage, SendResult } from '@dragoman/amqp';
 import { Outlet } from './outlet';
 import type { ReceivedMessage } from './received-message';
-import { type ReceiverPublisherOptions, receiverPublisher } from './receiver-publisher';
-import { type SenderSubscriberOptions, type SenderSummary, senderSubscriber } from './sender-subscriber';
+import { receiverPublisher } from './receiver-publisher';
+import { senderSubscriber } from './sender-subscriber';
 import { requireArgument } from './to-error';
 import {
   type Processor,
+  type Relay,
+  type RelayOptions,
   type Subscriber,
   type SubscriberErrorHandler,
   type Subscription,
@@ -166,24 +168,6 @@ export class RelayProcessor implements Processor<ReceivedMessage, AmqpMessage> {
   #releaseAll(): void {
     for (const forwarded of [...this.#inFlight.keys()]) this.settle(forwarded, undefined);
   }
-}
-
-export interface RelayOptions {
-  /** Where to send; default: the source connection. */
-  readonly targetConnection?: AmqpConnection;
-  /** Builds the message to forward from the received one. Default: the message as received. */
-  readonly transform?: (received: ReceivedMessage) => AmqpMessage;
-  /** Receiver-side options; settlement is always manual (the relay settles with downstream's outcome). */
-  readonly source?: Omit<ReceiverPublisherOptions, 'settlement' | 'failureOutcome'>;
-  /** Sender-side options. */
-  readonly target?: SenderSubscriberOptions;
-}
-
-export interface Relay {
-  /** Fulfils when the relay stopped: how the sending side ended. */
-  readonly done: Promise<SenderSummary>;
-  /** The processor in the middle (for its `inFlight` count). */
-  readonly processor: RelayProcessor;
 }
 
 /**

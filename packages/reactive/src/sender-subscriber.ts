@@ -1,68 +1,13 @@
 import {
   type AmqpConnection,
-  type AmqpErrorCondition,
   type AmqpMessage,
   type CloseInfo,
   LinkClosedError,
   type Sender,
-  type SenderOptions,
   type SendResult,
-  type TargetOptions,
 } from '@dragoman/amqp';
 import { requireArgument, toError } from './to-error';
-import type { Subscriber, Subscription } from './types';
-
-/** The fate of one message given to a senderSubscriber: the peer's outcome, or why it has none. */
-export type SendReport =
-  | { readonly message: AmqpMessage; readonly result: SendResult; readonly error?: undefined }
-  | { readonly message: AmqpMessage; readonly result?: undefined; readonly error: Error };
-
-/** Running totals of a senderSubscriber. `sent` counts transfers; the others count outcomes. */
-export interface SendCounts {
-  readonly sent: number;
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly released: number;
-  readonly modified: number;
-  /** Pre-settled (at-most-once) transfers: written, no outcome to wait for. */
-  readonly settled: number;
-  /** Messages that got no outcome: unencodable, or their link closed first. */
-  readonly failed: number;
-  /** Messages that arrived after the link was gone (§2.8) and were not sent (reported with an error). */
-  readonly dropped: number;
-}
-
-/** How the stream ended for a senderSubscriber. */
-export type SenderEnd =
-  /** upstream completed; the link closed cleanly after every outcome came back */
-  | 'completed'
-  /** upstream failed; the link closed with an error condition carrying the error's text */
-  | 'errored'
-  /** the peer detached the link (or the connection ended): upstream was cancelled */
-  | 'detached'
-  /** the link could not be attached: upstream was cancelled */
-  | 'attach-failed';
-
-export interface SenderSummary {
-  readonly end: SenderEnd;
-  /** Upstream's error, the peer's detach error, or the attach failure. */
-  readonly error: Error | undefined;
-  readonly counts: SendCounts;
-}
-
-export interface SenderSubscriberOptions {
-  /** Called with the outcome of every message (in outcome order). */
-  readonly onOutcome?: (report: SendReport) => void;
-  /**
-   * The condition the link is closed with on `onError`, unless the error carries an AMQP `condition` of
-   * its own. Default `'amqp:internal-error'`.
-   */
-  readonly errorCondition?: AmqpErrorCondition;
-  /** Further sender-link options (name, settle-mode preset, target terminus fields, timeouts). */
-  readonly link?: Omit<SenderOptions, 'target' | 'maxQueued'> & {
-    readonly target?: Omit<TargetOptions, 'address'>;
-  };
-}
+import type { SendCounts, SenderSubscriberOptions, SenderSummary, Subscriber, Subscription } from './types';
 
 type State = 'idle' | 'attaching' | 'open' | 'completing' | 'closing' | 'closed';
 

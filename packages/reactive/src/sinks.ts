@@ -1,8 +1,9 @@
 import type { AmqpConnection, AmqpMessage } from '@dragoman/amqp';
 import type { Observable } from 'rxjs';
 import { fromAsyncIterable } from './from-async-iterable';
-import { type FromObservableOptions, fromObservable } from './from-observable';
-import { type SenderSubscriberOptions, type SenderSummary, senderSubscriber } from './sender-subscriber';
+import { fromObservable } from './from-observable';
+import { senderSubscriber } from './sender-subscriber';
+import type { SenderSubscriberOptions, SenderSummary, SendObservableOptions } from './types';
 
 /**
  * Sends everything an (async) iterable yields to `address`, pulling the next message only when the peer
@@ -18,11 +19,6 @@ export function sendIterable(
   const sink = senderSubscriber(connection, address, options);
   fromAsyncIterable(messages).subscribe(sink);
   return sink.done;
-}
-
-export interface SendObservableOptions extends SenderSubscriberOptions {
-  /** The bounded buffer between the Observable and the link's credit, and what happens when it is full. */
-  readonly buffer?: FromObservableOptions<AmqpMessage>;
 }
 
 /**

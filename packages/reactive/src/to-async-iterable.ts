@@ -3,16 +3,7 @@ import { Queue } from './queue';
 import { whenDone } from './settleable';
 import { requireArgument } from './to-error';
 import { checkPrefetch, DEFAULT_PREFETCH } from './to-observable';
-import type { Publisher, Subscriber, Subscription } from './types';
-
-export interface ToAsyncIterableOptions {
-  /**
-   * Elements requested ahead of consumption (the credit an AMQP receiver holds). Default 16. The buffer
-   * never holds more than this. Credit returns as for `toObservable`: a settleable element when settled,
-   * any other element when it is handed to the consumer.
-   */
-  readonly prefetch?: number;
-}
+import type { Publisher, Subscriber, Subscription, ToAsyncIterableOptions } from './types';
 
 /**
  * An AsyncIterable over a Publisher: `for await (const element of toAsyncIterable(publisher))`. Each

@@ -1,16 +1,7 @@
 import { Observable } from 'rxjs';
 import { whenDone } from './settleable';
 import { requireArgument } from './to-error';
-import type { Publisher, Subscription } from './types';
-
-export interface ToObservableOptions {
-  /**
-   * Elements requested ahead of consumption: the credit an AMQP receiver link holds. Default 16.
-   * Credit returns one element at a time, when the element is done: a settleable element (a delivery)
-   * when it is settled, any other element when `next` returns.
-   */
-  readonly prefetch?: number;
-}
+import type { Publisher, Subscription, ToObservableOptions } from './types';
 
 export const DEFAULT_PREFETCH = 16;
 

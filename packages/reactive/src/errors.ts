@@ -22,15 +22,22 @@ export class CreditExceededError extends Error {
   }
 }
 
-/** A subscriber broke §2.13: a signal method threw. The subscription is cancelled and this is reported. */
+/**
+ * A subscriber's signal method failed: it threw (a §2.13 breach: the subscription is cancelled), or the
+ * promise its `onNext` returned rejected where nobody settles by it. Given to `onSubscriberError`.
+ */
 export class SubscriberViolationError extends Error {
   override readonly name = 'SubscriberViolationError';
   constructor(
     readonly signal: 'onSubscribe' | 'onNext' | 'onError' | 'onComplete',
     override readonly cause: unknown,
+    readonly how: 'threw' | 'rejected' = 'threw',
   ) {
+    const text = cause instanceof Error ? cause.message : String(cause);
     super(
-      `§2.13: subscriber threw from ${signal}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      how === 'threw'
+        ? `§2.13: subscriber threw from ${signal}: ${text}`
+        : `the promise returned by ${signal} rejected: ${text}`,
     );
   }
 }

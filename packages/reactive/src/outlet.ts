@@ -1,5 +1,5 @@
 import { addDemand, checkRequest, takeDemand, warnSubscriberError } from './demand';
-import { IllegalDemandError, SubscriberViolationError } from './errors';
+import { IllegalDemandError, NotProcessedError, SubscriberViolationError } from './errors';
 import { Queue } from './queue';
 import type { Subscriber, SubscriberErrorHandler, Subscription } from './types';
 
@@ -11,9 +11,10 @@ export interface OutletHooks<T> {
   onCancel(): void;
   /**
    * Called after `onNext(element)`: with what it returned, or with `threw` set when it threw (a §2.13
-   * breach; the subscription is already cancelled then).
+   * breach; the subscription is already cancelled then). Returns true when it took charge of a returned
+   * promise; otherwise a rejection of that promise is reported to `onSubscriberError`.
    */
-  afterNext?(element: T, returned: unknown, threw: boolean): void;
+  afterNext?(element: T, returned: unknown, threw: boolean): boolean;
 }
 
 type State = 'active' | 'cancelled' | 'terminated';
@@ -162,7 +163,14 @@ export class Outlet<T> implements Subscription {
         throw error;
       }
     });
-    this.hooks.afterNext?.(element, returned, threw);
+    const handled = this.hooks.afterNext?.(element, returned, threw) === true;
+    if (handled || threw || !isThenable(returned)) return;
+    returned.then(undefined, (error: unknown) => {
+      // An adapter's "never handed out" is not a failure.
+      if (!(error instanceof NotProcessedError)) {
+        this.onViolation(new SubscriberViolationError('onNext', error, 'rejected'));
+      }
+    });
   }
 
   /** Runs a signal method; a throw breaks §2.13: cancel and report it, never rethrow into the source. */
@@ -177,4 +185,10 @@ export class Outlet<T> implements Subscription {
       this.onViolation(new SubscriberViolationError(signal, error));
     }
   }
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -1,7 +1,7 @@
 import { type AmqpConnection, ConnectionClosedError, type Delivery, type Receiver } from '@dragoman/amqp';
 import { watchDisconnects } from './disconnect-watch';
 import { CreditExceededError, NotProcessedError } from './errors';
-import { Outlet } from './outlet';
+import { isThenable, Outlet } from './outlet';
 import { ReceivedMessage } from './received-message';
 import { requireArgument, toError } from './to-error';
 import { type Publisher, type ReceiverPublisherOptions, type Subscriber, UNBOUNDED } from './types';
@@ -118,11 +118,12 @@ class ReceiverSubscription {
     if (add > 0) receiver.addCredit(add);
   }
 
-  private afterNext(received: ReceivedMessage, returned: unknown, threw: boolean): void {
-    if (!this.auto) return;
+  /** Automatic settlement; returns true when it took charge of the promise `onNext` returned. */
+  private afterNext(received: ReceivedMessage, returned: unknown, threw: boolean): boolean {
+    if (!this.auto) return false;
     if (threw) {
       this.settleFailed(received, undefined);
-      return;
+      return true;
     }
     if (isThenable(returned)) {
       returned.then(
@@ -135,6 +136,7 @@ class ReceiverSubscription {
     } else {
       this.settle(received, () => received.accept());
     }
+    return true;
   }
 
   private settleFailed(received: ReceivedMessage, error: unknown): void {
@@ -191,10 +193,4 @@ class ReceiverSubscription {
       void receiver.close().catch(() => undefined);
     });
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-  );
 }

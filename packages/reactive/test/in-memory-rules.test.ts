@@ -3,6 +3,7 @@ import {
   fromObservable,
   NotProcessedError,
   type Publisher,
+  SubscriberViolationError,
   toAsyncIterable,
   toObservable,
 } from '@dragoman/reactive';
@@ -211,6 +212,57 @@ describe('adapters over deferred sources', () => {
     for await (const n of toAsyncIterable(publisher)) seen.push(n);
     expect(seen).toEqual([0, 1, 2, 0, 1, 2]);
     expect(subscriptions).toBe(2);
+  });
+});
+
+describe('subscriber failures are reported, never thrown into the source', () => {
+  it('a promise from onNext that rejects reaches onSubscriberError; the stream goes on', async () => {
+    const reported: unknown[] = [];
+    const done = new Promise<number[]>((resolve) => {
+      const seen: number[] = [];
+      fromAsyncIterable([1, 2, 3], { onSubscriberError: (error) => reported.push(error) }).subscribe({
+        onSubscribe: (s) => s.request(10),
+        onNext: async (n) => {
+          seen.push(n);
+          if (n === 2) throw new Error('async failure');
+        },
+        onError: () => undefined,
+        onComplete: () => resolve(seen),
+      });
+    });
+    expect(await done).toEqual([1, 2, 3]);
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let the rejection be observed
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeInstanceOf(SubscriberViolationError);
+    expect(reported[0]).toMatchObject({ signal: 'onNext', how: 'rejected' });
+  });
+
+  it('a throw from onNext cancels the subscription (§2.13) and is reported', async () => {
+    const reported: unknown[] = [];
+    let pulled = 0;
+    const source = {
+      *[Symbol.iterator]() {
+        for (;;) {
+          pulled += 1;
+          yield pulled;
+        }
+      },
+    };
+    const publisher = fromAsyncIterable(source, { onSubscriberError: (error) => reported.push(error) });
+    const signals: string[] = [];
+    publisher.subscribe({
+      onSubscribe: (s) => s.request(5),
+      onNext: () => {
+        signals.push('next');
+        throw new Error('bug');
+      },
+      onError: () => signals.push('error'),
+      onComplete: () => signals.push('complete'),
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(signals).toEqual(['next']); // cancelled at once: nothing more
+    expect(pulled).toBe(1);
+    expect(reported[0]).toMatchObject({ signal: 'onNext', how: 'threw' });
   });
 });
 

@@ -9,8 +9,8 @@ import { MqttDecoder } from './decoder';
 import { encodePacket, MqttWriter } from './encoder';
 import { MqttConnectionClosedError, MqttProtocolError, MqttPublishError } from './errors';
 import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe } from './inbound';
-import { type InflightEntry, OutboundInflight } from './inflight';
 import { KeepAliveMonitor } from './keep-alive';
+import { OutboundFlow, type OutboundLink } from './outbound';
 import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
 import { isSharedSubscription } from './shared-subscription';
 import { InboundTopicAliases } from './topic-alias';
@@ -18,7 +18,6 @@ import { validateTopicFilter, validateTopicName } from './topic-validation';
 import type {
   AcceptOptions,
   AckOptions,
-  AckProperties,
   CloseReason,
   ConnackPacket,
   ConnectPacket,
@@ -58,8 +57,6 @@ const LINGER_MS = 2000;
 /** Session expiry "never" (MQTT 5 0xFFFFFFFF). */
 const NEVER_EXPIRES = 0xffffffff;
 
-type Settle = { resolve: (outcome: PublishOutcome) => void; reject: (error: Error) => void };
-
 export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private endpointState: EndpointState = 'connecting';
   private reason: CloseReason | undefined;
@@ -70,7 +67,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private assignedId: string | undefined;
   private keepAlive: KeepAliveMonitor | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  private inflight: OutboundInflight | undefined;
+  private outbound: OutboundFlow | undefined;
   private closedPending: PendingPublish[] = [];
   private aliases: InboundTopicAliases | undefined;
   private readonly inboundQos2 = new Map<number, InboundPublish>();
@@ -283,24 +280,29 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   /** Unacknowledged outbound QoS 1/2 messages. */
   get inFlight(): number {
-    return this.inflight?.inFlight ?? 0;
+    return this.outbound?.inFlight ?? 0;
   }
 
   /** The outbound window: min(client's receive maximum (MQTT 5), outboundWindow option). */
   get window(): number {
-    return this.inflight?.window ?? 0;
+    return this.outbound?.window ?? 0;
   }
 
   /** True when publish() with QoS 1/2 will be sent at once: window has room and the write buffer is not full. */
   get canPublish(): boolean {
-    return this.endpointState === 'connected' && this.inflight!.hasRoom && !(this.writer?.full ?? false);
+    return this.endpointState === 'connected' && this.outbound!.hasRoom && !(this.writer?.full ?? false);
   }
 
   /** Resolves when canPublish is true; rejects when the endpoint closes or `signal` aborts. */
   windowOpen(signal?: AbortSignal): Promise<void> {
     if (this.canPublish) return Promise.resolve();
-    if (this.endpointState === 'closed') return Promise.reject(new MqttConnectionClosedError(this.reason!));
-    return new Promise((resolve, reject) => {
+    if (this.endpointState === 'closed') return rejected(new MqttConnectionClosedError(this.reason!));
+    if (signal?.aborted) {
+      return rejected(
+        new MqttPublishError('aborted', 'waiting for the window was aborted', { cause: signal.reason }),
+      );
+    }
+    const promise = new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         this.off('windowOpen', onOpen);
         this.off('close', onClose);
@@ -324,6 +326,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       this.on('close', onClose);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+    promise.catch(ignore);
+    return promise;
   }
 
   /**
@@ -334,30 +338,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    */
   publish(message: OutboundMessage, options: PublishOptions = {}): Promise<PublishOutcome> {
     try {
-      if (this.endpointState === 'closed') throw new MqttConnectionClosedError(this.reason!);
-      if (this.endpointState !== 'connected')
-        throw new MqttPublishError('not-connected', 'endpoint not accepted yet');
-      if (options.signal?.aborted)
-        throw new MqttPublishError('aborted', 'publish aborted', { cause: options.signal.reason });
-      const qos = message.qos ?? 0;
-      if (qos !== 0 && qos !== 1 && qos !== 2)
-        throw new MqttPublishError('invalid-message', `invalid QoS ${qos}`);
-      const valid = validateTopicName(message.topic);
-      if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
-      const payload = toBuffer(message.payload);
-      if (qos === 0) {
-        const bytes = this.encodeOutbound({ ...message, payload, qos: 0 }, 0, false);
-        this.writeBytes(bytes);
-        return Promise.resolve({ reasonCode: ReasonCode.Success });
-      }
-      const inflight = this.inflight!;
-      if (!inflight.hasRoom) {
-        throw new MqttPublishError('window-full', `in-flight window of ${inflight.window} is full`);
-      }
-      const messageId = inflight.allocateId();
-      const normalized = { ...message, payload, qos };
-      const bytes = this.encodeOutbound(normalized, messageId, false);
-      return this.track(normalized, messageId, 'publish', options, bytes);
+      this.checkCanSend(options.signal);
+      return this.outbound!.publish(message, options);
     } catch (error) {
       return rejected(error);
     }
@@ -370,31 +352,24 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    */
   resend(pending: PendingPublish, options: PublishOptions = {}): Promise<PublishOutcome> {
     try {
-      if (this.endpointState === 'closed') throw new MqttConnectionClosedError(this.reason!);
-      if (this.endpointState !== 'connected')
-        throw new MqttPublishError('not-connected', 'endpoint not accepted yet');
-      const inflight = this.inflight!;
-      if (inflight.has(pending.messageId)) {
-        throw new MqttPublishError('invalid-message', `packet identifier ${pending.messageId} is in use`);
-      }
-      const message = { ...pending.message, payload: toBuffer(pending.message.payload) };
-      const bytes =
-        pending.state === 'publish' ? this.encodeOutbound(message, pending.messageId, true) : undefined;
-      return this.track(
-        message,
-        pending.messageId,
-        pending.state === 'publish' ? 'publish' : 'pubrel',
-        options,
-        bytes,
-      );
+      this.checkCanSend(options.signal);
+      return this.outbound!.resend(pending, options);
     } catch (error) {
       return rejected(error);
     }
   }
 
+  private checkCanSend(signal: AbortSignal | undefined): void {
+    if (this.endpointState === 'closed') throw new MqttConnectionClosedError(this.reason!);
+    if (this.endpointState !== 'connected') {
+      throw new MqttPublishError('not-connected', 'endpoint not accepted yet');
+    }
+    if (signal?.aborted) throw new MqttPublishError('aborted', 'publish aborted', { cause: signal.reason });
+  }
+
   /** Outbound QoS 1/2 messages not completed by the client; after close, those left at closing time. */
   pendingPublishes(): PendingPublish[] {
-    return this.endpointState === 'closed' ? [...this.closedPending] : (this.inflight?.pending() ?? []);
+    return this.endpointState === 'closed' ? [...this.closedPending] : (this.outbound?.pending() ?? []);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -521,13 +496,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         this.handlePublish(packet);
         return;
       case 'puback':
-        this.handleOutboundAck(packet.messageId, 'puback', packet.reasonCode ?? 0, packet.properties);
+        this.outbound!.onAck(packet.messageId, 'puback', packet.reasonCode ?? 0, packet.properties);
         return;
       case 'pubrec':
-        this.handleOutboundAck(packet.messageId, 'pubrec', packet.reasonCode ?? 0, packet.properties);
+        this.outbound!.onAck(packet.messageId, 'pubrec', packet.reasonCode ?? 0, packet.properties);
         return;
       case 'pubcomp':
-        this.handleOutboundAck(packet.messageId, 'pubcomp', packet.reasonCode ?? 0, packet.properties);
+        this.outbound!.onAck(packet.messageId, 'pubcomp', packet.reasonCode ?? 0, packet.properties);
         return;
       case 'pubrel':
         this.handlePubrel(packet.messageId);
@@ -582,7 +557,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.sessionExpiry = v5 ? (properties.sessionExpiryInterval ?? 0) : connect.clean ? 0 : NEVER_EXPIRES;
     this.clientMaxPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
     const clientWindow = v5 ? (properties.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
-    this.inflight = new OutboundInflight(Math.min(clientWindow, this.limits.outboundWindow));
+    this.outbound = new OutboundFlow(this.outboundLink(), Math.min(clientWindow, this.limits.outboundWindow));
     this.aliases = new InboundTopicAliases(this.limits.topicAliasMaximum);
     if (connect.clientId === '') {
       // 3.1 requires an id; 3.1.1 allows an empty one only with a clean session (MQTT-3.1.3-7/8).
@@ -782,145 +757,21 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   // Internals: outbound state machines
   // -------------------------------------------------------------------------------------------
 
-  private encodeOutbound(
-    message: OutboundMessage & { payload: Buffer },
-    messageId: number,
-    dup: boolean,
-  ): Buffer {
-    const qos = message.qos ?? 0;
-    const packet: PublishPacket = {
-      cmd: 'publish',
-      topic: message.topic,
-      payload: message.payload,
-      qos,
-      retain: message.retain === true,
-      dup: dup && qos > 0,
-    };
-    if (qos > 0) packet.messageId = messageId;
-    if (this.protocolVersion === 5 && message.properties !== undefined) {
-      // Outbound topic aliases are not used; an alias from elsewhere would mean nothing to this client.
-      const { topicAlias: _alias, ...properties } = message.properties;
-      if (Object.keys(properties).length > 0) packet.properties = properties;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = encodePacket(packet, this.protocolVersion);
-    } catch (error) {
-      throw new MqttPublishError('invalid-message', (error as Error).message, { cause: error });
-    }
-    if (bytes.length > this.clientMaxPacketSize) {
-      throw new MqttPublishError(
-        'packet-too-large',
-        `PUBLISH of ${bytes.length} bytes exceeds the client's maximum packet size ${this.clientMaxPacketSize}`,
-      );
-    }
-    return bytes;
-  }
-
-  private track(
-    message: OutboundMessage & { qos: 1 | 2; payload: Buffer },
-    messageId: number,
-    state: 'publish' | 'pubrel',
-    options: PublishOptions,
-    bytes: Buffer | undefined,
-  ): Promise<PublishOutcome> {
-    const inflight = this.inflight!;
-    let settle!: Settle;
-    const promise = new Promise<PublishOutcome>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    // A host that does not wait for the outcome must not crash the process when the connection drops.
-    promise.catch(ignore);
-    const onAbort = (): void => {
-      settle.reject(new MqttPublishError('aborted', 'publish aborted', { cause: options.signal?.reason }));
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => options.signal?.removeEventListener('abort', onAbort);
-    const entry: InflightEntry = {
-      messageId,
-      message,
-      state: inflight.hasRoom ? state : 'queued',
-      settle: (outcome) => {
-        done();
-        settle.resolve(outcome);
+  private outboundLink(): OutboundLink {
+    const self = this;
+    return {
+      get protocolVersion() {
+        return self.protocolVersion;
       },
-      fail: (error) => {
-        done();
-        settle.reject(error);
+      get clientMaxPacketSize() {
+        return self.clientMaxPacketSize;
       },
-      onReceived: options.onReceived,
-      bytes,
-      target: state,
+      isOpen: () => this.endpointState === 'connected',
+      writeBytes: (bytes) => this.writeBytes(bytes),
+      sendPubrel: (messageId) => this.send({ cmd: 'pubrel', messageId }),
+      hostStepFailed: (error) => this.hostStepFailed(error),
+      windowChanged: () => this.checkWindowOpen(),
     };
-    const queued = entry.state === 'queued';
-    inflight.add(entry);
-    if (!queued) this.transmit(entry);
-    else this.windowWasClosed = true;
-    if (!this.canPublish) this.windowWasClosed = true;
-    return promise;
-  }
-
-  private transmit(entry: InflightEntry): void {
-    entry.state = entry.target;
-    if (entry.state === 'publish') this.writeBytes(entry.bytes!);
-    else this.send({ cmd: 'pubrel', messageId: entry.messageId });
-    entry.bytes = undefined;
-  }
-
-  private handleOutboundAck(
-    messageId: number,
-    cmd: 'puback' | 'pubrec' | 'pubcomp',
-    reasonCode: number,
-    properties: AckProperties | undefined,
-  ): void {
-    const inflight = this.inflight!;
-    const entry = inflight.get(messageId);
-    if (entry === undefined) return; // Late or unknown acknowledgement: nothing to do.
-    const outcome: PublishOutcome = { reasonCode, ...(properties ? { properties } : {}) };
-    if (cmd === 'puback') {
-      if (entry.message.qos !== 1 || entry.state !== 'publish') return;
-      this.complete(entry, outcome);
-    } else if (cmd === 'pubrec') {
-      if (entry.message.qos !== 2) return;
-      if (entry.state === 'pubrel') {
-        this.send({ cmd: 'pubrel', messageId }); // PUBREC repeated: repeat PUBREL.
-        return;
-      }
-      if (entry.state !== 'publish') return;
-      if (reasonCode >= 0x80) {
-        this.complete(entry, outcome);
-        return;
-      }
-      entry.state = 'received';
-      this.afterPubrec(entry, { messageId, reasonCode, ...(properties ? { properties } : {}) });
-    } else {
-      if (entry.state !== 'pubrel') return;
-      this.complete(entry, outcome);
-    }
-  }
-
-  private afterPubrec(
-    entry: InflightEntry,
-    info: { messageId: number; reasonCode: number; properties?: AckProperties },
-  ): void {
-    const sendPubrel = (): void => {
-      if (this.endpointState !== 'connected' || this.inflight!.get(entry.messageId) !== entry) return;
-      entry.state = 'pubrel';
-      this.send({ cmd: 'pubrel', messageId: entry.messageId });
-    };
-    if (entry.onReceived === undefined) {
-      sendPubrel();
-      return;
-    }
-    let result: void | Promise<void>;
-    try {
-      result = entry.onReceived(info);
-    } catch (error) {
-      this.hostStepFailed(error);
-      return;
-    }
-    if (result instanceof Promise) result.then(sendPubrel, (error: unknown) => this.hostStepFailed(error));
-    else sendPubrel();
   }
 
   private hostStepFailed(error: unknown): void {
@@ -937,15 +788,6 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
           }
         : undefined,
     );
-  }
-
-  private complete(entry: InflightEntry, outcome: PublishOutcome): void {
-    const inflight = this.inflight!;
-    inflight.delete(entry.messageId);
-    entry.settle(outcome);
-    for (let next = inflight.takeQueued(); next !== undefined; next = inflight.takeQueued())
-      this.transmit(next);
-    this.checkWindowOpen();
   }
 
   private checkWindowOpen(): void {
@@ -1083,10 +925,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       stream.once('close', () => clearTimeout(linger));
       stream.resume(); // Drain and discard what the peer still sends, so 'end' and 'close' can come.
     }
-    if (this.inflight !== undefined) {
-      this.closedPending = this.inflight.pending();
-      const error = new MqttConnectionClosedError(reason);
-      for (const entry of this.inflight.drain()) entry.fail(error);
+    if (this.outbound !== undefined) {
+      this.closedPending = this.outbound.pending();
+      this.outbound.failAll(new MqttConnectionClosedError(reason));
     }
     for (const message of this.inboundQos2.values()) message.abandon(reason);
     this.inboundQos2.clear();
@@ -1105,10 +946,4 @@ function rejected<T>(error: unknown): Promise<T> {
   const promise = Promise.reject(error as Error);
   promise.catch(ignore);
   return promise as Promise<T>;
-}
-
-function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
-  if (Buffer.isBuffer(payload)) return payload;
-  if (typeof payload === 'string') return Buffer.from(payload);
-  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 }

@@ -223,6 +223,25 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     expect(endpoint.pendingPublishes()).toHaveLength(1);
   });
 
+  it('stops waiting on abort while the message stays in flight until acknowledged', async () => {
+    const { endpoint, client } = await connect(version, { outboundWindow: 1 });
+    const controller = new AbortController();
+    const outcome = endpoint.publish({ topic: 'a', payload: 'x', qos: 1 }, { signal: controller.signal });
+    const [published] = await client.waitFor((p) => p.cmd === 'publish');
+    controller.abort();
+    await expect(outcome).rejects.toMatchObject({ code: 'aborted' });
+    expect(endpoint.pendingPublishes()).toHaveLength(1);
+    const waitAborted = new AbortController();
+    const waiting = endpoint.windowOpen(waitAborted.signal);
+    waitAborted.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'aborted' });
+    const open = endpoint.windowOpen();
+    const messageId = (published as { messageId: number }).messageId;
+    client.send({ cmd: 'puback', messageId, ...(version === 5 ? { reasonCode: 0 } : {}) });
+    await open;
+    expect(endpoint.inFlight).toBe(0);
+  });
+
   it('closes on keep-alive expiry after 1.5 x the keep-alive', async () => {
     const { endpoint, client } = await connect(version, {}, 1);
     const closed = next<[CloseReason]>(endpoint, 'close');

@@ -1,0 +1,247 @@
+/**
+ * The outbound half of an endpoint: PUBLISH to the client and the QoS 1 / QoS 2 state machines
+ * (PUBLISH → PUBACK; PUBLISH → PUBREC → host step → PUBREL → PUBCOMP), within the in-flight window.
+ */
+import { encodePacket } from './encoder';
+import { MqttPublishError } from './errors';
+import { type InflightEntry, OutboundInflight } from './inflight';
+import { ReasonCode } from './reason-codes';
+import { validateTopicName } from './topic-validation';
+import type {
+  AckProperties,
+  OutboundMessage,
+  PendingPublish,
+  ProtocolVersion,
+  PublishOptions,
+  PublishOutcome,
+  PublishPacket,
+  PubrecInfo,
+} from './types';
+
+/** What the outbound flow needs from its endpoint (internal). */
+export interface OutboundLink {
+  readonly protocolVersion: ProtocolVersion;
+  /** The client's MQTT 5 maximum packet size (Infinity if it set none). */
+  readonly clientMaxPacketSize: number;
+  /** False once the endpoint has closed. */
+  isOpen(): boolean;
+  writeBytes(bytes: Buffer): void;
+  sendPubrel(messageId: number): void;
+  /** The host's onReceived step failed: the endpoint closes. */
+  hostStepFailed(error: unknown): void;
+  /** The window may have gained or lost room. */
+  windowChanged(): void;
+}
+
+type Normalized = OutboundMessage & { qos: 1 | 2; payload: Buffer };
+
+function ignore(): void {
+  // Intentionally empty: marks a promise as handled; whoever awaits it still sees the rejection.
+}
+
+export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (typeof payload === 'string') return Buffer.from(payload);
+  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+export class OutboundFlow {
+  private readonly inflight: OutboundInflight;
+
+  constructor(
+    private readonly link: OutboundLink,
+    window: number,
+  ) {
+    this.inflight = new OutboundInflight(window);
+  }
+
+  get inFlight(): number {
+    return this.inflight.inFlight;
+  }
+
+  get window(): number {
+    return this.inflight.window;
+  }
+
+  /** Room for a new QoS 1/2 message (and no resent message waiting). */
+  get hasRoom(): boolean {
+    return this.inflight.hasRoom;
+  }
+
+  /** Validates, encodes and sends; see MqttEndpoint.publish. Throws MqttPublishError. */
+  publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome> {
+    const qos = message.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2)
+      throw new MqttPublishError('invalid-message', `invalid QoS ${qos}`);
+    const valid = validateTopicName(message.topic);
+    if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+    const payload = toBuffer(message.payload);
+    if (qos === 0) {
+      this.link.writeBytes(this.encode({ ...message, payload, qos: 0 }, 0, false));
+      return Promise.resolve({ reasonCode: ReasonCode.Success });
+    }
+    if (!this.inflight.hasRoom) {
+      throw new MqttPublishError('window-full', `in-flight window of ${this.inflight.window} is full`);
+    }
+    const messageId = this.inflight.allocateId();
+    const normalized: Normalized = { ...message, payload, qos };
+    return this.track(normalized, messageId, 'publish', options, this.encode(normalized, messageId, false));
+  }
+
+  /** Re-sends a pending message with its packet identifier; see MqttEndpoint.resend. Throws MqttPublishError. */
+  resend(pending: PendingPublish, options: PublishOptions): Promise<PublishOutcome> {
+    if (this.inflight.has(pending.messageId)) {
+      throw new MqttPublishError('invalid-message', `packet identifier ${pending.messageId} is in use`);
+    }
+    const message: Normalized = { ...pending.message, payload: toBuffer(pending.message.payload) };
+    const bytes = pending.state === 'publish' ? this.encode(message, pending.messageId, true) : undefined;
+    return this.track(message, pending.messageId, pending.state, options, bytes);
+  }
+
+  /** An acknowledgement from the client. Late or unknown ones are ignored. */
+  onAck(
+    messageId: number,
+    cmd: 'puback' | 'pubrec' | 'pubcomp',
+    reasonCode: number,
+    properties: AckProperties | undefined,
+  ): void {
+    const entry = this.inflight.get(messageId);
+    if (entry === undefined) return;
+    const outcome: PublishOutcome = { reasonCode, ...(properties ? { properties } : {}) };
+    if (cmd === 'puback') {
+      if (entry.message.qos === 1 && entry.state === 'publish') this.complete(entry, outcome);
+    } else if (cmd === 'pubrec') {
+      if (entry.message.qos !== 2) return;
+      if (entry.state === 'pubrel')
+        this.link.sendPubrel(messageId); // PUBREC repeated: repeat PUBREL.
+      else if (entry.state !== 'publish') return;
+      else if (reasonCode >= 0x80) this.complete(entry, outcome);
+      else {
+        entry.state = 'received';
+        this.afterPubrec(entry, { messageId, reasonCode, ...(properties ? { properties } : {}) });
+      }
+    } else if (entry.state === 'pubrel') {
+      this.complete(entry, outcome);
+    }
+  }
+
+  pending(): PendingPublish[] {
+    return this.inflight.pending();
+  }
+
+  /** The connection closed: every waiting publish fails with `error`. */
+  failAll(error: Error): void {
+    for (const entry of this.inflight.drain()) entry.fail(error);
+  }
+
+  private encode(message: OutboundMessage & { payload: Buffer }, messageId: number, dup: boolean): Buffer {
+    const qos = message.qos ?? 0;
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos,
+      retain: message.retain === true,
+      dup: dup && qos > 0,
+    };
+    if (qos > 0) packet.messageId = messageId;
+    if (this.link.protocolVersion === 5 && message.properties !== undefined) {
+      // Outbound topic aliases are not used; an alias from elsewhere would mean nothing to this client.
+      const { topicAlias: _alias, ...properties } = message.properties;
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = encodePacket(packet, this.link.protocolVersion);
+    } catch (error) {
+      throw new MqttPublishError('invalid-message', (error as Error).message, { cause: error });
+    }
+    if (bytes.length > this.link.clientMaxPacketSize) {
+      throw new MqttPublishError(
+        'packet-too-large',
+        `PUBLISH of ${bytes.length} bytes exceeds the client's maximum packet size ${this.link.clientMaxPacketSize}`,
+      );
+    }
+    return bytes;
+  }
+
+  private track(
+    message: Normalized,
+    messageId: number,
+    target: 'publish' | 'pubrel',
+    options: PublishOptions,
+    bytes: Buffer | undefined,
+  ): Promise<PublishOutcome> {
+    let resolve!: (outcome: PublishOutcome) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<PublishOutcome>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A host that does not wait for the outcome must not crash the process when the connection drops.
+    promise.catch(ignore);
+    const signal = options.signal;
+    const onAbort = (): void => {
+      reject(new MqttPublishError('aborted', 'publish aborted', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const entry: InflightEntry = {
+      messageId,
+      message,
+      state: this.inflight.hasRoom ? target : 'queued',
+      settle: (outcome) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      },
+      fail: (error) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+      onReceived: options.onReceived,
+      target,
+      bytes,
+    };
+    this.inflight.add(entry);
+    if (entry.state !== 'queued') this.transmit(entry);
+    this.link.windowChanged();
+    return promise;
+  }
+
+  private transmit(entry: InflightEntry): void {
+    entry.state = entry.target;
+    if (entry.state === 'publish') this.link.writeBytes(entry.bytes!);
+    else this.link.sendPubrel(entry.messageId);
+    entry.bytes = undefined;
+  }
+
+  private afterPubrec(entry: InflightEntry, info: PubrecInfo): void {
+    const sendPubrel = (): void => {
+      if (!this.link.isOpen() || this.inflight.get(entry.messageId) !== entry) return;
+      entry.state = 'pubrel';
+      this.link.sendPubrel(entry.messageId);
+    };
+    if (entry.onReceived === undefined) {
+      sendPubrel();
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = entry.onReceived(info);
+    } catch (error) {
+      this.link.hostStepFailed(error);
+      return;
+    }
+    if (result instanceof Promise)
+      result.then(sendPubrel, (error: unknown) => this.link.hostStepFailed(error));
+    else sendPubrel();
+  }
+
+  private complete(entry: InflightEntry, outcome: PublishOutcome): void {
+    this.inflight.delete(entry.messageId);
+    entry.settle(outcome);
+    for (let next = this.inflight.takeQueued(); next !== undefined; next = this.inflight.takeQueued()) {
+      this.transmit(next);
+    }
+    this.link.windowChanged();
+  }
+}

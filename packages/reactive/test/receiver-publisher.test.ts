@@ -62,6 +62,23 @@ describe('receiverPublisher on the wire (rhea as the peer)', () => {
     await waitUntil(peer, 'flow', () => link.credit === 4);
   });
 
+  it('§3.17 with unbounded demand, unsettled messages count against the window: the flow stops until they settle', async () => {
+    const probe = subscribeProbe('q', { creditWindow: 4, settlement: 'manual' });
+    const link = await peer.senderFor('q');
+    (await probe.awaitSubscribed('§3.17')).request(Number.MAX_SAFE_INTEGER);
+    link.offer(Array.from({ length: 20 }, (_, i) => i));
+    await probe.awaitElements(4, '§3.17');
+    await roundTrip(connection);
+    expect(probe.elements).toHaveLength(4); // four unsettled: no more credit
+    expect(link.credit).toBe(0);
+    probe.elements[0]?.accept();
+    probe.elements[1]?.accept(); // half the window free again: refilled
+    await probe.awaitElements(6, '§3.17');
+    await roundTrip(connection);
+    expect(probe.elements).toHaveLength(6);
+    expect(link.maxOutstanding).toBeLessThanOrEqual(4);
+  });
+
   it('§3.17 bounded demand beyond what AMQP credit can express is granted in instalments', async () => {
     const probe = subscribeProbe('q');
     const link = await peer.senderFor('q');

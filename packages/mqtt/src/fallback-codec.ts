@@ -43,6 +43,10 @@ export class FallbackParser {
     // Wrap the string reader to validate the raw bytes behind any suspicious result.
     const parser = this.parser;
     const readString = parser._parseString;
+    if (typeof readString !== 'function' || typeof parser._list?.slice !== 'function') {
+      // Fail loudly at start-up rather than let ill-formed UTF-8 through silently.
+      throw new Error('unsupported mqtt-packet version: parser internals changed (needs mqtt-packet 9)');
+    }
     parser._parseString = () => {
       const start = parser._pos;
       const result = readString.call(parser);

@@ -8,10 +8,9 @@
  * only when the link has spare credit, and dropped (counted) otherwise.
  */
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
-import type { MqttMessage, SessionStore, SessionSubscription } from '../types';
+import type { MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
 import type { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
-import { Serial } from './serial';
 
 /** A message held in memory for a client. */
 export interface PendingDelivery {
@@ -55,15 +54,21 @@ export class ClientSession {
   readonly #pending: PendingDelivery[] = [];
   /** Sent on the current outlet and not settled yet; by seq. */
   readonly #inFlight = new Map<number, PendingDelivery>();
-  /** Serialises this session's store operations so that the backlog and memory agree on order. */
-  readonly #serial = new Serial();
+  /** Store seqs in memory, or delivered and waiting for their acknowledgement: never loaded twice. */
+  readonly #known = new Set<number>();
+  /** Store operations under way, for `idle()`. */
+  readonly #operations = new Set<Promise<unknown>>();
   #outlet: Outlet | undefined;
   /** The backlog may flow: AMQP_SUBSCRIPTIONS was sent (or the session was started clean). */
   #ready = false;
-  /** The store holds entries not loaded into memory. */
+  /** The store may hold entries not loaded into memory (so newer ones must not overtake them). */
   #storeBehind = true;
-  /** The highest store seq loaded into memory since the session became ready. */
-  #cursor = Number.NEGATIVE_INFINITY;
+  /** Bumped whenever a write leaves an entry in the store only, so a refill under way does not clear `#storeBehind`. */
+  #behindMarks = 0;
+  /** Bumped by `deactivate`: answers of the store to an older activation are ignored. */
+  #epoch = 0;
+  #refilling = false;
+  #refillAgain = false;
   #nextSeq = 1;
 
   constructor(clientId: string, context: ClientSessionContext) {
@@ -124,7 +129,8 @@ export class ClientSession {
     this.#rememberInFlight();
     this.#ready = false;
     this.#storeBehind = true;
-    this.#cursor = Number.NEGATIVE_INFINITY;
+    this.#epoch += 1;
+    this.#known.clear();
     const dropped = this.#pending.length + this.#inFlight.size;
     this.#pending.length = 0;
     this.#inFlight.clear();
@@ -134,7 +140,12 @@ export class ClientSession {
   /** Offers a QoS 0 message: sent if the link has spare credit, otherwise dropped and counted. */
   offerVolatile(message: MqttMessage, expiresAt: number | undefined): void {
     const outlet = this.#outlet;
-    if (outlet === undefined || !this.#ready || outlet.credit <= this.#pending.length) {
+    if (
+      outlet === undefined ||
+      !this.#ready ||
+      outlet.credit <= this.#pending.length ||
+      this.buffered >= this.#context.window
+    ) {
       this.#context.counters.droppedNoCredit += 1;
       return;
     }
@@ -159,22 +170,25 @@ export class ClientSession {
    * Writes a QoS 1/2 message to the store's backlog (its policy applies when full) and, when the client is
    * there and memory has room, queues it for delivery. Resolves once the store has it (or refused it).
    */
-  enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<void> {
-    return this.#serial.run(async () => {
-      const result = await this.#context.store.enqueue(this.clientId, message);
-      if (result.status !== 'queued') {
-        this.#countRefusal(result.reason);
-        return;
-      }
-      if (result.evicted > 0) this.#evictOldest(result.evicted);
-      if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
-        this.#storeBehind = true;
-        return;
-      }
-      this.#cursor = result.seq;
-      this.#push({ seq: this.#takeSeq(), storeSeq: result.seq, message, expiresAt, deliveryCount: 0 });
-      this.pump();
-    });
+  async enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<void> {
+    // Not serialised: concurrent writes let a durable store commit them together. Their answers come back in
+    // the order they were made, which is the backlog's order.
+    const epoch = this.#epoch;
+    const result = await this.#track(this.#context.store.enqueue(this.clientId, message));
+    if (result.status !== 'queued') {
+      this.#countRefusal(result.reason);
+      return;
+    }
+    if (result.evicted > 0) this.#evictOldest(result.evicted);
+    if (epoch !== this.#epoch || this.#known.has(result.seq)) return; // a refill loaded it already
+    if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
+      this.#storeBehind = true;
+      this.#behindMarks += 1;
+      return;
+    }
+    this.#known.add(result.seq);
+    this.#push({ seq: this.#takeSeq(), storeSeq: result.seq, message, expiresAt, deliveryCount: 0 });
+    this.pump();
   }
 
   /** The FE's AMQP_PUBREL for this message-id was accepted: the QoS 2 delivery is done. */
@@ -186,9 +200,9 @@ export class ClientSession {
     return this.#finish(delivery).then(() => true);
   }
 
-  /** Resolves once every store operation started so far has finished. */
-  idle(): Promise<void> {
-    return this.#serial.idle();
+  /** Resolves once no store operation of this session is under way. */
+  async idle(): Promise<void> {
+    while (this.#operations.size > 0) await Promise.allSettled([...this.#operations]);
   }
 
   /** Sends what the outlet's credit allows, oldest first; drops what expired on the way. */
@@ -253,46 +267,81 @@ export class ClientSession {
     }
     const sent = this.#context.sentUnsettled.get(this.clientId);
     if (sent?.delete(storeSeq) === true && sent.size === 0) this.#context.sentUnsettled.delete(this.clientId);
-    const done = this.#serial.run(async () => {
-      await this.#context.store.ack(this.clientId, storeSeq);
-    });
-    this.#refill();
-    return done.catch((error: unknown) => this.#context.onError(error));
+    return this.#track(this.#context.store.ack(this.clientId, storeSeq)).then(
+      () => {
+        // Only now: a backlog read before the acknowledgement would still list it (`#known` skips it meanwhile).
+        this.#known.delete(storeSeq);
+        this.#refill();
+      },
+      (error: unknown) => this.#context.onError(error),
+    );
   }
 
-  /** Loads backlog entries the store holds beyond memory, up to the window. */
+  /**
+   * Loads what the store holds beyond memory, oldest first, up to the window. One read at a time; a request
+   * made meanwhile runs after it.
+   */
   #refill(): void {
     if (!this.#ready || !this.#storeBehind || this.buffered >= this.#context.window) return;
-    void this.#serial
-      .run(async () => {
-        if (!this.#ready || !this.#storeBehind) return;
-        const room = this.#context.window - this.buffered;
-        if (room <= 0) return;
-        const held = this.#heldFromStore();
-        const entries = await this.#context.store.backlog(this.clientId, { limit: held + room });
-        if (!this.#ready) return;
-        const now = this.#context.now();
-        for (const entry of entries) {
-          if (entry.seq <= this.#cursor) continue;
-          this.#cursor = entry.seq;
-          const interval = entry.message.properties?.messageExpiryInterval;
-          const expiresAt = interval === undefined ? undefined : now + interval * 1000;
-          // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
-          const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
-          this.#push({
-            seq: this.#takeSeq(),
-            storeSeq: entry.seq,
-            message: entry.message,
-            expiresAt,
-            deliveryCount: resent ? 1 : 0,
-          });
+    if (this.#refilling) {
+      this.#refillAgain = true;
+      return;
+    }
+    this.#refilling = true;
+    const epoch = this.#epoch;
+    const marks = this.#behindMarks;
+    // The backlog starts with what memory already holds (and what awaits its acknowledgement).
+    const limit = this.#known.size + (this.#context.window - this.buffered);
+    this.#track(this.#context.store.backlog(this.clientId, { limit })).then(
+      (entries) => {
+        this.#refilling = false;
+        if (epoch === this.#epoch && this.#ready)
+          this.#load(entries, entries.length < limit && marks === this.#behindMarks);
+        if (this.#refillAgain) {
+          this.#refillAgain = false;
+          this.#refill();
         }
-        // Fewer than asked for: the end of the backlog was seen. (Entries already delivered whose
-        // acknowledgement is still queued may fill the answer; the refill after that acknowledgement goes on.)
-        this.#storeBehind = entries.length >= held + room;
-        this.pump();
-      })
-      .catch((error: unknown) => this.#context.onError(error));
+      },
+      (error: unknown) => {
+        this.#refilling = false;
+        this.#context.onError(error);
+      },
+    );
+  }
+
+  /** Puts backlog entries not in memory yet into it; `sawEnd`: nothing newer waits in the store. */
+  #load(entries: readonly QueuedMessage[], sawEnd: boolean): void {
+    const now = this.#context.now();
+    let complete = true;
+    for (const entry of entries) {
+      if (this.#known.has(entry.seq)) continue;
+      if (this.buffered >= this.#context.window) {
+        complete = false;
+        break;
+      }
+      this.#known.add(entry.seq);
+      const interval = entry.message.properties?.messageExpiryInterval;
+      // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
+      const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
+      this.#push({
+        seq: this.#takeSeq(),
+        storeSeq: entry.seq,
+        message: entry.message,
+        expiresAt: interval === undefined ? undefined : now + interval * 1000,
+        deliveryCount: resent ? 1 : 0,
+      });
+    }
+    if (complete && sawEnd) this.#storeBehind = false;
+    this.pump();
+  }
+
+  #track<T>(operation: Promise<T>): Promise<T> {
+    this.#operations.add(operation);
+    const forget = (): void => {
+      this.#operations.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
   }
 
   #rememberInFlight(): void {
@@ -306,13 +355,6 @@ export class ClientSession {
       }
       sent.add(delivery.storeSeq);
     }
-  }
-
-  #heldFromStore(): number {
-    let held = 0;
-    for (const d of this.#pending) if (d.storeSeq !== undefined) held += 1;
-    for (const d of this.#inFlight.values()) if (d.storeSeq !== undefined) held += 1;
-    return held;
   }
 
   #countRefusal(
@@ -330,7 +372,9 @@ export class ClientSession {
     this.#context.counters.droppedBacklogFull += count;
     let left = count;
     for (let i = 0; i < this.#pending.length && left > 0; ) {
-      if ((this.#pending[i] as PendingDelivery).storeSeq !== undefined) {
+      const storeSeq = (this.#pending[i] as PendingDelivery).storeSeq;
+      if (storeSeq !== undefined) {
+        this.#known.delete(storeSeq);
         this.#pending.splice(i, 1);
         this.#context.counters.addBuffered(-1);
         left -= 1;

@@ -766,6 +766,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       get clientMaxPacketSize() {
         return self.clientMaxPacketSize;
       },
+      get clientTopicAliasMaximum() {
+        return self.connectProperties.topicAliasMaximum ?? 0;
+      },
       isOpen: () => this.endpointState === 'connected',
       writeBytes: (bytes) => this.writeBytes(bytes),
       sendPubrel: (messageId) => this.send({ cmd: 'pubrel', messageId }),

@@ -23,6 +23,8 @@ export interface OutboundLink {
   readonly protocolVersion: ProtocolVersion;
   /** The client's MQTT 5 maximum packet size (Infinity if it set none). */
   readonly clientMaxPacketSize: number;
+  /** The client's MQTT 5 topic alias maximum (0 if it set none): the aliases the host may use. */
+  readonly clientTopicAliasMaximum: number;
   /** False once the endpoint has closed. */
   isOpen(): boolean;
   writeBytes(bytes: Buffer): void;
@@ -39,6 +41,14 @@ function ignore(): void {
   // Intentionally empty: marks a promise as handled; whoever awaits it still sees the rejection.
 }
 
+/** The message without a topicAlias property. */
+function withoutAlias<T extends OutboundMessage>(message: T): T {
+  if (message.properties?.topicAlias === undefined) return message;
+  const { topicAlias: _alias, ...properties } = message.properties;
+  const { properties: _old, ...rest } = message;
+  return (Object.keys(properties).length > 0 ? { ...rest, properties } : rest) as T;
+}
+
 export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
   if (Buffer.isBuffer(payload)) return payload;
   if (typeof payload === 'string') return Buffer.from(payload);
@@ -47,6 +57,8 @@ export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
 
 export class OutboundFlow {
   private readonly inflight: OutboundInflight;
+  /** Outbound topic aliases bound on this connection (alias -> topic), as the host chose them. */
+  private readonly aliases = new Map<number, string>();
 
   constructor(
     private readonly link: OutboundLink,
@@ -68,32 +80,68 @@ export class OutboundFlow {
     return this.inflight.hasRoom;
   }
 
-  /** Validates, encodes and sends; see MqttEndpoint.publish. Throws MqttPublishError. */
+  /**
+   * Validates, encodes and sends; see MqttEndpoint.publish. Throws MqttPublishError.
+   * MQTT 5 topic aliases chosen by the host are honoured: a topic with `topicAlias` binds the alias, an
+   * empty topic with a bound `topicAlias` uses it. Pending messages keep the full topic, without alias.
+   */
   publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome> {
     const qos = message.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2)
       throw new MqttPublishError('invalid-message', `invalid QoS ${qos}`);
-    const valid = validateTopicName(message.topic);
-    if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+    const alias = this.link.protocolVersion === 5 ? message.properties?.topicAlias : undefined;
+    const topic = this.fullTopic(message.topic, alias);
     const payload = toBuffer(message.payload);
-    if (qos === 0) {
-      this.link.writeBytes(this.encode({ ...message, payload, qos: 0 }, 0, false));
-      return Promise.resolve({ reasonCode: ReasonCode.Success });
-    }
-    if (!this.inflight.hasRoom) {
+    if (qos > 0 && !this.inflight.hasRoom) {
       throw new MqttPublishError('window-full', `in-flight window of ${this.inflight.window} is full`);
     }
-    const messageId = this.inflight.allocateId();
-    const normalized: Normalized = { ...message, payload, qos };
-    return this.track(normalized, messageId, 'publish', options, this.encode(normalized, messageId, false));
+    const messageId = qos > 0 ? this.inflight.allocateId() : 0;
+    const bytes = this.encode({ ...message, payload }, messageId, false);
+    if (alias !== undefined) this.aliases.set(alias, topic);
+    if (qos === 0) {
+      this.link.writeBytes(bytes);
+      return Promise.resolve({ reasonCode: ReasonCode.Success });
+    }
+    const stored: Normalized = { ...withoutAlias({ ...message, topic }), payload, qos };
+    return this.track(stored, messageId, 'publish', options, bytes);
   }
 
-  /** Re-sends a pending message with its packet identifier; see MqttEndpoint.resend. Throws MqttPublishError. */
+  /** The topic a PUBLISH stands for, after checking its name and alias. */
+  private fullTopic(topic: string, alias: number | undefined): string {
+    if (alias !== undefined) {
+      const max = this.link.clientTopicAliasMaximum;
+      if (!Number.isInteger(alias) || alias < 1 || alias > max) {
+        throw new MqttPublishError(
+          'invalid-message',
+          `topic alias ${alias} outside the client's range 1..${max}`,
+        );
+      }
+      if (topic === '') {
+        const bound = this.aliases.get(alias);
+        if (bound === undefined)
+          throw new MqttPublishError('invalid-message', `topic alias ${alias} is not bound`);
+        return bound;
+      }
+    }
+    const valid = validateTopicName(topic);
+    if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+    return topic;
+  }
+
+  /**
+   * Re-sends a pending message with its packet identifier and full topic (aliases do not survive the
+   * connection); see MqttEndpoint.resend. Throws MqttPublishError.
+   */
   resend(pending: PendingPublish, options: PublishOptions): Promise<PublishOutcome> {
     if (this.inflight.has(pending.messageId)) {
       throw new MqttPublishError('invalid-message', `packet identifier ${pending.messageId} is in use`);
     }
-    const message: Normalized = { ...pending.message, payload: toBuffer(pending.message.payload) };
+    const valid = validateTopicName(pending.message.topic);
+    if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+    const message: Normalized = {
+      ...withoutAlias(pending.message),
+      payload: toBuffer(pending.message.payload),
+    };
     const bytes = pending.state === 'publish' ? this.encode(message, pending.messageId, true) : undefined;
     return this.track(message, pending.messageId, pending.state, options, bytes);
   }
@@ -146,9 +194,7 @@ export class OutboundFlow {
     };
     if (qos > 0) packet.messageId = messageId;
     if (this.link.protocolVersion === 5 && message.properties !== undefined) {
-      // Outbound topic aliases are not used; an alias from elsewhere would mean nothing to this client.
-      const { topicAlias: _alias, ...properties } = message.properties;
-      if (Object.keys(properties).length > 0) packet.properties = properties;
+      packet.properties = message.properties;
     }
     let bytes: Buffer;
     try {

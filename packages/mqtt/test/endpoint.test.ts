@@ -113,6 +113,48 @@ describe('MQTT 5 request problem information', () => {
   });
 });
 
+describe('MQTT 5 outbound topic aliases chosen by the host', () => {
+  it('binds and uses aliases within the client maximum; pending messages keep the full topic', async () => {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const client = new RawClient(await rawSocket(harness.port), 5);
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: 'raw',
+      properties: { topicAliasMaximum: 2 },
+    });
+    const [endpoint] = await endpointPromise;
+    endpoint.accept();
+    void endpoint.publish({ topic: 'long/topic/name', payload: 'a', qos: 1, properties: { topicAlias: 1 } });
+    void endpoint.publish({ topic: '', payload: 'b', qos: 1, properties: { topicAlias: 1 } });
+    const publishes = await client.waitFor((p) => p.cmd === 'publish', 2);
+    expect(
+      publishes.map((p) => [(p as { topic: string }).topic, (p as { properties?: unknown }).properties]),
+    ).toEqual([
+      ['long/topic/name', { topicAlias: 1 }],
+      ['', { topicAlias: 1 }],
+    ]);
+    expect(endpoint.pendingPublishes().map((p) => [p.message.topic, p.message.properties])).toEqual([
+      ['long/topic/name', undefined],
+      ['long/topic/name', undefined],
+    ]);
+    await expect(
+      endpoint.publish({ topic: '', payload: 'c', properties: { topicAlias: 2 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid-message',
+    });
+    await expect(
+      endpoint.publish({ topic: 't', payload: 'c', properties: { topicAlias: 3 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid-message',
+    });
+  });
+});
+
 describe.each([4, 5] as const)('protocol version %i', (version) => {
   it('does not deliver a re-sent QoS 2 PUBLISH twice before PUBREL, and repeats PUBREC', async () => {
     const { endpoint, client } = await connect(version);

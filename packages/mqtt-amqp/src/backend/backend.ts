@@ -21,6 +21,7 @@ import {
   type IncomingLink,
   listen,
   type Receiver,
+  TimeoutError,
 } from '@dragoman/amqp';
 import { validateTopicFilter, validateTopicName } from '@dragoman/mqtt';
 import { createAddresses } from '../addresses';
@@ -565,6 +566,10 @@ export class Backend extends EventEmitter<BackendEvents> {
     }
     if (error instanceof StoreLimitError) {
       return { condition: 'amqp:resource-limit-exceeded', description: error.message };
+    }
+    if (error instanceof TimeoutError) {
+      // AMQP_LIST whose reply-to link never attached: the peer's mistake, not ours.
+      return { condition: 'amqp:precondition-failed', description: error.message };
     }
     this.#fail(error);
     return {

@@ -68,6 +68,30 @@ describe('durable store (LMDB): a new backend on the same path', () => {
     await second.stop();
   });
 
+  it('loses nothing it accepted for a connected but slow client when it stops', async () => {
+    const first = await durableBackend();
+    const fe = new FrontEnd(await first.peer(), 'slow-durable');
+    await fe.list();
+    await fe.subscribe({ 'slow/#': 1 });
+    const inbox = await fe.attachPublish(2);
+    const publisher = await (await first.peer()).sender('slow/x');
+    for (let i = 0; i < 10; i++) {
+      expect((await send(publisher, publishMessage('slow/x', `m${i}`, 1))).state).toBe('accepted');
+    }
+    // Two reached the client, unacknowledged; the rest wait for credit.
+    await inbox.take(2);
+    await first.stop();
+
+    const second = await durableBackend();
+    const again = new FrontEnd(await second.peer(), 'slow-durable');
+    await again.list();
+    const inbox2 = await again.attachPublish(20);
+    const all = await inbox2.take(10);
+    expect(all.map((r) => text(r.message))).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    for (const r of all) r.delivery.accept();
+    await second.stop();
+  });
+
   it('publishes, after the grace time, the wills of clients that do not come back, and not of those that do', async () => {
     const first = await durableBackend();
     const watcherSession = new FrontEnd(await first.peer(), 'watcher');

@@ -22,6 +22,7 @@ import {
 import rhea from 'rhea';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { receiveDeliveries } from '../support/dragoman-amqp';
+import { isAlive } from '../support/managed-process';
 import { checkProton, describeWithPeer } from '../support/peers';
 import {
   type ProtonBroker,
@@ -317,9 +318,9 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
     });
 
     // Skipped until fixed in @dragoman/amqp: when a peer sends its last disposition and its close in one write
-    // (Proton does: accept, then close), rhea marks the delivery settled but closes the connection before it emits
-    // the outcome, so the send fails with ConnectionClosedError although the peer accepted it (a duplicate for
-    // an at-least-once application, not a loss). Reproduce with this test.
+    // (Proton does: accept, then close), rhea emits 'connection_close' first and the outcome events on the next
+    // tick; @dragoman/amqp fails the pending send with ConnectionClosedError on the close, before the outcome
+    // (accepted) is seen. A duplicate for an at-least-once application, not a loss. Reproduce with this test.
     it.skip('resolves the outcome that arrives together with the peer closing the connection', async () => {
       const senders: Sender[] = [];
       onLink = (link) => senders.push(link.acceptSender());
@@ -452,6 +453,7 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
       connections.push(connection);
       const closed = waitForEvent(connection, 'close', 20_000, { ignoreErrors: true });
       await own.stop();
+      expect(isAlive(own.pid)).toBe(false);
       const [info] = (await closed) as [{ remote: boolean }];
       expect(info.remote).toBe(true);
       expect(connection.isOpen).toBe(false);

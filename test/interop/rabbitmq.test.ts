@@ -27,9 +27,11 @@ import {
   payloadOf,
   valueMessage,
 } from '@dragoman/amqp';
+import { existsSync } from 'node:fs';
 import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { conditionsOf, receiveDeliveries, rejectionOf } from '../support/dragoman-amqp';
+import { isAlive } from '../support/managed-process';
 import { checkRabbitMq, describeWithPeer } from '../support/peers';
 import { type QueueInfo, type RabbitMq, startRabbitMq } from '../support/rabbitmq';
 import { rheaClose, rheaConnect, rheaReceive, rheaSend } from '../support/rhea-client';
@@ -72,7 +74,16 @@ describeWithPeer(checkRabbitMq(), 'RabbitMQ 3.10 (rabbitmq_amqp1_0) as AMQP 1.0 
   }, 180_000);
 
   afterAll(async () => {
-    await rabbit?.stop();
+    if (rabbit === undefined) return;
+    const pids = { node: rabbit.pid, beam: rabbit.beamPid, epmd: rabbit.epmdPid };
+    await rabbit.stop();
+    // Stopped by pid means gone: the script, the Erlang VM, its epmd and its temp dir.
+    expect({ node: isAlive(pids.node), beam: isAlive(pids.beam), epmd: isAlive(pids.epmd) }).toEqual({
+      node: false,
+      beam: false,
+      epmd: false,
+    });
+    expect(existsSync(rabbit.dir)).toBe(false);
   }, 120_000);
 
   /** Polls the broker's queue counters until `predicate` holds (the counters change asynchronously). */

@@ -162,3 +162,14 @@ export class ManagedProcess extends EventEmitter {
     if (this.tail.length > OUTPUT_TAIL_LINES) this.tail.shift();
   }
 }
+
+/** True while a process with this pid exists (signal 0 probes without signalling). */
+export function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -75,6 +75,10 @@ export interface RabbitMq {
   readonly username: string;
   readonly password: string;
   readonly nodeName: string;
+  /** The node's temp dir (config, data, logs, $HOME); removed by stop(). */
+  readonly dir: string;
+  /** Pid of the node's own epmd. */
+  readonly epmdPid: number;
   /** Pid of the current rabbitmq-server process (the script that owns the Erlang VM; it changes on restart). */
   readonly pid: number;
   /** Pid of the current Erlang VM (beam.smp). */
@@ -315,6 +319,8 @@ export async function startRabbitMq(options: RabbitMqOptions = {}): Promise<Rabb
     username: TEST_USER,
     password: TEST_PASSWORD,
     nodeName,
+    dir,
+    epmdPid: epmd.pid,
     get pid() {
       return node?.pid ?? 0;
     },

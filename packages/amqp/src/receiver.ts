@@ -433,6 +433,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     const rheaDelivery = context.delivery as TrackedDelivery;
     const link = this.#link;
     if (link === undefined) return;
+    // A pre-settled delivery needs no disposition, but rhea keeps it in the session window until it is marked
+    // settled: mark it now, or the window (2048) closes for good.
+    if (rheaDelivery.remote_settled) rheaDelivery.settled = true;
     const secondStep = this.#settleModes.receiver === 'second';
     const delivery = new Delivery(
       fromRhea(context.message as unknown as RheaMessage),

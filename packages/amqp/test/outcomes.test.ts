@@ -157,6 +157,27 @@ describe('exactly-once second step', () => {
   });
 });
 
+describe('long runs', () => {
+  it('at-most-once keeps flowing past rhea session window (2048)', async () => {
+    const { sender, receiver } = await clientToServer('at-most-once');
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      receiver.on('delivery', () => {
+        received++;
+        if (received === 3000) resolve();
+      }),
+    );
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < 3000 && sender.trySend(binaryMessage(String(sent)))) sent++;
+    };
+    sender.on('sendable', pump);
+    pump();
+    await all;
+    expect(received).toBe(3000);
+  });
+});
+
 describe('delivery events and iteration', () => {
   it('delivers to "delivery" listeners in order', async () => {
     const { sender, receiver } = await clientToServer('at-least-once');

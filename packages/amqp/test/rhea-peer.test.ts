@@ -167,6 +167,7 @@ describe('a rhea client against our listener', () => {
     );
     const container = rhea.create_container({ id: 'rhea-client' });
     container.on('error', () => {});
+    container.on('disconnected', () => {});
     return {
       container,
       links: () => {

@@ -2,7 +2,7 @@
 // build reads the .d.ts of the packages it depends on).
 import { spawnSync } from 'node:child_process';
 
-const order = ['mqtt', 'amqp', 'reactive', 'mqtt-amqp', 'adapter', 'gateway'];
+const order = ['mqtt', 'amqp', 'reactive', 'adapter', 'mqtt-amqp', 'gateway'];
 const only = process.argv.slice(2);
 
 for (const name of order) {

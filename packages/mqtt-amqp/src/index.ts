@@ -1,4 +1,13 @@
 // Foundation: addresses, errors, stores (mappings and dialects follow below)
+
+// The MQTT front end as an @dragoman/adapter Adapter
+export {
+  createMqttAdapter,
+  DEFAULT_MQTT_ADAPTER_MAX_CONNECTIONS,
+  DEFAULT_MQTT_ADAPTER_PORT,
+  MqttAdapter,
+  type MqttAdapterOptions,
+} from './adapter/mqtt-adapter';
 export { CLIENT_ID_PLACEHOLDER, createAddresses, DEFAULT_ADDRESS_OPTIONS } from './addresses';
 // Back end: Will service, Subscription service, embedded backend
 export {

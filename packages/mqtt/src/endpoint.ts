@@ -81,6 +81,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   /** MQTT 5: what the CONNACK announced; a PUBLISH beyond it is a protocol violation (0x9B / 0x9A). */
   private maximumQoS = 2;
   private retainAvailable = true;
+  /** MQTT 5 server keep-alive sent in CONNACK (options or the host's accept properties). */
+  private serverKeepAlive: number | undefined;
   /** The host has been given this endpoint ('endpoint' event); from then on it gets 'close'. */
   private announced = false;
   private clientMaxPacketSize = Number.POSITIVE_INFINITY;
@@ -169,12 +171,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     return this.connect.clean;
   }
 
-  /** Keep-alive in seconds actually enforced (MQTT 5: the server keep-alive if configured). 0: none. */
+  /**
+   * Keep-alive in seconds enforced (× 1.5). MQTT 5: the server keep-alive if one is imposed — by the
+   * serverKeepAlive option, or by the host in accept()'s CONNACK properties (then from accept() on). 0: none.
+   */
   get keepAliveSeconds(): number {
-    const requested = this.connect.keepalive;
-    return this.protocolVersion === 5 && this.limits.serverKeepAlive !== undefined
-      ? this.limits.serverKeepAlive
-      : requested;
+    const imposed = this.serverKeepAlive ?? this.limits.serverKeepAlive;
+    return this.protocolVersion === 5 && imposed !== undefined ? imposed : this.connect.keepalive;
   }
 
   get username(): string | undefined {
@@ -234,7 +237,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       properties.topicAliasMaximum ??= this.limits.topicAliasMaximum;
       properties.maximumPacketSize ??= this.limits.maxPacketSize;
       if (this.assignedId !== undefined) properties.assignedClientIdentifier = this.assignedId;
-      if (this.limits.serverKeepAlive !== undefined) properties.serverKeepAlive = this.limits.serverKeepAlive;
+      // The host may impose its own server keep-alive in the CONNACK; the endpoint then enforces that one.
+      properties.serverKeepAlive ??= this.limits.serverKeepAlive;
+      if (properties.serverKeepAlive === undefined) delete properties.serverKeepAlive;
+      this.serverKeepAlive = properties.serverKeepAlive;
       if (properties.sessionExpiryInterval !== undefined) {
         this.sessionExpiry = properties.sessionExpiryInterval;
       }

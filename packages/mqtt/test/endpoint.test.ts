@@ -113,6 +113,29 @@ describe('MQTT 5 request problem information', () => {
   });
 });
 
+describe('MQTT 5 server keep-alive imposed by the host', () => {
+  it('enforces the serverKeepAlive the host put in the CONNACK', async () => {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const client = new RawClient(await rawSocket(harness.port), 5);
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: 'raw',
+    });
+    const [endpoint] = await endpointPromise;
+    expect(endpoint.keepAliveSeconds).toBe(0);
+    endpoint.accept({ properties: { serverKeepAlive: 1 } });
+    expect(endpoint.keepAliveSeconds).toBe(1);
+    const [reason] = await next<[CloseReason]>(endpoint, 'close');
+    expect(reason).toEqual({ kind: 'keep-alive-timeout' });
+    expect(client.packets[0]).toMatchObject({ cmd: 'connack', properties: { serverKeepAlive: 1 } });
+  });
+});
+
 describe('MQTT 5 outbound topic aliases chosen by the host', () => {
   it('binds and uses aliases within the client maximum; pending messages keep the full topic', async () => {
     harness = await startServer();

@@ -108,7 +108,7 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
       });
     });
     afterEach(async () => {
-      // Clients first: a lingering Proton client answers the listener's close only when its own timer fires.
+      // Clients first, so that closing the listener does not wait on the close handshake of lingering clients.
       await Promise.all(clients.splice(0).map((client) => client.stop()));
       await listener.close();
     });
@@ -341,6 +341,23 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
       expect(results).toEqual(
         Array.from({ length: 2 }, () => ({ status: 'fulfilled', value: { state: 'accepted' } })),
       );
+    });
+
+    it("closes proton's connection with amqp:connection:forced when the listener closes", async () => {
+      const senders: Sender[] = [];
+      onLink = (link) => senders.push(link.acceptSender());
+      const client = await run('receive', { port, address: 'shutdown', count: 1 });
+      await client.waitForEvent((event) => event.event === 'attached');
+      await listener.close();
+      const result = await client.finished;
+      expect(result.code).toBe(2);
+      // Our close frame arrives just before the socket ends, so Proton reports it as a disconnect with its condition.
+      expect(result.events).toContainEqual({
+        event: 'error',
+        scope: 'disconnected',
+        condition: 'amqp:connection:forced',
+        description: 'listener closing',
+      });
     });
 
     it('authenticates proton with SASL PLAIN and refuses a wrong password', async () => {

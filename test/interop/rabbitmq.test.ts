@@ -16,6 +16,8 @@
  * - on an orderly shutdown (SIGTERM) it may end sessions with amqp:internal-error "shutdown" before it
  *   closes the connection, which closes the links on them for good.
  */
+
+import { existsSync } from 'node:fs';
 import {
   type AmqpConnection,
   AmqpError,
@@ -27,7 +29,6 @@ import {
   payloadOf,
   valueMessage,
 } from '@dragoman/amqp';
-import { existsSync } from 'node:fs';
 import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { conditionsOf, receiveDeliveries, rejectionOf } from '../support/dragoman-amqp';

@@ -73,6 +73,15 @@ class Receiver(MessagingHandler):
         self.status = 2
         self.finish()
 
+    def on_disconnected(self, event):
+        # Proton reports a peer that closes and hangs up at once only as a disconnect.
+        if self.connection is not None:
+            # The peer's close frame, if it was read before the hang-up, still tells why.
+            fields = condition_fields(event.connection.remote_condition if event.connection else None)
+            emit("error", scope="disconnected", **fields)
+            self.status = 2
+            self.finish()
+
     def on_transport_error(self, event):
         emit("error", scope="transport", **condition_fields(event.transport.condition))
         self.status = 2

@@ -285,17 +285,20 @@ export class SubscriptionService {
    * backlog, or handed to its link for QoS 0) or dropped it by policy.
    */
   async publish(message: MqttMessage, publisherId: string | undefined): Promise<void> {
+    // Everything is started before anything is awaited, so publications are routed in the order they come
+    // (a retained one is not overtaken by the next while its store write is under way).
+    const taken: Promise<void>[] = [];
     if (message.retain) {
-      try {
-        await this.#retained.set(message);
-      } catch (error) {
-        // Too large or too many: the message is still routed, just not retained.
-        this.#onError(error);
-      }
+      taken.push(
+        this.#retained.set(message).then(
+          () => undefined,
+          // Too large or too many: the message is still routed, just not retained.
+          (error: unknown) => this.#onError(error),
+        ),
+      );
     }
     const now = this.#now();
     const expiresAt = expiryOf(message, now);
-    const taken: Promise<void>[] = [];
     for (const match of this.#index.match(message.topic, publisherId)) {
       const session = this.#sessions.get(match.clientId);
       if (session === undefined) continue;

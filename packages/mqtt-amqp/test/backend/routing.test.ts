@@ -59,6 +59,23 @@ describe('routing and retained messages', () => {
     live?.delivery.accept();
   });
 
+  it('retain handling 1 sends retained messages for a new subscription only', async () => {
+    const f = await startBackend();
+    const publisher = await (await f.peer()).sender('rh1/t');
+    await send(publisher, publishMessage('rh1/t', 'retained', 1, true));
+    const fe = new FrontEnd(await f.peer(), 'rh1');
+    await fe.list();
+    const inbox = await fe.attachPublish(10);
+    const options = { options: { 'rh1/#': { 'retain-handling': 1 } }, identifier: 9 };
+    await fe.subscribe({ 'rh1/#': 1 }, options);
+    const [first] = await inbox.take(1);
+    expect(text(first!.message)).toBe('retained');
+    expect(first?.message.message_annotations?.['x-opt-mqtt-subscription-identifiers']).toEqual([9]);
+    first?.delivery.accept();
+    await fe.subscribe({ 'rh1/#': 1 }, options);
+    expect(await upToMarker(f, inbox, 'rh1/t')).toEqual(['marker']);
+  });
+
   it('a wildcard at the first level does not match $ topics, live or retained', async () => {
     const f = await startBackend();
     const publisher = await (await f.peer()).sender(undefined);

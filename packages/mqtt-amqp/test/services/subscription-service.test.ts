@@ -116,4 +116,20 @@ describe('SubscriptionService', () => {
     expect(text(next.sent[0]!.delivery.message)).toBe('pending');
     expect(next.sent[0]?.delivery.deliveryCount).toBe(1);
   });
+
+  it('routes publications in the order they come, a retained one included', async () => {
+    const { ss } = await service(10);
+    await ss.close('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+    const outlet = new RecordingOutlet();
+    outlet.credit = 10;
+    ss.attach('c', outlet);
+    // Not awaited one by one: a link hands its deliveries over as they arrive.
+    await Promise.all([
+      ss.publish({ ...message('t', 'retained', 1), retain: true }, undefined),
+      ss.publish(message('t', 'plain', 1), undefined),
+    ]);
+    await outlet.until(2);
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['retained', 'plain']);
+  });
 });

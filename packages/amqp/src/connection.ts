@@ -327,6 +327,13 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   }
 
   #onDrop(conn: RheaConnection, rawError: unknown, closedByPeer: boolean): void {
+    // Outcomes that arrived in the same read as the close (a peer accepting and closing in one write) are
+    // still queued inside rhea for its next tick: deliver them before failing what is left.
+    try {
+      conn._process();
+    } catch {
+      // the transport is gone; nothing more to deliver
+    }
     this.#rhea = undefined;
     const error = rawError instanceof Error ? rawError : undefined;
     if (this.#state === 'closing') {

@@ -1,5 +1,6 @@
 // Interoperability with rhea used directly (a peer we did not write): rhea as the listener our client connects
 // to, and rhea as the client connecting to our listener.
+import type net from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -127,6 +128,48 @@ describe('our client against a rhea listener', () => {
     expect(delivery.message.properties?.subject).toBe('greeting');
     expect(delivery.message.applicationProperties).toEqual({ n: 7 });
     delivery.accept();
+  });
+
+  it('an outcome that arrives in the same write as the peer closing the connection still resolves the send', async () => {
+    const container = rhea.create_container({ id: 'accept-and-close' });
+    container.on('error', () => {});
+    container.on('disconnected', () => {});
+    container.on('connection_open', (context: { connection: { socket: net.Socket } }) => {
+      // rhea writes each frame separately; gather what it writes in one tick into one socket write, so that
+      // our side reads the disposition and the close together, as it does from Qpid Proton.
+      const socket = context.connection.socket;
+      const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+      let pending: Buffer[] = [];
+      socket.write = ((chunk: Buffer) => {
+        if (pending.length === 0) {
+          setImmediate(() => {
+            const all = Buffer.concat(pending);
+            pending = [];
+            write(all);
+          });
+        }
+        pending.push(Buffer.from(chunk));
+        return true;
+      }) as typeof socket.write;
+    });
+    container.on('message', (context: RheaContext) => {
+      context.delivery?.accept();
+      context.connection?.close();
+    });
+    const listener = container.listen({
+      port: 0,
+      host: '127.0.0.1',
+      autoaccept: false,
+    } as never) as unknown as Server;
+    await waitFor(listener, 'listening');
+    server = listener;
+    client = await connect({
+      host: '127.0.0.1',
+      port: (listener.address() as AddressInfo).port,
+      reconnect: false,
+    });
+    const sender = await client.openSender('q');
+    await expect(sender.send(binaryMessage('last words'))).resolves.toEqual({ state: 'accepted' });
   });
 
   it('a refusal by rhea surfaces as a LinkError', async () => {

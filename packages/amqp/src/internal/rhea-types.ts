@@ -38,6 +38,8 @@ export type RheaConnection = RheaConnectionBase & {
   remote: { open?: Record<string, unknown>; close?: { error?: unknown } };
   sasl_transport?: { mechanism?: { username?: string }; username?: string; mechanism_name?: string };
   get_peer_certificate(): { subject?: unknown } | undefined;
+  /** rhea's frame processing, normally run on the next tick after input. */
+  _process(): void;
 };
 
 export type RheaContainer = RheaContainerBase;

@@ -52,7 +52,7 @@ function malformed(message: string): MqttProtocolError {
 export class MqttDecoder {
   /** The protocol version in use; fixed by the first CONNECT when not given in the options. */
   protocolVersion: ProtocolVersion | undefined;
-  readonly maxPacketSize: number;
+  private maxSize: number;
 
   private buf: Buffer = EMPTY;
   private pos = 0;
@@ -67,8 +67,19 @@ export class MqttDecoder {
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     if (!Number.isInteger(max) || max < 2)
       throw new RangeError(`maxPacketSize must be an integer >= 2, got ${max}`);
-    this.maxPacketSize = Math.min(max, MQTT_MAX_PACKET_SIZE);
+    this.maxSize = Math.min(max, MQTT_MAX_PACKET_SIZE);
     this.protocolVersion = options.protocolVersion;
+  }
+
+  /** The largest packet accepted, in bytes. May be changed between packets (e.g. once CONNACK announced it). */
+  get maxPacketSize(): number {
+    return this.maxSize;
+  }
+
+  set maxPacketSize(max: number) {
+    if (!Number.isInteger(max) || max < 2)
+      throw new RangeError(`maxPacketSize must be an integer >= 2, got ${max}`);
+    this.maxSize = Math.min(max, MQTT_MAX_PACKET_SIZE);
   }
 
   /** Bytes received but not yet returned as packets. */

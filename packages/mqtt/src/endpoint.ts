@@ -81,6 +81,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   /** MQTT 5: what the CONNACK announced; a PUBLISH beyond it is a protocol violation (0x9B / 0x9A). */
   private maximumQoS = 2;
   private retainAvailable = true;
+  /** Inbound requests allowed to wait for the host (the receive maximum announced to MQTT 5 clients). */
+  private inboundWindow: number;
   /** MQTT 5 server keep-alive sent in CONNACK (options or the host's accept properties). */
   private serverKeepAlive: number | undefined;
   /** The host has been given this endpoint ('endpoint' event); from then on it gets 'close'. */
@@ -97,6 +99,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   ) {
     super();
     this.decoder = new MqttDecoder({ maxPacketSize: limits.maxPacketSize });
+    this.inboundWindow = limits.receiveMaximum;
     const self = this;
     this.sink = {
       get closed() {
@@ -233,9 +236,16 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     const connack: ConnackPacket = { cmd: 'connack', sessionPresent: options.sessionPresent === true };
     if (v5) {
       const properties = { ...options.properties };
+      // What CONNACK announces is what the endpoint enforces, so the host may tighten the options here.
       properties.receiveMaximum ??= this.limits.receiveMaximum;
       properties.topicAliasMaximum ??= this.limits.topicAliasMaximum;
-      properties.maximumPacketSize ??= this.limits.maxPacketSize;
+      properties.maximumPacketSize = Math.min(
+        properties.maximumPacketSize ?? this.limits.maxPacketSize,
+        this.limits.maxPacketSize,
+      );
+      this.inboundWindow = properties.receiveMaximum;
+      this.aliases = new InboundTopicAliases(properties.topicAliasMaximum);
+      this.decoder.maxPacketSize = properties.maximumPacketSize;
       if (this.assignedId !== undefined) properties.assignedClientIdentifier = this.assignedId;
       // The host may impose its own server keep-alive in the CONNACK; the endpoint then enforces that one.
       properties.serverKeepAlive ??= this.limits.serverKeepAlive;
@@ -443,7 +453,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   private shouldPauseReading(): boolean {
     if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
-    return this.hostPaused || this.hostPending >= this.limits.receiveMaximum || (this.writer?.full ?? false);
+    return this.hostPaused || this.hostPending >= this.inboundWindow || (this.writer?.full ?? false);
   }
 
   /** Decodes and handles packets while reading is allowed. */

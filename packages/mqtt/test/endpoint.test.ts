@@ -136,6 +136,69 @@ describe('MQTT 5 server keep-alive imposed by the host', () => {
   });
 });
 
+describe('MQTT 5 limits the host tightens in accept()', () => {
+  async function accepted(properties: Record<string, number>) {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const client = new RawClient(await rawSocket(harness.port), 5);
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: 'raw',
+    });
+    const [endpoint] = await endpointPromise;
+    endpoint.accept({ properties });
+    await client.waitFor((p) => p.cmd === 'connack');
+    return { endpoint, client };
+  }
+
+  it('enforces the maximum packet size it announced', async () => {
+    const { endpoint, client } = await accepted({ maximumPacketSize: 64 });
+    expect(client.packets[0]).toMatchObject({ properties: { maximumPacketSize: 64 } });
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    client.send({
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.alloc(100),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    expect((await closed)[0]).toMatchObject({ kind: 'protocol-error', reasonCode: 0x95 });
+  });
+
+  it('uses the receive maximum it announced for inbound flow control', async () => {
+    const { endpoint, client } = await accepted({ receiveMaximum: 1 });
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    endpoint.on('publish', (m) => {
+      maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+      setImmediate(() => {
+        outstanding--;
+        m.ack();
+      });
+    });
+    client.send(
+      ...[1, 2, 3].map(
+        (messageId): MqttPacket => ({
+          cmd: 'publish',
+          topic: 't',
+          payload: Buffer.from('x'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          messageId,
+        }),
+      ),
+    );
+    await client.waitFor((p) => p.cmd === 'puback', 3);
+    expect(maxOutstanding).toBe(1);
+  });
+});
+
 describe('MQTT 5 outbound topic aliases chosen by the host', () => {
   it('binds and uses aliases within the client maximum; pending messages keep the full topic', async () => {
     harness = await startServer();

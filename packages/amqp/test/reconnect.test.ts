@@ -222,6 +222,22 @@ describe('reconnect after the listener restarts', () => {
     expect(client.state).toBe('closed');
   });
 
+  it('does not reconnect when the peer closes with an error other than amqp:connection:forced', async () => {
+    const server = await serverOn(0);
+    listener = server.listener;
+    const inbound = waitFor<[AmqpConnection]>(listener, 'connection');
+    client = await connect(listener.url, { reconnect: { initialDelayMs: 5 } });
+    const [serverSide] = await inbound;
+    const disconnected = waitFor<[DisconnectedInfo]>(client, 'disconnected');
+    const closed = waitFor(client, 'close');
+    await serverSide.close({ condition: 'amqp:unauthorized-access', description: 'revoked' });
+    const [info] = await disconnected;
+    expect(info.reconnecting).toBe(false);
+    expect(info.error).toMatchObject({ condition: 'amqp:unauthorized-access' });
+    await closed;
+    expect(client.state).toBe('closed');
+  });
+
   it('uses the injected clock for its delays', async () => {
     const server = await serverOn(0);
     listener = server.listener;

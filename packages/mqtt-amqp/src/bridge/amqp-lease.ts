@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { AmqpConnection, ConnectOptions } from '@dragoman/amqp';
 import { connect } from '@dragoman/amqp';
 import { LinkNames } from './link-names';
@@ -62,7 +63,7 @@ export class ConnectionPool implements ConnectionProvider {
     return this.slots.filter((slot) => slot.connection?.isOpen === true).length;
   }
 
-  async acquire(request: LeaseRequest): Promise<AmqpLease> {
+  async acquire(_request: LeaseRequest): Promise<AmqpLease> {
     if (this.closed) throw new Error('the connection pool is closed');
     // Least loaded first; among equals, one already open.
     const slot = [...this.slots].sort(
@@ -72,7 +73,8 @@ export class ConnectionPool implements ConnectionProvider {
     slot.clients++;
     let connection: AmqpConnection;
     try {
-      connection = await this.open(slot, request.signal);
+      // Shared by clients to come: not tied to this client's signal (the caller bounds its own wait).
+      connection = await this.open(slot);
     } catch (error) {
       slot.clients--;
       throw error;
@@ -100,10 +102,10 @@ export class ConnectionPool implements ConnectionProvider {
     await Promise.all(closing);
   }
 
-  private open(slot: PoolSlot, signal: AbortSignal): Promise<AmqpConnection> {
+  private open(slot: PoolSlot): Promise<AmqpConnection> {
     if (slot.connection?.isOpen === true) return Promise.resolve(slot.connection);
     if (slot.connecting !== undefined) return slot.connecting;
-    const connecting = connect({ ...this.options, reconnect: false, signal: undefined }).then(
+    const connecting = connect({ ...this.options, reconnect: false }).then(
       (connection) => {
         slot.connecting = undefined;
         if (this.closed) {
@@ -128,19 +130,15 @@ export class ConnectionPool implements ConnectionProvider {
       },
     );
     slot.connecting = connecting;
-    void signal;
     return connecting;
   }
 }
 
 function freshSlot(): PoolSlot {
-  return {
-    connecting: undefined,
-    connection: undefined,
-    names: new LinkNames(),
-    clients: 0,
-    lost: new AbortController(),
-  };
+  const lost = new AbortController();
+  // Every client on the connection listens to it (and removes its listener when it ends).
+  setMaxListeners(0, lost.signal);
+  return { connecting: undefined, connection: undefined, names: new LinkNames(), clients: 0, lost };
 }
 
 /**

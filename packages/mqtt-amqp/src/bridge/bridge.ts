@@ -232,7 +232,7 @@ export class ClientBridge {
     );
     const lease = await step('AMQP connection', acquiring);
     this.lease = lease;
-    lease.lost.addEventListener('abort', () => this.onAmqpLost(), { once: true });
+    lease.lost.addEventListener('abort', this.onAmqpLost, { once: true });
 
     const will = endpoint.will;
     if (will !== undefined) {
@@ -559,11 +559,11 @@ export class ClientBridge {
     void this.teardown();
   }
 
-  private onAmqpLost(): void {
+  private readonly onAmqpLost = (): void => {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
     this.serverDisconnect(BridgeReasonCode.UnspecifiedError, 'AMQP connection lost');
     void this.teardown();
-  }
+  };
 
   private async teardown(): Promise<void> {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
@@ -584,6 +584,8 @@ export class ClientBridge {
       await this.closeLink(will, this.willDetachError);
     }
     await Promise.allSettled([...this.openLinks.keys()].map((link) => this.closeLink(link)));
+    // The pooled connection's signal is shared by every client on it: do not leave our listener behind.
+    this.lease?.lost.removeEventListener('abort', this.onAmqpLost);
     await this.lease?.release();
     this.env.registry.release(this.clientId, this);
     this.bridgeState = 'closed';

@@ -27,8 +27,8 @@ Usage:
 
 Options (precedence: flags > DRAGOMAN_* environment variables > config file > defaults):
 ${lines.join('\n')}
-  -h, --help                    show this help
-  -v, --version                 print the version
+${'  -h, --help'.padEnd(width + 2)}show this help
+${'  -v, --version'.padEnd(width + 2)}print the version
 
 Signals: SIGTERM / SIGINT stop accepting, send MQTT 5 clients DISCONNECT 0x8B, drain until --shutdown-timeout,
 close AMQP and exit 0 (1 if the deadline forced connections closed; a second signal exits 1 at once).

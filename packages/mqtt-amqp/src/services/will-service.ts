@@ -33,6 +33,8 @@ export type WillLinkToken = object;
 interface HeldWill {
   readonly message: MqttMessage;
   readonly delayInterval: number;
+  /** The will link that set it; undefined for a will found in the store at start. */
+  readonly owner: WillLinkToken | undefined;
   /** Changes with every set, so a late clean-up never deletes a newer will. */
   readonly generation: number;
 }
@@ -53,8 +55,13 @@ export class WillService {
   readonly #onError: (error: unknown) => void;
   /** The will each client has now, as in the store. */
   readonly #held = new Map<string, HeldWill>();
-  /** Which will link speaks for each client. */
-  readonly #owners = new Map<string, WillLinkToken>();
+  /** Will links attached now. */
+  readonly #attached = new Set<WillLinkToken>();
+  /**
+   * Wills replaced by a newer connection of the same client (takeover) while the older link was still attached:
+   * that link's detach still decides about its own will. Memory only: the store holds the newer will.
+   */
+  readonly #superseded = new Map<WillLinkToken, HeldWill>();
   readonly #waiting = new Map<string, WaitingWill>();
   #generation = 0;
   #published = 0;
@@ -75,7 +82,7 @@ export class WillService {
   static async start(options: WillServiceOptions): Promise<WillService> {
     const service = new WillService(options);
     for (const stored of await options.store.list()) {
-      const will = service.#hold(stored.clientId, stored.message, stored.delayInterval);
+      const will = service.#hold(stored.clientId, stored.message, stored.delayInterval, undefined);
       service.#wait(stored.clientId, will, 'restart', service.#restartGraceMs);
     }
     return service;
@@ -85,9 +92,9 @@ export class WillService {
     return { wills: this.#held.size, pending: this.#waiting.size, published: this.#published };
   }
 
-  /** A will link attached for `clientId`: it now speaks for the client; a will held since a restart is dropped. */
+  /** A will link attached for `clientId`; a will held since a restart is dropped (its client came back). */
   linkAttached(clientId: string, token: WillLinkToken): void {
-    this.#owners.set(clientId, token);
+    this.#attached.add(token);
     // A will waiting out its delay waits on: AMQP_LIST or AMQP_CLOSE says what becomes of it.
     if (this.#waiting.get(clientId)?.reason === 'restart') this.#clientReturned(clientId);
   }
@@ -100,8 +107,11 @@ export class WillService {
     delayInterval: number,
   ): Promise<void> {
     await this.#store.set(clientId, message, { delayInterval });
-    this.#owners.set(clientId, token);
-    this.#hold(clientId, message, delayInterval);
+    const previous = this.#held.get(clientId);
+    if (previous?.owner !== undefined && previous.owner !== token && this.#attached.has(previous.owner)) {
+      this.#superseded.set(previous.owner, previous);
+    }
+    this.#hold(clientId, message, delayInterval, token);
   }
 
   /** AMQP_WILL_CLEAR: drops the client's will. */
@@ -112,15 +122,22 @@ export class WillService {
   }
 
   /**
-   * The will link went away: `abrupt` (detached with an error, or lost with its connection) publishes the
-   * will, now or after its delay; a clean detach drops it. Ignored for a link that no longer speaks for the
-   * client (a newer one attached) and while the service closes.
+   * The will link went away: `abrupt` (detached with an error, or lost with its connection) publishes the will
+   * that link set, now or after its delay; a clean detach drops it. A will a newer link has replaced meanwhile
+   * (takeover) is published at once on an abrupt detach when it has no delay, and dropped otherwise (its client
+   * is already back). Ignored while the service closes.
    */
   linkDetached(clientId: string, token: WillLinkToken, abrupt: boolean): void {
-    if (this.#closed || this.#owners.get(clientId) !== token) return;
-    this.#owners.delete(clientId);
+    if (this.#closed) return;
+    this.#attached.delete(token);
+    const superseded = this.#superseded.get(token);
+    if (superseded !== undefined) {
+      this.#superseded.delete(token);
+      if (abrupt && superseded.delayInterval === 0) void this.#publishWill(clientId, superseded);
+      return;
+    }
     const will = this.#held.get(clientId);
-    if (will === undefined) return;
+    if (will === undefined || will.owner !== token) return;
     if (!abrupt) {
       void this.#forget(clientId, will).catch(this.#onError);
       return;
@@ -162,9 +179,14 @@ export class WillService {
     void this.#forget(clientId, waiting.will).catch(this.#onError);
   }
 
-  #hold(clientId: string, message: MqttMessage, delayInterval: number): HeldWill {
+  #hold(
+    clientId: string,
+    message: MqttMessage,
+    delayInterval: number,
+    owner: WillLinkToken | undefined,
+  ): HeldWill {
     this.#generation += 1;
-    const will: HeldWill = { message, delayInterval, generation: this.#generation };
+    const will: HeldWill = { message, delayInterval, owner, generation: this.#generation };
     this.#held.set(clientId, will);
     return will;
   }

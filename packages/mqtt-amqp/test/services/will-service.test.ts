@@ -55,16 +55,37 @@ describe('WillService', () => {
     service.close();
   });
 
-  it('ignores the detach of a link that no longer speaks for the client', async () => {
+  it('takeover: the older link decides about the will it set, even after the newer one set its own', async () => {
     const h = await harness();
     const service = await h.start();
     const old = {};
     const current = {};
     service.linkAttached('c', old);
+    await service.setWill('c', old, will('w/c', 'old connection'), 0);
     service.linkAttached('c', current);
-    await service.setWill('c', current, will('w/c'), 0);
+    await service.setWill('c', current, will('w/c', 'new connection'), 0);
+    const publication = h.nextPublication();
     service.linkDetached('c', old, true);
-    expect(service.stats()).toMatchObject({ wills: 1, published: 0 });
+    await publication;
+    expect(h.published.map(([, m]) => m.payload.toString())).toEqual(['old connection']);
+    expect((await h.stores.wills.get('c'))?.message.payload.toString()).toBe('new connection');
+    // The newer link's clean detach drops its own will only.
+    service.linkDetached('c', current, false);
+    expect(service.stats()).toMatchObject({ wills: 0, published: 1 });
+    service.close();
+  });
+
+  it("takeover: a newer link that set no will yet does not stop the older link's will", async () => {
+    const h = await harness();
+    const service = await h.start();
+    const old = {};
+    service.linkAttached('t', old);
+    await service.setWill('t', old, will('w/t'), 0);
+    service.linkAttached('t', {});
+    const publication = h.nextPublication();
+    service.linkDetached('t', old, true);
+    await publication;
+    expect(h.published.map(([id]) => id)).toEqual(['t']);
     service.close();
   });
 

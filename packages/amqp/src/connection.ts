@@ -198,6 +198,10 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   start(signal: AbortSignal | undefined): Promise<void> {
     const init = this.#init;
     if (init.kind !== 'outbound') return Promise.resolve();
+    if (signal?.aborted) {
+      this.#state = 'closed';
+      return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#failOpen(new TimeoutError(`connect timed out after ${init.connectTimeoutMs} ms`));

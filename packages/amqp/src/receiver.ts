@@ -275,10 +275,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       const timer = setTimeout(() => {
         this.#attachWaiter = undefined;
         const error = new TimeoutError(`attach of receiver '${this.name}' timed out`);
+        this.#link?.close();
         this.#finish({ remote: false, error: undefined });
         reject(error);
       }, origin.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
-      timer.unref?.();
+
       this.#attachWaiter = {
         resolve: () => {
           clearTimeout(timer);

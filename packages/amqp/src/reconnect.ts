@@ -1,12 +1,13 @@
 import { InvalidArgumentError } from './errors';
 import type { Clock, ReconnectOptions } from './types';
 
-/** The system clock: `setTimeout`/`clearTimeout`, timers unref'd so a pending reconnect never keeps a process alive. */
+/**
+ * The system clock. Reconnect timers keep the process alive on purpose: a connection that is reconnecting is
+ * still in use until the application closes it.
+ */
 export const systemClock: Clock = {
   setTimeout(callback, ms) {
-    const handle = setTimeout(callback, ms);
-    handle.unref?.();
-    return handle;
+    return setTimeout(callback, ms);
   },
   clearTimeout(handle) {
     clearTimeout(handle as ReturnType<typeof setTimeout>);

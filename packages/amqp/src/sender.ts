@@ -328,10 +328,11 @@ export class Sender extends EventEmitter<SenderEvents> {
       const timer = setTimeout(() => {
         this.#attachWaiter = undefined;
         const error = new TimeoutError(`attach of sender '${this.name}' timed out`);
+        this.#link?.close();
         this.#finish({ remote: false, error: undefined }, error);
         reject(error);
       }, options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
-      timer.unref?.();
+
       this.#attachWaiter = {
         resolve: () => {
           clearTimeout(timer);

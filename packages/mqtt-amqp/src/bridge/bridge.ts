@@ -197,7 +197,7 @@ export class ClientBridge {
       await this.attachPublishReceiver();
     } catch (error) {
       if (!this.lifetime.signal.aborted) {
-        this.serverDisconnect(BridgeReasonCode.ServerUnavailable, `publish address: ${describe(error)}`);
+        this.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address: ${describe(error)}`);
       }
     }
   }
@@ -375,7 +375,7 @@ export class ClientBridge {
     receiver.on('close', (info) => {
       if (this.lifetime.signal.aborted) return;
       const why = info.error ? `: ${info.error.message}` : '';
-      this.serverDisconnect(BridgeReasonCode.ServerUnavailable, `publish address detached${why}`);
+      this.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address detached${why}`);
     });
     this.deliveries.topUp();
   }

@@ -111,7 +111,9 @@ export class ClientDeliveries {
     held.written = true;
     if (decoded.qos === 0) {
       this.settle(delivery, held, (d) => d.accept());
-      this.write(message, decoded.topic, {}).catch(() => {});
+      this.write(message, decoded.topic, {}).catch((error: unknown) =>
+        this.unwritable(delivery, held, error),
+      );
       this.free(delivery);
       return;
     }
@@ -135,10 +137,27 @@ export class ClientDeliveries {
         }
         this.free(delivery);
       },
-      () => {
-        // The client went away first: stop() gives the message back for redelivery.
-      },
+      (error: unknown) => this.unwritable(delivery, held, error),
     );
+  }
+
+  /**
+   * A PUBLISH the endpoint would not write. Too large for the client: MQTT 5 says discard it as if sent, so it
+   * is accepted. Not a valid MQTT message (e.g. a topic with wildcards from a native AMQP sender): rejected.
+   * The connection closed: nothing here, `stop()` gives the message back for redelivery.
+   */
+  private unwritable(delivery: Delivery, held: Held, error: unknown): void {
+    if (!(error instanceof MqttPublishError)) return;
+    if (error.code === 'packet-too-large') {
+      this.settle(delivery, held, (d) => d.accept());
+    } else if (error.code === 'invalid-message') {
+      this.settle(delivery, held, (d) =>
+        d.reject({ condition: 'amqp:invalid-field', description: error.message }),
+      );
+    } else {
+      return;
+    }
+    this.free(delivery);
   }
 
   private toMqtt(decoded: DecodedPublish): OutboundMessage {

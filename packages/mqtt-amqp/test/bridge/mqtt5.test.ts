@@ -137,6 +137,28 @@ describe('bridge MQTT 5 features towards the client', () => {
     client.end(true);
   });
 
+  it('discards a message too large for the client (accepted, not written) and rejects an invalid topic', async () => {
+    const client = await connected('small', { maximumPacketSize: 200 });
+    const topics: string[] = [];
+    client.on('message', (topic) => topics.push(topic));
+    const big = await peer.sendToClient('small', amqpPublish('big', 'x'.repeat(1000), 1));
+    const bigOutcome = await peer.waitFor(
+      (e): e is OutcomeEvent => e.kind === 'outcome' && e.deliveryId === big.id,
+    );
+    expect(bigOutcome.state).toBe('accepted');
+    const wild = await peer.sendToClient('small', amqpPublish('not/+/valid', 'x', 1));
+    const wildOutcome = await peer.waitFor(
+      (e): e is OutcomeEvent => e.kind === 'outcome' && e.deliveryId === wild.id,
+    );
+    expect(wildOutcome.state).toBe('rejected');
+    const fits = await peer.sendToClient('small', amqpPublish('fits', 'x', 1));
+    await peer.waitFor((e) => e.kind === 'outcome' && e.deliveryId === fits.id && e.state === 'accepted');
+    expect(topics).toEqual(['fits']);
+    // Every window slot is free again.
+    expect(gw.gateway.bridge('small')?.stats().heldDeliveries).toBe(0);
+    client.end(true);
+  });
+
   it('with outbound topic aliases on, every message still arrives on its topic', async () => {
     // The MQTT endpoint does not write outbound aliases (it strips them and refuses an empty topic): the
     // bridge must fall back to full topics without losing a message. Aliases the client sees, if any, are

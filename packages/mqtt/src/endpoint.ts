@@ -273,7 +273,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       () => this.readingPaused,
     );
     this.keepAlive.start();
-    this.pump();
+    // Packets that came with the CONNECT are handled on the next tick, so that listeners attached right
+    // after accept() see them.
+    process.nextTick(() => this.pump());
   }
 
   /**

@@ -113,6 +113,42 @@ describe('MQTT 5 request problem information', () => {
   });
 });
 
+describe('packets sent right behind CONNECT', () => {
+  it('wait for accept() and reach listeners attached right after it', async () => {
+    harness = await startServer();
+    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+    const client = new RawClient(await rawSocket(harness.port), 4);
+    client.send(
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 0,
+        clientId: 'eager',
+      },
+      {
+        cmd: 'publish',
+        topic: 'early',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: false,
+        dup: false,
+        messageId: 1,
+      },
+    );
+    const [endpoint] = await endpointPromise;
+    await new Promise((resolve) => setImmediate(resolve)); // the host answers later (authentication, ...)
+    endpoint.accept();
+    const received = next<[InboundPublish]>(endpoint, 'publish');
+    const [message] = await received;
+    expect(message.topic).toBe('early');
+    message.ack();
+    await client.waitFor((p) => p.cmd === 'puback');
+    expect(client.packets.map((p) => p.cmd)).toEqual(['connack', 'puback']);
+  });
+});
+
 describe('MQTT 5 server keep-alive imposed by the host', () => {
   it('enforces the serverKeepAlive the host put in the CONNACK', async () => {
     harness = await startServer();

@@ -1,7 +1,7 @@
 /**
  * An `Outlet` over an accepted `Sender`: the FE's receiver on `$mqtt.to.<id>.publish`, seen from our side.
  */
-import type { AmqpMessage, Sender } from '@dragoman/amqp';
+import { AmqpError, type AmqpMessage, type Sender } from '@dragoman/amqp';
 import type { Outlet, OutletOutcome } from '../services/outlet';
 
 export class SenderOutlet implements Outlet {
@@ -16,10 +16,20 @@ export class SenderOutlet implements Outlet {
   }
 
   send(message: AmqpMessage, onOutcome: OutletOutcome): void {
-    const written = this.sender.trySend(message, (error, result) => {
-      if (error !== undefined || result === undefined) onOutcome(undefined);
-      else onOutcome(result.state === 'sent' ? { state: 'accepted' } : result);
-    });
+    let written: boolean;
+    try {
+      written = this.sender.trySend(message, (error, result) => {
+        if (error !== undefined || result === undefined) onOutcome(undefined);
+        else onOutcome(result.state === 'sent' ? { state: 'accepted' } : result);
+      });
+    } catch (error) {
+      // A message the link cannot encode: it will never go, so it is settled as rejected (and counted).
+      const description = error instanceof Error ? error.message : String(error);
+      queueMicrotask(() =>
+        onOutcome({ state: 'rejected', error: new AmqpError('amqp:internal-error', description) }),
+      );
+      return;
+    }
     // Only called with credit; should the link have gone meanwhile, the session takes the message back.
     if (!written) queueMicrotask(() => onOutcome({ state: 'released' }));
   }

@@ -11,9 +11,10 @@ import {
   type StartOptions,
   type StopOptions,
 } from '@dragoman/adapter';
-import { binaryMessage, payloadOf } from '@dragoman/amqp';
+import { binaryMessage } from '@dragoman/amqp';
 import { answerForError, answerForResult, type HttpAnswer } from './answers';
 import { BodyTooLargeError, readBody } from './body';
+import { deliverCommand } from './deliver-command';
 import { DeviceSessions } from './device-sessions';
 
 export interface HttpAdapterOptions {
@@ -207,49 +208,9 @@ export class HttpAdapter implements Adapter {
       }
       return;
     }
-    this.#deliver(response, command);
-  }
-
-  /** Writes the command; accepts it once written, releases it if the client is gone first. */
-  #deliver(response: ServerResponse, command: Command): void {
-    let settled = false;
-    const settle = (outcome: 'accept' | 'release'): void => {
-      if (settled) return;
-      settled = true;
-      try {
-        if (outcome === 'accept') command.accept();
-        else command.release();
-      } catch (error) {
-        // The link is gone (session closed): the peer gets the command back on its own.
-        this.#context?.logger.debug({ err: error }, 'command could not be settled');
-      }
-    };
-    if (response.destroyed) {
-      settle('release');
-      return;
-    }
-    let payload: Buffer;
-    try {
-      payload = payloadOf(command.message);
-    } catch {
-      // Not a binary body: nothing a device could be handed as HTTP bytes.
-      command.reject({ condition: 'amqp:decode-error', description: 'command body is not binary' });
-      this.#send(response, { status: 502, headers: {}, body: { error: 'undeliverable-command' } });
-      return;
-    }
-    response.once('close', () => {
-      if (!response.writableFinished) settle('release');
-    });
-    const properties = command.message.properties;
-    const messageId = properties?.messageId;
-    response.writeHead(200, {
-      'content-type': properties?.contentType ?? 'application/octet-stream',
-      'content-length': payload.length,
-      ...(typeof messageId === 'string' || typeof messageId === 'number'
-        ? { 'x-message-id': String(messageId) }
-        : {}),
-    });
-    response.end(payload, () => settle('accept'));
+    deliverCommand(response, command, (error) =>
+      this.#context?.logger.debug({ err: error }, 'command could not be settled'),
+    );
   }
 
   #busy(response: ServerResponse): void {

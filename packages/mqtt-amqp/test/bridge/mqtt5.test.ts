@@ -2,12 +2,14 @@
  * SUBSCRIBE / UNSUBSCRIBE mapping and the MQTT 5 features of the bridge (subscription identifiers, message
  * expiry, topic aliases towards the client, keep-alive cap), against a recording rhea peer.
  */
-
+import type { IConnackPacket } from 'mqtt-packet';
 import type { Message } from 'rhea';
 import rhea from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { next, type RunningGateway, runGateway } from './support/harness';
+import { RawMqttClient } from './support/raw-client';
 import {
+  type DetachEvent,
   type MessageEvent,
   type OutcomeEvent,
   publishAddress,
@@ -102,6 +104,23 @@ describe('bridge MQTT 5 features towards the client', () => {
     const within = await gw.connectAck({ clientId: 'ka-ok', protocolVersion: 5, keepalive: 20 });
     expect(within.connack.properties?.serverKeepAlive).toBeUndefined();
     within.client.end(true);
+  });
+
+  it('enforces the capped keep-alive on an MQTT 5 client that asked for more', async () => {
+    await gw.close();
+    gw = await runGateway({ amqp: { url: peer.url }, maxKeepAliveSeconds: 1 });
+    const { client, connack } = await RawMqttClient.connect(gw.port, {
+      clientId: 'sleepy',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 600,
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    expect((connack as IConnackPacket).properties?.serverKeepAlive).toBe(1);
+    // The client stays silent: the endpoint ends it after 1.5 x the granted second, and the will goes.
+    const detach = await peer.waitFor((e): e is DetachEvent => e.kind === 'detach' && e.name === 'sleepy');
+    expect(detach.condition).toBe('amqp:link:detach-forced');
+    client.destroy();
   });
 
   it('copies subscription identifiers and the remaining expiry onto the PUBLISH; drops expired messages', async () => {

@@ -23,7 +23,12 @@ export {
 export type { BackendEvents, BackendOptions, BackendStats } from './backend/types';
 // Gateway bridge (front end): one bridge per MQTT client over a pool of AMQP connections
 export type { ClientBridge } from './bridge/bridge';
-export { BridgeStepError, type BridgeStepFailure, GatewayClosedError } from './bridge/errors';
+export {
+  BridgeStepError,
+  type BridgeStepFailure,
+  GatewayClosedError,
+  ReservedTopicError,
+} from './bridge/errors';
 export { BridgeGateway, createBridgeGateway } from './bridge/gateway';
 export {
   DEFAULT_CONNECT_TIMEOUT_MS as DEFAULT_BRIDGE_CONNECT_TIMEOUT_MS,

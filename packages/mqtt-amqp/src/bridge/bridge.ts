@@ -22,7 +22,7 @@ import { ClientPublishes } from './client-publishes';
 import type { ClientRegistry } from './client-registry';
 import type { BridgeCodec } from './codec';
 import { withDeadline } from './deadline';
-import { BridgeStepError } from './errors';
+import { BridgeStepError, ReservedTopicError } from './errors';
 import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
 import { BridgeReasonCode, subscribeRefusalCode } from './reason-codes';
@@ -98,7 +98,11 @@ export class ClientBridge {
     });
     this.publishes = new ClientPublishes({
       links: this.publishLinks,
-      encode: (publish) => env.codec.publish(publish),
+      encode: (publish) => {
+        const encoded = env.codec.publish(publish);
+        if (isReservedAddress(encoded.address, env.addresses)) throw new ReservedTopicError(encoded.address);
+        return encoded;
+      },
       negativeAcks: this.v5,
       pause: () => endpoint.pause(),
       resume: () => endpoint.resume(),
@@ -618,6 +622,17 @@ function nextDelivery(receiver: Receiver, signal: AbortSignal): Promise<Delivery
     receiver.on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The services' addresses and every client's control, publish and pubrel addresses. */
+function isReservedAddress(address: string, addresses: Addresses): boolean {
+  return (
+    address === addresses.willService ||
+    address === addresses.subscriptionService ||
+    addresses.clientIdFrom('control', address) !== undefined ||
+    addresses.clientIdFrom('publish', address) !== undefined ||
+    addresses.clientIdFrom('pubrel', address) !== undefined
+  );
 }
 
 function isAuthFailure(error: unknown): boolean {

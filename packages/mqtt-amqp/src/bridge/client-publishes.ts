@@ -90,7 +90,10 @@ export class ClientPublishes {
     try {
       encoded = this.host.encode(publish);
     } catch (error) {
-      this.refuse(publish, 0x90, 'topic cannot be mapped to an AMQP address', error);
+      const named = (error as { reasonCode?: unknown }).reasonCode;
+      const reasonCode = typeof named === 'number' ? named : 0x90;
+      const reason = error instanceof Error ? error.message : 'topic cannot be mapped to an AMQP address';
+      this.refuse(publish, reasonCode, reason, error);
       return undefined;
     }
     const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';

@@ -41,3 +41,18 @@ export class GatewayClosedError extends Error {
     super('the gateway is closed');
   }
 }
+
+/**
+ * A client published to a topic whose AMQP address is one of the spec's own (a service, or another client's
+ * control, publish or pubrel address). Refused so that no MQTT client can talk to the services or reach
+ * another client's queue behind the subscriptions: MQTT 5 PUBACK / PUBREC 0x87, 3.1.1 a closed connection.
+ */
+export class ReservedTopicError extends Error {
+  override readonly name = 'ReservedTopicError';
+  readonly reasonCode = 0x87;
+  readonly address: string;
+  constructor(address: string) {
+    super(`'${address}' is a reserved MQTT-over-AMQP address`);
+    this.address = address;
+  }
+}

@@ -117,6 +117,24 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
     client.end(true);
   });
 
+  it("refuses publishes to the spec's own addresses (services, other clients' queues)", async () => {
+    const client = await connected(`intruder-${protocolVersion}`);
+    if (protocolVersion === 5) {
+      for (const topic of ['$mqtt.willservice', '$mqtt.to.victim.publish', '$mqtt.victim.pubrel']) {
+        const error = (await client.publishAsync(topic, 'x', { qos: 1 }).catch((e: unknown) => e)) as {
+          code?: number;
+        };
+        expect(error.code).toBe(0x87);
+      }
+    } else {
+      const closed = next(client, 'close');
+      client.publish('$mqtt.to.victim.publish', 'x', { qos: 1 });
+      await closed;
+    }
+    expect(peer.ofKind('attach').some((e) => e.address === '$mqtt.to.victim.publish')).toBe(false);
+    client.end(true);
+  });
+
   it('QoS 0 and QoS 1 to the client: QoS 0 settled at once, QoS 1 settled on PUBACK', async () => {
     const clientId = `down-${protocolVersion}`;
     const { client } = await RawMqttClient.connect(gw.port, {

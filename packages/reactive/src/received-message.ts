@@ -10,10 +10,10 @@ export class ReceivedMessage implements Settleable {
   readonly message: AmqpMessage;
   /** The underlying delivery (tag, format, pre-settled flag). */
   readonly delivery: Delivery;
-  /** Fulfils with how the message was settled; never rejects. Adapters return credit when it fulfils. */
-  readonly settled: Promise<Settlement>;
   #outcome: Settlement | undefined;
-  #resolve: (settlement: Settlement) => void = () => undefined;
+  /** Made on first use only: a relay never asks, and a promise per message is not free. */
+  #settled: Promise<Settlement> | undefined;
+  #resolve: ((settlement: Settlement) => void) | undefined;
   readonly #onSettled: (received: ReceivedMessage) => void;
 
   /** @internal Built by receiverPublisher. */
@@ -21,11 +21,22 @@ export class ReceivedMessage implements Settleable {
     this.delivery = delivery;
     this.message = delivery.message;
     this.#onSettled = onSettled;
-    this.settled = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
     // A delivery the sender pre-settled (at-most-once) needs no outcome.
     if (delivery.presettled) this.#done('accepted');
+  }
+
+  /** Fulfils with how the message was settled; never rejects. Adapters return credit when it fulfils. */
+  get settled(): Promise<Settlement> {
+    if (this.#settled === undefined) {
+      const outcome = this.#outcome;
+      this.#settled =
+        outcome !== undefined
+          ? Promise.resolve(outcome)
+          : new Promise((resolve) => {
+              this.#resolve = resolve;
+            });
+    }
+    return this.#settled;
   }
 
   /** The settlement given so far, if any. */
@@ -66,7 +77,7 @@ export class ReceivedMessage implements Settleable {
   #done(settlement: Settlement): void {
     if (this.#outcome !== undefined) return;
     this.#outcome = settlement;
-    this.#resolve(settlement);
+    this.#resolve?.(settlement);
     this.#onSettled(this);
   }
 }

@@ -41,7 +41,8 @@ export class RelayProcessor implements Processor<ReceivedMessage, AmqpMessage> {
       readonly onSubscriberError?: SubscriberErrorHandler;
     } = {},
   ) {
-    this.#transform = options.transform ?? ((received) => ({ ...received.message }));
+    // Each delivery decodes to a message object of its own: it can serve as the key of its outcome.
+    this.#transform = options.transform ?? ((received) => received.message);
     this.#onSubscriberError = options.onSubscriberError;
   }
 

@@ -69,6 +69,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #closeInfo: CloseInfo | undefined;
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closeWaiter: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
   readonly #owner: DeliveryOwner;
 
@@ -202,7 +203,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       return Promise.resolve(next);
     }
     if (this.#state === 'closed' || this.#state === 'closing') {
-      const error = this.#closeInfo?.error;
+      // Only a peer's error ends iteration with a throw; our own close (with or without error) ends it quietly.
+      const error = this.#closeInfo?.remote ? this.#closeInfo.error : undefined;
       return error !== undefined ? Promise.reject(error) : Promise.resolve(undefined);
     }
     const signal = options.signal;
@@ -238,8 +240,13 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   }
 
   /** Detaches (closed=true), with an error condition if given; resolves when the peer has detached too (or after a time-out). */
-  async close(error?: AmqpErrorInit): Promise<void> {
-    if (this.#state === 'closed') return;
+  close(error?: AmqpErrorInit): Promise<void> {
+    if (this.#state === 'closed') return Promise.resolve();
+    this.#closing ??= this.#close(error);
+    return this.#closing;
+  }
+
+  async #close(error: AmqpErrorInit | undefined): Promise<void> {
     const link = this.#link;
     const local =
       error === undefined
@@ -510,7 +517,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     // Deliveries not yet taken cannot be settled any more: drop the unsettled ones.
     for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
     const waiters = this.#waiters.drain();
-    const error = failure ?? info.error;
+    const error = failure ?? (info.remote ? info.error : undefined);
     for (const w of waiters) {
       if (error !== undefined) w.reject(error);
       else w.resolve(undefined);

@@ -35,6 +35,8 @@ import type {
 export const DEFAULT_MAX_QUEUED = 1000;
 
 const SENT: SendResult = Object.freeze({ state: 'sent' });
+/** Pre-settled sends all resolve with the same value: one settled promise serves them all. */
+const SENT_PROMISE: Promise<SendResult> = Promise.resolve(SENT);
 const PENDING = Symbol('dragoman.pendingSend');
 
 type TrackedDelivery = RheaDelivery & { [PENDING]?: PendingSend | undefined };
@@ -104,6 +106,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #closeInfo: CloseInfo | undefined;
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closeWaiter: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
   #drainRequested = false;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
   readonly #onSendable = (): void => this.#flush();
@@ -231,7 +234,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (this.#queue.length === 0 && this.#canWrite()) {
       if (this.#presettled) {
         this.#write(payload, undefined);
-        return Promise.resolve(SENT);
+        return SENT_PROMISE;
       }
       return new Promise((resolve, reject) => {
         this.#write(payload, new PendingSend(payload, resolve, reject, undefined, undefined));
@@ -294,8 +297,13 @@ export class Sender extends EventEmitter<SenderEvents> {
    * still waiting for their outcome fail with `LinkClosedError`. Resolves when the peer has detached too
    * (or after a time-out).
    */
-  async close(error?: AmqpErrorInit): Promise<void> {
-    if (this.#state === 'closed') return;
+  close(error?: AmqpErrorInit): Promise<void> {
+    if (this.#state === 'closed') return Promise.resolve();
+    this.#closing ??= this.#close(error);
+    return this.#closing;
+  }
+
+  async #close(error: AmqpErrorInit | undefined): Promise<void> {
     const link = this.#link;
     const local = errorFromInit(this.name, error);
     this.#failAll(new LinkClosedError(this.name, undefined, { cause: local }));

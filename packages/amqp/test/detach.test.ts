@@ -83,6 +83,22 @@ describe('detach and close', () => {
     await iterationFailed;
   });
 
+  it('our own close ends receive() quietly, even with an error condition; concurrent closes share one detach', async () => {
+    env = await loopback();
+    const incoming = env.nextIncomingLink();
+    const receiver = await env.client.openReceiver('events');
+    const sender = (await incoming).acceptSender();
+    const waiting = receiver.receive();
+    const peerSaw = waitFor<[CloseInfo]>(sender, 'close');
+    const first = receiver.close({ condition: 'amqp:resource-limit-exceeded', description: 'enough' });
+    const second = receiver.close();
+    await Promise.all([first, second]);
+    await expect(waiting).resolves.toBeUndefined();
+    await expect(receiver.receive()).resolves.toBeUndefined();
+    const [info] = await peerSaw;
+    expect(info.error?.condition).toBe('amqp:resource-limit-exceeded');
+  });
+
   it('a link refused inside the incomingLink handler rejects openSender/openReceiver with the LinkError', async () => {
     env = await loopback();
     env.server.prependListener('incomingLink', (link) => {

@@ -1,6 +1,7 @@
 import { AmqpConnection, ConnectionClosedError, type ConnectOptions, connect } from '@dragoman/amqp';
 import { validateDeviceId } from './device-id';
 import { DeviceSession } from './device-session';
+import { AdapterStateError } from './errors';
 import { noopLogger } from './logger';
 import { type AdapterInstruments, createInstruments, noopMetrics } from './metrics';
 import type {
@@ -117,6 +118,7 @@ export class ScopedContext implements AdapterContext {
   readonly #sessions = new Set<DeviceSession>();
   readonly #instruments: AdapterInstruments;
   readonly #fail: (error: Error) => void;
+  #stopped = false;
 
   constructor(
     host: HostContext,
@@ -141,7 +143,9 @@ export class ScopedContext implements AdapterContext {
 
   async openDeviceSession(deviceId: string, options: DeviceSessionOptions = {}): Promise<DeviceSession> {
     validateDeviceId(deviceId);
+    if (this.#stopped) throw new AdapterStateError(`adapter '${this.name}' has stopped`);
     const connection = options.connection ?? (await this.amqp.connection());
+    if (this.#stopped) throw new AdapterStateError(`adapter '${this.name}' has stopped`);
     const session = new DeviceSession(connection, deviceId, options, {
       adapter: this.name,
       instruments: this.#instruments,
@@ -155,8 +159,9 @@ export class ScopedContext implements AdapterContext {
     this.#fail(error);
   }
 
-  /** Closes the sessions the adapter left open. */
+  /** Closes the sessions the adapter left open; no more can be opened. */
   async closeSessions(): Promise<void> {
+    this.#stopped = true;
     await Promise.all([...this.#sessions].map((session) => session.close()));
   }
 }

@@ -282,12 +282,18 @@ export class DeviceSession {
     }
     let upstream: Subscription | undefined;
     let terminated = false;
+    /** Set when the session closes before the link attached: complete right after onSubscribe (§1.9). */
+    let endOnSubscribe = false;
     const stream: CommandStream = {
       end: () => {
         if (terminated) return;
-        terminated = true;
         this.#commandStreams.delete(stream);
-        upstream?.cancel();
+        if (upstream === undefined) {
+          endOnSubscribe = true;
+          return;
+        }
+        terminated = true;
+        upstream.cancel();
         subscriber.onComplete();
       },
     };
@@ -310,6 +316,11 @@ export class DeviceSession {
             subscription.cancel();
           },
         });
+        if (endOnSubscribe && !terminated) {
+          terminated = true;
+          subscription.cancel();
+          subscriber.onComplete();
+        }
       },
       onNext: (command: ReceivedMessage) => {
         if (terminated) return;

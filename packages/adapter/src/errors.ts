@@ -80,7 +80,7 @@ export class AdapterStartError extends Error {
   }
 }
 
-/** A lifecycle call in the wrong state (start twice, two adapters with one name, …), or a bad option. */
+/** A lifecycle call in the wrong state (two adapters with one name, a device session opened after the adapter stopped), or a bad host option. */
 export class AdapterStateError extends Error {
   override name = 'AdapterStateError';
 }

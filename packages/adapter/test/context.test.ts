@@ -8,6 +8,7 @@ import {
   type AdapterContext,
   type AdapterLogger,
   type AdapterMetrics,
+  AdapterStateError,
   createHostContext,
   type DeviceSession,
   InvalidDeviceIdError,
@@ -109,6 +110,7 @@ describe('host context against a rhea peer', () => {
     expect(adapter.session?.state).toBe('closed');
     expect(adapter.session?.connection.state).toBe('closed');
     expect(await register.metrics()).toContain('dragoman_adapter_device_sessions{adapter="one-device"} 0');
+    await expect(adapter.context?.openDeviceSession('dev-8')).rejects.toBeInstanceOf(AdapterStateError);
   });
 
   it('shares a connection it was given and does not close it', async () => {

@@ -209,20 +209,53 @@ describe('DeviceSession against a rhea peer', () => {
     expect(await session.receiveCommand({ timeoutMs: 200 })).toBeUndefined();
   });
 
+  it('completes a command stream closed before its link attached, after onSubscribe', async () => {
+    const { peer, session } = await open();
+    const signals: string[] = [];
+    let done: () => void = () => undefined;
+    const completed = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    session.commands().subscribe({
+      onSubscribe: () => {
+        signals.push('subscribe');
+      },
+      onNext: () => {
+        signals.push('next');
+      },
+      onError: (error) => {
+        signals.push(`error ${error.name}`);
+      },
+      onComplete: () => {
+        signals.push('complete');
+        done();
+      },
+    });
+    await session.close();
+    await completed;
+    expect(signals).toEqual(['subscribe', 'complete']);
+    // The link that attached meanwhile is detached.
+    const sender = peer.senders.get('commands/sensor-1');
+    if (sender?.is_open()) {
+      await new Promise<void>((resolve) => sender.once('sender_close', () => resolve()));
+    }
+  });
+
   it('limits command receivers and completes command streams on close', async () => {
     const { session } = await open({}, { maxCommandReceivers: 1 });
-    let completed = false;
+    let completed: () => void = () => undefined;
+    const complete = new Promise<void>((resolve) => {
+      completed = resolve;
+    });
     session.commands().subscribe({
       onSubscribe: (s) => s.request(1),
       onNext: () => undefined,
       onError: () => undefined,
-      onComplete: () => {
-        completed = true;
-      },
+      onComplete: () => completed(),
     });
     await expect(session.receiveCommand({ timeoutMs: 5_000 })).rejects.toBeInstanceOf(CommandLimitError);
     await session.close();
-    expect(completed).toBe(true);
+    await complete;
     await expect(session.receiveCommand()).rejects.toBeInstanceOf(SessionClosedError);
   });
 });

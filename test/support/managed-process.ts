@@ -16,6 +16,8 @@ export interface StartProcessOptions {
   name: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Keep a pipe to the process's stdin (for `write`). Default: stdin is /dev/null. */
+  stdin?: boolean;
 }
 
 export interface StopOptions {
@@ -74,6 +76,8 @@ export class ManagedProcess extends EventEmitter {
         this.emit('exit', this.exit);
       });
     });
+    // A write to a process that has gone must not crash the test worker (EPIPE): its 'exit' tells the story.
+    child.stdin?.on('error', () => {});
     if (child.stdout) {
       createInterface({ input: child.stdout }).on('line', (line) => {
         this.remember(line);
@@ -98,7 +102,7 @@ export class ManagedProcess extends EventEmitter {
       cwd: options.cwd,
       // Own process group: the SIGKILL fallback reaches grandchildren too.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
@@ -119,6 +123,12 @@ export class ManagedProcess extends EventEmitter {
 
   get exitStatus(): ProcessExit | undefined {
     return this.exit;
+  }
+
+  /** Writes to the process's stdin (started with `stdin: true`). */
+  write(text: string): void {
+    if (!this.child.stdin) throw new Error(`${this.name} was started without a stdin pipe`);
+    this.child.stdin.write(text);
   }
 
   /** The last lines the process printed, for error messages. */

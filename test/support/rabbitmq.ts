@@ -9,6 +9,7 @@ import { freePorts } from './free-port';
 import { ManagedProcess } from './managed-process';
 import { probeMqttConnect } from './mqtt-probe';
 import { findOnPath, PEER_PATHS } from './peers';
+import { type QueueInfo, RabbitMqInspector } from './rabbitmq-inspector';
 import { probeTcp } from './tcp-probe';
 import { retryUntil } from './wait';
 
@@ -51,15 +52,7 @@ export interface RabbitMqOptions {
   startTimeoutMs?: number;
 }
 
-export interface QueueInfo {
-  name: string;
-  durable: boolean;
-  /** Ready plus unacknowledged. */
-  messages: number;
-  messagesReady: number;
-  /** Delivered to a consumer and not yet settled. */
-  messagesUnacknowledged: number;
-}
+export type { QueueInfo };
 
 export interface RestartOptions {
   /** true: SIGKILL the Erlang VM (a crash); false (default): SIGTERM, RabbitMQ's orderly shutdown. */
@@ -89,8 +82,9 @@ export interface RabbitMq {
   stop(): Promise<void>;
   /** Stops the node and starts it again on the same ports and data dir (durable queues survive). */
   restart(options?: RestartOptions): Promise<void>;
-  /** Runs rabbitmqctl against this node and returns its stdout. */
+  /** Runs rabbitmqctl against this node and returns its stdout (slow: a new Erlang VM per call). */
   ctl(args: readonly string[]): Promise<string>;
+  /** The queues of vhost '/' with their counters, read over Erlang distribution by a long-lived hidden node. */
   listQueues(): Promise<QueueInfo[]>;
   /** One queue's counters; rejects if the queue does not exist. */
   queue(name: string): Promise<QueueInfo>;
@@ -204,6 +198,7 @@ export async function startRabbitMq(options: RabbitMqOptions = {}): Promise<Rabb
   let beamPid = 0;
   let startupMs = 0;
   let stopped = false;
+  let inspector: Promise<RabbitMqInspector> | undefined;
 
   const stopNode = async (crash: boolean) => {
     if (!node) return;
@@ -260,6 +255,7 @@ export async function startRabbitMq(options: RabbitMqOptions = {}): Promise<Rabb
     if (stopped) return;
     stopped = true;
     try {
+      await (await inspector?.catch(() => undefined))?.stop();
       await stopNode(false);
     } finally {
       await epmd?.stop({ timeoutMs: 10_000 });
@@ -300,16 +296,9 @@ export async function startRabbitMq(options: RabbitMqOptions = {}): Promise<Rabb
   };
 
   const listQueues = async (): Promise<QueueInfo[]> => {
-    const columns = ['name', 'durable', 'messages', 'messages_ready', 'messages_unacknowledged'];
-    const stdout = await ctl(['list_queues', '-q', ...columns, '--formatter', 'json']);
-    const rows = JSON.parse(stdout) as Array<Record<string, unknown>>;
-    return rows.map((row) => ({
-      name: String(row.name),
-      durable: row.durable === true,
-      messages: Number(row.messages),
-      messagesReady: Number(row.messages_ready),
-      messagesUnacknowledged: Number(row.messages_unacknowledged),
-    }));
+    if (stopped) throw new Error('RabbitMQ was stopped');
+    inspector ??= RabbitMqInspector.start(nodeName, env, dir);
+    return (await inspector).listQueues();
   };
 
   return {

@@ -351,7 +351,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       this.#remoteClosed(
         error === undefined
           ? undefined
-          : new LinkError(this.name, 'amqp:session:errant-link', error.message, { cause: error }),
+          : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
       );
     },
   };

@@ -401,7 +401,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       this.#remoteClosed(
         error === undefined
           ? undefined
-          : new LinkError(this.name, 'amqp:session:errant-link', error.message, { cause: error }),
+          : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
       );
     },
   };

@@ -172,6 +172,37 @@ describe('our client against a rhea listener', () => {
     await expect(sender.send(binaryMessage('last words'))).resolves.toEqual({ state: 'accepted' });
   });
 
+  it('the peer ending the session with an error closes its links with that error', async () => {
+    const container = rhea.create_container({ id: 'session-ender' });
+    container.on('error', () => {});
+    container.on('disconnected', () => {});
+    container.on('message', (context: RheaContext & { session?: { close(error?: unknown): void } }) => {
+      context.session?.close({ condition: 'amqp:session:window-violation', description: 'too much' });
+    });
+    const listener = container.listen({
+      port: 0,
+      host: '127.0.0.1',
+      autoaccept: false,
+    } as never) as unknown as Server;
+    await waitFor(listener, 'listening');
+    server = listener;
+    client = await connect({
+      host: '127.0.0.1',
+      port: (listener.address() as AddressInfo).port,
+      reconnect: false,
+    });
+    const sender = await client.openSender('q');
+    const closed = waitFor<[CloseInfo]>(sender, 'close');
+    const pending = sender.send(binaryMessage('x'));
+    const failed = expect(pending).rejects.toMatchObject({ name: 'LinkClosedError' });
+    const [info] = await closed;
+    expect(info).toMatchObject({
+      remote: true,
+      error: { condition: 'amqp:session:window-violation', description: 'too much' },
+    });
+    await failed;
+  });
+
   it('a refusal by rhea surfaces as a LinkError', async () => {
     const { port } = await rheaBroker();
     client = await connect({ host: '127.0.0.1', port, reconnect: false });

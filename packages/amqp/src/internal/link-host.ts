@@ -1,3 +1,4 @@
+import type { SessionError } from '../errors';
 import type { RheaConnection, RheaEventContext } from './rhea-types';
 
 /** What a Sender or Receiver needs from the connection that owns it. */
@@ -21,7 +22,7 @@ export interface ManagedLink {
   /** The connection is closed for good. */
   onConnectionClosed(error: Error): void;
   /** The peer ended the session this link was on. */
-  onSessionClosed(context: RheaEventContext, error: Error | undefined): void;
+  onSessionClosed(context: RheaEventContext, error: SessionError | undefined): void;
 }
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const packages = ['mqtt', 'amqp', 'reactive', 'mqtt-amqp', 'adapter', 'gateway'];
+const packages = ['mqtt', 'amqp', 'reactive', 'adapter', 'mqtt-amqp', 'gateway'];
 const outputs = { gateway: ['dist/index.js', 'dist/cli.js'] };
 
 /** Newest modification time of the files under `path` (a file or a directory). */

@@ -1,27 +1,22 @@
 /**
- * `startGateway`: the composition behind the `dragoman` command, for host applications too. MQTT listeners
- * (TCP/TLS, WebSocket) feed one `MqttServer`; each MQTT client is bridged to AMQP by `@dragoman/mqtt-amqp`'s
- * `BridgeGateway`, towards the embedded backend or an external AMQP 1.0 network; metrics, health and a
- * deadline-bounded shutdown around it.
+ * `startGateway`: the composition behind the `dragoman` command, for host applications too. The AMQP side
+ * (the embedded backend, or an external network) first; then an `@dragoman/adapter` host running the MQTT front
+ * end (TCP/TLS and WebSocket listeners, one `MqttServer`, the MQTT ⇄ AMQP bridge) and any adapters the host
+ * application adds; metrics, health and a deadline-bounded shutdown around it.
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { type AdapterHost, AdapterStartError, runAdapters } from '@dragoman/adapter';
 import type { ConnectOptions, ListenOptions } from '@dragoman/amqp';
-import { type CloseReason, type MqttEndpoint, MqttServer, ReasonCode } from '@dragoman/mqtt';
 import {
   type Backend,
-  type BridgeGateway,
   createBackend,
-  createBridgeGateway,
   createMemoryStores,
-  type Dialect,
-  type DialectName,
-  type GatewayBridgeOptions,
   openLmdbStores,
-  rabbitmqDialect,
   type Stores,
 } from '@dragoman/mqtt-amqp';
 import type { Logger } from 'pino';
+import { registryMetrics } from './adapter-metrics';
 import { AmqpMonitor } from './amqp-monitor';
 import { type DescribeOption, resolveConfig } from './config/resolve';
 import { redact } from './config/values';
@@ -29,8 +24,8 @@ import { ConfigError, errorCode } from './errors';
 import { createOperationsServer } from './http-server';
 import { listenFailure, listenOn } from './listen';
 import { createLogger } from './logger';
-import { type ErrorReason, GatewayMetrics } from './metrics';
-import { ConnectionGate, type ListenerContext, MqttListener } from './mqtt-listeners';
+import { GatewayMetrics } from './metrics';
+import { dialectOf, MqttFrontEnd } from './mqtt-front-end';
 import { readPemFile, readTlsFiles, type TlsMaterial } from './tls-files';
 import type {
   GatewayAddresses,
@@ -43,16 +38,10 @@ import type {
 } from './types';
 import { loadUsers, type UserDirectory } from './users';
 
-/** How long start-up waits for the AMQP side to answer before reporting "listening" anyway. */
+/** How long start-up waits for the AMQP side to answer before reporting "started" anyway. */
 const AMQP_FIRST_ANSWER_MS = 5_000;
-
-/** Close reasons that are failures (the others are ordinary ends of a connection). */
-const FAILED_CLOSES: ReadonlySet<CloseReason['kind']> = new Set([
-  'protocol-error',
-  'keep-alive-timeout',
-  'connect-timeout',
-  'connection-lost',
-]);
+/** Time the embedded backend gets to close after the deadline was spent on the MQTT side. */
+const BACKEND_CLOSE_MIN_MS = 1_000;
 
 interface Internal {
   readonly user: string;
@@ -63,17 +52,16 @@ interface Internal {
 interface Parts {
   stores?: Stores;
   backend?: Backend;
-  bridge?: BridgeGateway;
   monitor?: AmqpMonitor;
-  mqtt?: MqttServer;
-  listeners: MqttListener[];
+  adapters?: AdapterHost;
   operations?: Server;
 }
 
 /**
  * Starts a gateway. Options are validated first (`ConfigError`, nothing started); a port in use is also a
  * `ConfigError` (whatever was started is closed again). `describe` names options in error messages (the CLI
- * passes the flag or variable each value came from).
+ * passes the flag or variable each value came from); `adapters` run beside the MQTT front end, on the same
+ * AMQP side, and stop with it.
  */
 export async function startGateway(
   options: GatewayOptions = {},
@@ -104,142 +92,45 @@ export async function startGateway(
         }
       : undefined;
 
-  const parts: Parts = { listeners: [] };
+  const parts: Parts = {};
   let stopping = false;
-  let bridgeRef: BridgeGateway | undefined;
-  let mqttRef: MqttServer | undefined;
-  const listenerUp = (listener: MqttListener | undefined): 'up' | 'down' | 'off' =>
-    listener === undefined ? 'off' : listener.listening ? 'up' : 'down';
-  let tcpListener: MqttListener | undefined;
-  let wsListener: MqttListener | undefined;
+  const frontEnd = new MqttFrontEnd({ config, describe, mqttTls, wsTls, users, logger });
+  const metrics = new GatewayMetrics(() => ({
+    bridge: frontEnd.bridge?.stats() ?? emptyBridgeStats,
+    backend: parts.backend?.stats(),
+    stalledClients: frontEnd.stalledClients(),
+    amqpUp: parts.monitor?.up === true,
+  }));
+  frontEnd.useMetrics(metrics);
   const health = (): GatewayHealth => {
-    const mqtt = listenerUp(tcpListener);
-    const ws = listenerUp(wsListener);
+    const mqtt = frontEnd.listenerState('mqtt');
+    const ws = frontEnd.listenerState('ws');
     const amqp = parts.monitor?.up === true ? 'up' : 'down';
     const ok = !stopping && mqtt !== 'down' && ws !== 'down' && amqp === 'up';
     return { status: stopping ? 'stopping' : ok ? 'ok' : 'unavailable', mqtt, ws, amqp };
   };
-  const metrics = new GatewayMetrics(() => ({
-    bridge: bridgeRef?.stats() ?? emptyBridgeStats,
-    backend: parts.backend?.stats(),
-    stalledClients: countStalled(mqttRef, bridgeRef),
-    amqpUp: parts.monitor?.up === true,
-  }));
 
   try {
-    // AMQP side.
-    let amqpAddress: GatewayAddresses['amqp'];
-    let connectOptions: ConnectOptions;
-    if (config.amqp.kind === 'embedded') {
-      const storeOptions = { maxBacklogPerSession: config.limits.maxOfflineMessages };
-      if (config.amqp.store !== undefined) {
-        try {
-          parts.stores = openLmdbStores({ path: config.amqp.store, ...storeOptions });
-        } catch (error) {
-          throw new ConfigError(
-            `${describe('store')} ${config.amqp.store}: cannot open the store (${errorCode(error)})`,
-            {
-              option: describe('store'),
-              cause: error,
-            },
-          );
-        }
-      } else {
-        parts.stores = createMemoryStores(storeOptions);
-      }
-      const listen = backendListenOptions(config, amqpListenTls, users, internal);
-      try {
-        parts.backend = await createBackend({ listen, store: parts.stores, dialect: dialectOf(config) });
-      } catch (error) {
-        if (typeof (error as { code?: unknown }).code === 'string') {
-          throw listenFailure(describe('amqpListen'), config.amqp.listen, error);
-        }
-        throw error;
-      }
-      parts.backend.on('error', (error) => {
-        metrics.error('backend');
-        logger.error({ err: error }, 'backend operation failed');
-      });
-      parts.backend.on('willPublished', (clientId, will) =>
-        logger.info({ clientId, topic: will.topic }, 'will published'),
-      );
-      const bound = parts.backend.address;
-      amqpAddress = { host: bound.address, port: bound.port, url: parts.backend.url, embedded: true };
-      connectOptions = {
-        host: loopbackFor(config.amqp.listen.host),
-        port: bound.port,
-        transport: amqpListenTls !== undefined ? 'tls' : 'tcp',
-        // Our own listener: trust its certificate whatever host name it carries.
-        ...(amqpListenTls !== undefined
-          ? { tls: { ca: amqpListenTls.cert, checkServerIdentity: () => undefined } }
-          : {}),
-        ...(internal !== undefined
-          ? { sasl: { mechanism: 'PLAIN', username: internal.user, password: internal.password } }
-          : {}),
-      };
-    } else {
-      const url = new URL(config.amqp.url);
-      const port = url.port !== '' ? Number(url.port) : url.protocol === 'amqps:' ? 5671 : 5672;
-      amqpAddress = { host: url.hostname, port, url: redact(config.amqp.url), embedded: false };
-      connectOptions = { url: config.amqp.url, ...(amqpCa !== undefined ? { tls: { ca: amqpCa } } : {}) };
-    }
-    parts.monitor = new AmqpMonitor(connectOptions, logger.child({ component: 'amqp-monitor' }));
-
-    const bridgeOptions: GatewayBridgeOptions =
-      config.auth === 'pass-through'
-        ? {
-            amqp: connectOptions,
-            dialect: dialectOf(config),
-            connectionMode: 'per-client',
-            credentials: 'client',
-          }
-        : {
-            amqp: connectOptions,
-            dialect: dialectOf(config),
-            connectionMode: 'pooled',
-            poolSize: config.limits.poolSize,
-          };
-    parts.bridge = bridgeRef = createBridgeGateway(bridgeOptions);
-    const bridge = parts.bridge;
-
-    // MQTT side.
-    parts.mqtt = mqttRef = new MqttServer({
-      maxPacketSize: config.limits.maxPacketSize,
-      receiveMaximum: config.limits.receiveMaximum,
-      outboundWindow: config.limits.maxInflight,
-    });
-    const mqtt = parts.mqtt;
-    mqtt.on('connectionError', (reason) => {
-      metrics.error(reason.kind === 'rejected' ? 'rejected' : (reason.kind as ErrorReason));
-      logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
-    });
-    mqtt.on('endpoint', (endpoint) => {
-      instrument(endpoint, metrics, logger);
-      if (users !== undefined && config.auth === 'users') {
-        void admitWithUsers(endpoint, users, bridge, metrics, logger);
-      } else {
-        handOver(endpoint, bridge, logger);
-      }
-    });
-
-    const context: ListenerContext = {
-      mqtt,
-      gate: new ConnectionGate(config.limits.maxConnections),
+    const amqpSide = await startAmqpSide(
+      config,
+      describe,
+      parts,
+      { amqpListenTls, amqpCa, users, internal },
       metrics,
       logger,
-    };
-    let mqttAddress: ListenerAddress | undefined;
-    let wsAddress: ListenerAddress | undefined;
-    if (config.mqtt !== undefined) {
-      tcpListener = MqttListener.tcp(context, mqttTls);
-      parts.listeners.push(tcpListener);
-      mqttAddress = await tcpListener.start(config.mqtt, describe('mqtt'));
+    );
+    parts.monitor = new AmqpMonitor(amqpSide.connect, logger.child({ component: 'amqp-monitor' }));
+
+    try {
+      parts.adapters = await runAdapters(
+        { amqp: amqpSide.connect, logger, metrics: registryMetrics(metrics.registry) },
+        [frontEnd, ...(dependencies.adapters ?? [])],
+      );
+    } catch (error) {
+      throw error instanceof AdapterStartError && error.cause instanceof ConfigError ? error.cause : error;
     }
-    if (config.ws !== undefined) {
-      wsListener = MqttListener.webSocket(context, wsTls, config.ws.path, config.limits.maxPacketSize);
-      parts.listeners.push(wsListener);
-      wsAddress = await wsListener.start(config.ws, describe('ws'));
-    }
+    parts.adapters.on('failure', (adapter, error) => logger.error({ err: error, adapter }, 'adapter failed'));
+
     let metricsAddress: ListenerAddress | undefined;
     if (config.metrics !== undefined) {
       parts.operations = createOperationsServer(metrics.registry, health, logger);
@@ -249,14 +140,16 @@ export async function startGateway(
     }
 
     const addresses: GatewayAddresses = {
-      mqtt: mqttAddress,
-      ws: wsAddress,
-      amqp: amqpAddress,
+      ...frontEnd.addresses,
+      amqp: amqpSide.address,
       metrics: metricsAddress,
     };
     const amqpUp = await parts.monitor.firstAnswer(AMQP_FIRST_ANSWER_MS);
     if (!amqpUp)
-      logger.warn({ url: amqpAddress.url }, 'AMQP side not reachable yet; clients are refused until it is');
+      logger.warn(
+        { url: amqpSide.address.url },
+        'AMQP side not reachable yet; clients are refused until it is',
+      );
     logger.info({ addresses: flatAddresses(addresses), auth: config.auth }, 'dragoman gateway started');
 
     let closing: Promise<boolean> | undefined;
@@ -279,6 +172,85 @@ export async function startGateway(
   }
 }
 
+interface AmqpSide {
+  readonly address: GatewayAddresses['amqp'];
+  /** How the gateway's own connections reach it. */
+  readonly connect: ConnectOptions;
+}
+
+interface AmqpFiles {
+  readonly amqpListenTls: TlsMaterial | undefined;
+  readonly amqpCa: Buffer | undefined;
+  readonly users: UserDirectory | undefined;
+  readonly internal: Internal | undefined;
+}
+
+/** Starts the embedded backend (and its store), or describes the external network. */
+async function startAmqpSide(
+  config: GatewayConfig,
+  describe: DescribeOption,
+  parts: Parts,
+  files: AmqpFiles,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): Promise<AmqpSide> {
+  if (config.amqp.kind === 'external') {
+    const url = new URL(config.amqp.url);
+    const port = url.port !== '' ? Number(url.port) : url.protocol === 'amqps:' ? 5671 : 5672;
+    return {
+      address: { host: url.hostname, port, url: redact(config.amqp.url), embedded: false },
+      connect: { url: config.amqp.url, ...(files.amqpCa !== undefined ? { tls: { ca: files.amqpCa } } : {}) },
+    };
+  }
+  const storeOptions = { maxBacklogPerSession: config.limits.maxOfflineMessages };
+  if (config.amqp.store !== undefined) {
+    try {
+      parts.stores = openLmdbStores({ path: config.amqp.store, ...storeOptions });
+    } catch (error) {
+      throw new ConfigError(
+        `${describe('store')} ${config.amqp.store}: cannot open the store (${errorCode(error)})`,
+        {
+          option: describe('store'),
+          cause: error,
+        },
+      );
+    }
+  } else {
+    parts.stores = createMemoryStores(storeOptions);
+  }
+  const listen = backendListenOptions(config.amqp.listen.host, config.amqp.listen.port, files);
+  try {
+    parts.backend = await createBackend({ listen, store: parts.stores, dialect: dialectOf(config) });
+  } catch (error) {
+    if (typeof (error as { code?: unknown }).code === 'string') {
+      throw listenFailure(describe('amqpListen'), config.amqp.listen, error);
+    }
+    throw error;
+  }
+  parts.backend.on('error', (error) => {
+    metrics.error('backend');
+    logger.error({ err: error }, 'backend operation failed');
+  });
+  parts.backend.on('willPublished', (clientId, will) =>
+    logger.info({ clientId, topic: will.topic }, 'will published'),
+  );
+  const bound = parts.backend.address;
+  const tls = files.amqpListenTls;
+  return {
+    address: { host: bound.address, port: bound.port, url: parts.backend.url, embedded: true },
+    connect: {
+      host: loopbackFor(config.amqp.listen.host),
+      port: bound.port,
+      transport: tls !== undefined ? 'tls' : 'tcp',
+      // Our own listener: trust its certificate whatever host name it carries.
+      ...(tls !== undefined ? { tls: { ca: tls.cert, checkServerIdentity: () => undefined } } : {}),
+      ...(files.internal !== undefined
+        ? { sasl: { mechanism: 'PLAIN', username: files.internal.user, password: files.internal.password } }
+        : {}),
+    },
+  };
+}
+
 const emptyBridgeStats = {
   clients: 0,
   amqpConnections: 0,
@@ -290,26 +262,18 @@ const emptyBridgeStats = {
   heldDeliveriesHighWater: 0,
 };
 
-function dialectOf(config: GatewayConfig): DialectName | Dialect {
-  return config.dialect === 'rabbitmq-v1' ? rabbitmqDialect({ addressFormat: 'v1' }) : config.dialect;
-}
-
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '::1';
+  if (host === '::') return '::1';
   return host;
 }
 
-function backendListenOptions(
-  config: GatewayConfig,
-  tls: TlsMaterial | undefined,
-  users: UserDirectory | undefined,
-  internal: Internal | undefined,
-): ListenOptions {
-  if (config.amqp.kind !== 'embedded') throw new Error('not an embedded backend');
+/** SASL of the embedded backend: ANONYMOUS without authentication, else PLAIN (users file + internal user). */
+function backendListenOptions(host: string, port: number, files: AmqpFiles): ListenOptions {
+  const { amqpListenTls: tls, users, internal } = files;
   return {
-    host: config.amqp.listen.host,
-    port: config.amqp.listen.port,
+    host,
+    port,
     ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     ...(internal !== undefined
       ? {
@@ -324,68 +288,6 @@ function backendListenOptions(
   };
 }
 
-/** Counts the messages of one MQTT client and logs its end. */
-function instrument(endpoint: MqttEndpoint, metrics: GatewayMetrics, logger: Logger): void {
-  endpoint.on('publish', (message) => metrics.message('in', message.qos));
-  // The endpoint has no event for what it sends: count the bridge's publishes as they complete.
-  const publish = endpoint.publish.bind(endpoint);
-  endpoint.publish = (message, options) => {
-    const result = publish(message, options);
-    result.then(
-      () => metrics.message('out', message.qos ?? 0),
-      () => metrics.error('publish-failed'),
-    );
-    return result;
-  };
-  endpoint.once('close', (reason) => {
-    if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
-    logger.debug({ clientId: endpoint.clientId, reason: reason.kind }, 'MQTT client closed');
-  });
-}
-
-function handOver(endpoint: MqttEndpoint, bridge: BridgeGateway, logger: Logger): void {
-  if (endpoint.state !== 'connecting') return; // went away while being checked
-  try {
-    bridge.handle(endpoint);
-    logger.debug(
-      { clientId: endpoint.clientId, protocolVersion: endpoint.protocolVersion },
-      'MQTT client connecting',
-    );
-  } catch {
-    // The gateway is closing: the endpoint has been refused (server unavailable).
-  }
-}
-
-async function admitWithUsers(
-  endpoint: MqttEndpoint,
-  users: UserDirectory,
-  bridge: BridgeGateway,
-  metrics: GatewayMetrics,
-  logger: Logger,
-): Promise<void> {
-  const ok = await users.verify(endpoint.username, endpoint.password?.toString('utf8'));
-  if (endpoint.state !== 'connecting') return;
-  if (!ok) {
-    metrics.error('auth-failed');
-    logger.info(
-      { clientId: endpoint.clientId, username: endpoint.username },
-      'MQTT client refused: bad user name or password',
-    );
-    endpoint.reject(ReasonCode.BadUserNameOrPassword);
-    return;
-  }
-  handOver(endpoint, bridge, logger);
-}
-
-function countStalled(mqtt: MqttServer | undefined, bridge: BridgeGateway | undefined): number {
-  if (mqtt === undefined || bridge === undefined) return 0;
-  let stalled = 0;
-  for (const endpoint of mqtt.endpoints) {
-    if (bridge.bridge(endpoint.clientId)?.stats().paused === true) stalled += 1;
-  }
-  return stalled;
-}
-
 function flatAddresses(addresses: GatewayAddresses): Record<string, string> {
   const out: Record<string, string> = {};
   if (addresses.mqtt !== undefined) out.mqtt = addresses.mqtt.url;
@@ -396,27 +298,18 @@ function flatAddresses(addresses: GatewayAddresses): Record<string, string> {
 }
 
 /**
- * Stops accepting, disconnects MQTT clients (0x8B), waits for the bridges to finish until the deadline, then
- * drops what is left and closes the AMQP side. Resolves to whether it all finished in time.
+ * Stops the adapters (the MQTT front end: stop accepting, disconnect clients with 0x8B, drain until the
+ * deadline), then closes the AMQP side and the metrics server. Resolves to whether it all finished in time.
  */
 async function shutdown(parts: Parts, deadlineMs: number, logger: Logger, announce = true): Promise<boolean> {
   const started = Date.now();
-  for (const listener of parts.listeners) listener.stopAccepting();
-  const bridgeClosed = parts.bridge?.close() ?? Promise.resolve();
-  parts.mqtt?.close(ReasonCode.ServerShuttingDown);
-  const drained = await withDeadline(
-    Promise.all([bridgeClosed, ...parts.listeners.map((l) => l.idle())]),
-    deadlineMs,
-  );
-  if (!drained && announce) {
-    logger.warn({ deadlineMs }, 'shutdown deadline passed: dropping the remaining connections');
-  }
-  for (const listener of parts.listeners) listener.destroyConnections();
+  const report = await parts.adapters?.stop(deadlineMs);
+  const drained = report?.clean ?? true;
   await parts.monitor?.close().catch(() => {});
-  const left = Math.max(0, deadlineMs - (Date.now() - started));
   let backendClosed = true;
   if (parts.backend !== undefined) {
-    backendClosed = await withDeadline(parts.backend.close(), Math.max(left, 1_000));
+    const left = Math.max(BACKEND_CLOSE_MIN_MS, deadlineMs - (Date.now() - started));
+    backendClosed = await withDeadline(parts.backend.close(), left);
   }
   await parts.stores
     ?.close()

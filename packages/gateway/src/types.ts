@@ -2,6 +2,7 @@
  * Public types of the gateway: its options (the same keys as the config file), the resolved configuration and
  * the running gateway.
  */
+import type { Adapter } from '@dragoman/adapter';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -140,6 +141,12 @@ export interface GatewayHealth {
 export interface StartDependencies {
   /** Logger to use (a pino logger); default one built from `logLevel` / `logFormat`, writing to stdout. */
   readonly logger?: Logger;
+  /**
+   * More `@dragoman/adapter` adapters (other device protocols) to run beside the MQTT front end: same AMQP
+   * side (`context.amqp`), logger and metrics registry; started after it, stopped before it within the same
+   * shutdown deadline. None by default.
+   */
+  readonly adapters?: readonly Adapter[];
 }
 
 export interface RunningGateway {

@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Adapter, AdapterContext } from '@dragoman/adapter';
+import { binaryMessage } from '@dragoman/amqp';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import rhea from 'rhea';
@@ -147,6 +149,38 @@ describe('pass-through authentication', () => {
     const arriving = nextMqttMessage(client);
     await client.publishAsync('site/a', 'mine', { qos: 1 });
     expect(await arriving).toEqual({ topic: 'site/a', payload: 'mine' });
+  });
+});
+
+describe('adapters beside the MQTT front end', () => {
+  it('run on the same AMQP side and metrics registry, and stop with the gateway', async () => {
+    let context: AdapterContext | undefined;
+    let stopped = false;
+    const probe: Adapter = {
+      name: 'probe',
+      async start(given) {
+        context = given;
+      },
+      async stop() {
+        stopped = true;
+      },
+    };
+    const gateway = await startGateway(
+      { mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0' },
+      { logger: silent, adapters: [probe] },
+    );
+    gateways.push(gateway);
+    const subscriber = await mqttConnect(gateway.addresses.mqtt?.url ?? '', { clientId: 'adapter-watcher' });
+    clients.push(subscriber);
+    await subscriber.subscribeAsync('telemetry/#', { qos: 1 });
+    const arriving = nextMqttMessage(subscriber);
+    const session = await (context as AdapterContext).openDeviceSession('device-1');
+    const result = await session.publish(binaryMessage(Buffer.from('from an adapter')), { qos: 1 });
+    expect(result.state).toBe('accepted');
+    expect(await arriving).toEqual({ topic: 'telemetry/device-1', payload: 'from an adapter' });
+    expect(sample(await scrape(gateway), 'dragoman_adapter_publishes_total', { adapter: 'probe' })).toBe(1);
+    expect(await gateway.close(5_000)).toBe(true);
+    expect(stopped).toBe(true);
   });
 });
 

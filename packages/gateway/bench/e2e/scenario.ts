@@ -1,0 +1,192 @@
+/**
+ * One benchmark scenario: a flow (which protocol publishes, which receives), a QoS, a number of publishers and
+ * an optional fixed rate. A run attaches the receiver first, then starts every publisher at once, and ends when
+ * every message has arrived once, or at its time-out (then the missing messages are reported as lost).
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { MqttClient } from 'mqtt';
+import type { Connection } from 'rhea';
+import {
+  amqpPublish,
+  amqpReceive,
+  connectAmqp,
+  connectMqtt,
+  endMqtt,
+  mqttPublish,
+  mqttSubscribe,
+  type PublishResult,
+  type QoS,
+} from './clients';
+import { ReceiptTracker } from './payload';
+import type { Target } from './targets';
+
+export type Flow = 'mqtt-amqp' | 'amqp-mqtt' | 'mqtt-mqtt';
+
+export interface Scenario {
+  /** e.g. `mqtt-amqp-qos0-1p`, `mqtt-amqp-qos0-1p@2000` (fixed rate, msg/s over all publishers). */
+  readonly name: string;
+  readonly flow: Flow;
+  readonly qos: QoS;
+  readonly publishers: number;
+  readonly rate: number | undefined;
+}
+
+/** The issue's table, plus the fixed-rate latency row. */
+export const DEFAULT_SCENARIOS = [
+  'mqtt-amqp-qos0-1p',
+  'mqtt-amqp-qos1-10p',
+  'amqp-mqtt-qos0-10p',
+  'amqp-mqtt-qos1-1p',
+  'mqtt-mqtt-qos1-10p',
+  'mqtt-amqp-qos0-1p@2000',
+] as const;
+
+const SCENARIO_NAME = /^(mqtt-amqp|amqp-mqtt|mqtt-mqtt)-qos([01])-(\d+)p(?:@(\d+))?$/;
+
+export function parseScenario(name: string, defaultRate: number | undefined): Scenario {
+  const match = SCENARIO_NAME.exec(name);
+  if (match === null) {
+    throw new Error(`bad scenario '${name}': expected <mqtt-amqp|amqp-mqtt|mqtt-mqtt>-qos<0|1>-<N>p[@<rate>]`);
+  }
+  const publishers = Number(match[3]);
+  if (publishers < 1 || publishers > 1000) throw new Error(`bad scenario '${name}': 1 to 1000 publishers`);
+  const rate = match[4] !== undefined ? Number(match[4]) : defaultRate;
+  const scenarioName = rate !== undefined && match[4] === undefined ? `${name}@${rate}` : name;
+  return { name: scenarioName, flow: match[1] as Flow, qos: Number(match[2]) as QoS, publishers, rate };
+}
+
+export interface RunOptions {
+  readonly messages: number;
+  readonly size: number;
+  readonly timeoutMs: number;
+}
+
+export interface RunResult {
+  readonly target: string;
+  readonly scenario: string;
+  readonly run: number;
+  readonly messages: number;
+  readonly received: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly strays: number;
+  /** Unique messages per second from the first to the last receipt. */
+  readonly msgPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Publishes the target refused or failed (QoS 1 error outcomes). */
+  readonly publishFailures: number;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  /** Highest VmRSS of the target sampled during this run. */
+  readonly peakRssMiB: number;
+}
+
+/** Which flows a target can serve: the cross-protocol ones need both protocols. */
+export function applies(scenario: Scenario, target: Target): boolean {
+  return scenario.flow === 'mqtt-mqtt' || target.amqp !== undefined;
+}
+
+export async function runScenario(
+  target: Target,
+  scenario: Scenario,
+  run: number,
+  options: RunOptions,
+  sampleRss: () => { reset(): void; peakMiB(): number },
+): Promise<RunResult> {
+  const tag = randomBytes(3).toString('hex');
+  const topic = `bench/${tag}`;
+  const perPublisher = Math.ceil(options.messages / scenario.publishers);
+  const tracker = new ReceiptTracker(scenario.publishers, perPublisher);
+  const mqttClients: MqttClient[] = [];
+  const amqpConnections: Connection[] = [];
+  const controller = new AbortController();
+  const rss = sampleRss();
+  const startedAt = performance.now();
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // The receiver is attached (SUBACK / attach) before any publisher starts.
+    if (scenario.flow === 'mqtt-amqp') {
+      const amqp = target.amqp;
+      if (amqp === undefined) throw new Error(`${target.name} has no AMQP side`);
+      const connection = await connectAmqp(amqp, `bench-rx-${tag}`);
+      amqpConnections.push(connection);
+      await amqpReceive(connection, amqp.address(topic), (bytes) => tracker.receive(bytes));
+    } else {
+      const subscriber = await connectMqtt(target.mqtt, `bench-rx-${tag}`);
+      mqttClients.push(subscriber);
+      await mqttSubscribe(subscriber, topic, scenario.qos, (bytes) => tracker.receive(bytes));
+    }
+    const publishers: Promise<PublishResult>[] = [];
+    const plans = Array.from({ length: scenario.publishers }, (_, publisher) => ({
+      publisher,
+      count: perPublisher,
+      size: options.size,
+      qos: scenario.qos,
+      rate: scenario.rate === undefined ? undefined : scenario.rate / scenario.publishers,
+      signal: controller.signal,
+    }));
+    if (scenario.flow === 'amqp-mqtt') {
+      const amqp = target.amqp;
+      if (amqp === undefined) throw new Error(`${target.name} has no AMQP side`);
+      const connections = await Promise.all(plans.map((plan) => connectAmqp(amqp, `bench-tx-${tag}-${plan.publisher}`)));
+      amqpConnections.push(...connections);
+      rss.reset();
+      connections.forEach((connection, index) => {
+        const plan = plans[index];
+        if (plan) publishers.push(amqpPublish(connection, amqp.address(topic), plan));
+      });
+    } else {
+      const clients = await Promise.all(plans.map((plan) => connectMqtt(target.mqtt, `bench-tx-${tag}-${plan.publisher}`)));
+      mqttClients.push(...clients);
+      rss.reset();
+      clients.forEach((client, index) => {
+        const plan = plans[index];
+        if (plan) publishers.push(mqttPublish(client, topic, plan));
+      });
+    }
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, options.timeoutMs);
+    });
+    await Promise.race([tracker.complete(), deadline]);
+    if (timedOut) controller.abort();
+    // The last acknowledgements may still be on their way to the publishers; they get a few seconds.
+    const results = await Promise.race([Promise.all(publishers), delay(5_000, [] as PublishResult[])]);
+    controller.abort();
+    const sorted = tracker.sortedLatencies();
+    const elapsedS = (tracker.lastAt - tracker.firstAt) / 1000;
+    return {
+      target: target.name,
+      scenario: scenario.name,
+      run,
+      messages: tracker.expected,
+      received: tracker.unique,
+      lost: tracker.expected - tracker.unique,
+      duplicates: tracker.duplicates,
+      strays: tracker.strays,
+      msgPerSec: elapsedS > 0 ? Math.round((tracker.unique - 1) / elapsedS) : 0,
+      p50Ms: round(tracker.percentile(50, sorted)),
+      p99Ms: round(tracker.percentile(99, sorted)),
+      maxMs: round(sorted[sorted.length - 1] ?? Number.NaN),
+      publishFailures: results.reduce((sum, result) => sum + result.failed, 0),
+      timedOut,
+      durationMs: Math.round(performance.now() - startedAt),
+      peakRssMiB: rss.peakMiB(),
+    };
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+    await Promise.all(mqttClients.map((client) => endMqtt(client)));
+    for (const connection of amqpConnections) connection.close();
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,219 @@
+/**
+ * The MQTT front end of the gateway as an `@dragoman/adapter` Adapter: the TCP/TLS and WebSocket listeners,
+ * one `MqttServer`, and `@dragoman/mqtt-amqp`'s `BridgeGateway` towards the AMQP network the host gives it
+ * (`context.amqp.connectOptions`). An adapter host runs it beside adapters for other protocols.
+ */
+import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
+import { type CloseReason, type MqttEndpoint, MqttServer, ReasonCode } from '@dragoman/mqtt';
+import {
+  type BridgeGateway,
+  createBridgeGateway,
+  type Dialect,
+  type DialectName,
+  type GatewayBridgeOptions,
+  rabbitmqDialect,
+} from '@dragoman/mqtt-amqp';
+import type { Logger } from 'pino';
+import type { DescribeOption } from './config/resolve';
+import { ConfigError } from './errors';
+import type { ErrorReason, GatewayMetrics } from './metrics';
+import { ConnectionGate, type ListenerContext, MqttListener } from './mqtt-listeners';
+import type { TlsMaterial } from './tls-files';
+import type { GatewayConfig, ListenerAddress } from './types';
+import type { UserDirectory } from './users';
+
+/** Close reasons that are failures (the others are ordinary ends of a connection). */
+const FAILED_CLOSES: ReadonlySet<CloseReason['kind']> = new Set([
+  'protocol-error',
+  'keep-alive-timeout',
+  'connect-timeout',
+  'connection-lost',
+]);
+
+export interface MqttFrontEndOptions {
+  readonly config: GatewayConfig;
+  readonly describe: DescribeOption;
+  readonly mqttTls: TlsMaterial | undefined;
+  readonly wsTls: TlsMaterial | undefined;
+  /** Checks CONNECT credentials when `config.auth` is `users`. */
+  readonly users: UserDirectory | undefined;
+  readonly logger: Logger;
+}
+
+export class MqttFrontEnd implements Adapter {
+  readonly name = 'mqtt';
+  readonly #options: MqttFrontEndOptions;
+  #bridge: BridgeGateway | undefined;
+  #mqtt: MqttServer | undefined;
+  #tcp: MqttListener | undefined;
+  #ws: MqttListener | undefined;
+  #metrics: GatewayMetrics | undefined;
+
+  constructor(options: MqttFrontEndOptions) {
+    this.#options = options;
+  }
+
+  /** The metrics to count into (they read this front end's stats, so they are made after it). */
+  useMetrics(metrics: GatewayMetrics): void {
+    this.#metrics = metrics;
+  }
+
+  get addresses(): { readonly mqtt: ListenerAddress | undefined; readonly ws: ListenerAddress | undefined } {
+    return { mqtt: this.#tcp?.address, ws: this.#ws?.address };
+  }
+
+  /** `up` while listening, `down` when configured but not listening, `off` when not configured. */
+  listenerState(which: 'mqtt' | 'ws'): 'up' | 'down' | 'off' {
+    if (this.#options.config[which] === undefined) return 'off';
+    const listener = which === 'mqtt' ? this.#tcp : this.#ws;
+    return listener?.listening === true ? 'up' : 'down';
+  }
+
+  get bridge(): BridgeGateway | undefined {
+    return this.#bridge;
+  }
+
+  /** Clients whose socket is paused because their AMQP topic link has no credit. */
+  stalledClients(): number {
+    const mqtt = this.#mqtt;
+    const bridge = this.#bridge;
+    if (mqtt === undefined || bridge === undefined) return 0;
+    let stalled = 0;
+    for (const endpoint of mqtt.endpoints) {
+      if (bridge.bridge(endpoint.clientId)?.stats().paused === true) stalled += 1;
+    }
+    return stalled;
+  }
+
+  async start(context: AdapterContext): Promise<void> {
+    const { config, describe, logger } = this.#options;
+    const metrics = this.#metrics;
+    if (metrics === undefined) throw new Error('MqttFrontEnd: useMetrics() before start()');
+    const amqp = context.amqp.connectOptions;
+    if (amqp === undefined)
+      throw new ConfigError('the MQTT front end needs AMQP connect options from its host');
+    const dialect = dialectOf(config);
+    const bridgeOptions: GatewayBridgeOptions =
+      config.auth === 'pass-through'
+        ? { amqp, dialect, connectionMode: 'per-client', credentials: 'client' }
+        : { amqp, dialect, connectionMode: 'pooled', poolSize: config.limits.poolSize };
+    const bridge = createBridgeGateway(bridgeOptions);
+    this.#bridge = bridge;
+    const mqtt = new MqttServer({
+      maxPacketSize: config.limits.maxPacketSize,
+      receiveMaximum: config.limits.receiveMaximum,
+      outboundWindow: config.limits.maxInflight,
+    });
+    this.#mqtt = mqtt;
+    mqtt.on('connectionError', (reason) => {
+      metrics.error(reason.kind as ErrorReason);
+      logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
+    });
+    mqtt.on('endpoint', (endpoint) => {
+      instrument(endpoint, metrics, logger);
+      const users = this.#options.users;
+      if (users !== undefined && config.auth === 'users')
+        void admitWithUsers(endpoint, users, bridge, metrics, logger);
+      else handOver(endpoint, bridge, logger);
+    });
+
+    const listeners: ListenerContext = {
+      mqtt,
+      gate: new ConnectionGate(config.limits.maxConnections),
+      metrics,
+      logger,
+    };
+    if (config.mqtt !== undefined) {
+      this.#tcp = MqttListener.tcp(listeners, this.#options.mqttTls);
+      await this.#tcp.start(config.mqtt, describe('mqtt'));
+    }
+    if (config.ws !== undefined) {
+      this.#ws = MqttListener.webSocket(
+        listeners,
+        this.#options.wsTls,
+        config.ws.path,
+        config.limits.maxPacketSize,
+      );
+      await this.#ws.start(config.ws, describe('ws'));
+    }
+  }
+
+  /**
+   * Stops accepting, disconnects every client (MQTT 5: DISCONNECT 0x8B), waits for the bridges to release
+   * their links and the sockets to close; at the deadline (`signal`) drops what is left.
+   */
+  async stop({ signal }: StopOptions): Promise<void> {
+    const listeners = [this.#tcp, this.#ws].filter((l): l is MqttListener => l !== undefined);
+    for (const listener of listeners) listener.stopAccepting();
+    const bridgeClosed = this.#bridge?.close() ?? Promise.resolve();
+    this.#mqtt?.close(ReasonCode.ServerShuttingDown);
+    const drained = Promise.all([bridgeClosed, ...listeners.map((l) => l.idle())]);
+    await Promise.race([drained, aborted(signal)]);
+    if (signal.aborted) {
+      this.#options.logger.warn('shutdown deadline passed: dropping the remaining connections');
+    }
+    for (const listener of listeners) listener.destroyConnections();
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+export function dialectOf(config: GatewayConfig): DialectName | Dialect {
+  return config.dialect === 'rabbitmq-v1' ? rabbitmqDialect({ addressFormat: 'v1' }) : config.dialect;
+}
+
+/** Counts the messages of one MQTT client and logs its end. */
+function instrument(endpoint: MqttEndpoint, metrics: GatewayMetrics, logger: Logger): void {
+  endpoint.on('publish', (message) => metrics.message('in', message.qos));
+  // The endpoint has no event for what it sends: count the bridge's publishes as they complete.
+  const publish = endpoint.publish.bind(endpoint);
+  endpoint.publish = (message, options) => {
+    const result = publish(message, options);
+    result.then(
+      () => metrics.message('out', message.qos ?? 0),
+      () => metrics.error('publish-failed'),
+    );
+    return result;
+  };
+  endpoint.once('close', (reason) => {
+    if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
+    logger.debug({ clientId: endpoint.clientId, reason: reason.kind }, 'MQTT client closed');
+  });
+}
+
+function handOver(endpoint: MqttEndpoint, bridge: BridgeGateway, logger: Logger): void {
+  if (endpoint.state !== 'connecting') return; // went away while being checked
+  try {
+    bridge.handle(endpoint);
+    logger.debug(
+      { clientId: endpoint.clientId, protocolVersion: endpoint.protocolVersion },
+      'MQTT client connecting',
+    );
+  } catch {
+    // The gateway is closing: the endpoint has been refused (server unavailable).
+  }
+}
+
+async function admitWithUsers(
+  endpoint: MqttEndpoint,
+  users: UserDirectory,
+  bridge: BridgeGateway,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): Promise<void> {
+  const ok = await users.verify(endpoint.username, endpoint.password?.toString('utf8'));
+  if (endpoint.state !== 'connecting') return;
+  if (!ok) {
+    metrics.error('auth-failed');
+    logger.info(
+      { clientId: endpoint.clientId, username: endpoint.username },
+      'MQTT client refused: bad user name or password',
+    );
+    endpoint.reject(ReasonCode.BadUserNameOrPassword);
+    return;
+  }
+  handOver(endpoint, bridge, logger);
+}

@@ -70,6 +70,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #options: BackendOptions;
   readonly #codec: BackendCodec;
   readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+  readonly #publishedCount: () => number;
   #malformed = 0;
   #closing: Promise<void> | undefined;
 
@@ -84,6 +85,8 @@ export class Backend extends EventEmitter<BackendEvents> {
     native: NativeReceivers;
     codec: BackendCodec;
     route: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+    /** Publications routed so far (wills included). */
+    published: () => number;
     options: BackendOptions;
   }) {
     super();
@@ -95,6 +98,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#wills = parts.wills;
     this.#native = parts.native;
     this.#routeMessage = parts.route;
+    this.#publishedCount = parts.published;
     this.#options = parts.options;
     this.#codec = parts.codec;
     this.#listener.on('connection', (connection) => this.#onConnection(connection));
@@ -128,7 +132,7 @@ export class Backend extends EventEmitter<BackendEvents> {
       nativeReceivers: this.#native.size,
       nativeQueued: this.#native.queued,
       nativeDropped: this.#native.dropped,
-      published: this.#native.published,
+      published: this.#publishedCount(),
       malformed: this.#malformed,
     };
   }
@@ -624,7 +628,9 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     });
     const native = new NativeReceivers(codec);
     // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
+    let published = 0;
     const route = (message: MqttMessage, publisherId: string | undefined): Promise<void> => {
+      published += 1;
       native.publish(message);
       return subscriptions.publish(message, publisherId);
     };
@@ -652,6 +658,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       native,
       codec,
       route,
+      published: () => published,
       options,
     });
     return backend;

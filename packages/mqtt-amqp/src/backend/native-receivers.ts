@@ -16,16 +16,10 @@ export class NativeReceivers {
   readonly #tree = new TopicTree<Sender, Sender>();
   readonly #filters = new Map<Sender, string>();
   #dropped = 0;
-  #published = 0;
   readonly #codec: BackendCodec;
 
   constructor(codec: BackendCodec) {
     this.#codec = codec;
-  }
-
-  /** Publications seen (each counted once, whoever received it). */
-  get published(): number {
-    return this.#published;
   }
 
   get size(): number {
@@ -58,7 +52,6 @@ export class NativeReceivers {
 
   /** Hands the message to every matching link (queued for credit, bounded). */
   publish(message: MqttMessage): void {
-    this.#published += 1;
     if (this.#tree.size === 0) return;
     const copy: MqttMessage = { ...message, retain: false };
     let encoded: AmqpMessage | undefined;

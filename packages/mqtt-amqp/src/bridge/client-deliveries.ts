@@ -74,7 +74,7 @@ export class ClientDeliveries {
 
   /**
    * Gives back what is held and not settled: deliveries written to the client and not acknowledged come
-   * back `modified` (delivery failed: the redelivery is marked DUP), the others `released`.
+   * back `modified` (delivery failed: the service counts a redelivery), the others `released`.
    */
   stop(): void {
     if (this.stopped) return;

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../src/index';
 import { assertBuilt, Dragoman, freePort } from './support/process';
 
 /** Free ports for every listener, so that only the setting under test can fail. */
@@ -145,6 +146,22 @@ describe('dragoman with bad configuration exits 2 with one line on stderr', () =
     const { code, stderr } = await runToExit(['--config', file]);
     expect(code).toBe(2);
     expectOneErrorLine(stderr, /--config .*bad\.json: not valid JSON/);
+  });
+
+  it('hash-password reads a password on stdin and prints a users-file entry', async () => {
+    const dragoman = new Dragoman(['hash-password']);
+    dragoman.child.stdin?.end('wonderland\n');
+    const exit = await dragoman.exit(20_000);
+    expect(exit.code).toBe(0);
+    const entry = dragoman.stdout.trim();
+    expect(entry).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(await verifyPassword('wonderland', entry)).toBe(true);
+  });
+
+  it('unknown command', async () => {
+    const { code, stderr } = await runToExit(['serve']);
+    expect(code).toBe(2);
+    expectOneErrorLine(stderr, /unknown command 'serve'/);
   });
 
   it('--help prints every option and exits 0; --version prints the version', async () => {

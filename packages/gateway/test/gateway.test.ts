@@ -184,6 +184,24 @@ describe('adapters beside the MQTT front end', () => {
   });
 });
 
+describe('durable store', () => {
+  it('keeps retained messages across a restart on the same --store directory', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'dragoman-store-'));
+    const first = await start({ mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', store });
+    const publisher = await mqttConnect(first.addresses.mqtt?.url ?? '', { clientId: 'retainer' });
+    await publisher.publishAsync('plant/status', 'running', { qos: 1, retain: true });
+    publisher.end(true);
+    expect(await first.close(5_000)).toBe(true);
+
+    const second = await start({ mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', store });
+    const subscriber = await mqttConnect(second.addresses.mqtt?.url ?? '', { clientId: 'late-reader' });
+    clients.push(subscriber);
+    const retained = nextMqttMessage(subscriber);
+    await subscriber.subscribeAsync('plant/#', { qos: 1 });
+    expect(await retained).toEqual({ topic: 'plant/status', payload: 'running' });
+  });
+});
+
 describe('health', () => {
   it('is 503 while the external AMQP network does not answer, with amqp down', async () => {
     const gateway = await start({

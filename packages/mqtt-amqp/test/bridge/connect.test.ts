@@ -110,6 +110,24 @@ describe.each([4, 5] as const)('bridge CONNECT (MQTT protocol version %i)', (pro
     expect(detach.condition).toBeUndefined();
   });
 
+  it('with sendWillClear, a clean DISCONNECT sends AMQP_WILL_CLEAR before the error-free detach', async () => {
+    await gw.close();
+    gw = await runGateway({ amqp: { url: peer.url }, sendWillClear: true });
+    const clientId = `clear-${protocolVersion}`;
+    const client = await gw.connect({
+      clientId,
+      protocolVersion,
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
+    await client.endAsync();
+    const detach = await peer.waitFor((e): e is DetachEvent => e.kind === 'detach' && e.name === clientId);
+    expect(detach.condition).toBeUndefined();
+    const clear = peer.ofKind('message').find((e) => e.subject === 'will-clear' && e.link === clientId);
+    expect(clear).toBeDefined();
+    expect(clear!.seq).toBeLessThan(detach.seq);
+  });
+
   it('a lost socket detaches the will link with amqp:link:detach-forced', async () => {
     const clientId = `abrupt-${protocolVersion}`;
     const client = await gw.connect({

@@ -233,7 +233,13 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
   });
 
   it('takes a client id over: the first connection ends, the second gets the messages', async () => {
-    const first = await client('same', { clean: false });
+    const watcher = await client('takeover-watcher');
+    const wills = collect(watcher);
+    await watcher.subscribeAsync('takeover-will/#', { qos: 1 });
+    const first = await client('same', {
+      clean: false,
+      will: { topic: 'takeover-will/same', payload: Buffer.from('first gone'), qos: 1, retain: false },
+    });
     await first.subscribeAsync('takeover/#', { qos: 1 });
     const gone = next(first, 'close');
     const second = await client('same', { clean: false });
@@ -243,7 +249,10 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
     await pub.publishAsync('takeover/1', 'to the second', { qos: 1 });
     await receivedCount(second, received, 1);
     expect(received[0]?.payload).toBe('to the second');
-    expect(stack.gateway.stats().clients).toBe(2);
+    // The first connection did not DISCONNECT: its will is published.
+    await receivedCount(watcher, wills, 1);
+    expect(wills[0]).toMatchObject({ topic: 'takeover-will/same', payload: 'first gone' });
+    expect(stack.gateway.stats().clients).toBe(3);
   });
 });
 

@@ -43,10 +43,13 @@ class PendingPublish {
     }
   }
 
-  /** Written: the credit wait ends; QoS 1 waits for the outcome instead. */
-  written(onTimeout: () => void): void {
+  /** When a written QoS 1 publish stops waiting for its outcome (a `Date.now()` timestamp). */
+  deadline = 0;
+
+  /** Written: the credit wait ends; QoS 1 waits for the outcome until `deadline` instead. */
+  written(): void {
     this.#clear();
-    this.#timer = setTimeout(onTimeout, this.request.outcomeTimeoutMs);
+    this.deadline = Date.now() + this.request.outcomeTimeoutMs;
   }
 
   resolve(result: PublishResult): void {
@@ -86,6 +89,8 @@ export class PublishLink {
   #sender: Sender | undefined;
   #closed = false;
   #closeError: Error | undefined;
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(
     connection: AmqpConnection,
@@ -138,6 +143,8 @@ export class PublishLink {
     }
     return new Promise<PublishResult>((resolve, reject) => {
       const pending = new PendingPublish(request, resolve, reject);
+      // Fast path: nothing waiting and credit at hand, so no credit timer is needed.
+      if (this.#queue.length === 0 && this.#write(pending)) return;
       const withdraw = (error: unknown): void => {
         const at = this.#queue.indexOf(pending);
         if (at >= 0) this.#queue.splice(at, 1);
@@ -151,7 +158,6 @@ export class PublishLink {
         () => withdraw(request.signal?.reason),
       );
       this.#queue.push(pending);
-      this.#pump();
     });
   }
 
@@ -176,36 +182,63 @@ export class PublishLink {
   }
 
   #pump(): void {
+    while (this.#queue.length > 0 && this.#write(this.#queue[0] as PendingPublish)) this.#queue.shift();
+  }
+
+  /**
+   * Writes `pending` if the link can take it now. True when it is dealt with: written, or failed because
+   * the message cannot be encoded (only that publish fails); false when it has to wait for credit.
+   */
+  #write(pending: PendingPublish): boolean {
     const sender = this.#sender;
-    if (sender === undefined || !sender.isOpen) return;
-    while (this.#queue.length > 0) {
-      const pending = this.#queue[0] as PendingPublish;
-      let written: boolean;
-      try {
-        written =
-          this.qos === 0
-            ? sender.trySend(pending.request.message)
-            : sender.trySend(pending.request.message, (error, result) =>
-                this.#outcome(pending, error, result),
-              );
-      } catch (error) {
-        // The message could not be encoded: only this publish fails.
-        this.#queue.shift();
-        pending.reject(error);
-        continue;
-      }
-      if (!written) return;
-      this.#queue.shift();
-      if (this.qos === 0) {
-        pending.resolve(SENT);
-      } else {
-        this.#unsettled.add(pending);
-        pending.written(() => {
-          this.#unsettled.delete(pending);
-          pending.reject(new PublishTimeoutError(this.address, pending.request.outcomeTimeoutMs));
-        });
+    if (sender === undefined || !sender.isOpen) return false;
+    let written: boolean;
+    try {
+      written =
+        this.qos === 0
+          ? sender.trySend(pending.request.message)
+          : sender.trySend(pending.request.message, (error, result) => this.#outcome(pending, error, result));
+    } catch (error) {
+      pending.reject(error);
+      return true;
+    }
+    if (!written) return false;
+    if (this.qos === 0) {
+      pending.resolve(SENT);
+    } else {
+      pending.written();
+      this.#unsettled.add(pending);
+      // A publish with a shorter time-out than the one armed for moves the sweep earlier.
+      if (pending.deadline < this.#sweepAt) this.#armSweep(pending.deadline);
+    }
+    return true;
+  }
+
+  /**
+   * One timer per link for the outcome time-outs (not one per message): it fires at the earliest deadline
+   * of the publishes then unsettled, fails the expired ones and re-arms for the earliest of the rest.
+   */
+  #armSweep(deadline: number): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = deadline;
+    this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(0, deadline - Date.now()));
+    this.#sweepTimer.unref?.();
+  }
+
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const pending of this.#unsettled) {
+      if (pending.deadline <= now) {
+        this.#unsettled.delete(pending);
+        pending.reject(new PublishTimeoutError(this.address, pending.request.outcomeTimeoutMs));
+      } else if (pending.deadline < next) {
+        next = pending.deadline;
       }
     }
+    if (next !== Number.POSITIVE_INFINITY) this.#armSweep(next);
   }
 
   #outcome(pending: PendingPublish, error: Error | undefined, result: SendResult | undefined): void {
@@ -225,6 +258,9 @@ export class PublishLink {
     for (const pending of this.#queue.splice(0)) pending.reject(failure);
     for (const pending of this.#unsettled) pending.reject(failure);
     this.#unsettled.clear();
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
     this.#onClosed(this);
   }
 

@@ -105,6 +105,19 @@ describe('DeviceSession against a rhea peer', () => {
     expect(session.stats().unsettled).toBe(0);
   });
 
+  it('times out each publish by its own outcome time-out, a shorter one first', async () => {
+    const { session } = await open({ verdict: () => 'hold' });
+    const long = session.publish(binaryMessage('long'), { outcomeTimeoutMs: 20_000 });
+    long.catch(() => undefined);
+    const short = await session
+      .publish(binaryMessage('short'), { outcomeTimeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(short).toBeInstanceOf(PublishTimeoutError);
+    expect(session.stats().unsettled).toBe(1);
+    await session.close();
+    await expect(long).rejects.toBeInstanceOf(LinkClosedError);
+  });
+
   it('keeps the order of publishes that waited for credit', async () => {
     const { peer, session } = await open({ credit: 1 });
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((p) => session.publish(binaryMessage(p))));

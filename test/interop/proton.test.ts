@@ -242,7 +242,6 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
     it('sends at-least-once to proton receive.py and gets its accepts', async () => {
       const senders: Sender[] = [];
       onLink = (link) => senders.push(link.acceptSender());
-      // --linger: Proton stays connected after its last accept (see the skipped test below for why).
       const client = await run('receive', {
         port,
         address: 'commands',
@@ -317,11 +316,9 @@ describeWithPeer(checkProton(), 'Qpid Proton (Python binding and example broker)
       expect(await (await byAddress('releasing')).send(valueMessage('later'))).toEqual({ state: 'released' });
     });
 
-    // Skipped until fixed in @dragoman/amqp: when a peer sends its last disposition and its close in one write
-    // (Proton does: accept, then close), rhea emits 'connection_close' first and the outcome events on the next
-    // tick; @dragoman/amqp fails the pending send with ConnectionClosedError on the close, before the outcome
-    // (accepted) is seen. A duplicate for an at-least-once application, not a loss. Reproduce with this test.
-    it.skip('resolves the outcome that arrives together with the peer closing the connection', async () => {
+    // Proton accepts its last message and closes in one write; rhea emits 'connection_close' before the outcome
+    // events of that read, so the client must not fail pending sends on the close before it has seen them.
+    it('resolves the outcome that arrives together with the peer closing the connection', async () => {
       const senders: Sender[] = [];
       onLink = (link) => senders.push(link.acceptSender());
       const client = await run('receive', { port, address: 'close-race', count: 2 });

@@ -109,6 +109,7 @@ export type { PendingDelivery } from './services/client-session';
 export type { Outlet, OutletOutcome } from './services/outlet';
 export {
   DEFAULT_MAX_IN_MEMORY_PER_CLIENT,
+  type PublishOutcome,
   type SubscribeOutcome,
   type SubscriptionAuthorizer,
   SubscriptionService,

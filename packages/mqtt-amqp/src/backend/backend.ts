@@ -28,7 +28,7 @@ import { createAddresses } from '../addresses';
 import { MappingError, StoreLimitError } from '../errors';
 import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
-import { SubscriptionService } from '../services/subscription-service';
+import { type PublishOutcome, SubscriptionService } from '../services/subscription-service';
 import { WillService } from '../services/will-service';
 import { createMemoryStores } from '../store';
 import type { Addresses, DecodedControl, DecodedPublish, MqttMessage, Stores } from '../types';
@@ -69,7 +69,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #requestQueues = new Map<string, Serial>();
   readonly #options: BackendOptions;
   readonly #codec: BackendCodec;
-  readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+  readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<PublishOutcome>;
   readonly #publishedCount: () => number;
   #malformed = 0;
   #closing: Promise<void> | undefined;
@@ -84,7 +84,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     wills: WillService;
     native: NativeReceivers;
     codec: BackendCodec;
-    route: (message: MqttMessage, publisherId: string | undefined) => Promise<void>;
+    route: (message: MqttMessage, publisherId: string | undefined) => Promise<PublishOutcome>;
     /** Publications routed so far (wills included). */
     published: () => number;
     options: BackendOptions;
@@ -141,7 +141,7 @@ export class Backend extends EventEmitter<BackendEvents> {
    * Publishes a message from the host application, as if an MQTT client with id `publisherId` had (retained
    * when `message.retain`). Resolves once every matching subscriber has taken it.
    */
-  publish(message: MqttMessage, publisherId?: string): Promise<void> {
+  publish(message: MqttMessage, publisherId?: string): Promise<PublishOutcome> {
     return this.#route(message, publisherId);
   }
 
@@ -160,7 +160,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     return this.#closing;
   }
 
-  #route(message: MqttMessage, publisherId: string | undefined): Promise<void> {
+  #route(message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> {
     return this.#routeMessage(message, publisherId);
   }
 
@@ -530,7 +530,18 @@ export class Backend extends EventEmitter<BackendEvents> {
       ...(message.properties !== undefined ? { properties: message.properties } : {}),
     };
     this.#route(published, publisherId).then(
-      () => delivery.accept(),
+      (outcome) => {
+        if (outcome.refused === 0) {
+          delivery.accept();
+          return;
+        }
+        // The store's `refuse` policy: a full backlog pushes back on the publisher (MQTT 5: quota exceeded).
+        // Sessions with room have the message already.
+        delivery.reject({
+          condition: 'amqp:resource-limit-exceeded',
+          description: `the backlog of ${outcome.refused} of ${outcome.sessions} subscribing session(s) is full`,
+        });
+      },
       (error: unknown) => delivery.reject(this.#errorFor(error)),
     );
   }
@@ -629,14 +640,16 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     const native = new NativeReceivers(codec);
     // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
     let published = 0;
-    const route = (message: MqttMessage, publisherId: string | undefined): Promise<void> => {
+    const route = (message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> => {
       published += 1;
       native.publish(message);
       return subscriptions.publish(message, publisherId);
     };
     const wills = await WillService.start({
       store: stores.wills,
-      publish: (message) => route(message, undefined),
+      publish: async (message) => {
+        await route(message, undefined);
+      },
       ...(options.restartGraceMs !== undefined ? { restartGraceMs: options.restartGraceMs } : {}),
       onPublished: (clientId, message) => backend?.emit('willPublished', clientId, message),
       onError,

@@ -26,6 +26,12 @@ export interface PendingDelivery {
   deliveryCount: number;
 }
 
+/**
+ * What became of a message given to `enqueueDurable`: `stored` in the backlog; `refused` because the backlog is
+ * full under the store's `refuse` policy; `dropped` by another store rule (QoS 0 not queued, too large, expired).
+ */
+export type EnqueueOutcome = 'stored' | 'refused' | 'dropped';
+
 /** What a session needs from its service. */
 export interface ClientSessionContext {
   readonly store: SessionStore;
@@ -170,25 +176,26 @@ export class ClientSession {
    * Writes a QoS 1/2 message to the store's backlog (its policy applies when full) and, when the client is
    * there and memory has room, queues it for delivery. Resolves once the store has it (or refused it).
    */
-  async enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<void> {
+  async enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<EnqueueOutcome> {
     // Not serialised: concurrent writes let a durable store commit them together. Their answers come back in
     // the order they were made, which is the backlog's order.
     const epoch = this.#epoch;
     const result = await this.#track(this.#context.store.enqueue(this.clientId, message));
     if (result.status !== 'queued') {
       this.#countRefusal(result.reason);
-      return;
+      return result.status === 'refused' && result.reason === 'backlog-full' ? 'refused' : 'dropped';
     }
     if (result.evicted > 0) this.#evictOldest(result.evicted);
-    if (epoch !== this.#epoch || this.#known.has(result.seq)) return; // a refill loaded it already
+    if (epoch !== this.#epoch || this.#known.has(result.seq)) return 'stored'; // a refill loaded it already
     if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
       this.#storeBehind = true;
       this.#behindMarks += 1;
-      return;
+      return 'stored';
     }
     this.#known.add(result.seq);
     this.#push({ seq: this.#takeSeq(), storeSeq: result.seq, message, expiresAt, deliveryCount: 0 });
     this.pump();
+    return 'stored';
   }
 
   /** The FE's AMQP_PUBREL for this message-id was accepted: the QoS 2 delivery is done. */

@@ -19,7 +19,7 @@ import type { AmqpMessage } from '@dragoman/amqp';
 import { parseSubscriptionFilter, type QoS } from '@dragoman/mqtt';
 import { StoreLimitError } from '../errors';
 import type { MqttMessage, RetainedStore, SessionStore, SessionSubscription } from '../types';
-import { ClientSession, type PendingDelivery } from './client-session';
+import { ClientSession, type EnqueueOutcome, type PendingDelivery } from './client-session';
 import { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
 import { SubscriptionIndex, splitShared } from './subscription-index';
@@ -56,6 +56,17 @@ export type SubscribeOutcome =
         | 'amqp:not-found';
       readonly description: string;
     };
+
+/** What `publish` did with a message. */
+export interface PublishOutcome {
+  /** Sessions it was routed to. */
+  readonly sessions: number;
+  /**
+   * Sessions whose full backlog refused it (the store's `refuse` policy). The caller should then refuse the
+   * publication (the embedded backend rejects it with `amqp:resource-limit-exceeded`); the other sessions have it.
+   */
+  readonly refused: number;
+}
 
 export const DEFAULT_MAX_IN_MEMORY_PER_CLIENT = 100;
 
@@ -212,7 +223,9 @@ export class SubscriptionService {
           true,
           identifiers(subscription),
         );
-        this.#deliver(session, delivery, expiryOf(message, now), true);
+        this.#deliver(session, delivery, expiryOf(message, now), true)?.catch((error: unknown) =>
+          this.#onError(error),
+        );
       }
     }
     return { ok: true };
@@ -284,24 +297,25 @@ export class SubscriptionService {
    * retain flag is set, then routes it. Resolves once every matching session has taken it (stored in its
    * backlog, or handed to its link for QoS 0) or dropped it by policy.
    */
-  async publish(message: MqttMessage, publisherId: string | undefined): Promise<void> {
+  async publish(message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> {
     // Everything is started before anything is awaited, so publications are routed in the order they come
     // (a retained one is not overtaken by the next while its store write is under way).
-    const taken: Promise<void>[] = [];
+    let retained: Promise<void> | undefined;
     if (message.retain) {
-      taken.push(
-        this.#retained.set(message).then(
-          () => undefined,
-          // Too large or too many: the message is still routed, just not retained.
-          (error: unknown) => this.#onError(error),
-        ),
+      retained = this.#retained.set(message).then(
+        () => undefined,
+        // Too large or too many: the message is still routed, just not retained.
+        (error: unknown) => this.#onError(error),
       );
     }
     const now = this.#now();
     const expiresAt = expiryOf(message, now);
+    const taken: Promise<EnqueueOutcome>[] = [];
+    let sessions = 0;
     for (const match of this.#index.match(message.topic, publisherId)) {
       const session = this.#sessions.get(match.clientId);
       if (session === undefined) continue;
+      sessions += 1;
       const qos = minQoS(message.qos, match.qos);
       const delivery = forSubscriber(
         message,
@@ -312,7 +326,8 @@ export class SubscriptionService {
       const pending = this.#deliver(session, delivery, expiresAt, false);
       if (pending !== undefined) taken.push(pending);
     }
-    await Promise.all(taken);
+    const [outcomes] = await Promise.all([Promise.all(taken), retained]);
+    return { sessions, refused: outcomes.filter((o) => o === 'refused').length };
   }
 
   /** Resolves once every session's store operations so far are done (for orderly shutdown and tests). */
@@ -325,7 +340,7 @@ export class SubscriptionService {
     message: MqttMessage,
     expiresAt: number | undefined,
     forThisClientOnly: boolean,
-  ): Promise<void> | undefined {
+  ): Promise<EnqueueOutcome> | undefined {
     if (message.qos > 0 || !session.ready) return session.enqueueDurable(message, expiresAt);
     if (forThisClientOnly) session.queueVolatile(message, expiresAt);
     else session.offerVolatile(message, expiresAt);

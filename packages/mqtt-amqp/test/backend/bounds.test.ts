@@ -43,7 +43,7 @@ describe('bounds and back-pressure', () => {
     await stores.close();
   });
 
-  it("with the store's refuse policy the newest messages are the ones dropped", async () => {
+  it("with the store's refuse policy a full backlog pushes back on the publisher", async () => {
     const stores = createMemoryStores({ maxBacklogPerSession: 3, backlogPolicy: 'refuse' });
     const f = await startBackend({ store: stores, maxInMemoryPerClient: 2 });
     const fe = new FrontEnd(await f.peer(), 'refusing');
@@ -51,7 +51,22 @@ describe('bounds and back-pressure', () => {
     await fe.subscribe({ r: 1 });
     const inbox = await fe.attachPublish(0);
     const publisher = await (await f.peer()).sender('r');
-    for (let i = 0; i < 6; i++) await send(publisher, publishMessage('r', `m${i}`, 1));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const outcome = await send(publisher, publishMessage('r', `m${i}`, 1));
+      outcomes.push(
+        `${outcome.state}${outcome.error?.condition === undefined ? '' : ` ${outcome.error.condition}`}`,
+      );
+    }
+    // Nothing acknowledged is dropped: what did not fit is refused (the bridge answers PUBACK 0x97).
+    expect(outcomes).toEqual([
+      'accepted',
+      'accepted',
+      'accepted',
+      'rejected amqp:resource-limit-exceeded',
+      'rejected amqp:resource-limit-exceeded',
+      'rejected amqp:resource-limit-exceeded',
+    ]);
     expect(f.backend.stats().subscriptions.droppedBacklogFull).toBe(3);
     inbox.addCredit(10);
     const got: string[] = [];

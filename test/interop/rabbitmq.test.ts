@@ -3,7 +3,7 @@
  * AMQP 1.0 broker that others wrote. One private node for the whole file (started in beforeAll on free
  * loopback ports, stopped by pid in afterAll); only the last test restarts it.
  *
- * What RabbitMQ 3.10.8 does, as pinned by the rhea reference tests below:
+ * What RabbitMQ 3.10.8 does, as the tests below pin it (with rhea as reference client, and with ours):
  * - `/queue/<name>` declares the queue on attach, durable only when the terminus asks for durability;
  *   attaching it to an existing queue with other properties ends the session with amqp:precondition-failed.
  * - attaching to `/exchange/<missing>/<key>` ends the whole session with amqp:not-found.

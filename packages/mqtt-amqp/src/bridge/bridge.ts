@@ -236,6 +236,8 @@ export class ClientBridge {
     );
     const lease = await step('AMQP connection', acquiring);
     this.lease = lease;
+    if (lease.lost.aborted)
+      throw new BridgeStepError('AMQP connection', 'refused', { detail: 'connection lost' });
     lease.lost.addEventListener('abort', this.onAmqpLost, { once: true });
 
     const will = endpoint.will;

@@ -21,6 +21,7 @@ import type {
   RheaReceiver,
   RheaSender,
 } from './internal/rhea-types';
+import { watchSocketClose } from './internal/socket-close';
 import { Receiver } from './receiver';
 import { Backoff, type ResolvedReconnectOptions, resolveReconnectOptions } from './reconnect';
 import { Sender } from './sender';
@@ -245,6 +246,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     const conn = init.container.connect({ ...init.rheaOptions } as unknown as Parameters<
       RheaContainer['connect']
     >[0]) as RheaConnection;
+    if (conn.socket !== undefined)
+      watchSocketClose(conn, conn.socket as unknown as Parameters<typeof watchSocketClose>[1]);
     this.#rhea = conn;
     this.#lastError = undefined;
     this.#wire(conn);

@@ -6,6 +6,7 @@ import { AmqpConnection, RHEA_LINK_DEFAULTS } from './connection';
 import { InvalidArgumentError } from './errors';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaContainer } from './internal/rhea-types';
+import { watchSocketClose } from './internal/socket-close';
 import type { AddressInfo, AmqpErrorInit, ListenerEvents, ListenOptions, SaslMechanism } from './types';
 
 export const DEFAULT_MAX_CONNECTIONS = 1000;
@@ -97,6 +98,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
       this.emit('connection', connection);
     });
     connection.once('close', () => this.#connections.delete(connection));
+    watchSocketClose(rheaConnection, socket);
     (rheaConnection as unknown as { accept(socket: net.Socket): void }).accept(socket);
   }
 }

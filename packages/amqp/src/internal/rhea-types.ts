@@ -40,6 +40,10 @@ export type RheaConnection = RheaConnectionBase & {
   get_peer_certificate(): { subject?: unknown } | undefined;
   /** rhea's frame processing, normally run on the next tick after input. */
   _process(): void;
+  /** rhea's transport-loss handling (clears its heartbeat timers, tells links and sessions). */
+  _disconnected(error?: unknown): void;
+  /** False once rhea has handled the transport loss. */
+  socket_ready: boolean;
 };
 
 export type RheaContainer = RheaContainerBase;

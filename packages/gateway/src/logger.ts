@@ -28,13 +28,18 @@ export function textDestination(out: { write(text: string): unknown }): Destinat
       const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : '';
       const level = LEVEL_NAMES[Number(record.level)] ?? String(record.level);
       const fields = Object.entries(record)
-        .filter(([key]) => !OMITTED.has(key))
+        .filter(([key, value]) => !OMITTED.has(key) && !repeats(value, record.msg))
         .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
       out.write(
         `${time} ${level.padEnd(5)} ${String(record.msg ?? '')}${fields.length > 0 ? ` ${fields.join(' ')}` : ''}\n`,
       );
     },
   };
+}
+
+/** A field whose text the message already shows (`MQTT listening on mqtt://…` needs no `url=mqtt://…`). */
+function repeats(value: unknown, message: unknown): boolean {
+  return typeof value === 'string' && value !== '' && typeof message === 'string' && message.includes(value);
 }
 
 /** A logger writing to `out` (default stdout) in the chosen format; `auto` is text on a terminal, else JSON. */

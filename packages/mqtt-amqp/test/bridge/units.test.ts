@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ClientRegistry } from '../../src/bridge/client-registry';
 import { LinkNames } from '../../src/bridge/link-names';
 import { LruMap } from '../../src/bridge/lru';
+import { resolveBridgeOptions } from '../../src/bridge/options';
 import { OutboundTopicAliases } from '../../src/bridge/topic-aliases';
+import { ConfigurationError } from '../../src/errors';
 
 describe('LruMap', () => {
   it('evicts the least recently used entry beyond its capacity', () => {
@@ -96,5 +98,39 @@ describe('ClientRegistry', () => {
     expect(registry.current('id')).toBe(third);
     registry.release('id', third);
     expect(registry.size).toBe(0);
+  });
+});
+
+describe('resolveBridgeOptions', () => {
+  it('fills in the documented defaults', () => {
+    expect(resolveBridgeOptions({ amqp: { url: 'amqp://localhost' } })).toMatchObject({
+      connectionMode: 'pooled',
+      poolSize: 2,
+      credentials: 'gateway',
+      connectTimeoutMs: 8_000,
+      stepTimeoutMs: 10_000,
+      maxPublishLinksPerClient: 32,
+      maxKeepAliveSeconds: 3_600,
+      subscribeFailureReasonCode: 0x80,
+      sendWillClear: false,
+      outboundTopicAliases: false,
+    });
+  });
+
+  it.each([
+    [{ poolSize: 0 }, 'poolSize'],
+    [{ credentials: 'client' as const }, 'credentials'],
+    [{ subscribeFailureReasonCode: 0x10 }, 'subscribeFailureReasonCode'],
+    [{ maxPublishLinksPerClient: 1.5 }, 'maxPublishLinksPerClient'],
+    [{ connectionMode: 'shared' as never }, 'connectionMode'],
+  ])('refuses %o with a ConfigurationError naming %s', (bad, option) => {
+    let error: unknown;
+    try {
+      resolveBridgeOptions({ amqp: { url: 'amqp://localhost' }, ...bad });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).option).toBe(option);
   });
 });

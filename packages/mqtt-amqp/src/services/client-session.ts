@@ -374,21 +374,25 @@ export class ClientSession {
     else counters.droppedByStore += 1;
   }
 
-  /** The store dropped its `count` oldest entries to make room: drop them from memory too. */
+  /**
+   * The store dropped its `count` oldest entries to make room. Which ones memory held is not known (delivered
+   * entries awaiting their acknowledgement count too), so the queued store entries are let go and read again
+   * from the store, in its order; those already sent stay in flight.
+   */
   #evictOldest(count: number): void {
     this.#context.counters.droppedBacklogFull += count;
-    let left = count;
-    for (let i = 0; i < this.#pending.length && left > 0; ) {
+    const before = this.#pending.length;
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
       const storeSeq = (this.#pending[i] as PendingDelivery).storeSeq;
-      if (storeSeq !== undefined) {
-        this.#known.delete(storeSeq);
-        this.#pending.splice(i, 1);
-        this.#context.counters.addBuffered(-1);
-        left -= 1;
-      } else {
-        i += 1;
-      }
+      if (storeSeq === undefined) continue;
+      this.#known.delete(storeSeq);
+      this.#pending.splice(i, 1);
     }
+    const dropped = before - this.#pending.length;
+    if (dropped > 0) this.#context.counters.addBuffered(-dropped);
+    this.#storeBehind = true;
+    this.#behindMarks += 1;
+    this.#refill();
   }
 
   #volatile(message: MqttMessage, expiresAt: number | undefined): PendingDelivery {

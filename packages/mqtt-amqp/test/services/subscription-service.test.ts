@@ -132,4 +132,26 @@ describe('SubscriptionService', () => {
     await outlet.until(2);
     expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['retained', 'plain']);
   });
+
+  it('drop-oldest: what memory held of the evicted entries is let go; the client gets the newest, in order', async () => {
+    const { stores, ss } = await service(3, 5);
+    await ss.list('c');
+    ss.ready('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+    const outlet = new RecordingOutlet();
+    ss.attach('c', outlet);
+    for (let i = 0; i < 8; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
+    await ss.idle();
+    expect(ss.stats().droppedBacklogFull).toBe(3);
+    expect(await stores.sessions.backlogSize('c')).toBe(5);
+    outlet.credit = 100;
+    ss.flow('c', outlet);
+    for (let n = 1; n <= 5; n++) {
+      await outlet.until(n);
+      outlet.sent[n - 1]?.settle(accepted);
+    }
+    await ss.idle();
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
+    expect(await stores.sessions.backlogSize('c')).toBe(0);
+  });
 });

@@ -105,7 +105,11 @@ export async function connectMqtt(endpoint: Endpoint, clientId: string): Promise
   return client;
 }
 
-export async function mqttPublish(client: MqttClient, topic: string, plan: PublishPlan): Promise<PublishResult> {
+export async function mqttPublish(
+  client: MqttClient,
+  topic: string,
+  plan: PublishPlan,
+): Promise<PublishResult> {
   const window = new Window(MAX_OUTSTANDING);
   const result: PublishResult = { sent: 0, failed: 0 };
   await pump(plan, window, (sequence) => {
@@ -191,7 +195,11 @@ export async function amqpReceive(
   return receiver;
 }
 
-export async function amqpPublish(connection: Connection, address: string, plan: PublishPlan): Promise<PublishResult> {
+export async function amqpPublish(
+  connection: Connection,
+  address: string,
+  plan: PublishPlan,
+): Promise<PublishResult> {
   const settled = plan.qos === 0;
   const sender: Sender = connection.open_sender({
     target: { address },
@@ -228,7 +236,11 @@ export async function amqpPublish(connection: Connection, address: string, plan:
     plan,
     window,
     (sequence) => {
-      sender.send({ body: rhea.message.data_section(encodePayload(plan.size, plan.publisher, sequence)) });
+      // A native AMQP sender asks for QoS 1 with header durable (mqtt-over-amqp spec; RabbitMQ: delivery mode 2).
+      sender.send({
+        durable: !settled,
+        body: rhea.message.data_section(encodePayload(plan.size, plan.publisher, sequence)),
+      });
       if (settled) {
         result.sent++;
         window.release();

@@ -47,6 +47,8 @@ export class ReceiptTracker {
   strays = 0;
   firstAt = 0;
   lastAt = 0;
+  /** When anything (even a duplicate or a stray) last arrived. */
+  lastActivityAt = 0;
   readonly #seen: Uint8Array[];
   readonly #perPublisher: number;
   readonly #latencies: Float64Array;
@@ -69,6 +71,7 @@ export class ReceiptTracker {
 
   receive(bytes: Uint8Array): void {
     const now = performance.now();
+    this.lastActivityAt = now;
     const decoded = decodePayload(bytes);
     const seen = decoded === undefined ? undefined : this.#seen[decoded.publisher];
     if (decoded === undefined || seen === undefined || decoded.sequence >= this.#perPublisher) {

@@ -73,7 +73,12 @@ export function renderReport(input: ReportInput): string {
   );
   const ratioHeads = hasDragoman ? peers.map((peer) => `dragoman / ${peer}`) : [];
   const head = ['scenario', ...names, ...ratioHeads];
-  const table = (title: string, cell: (runs: RunResult[]) => number, digits: number, higherIsBetter: boolean) => {
+  const table = (
+    title: string,
+    cell: (runs: RunResult[]) => number,
+    digits: number,
+    higherIsBetter: boolean,
+  ) => {
     lines.push(`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
     for (const scenario of input.scenarios) {
       const medians = names.map((name) => {
@@ -87,14 +92,36 @@ export function renderReport(input: ReportInput): string {
             return higherIsBetter ? ratio(ours, theirs) : ratio(ours, theirs);
           })
         : [];
-      lines.push(`| ${[scenarioTitle(scenario), ...medians.map((value) => number(value, digits)), ...ratios].join(' | ')} |`);
+      lines.push(
+        `| ${[scenarioTitle(scenario), ...medians.map((value) => number(value, digits)), ...ratios].join(' | ')} |`,
+      );
     }
     lines.push('');
   };
-  table('Throughput, messages/s from first to last receipt (median; higher is better)', (runs) => median(runs.map((r) => r.msgPerSec)), 0, true);
-  table('p50 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p50Ms)), 1, false);
-  table('p99 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p99Ms)), 1, false);
-  table('Messages lost + duplicated, summed over runs (should be 0)', (runs) => runs.reduce((sum, r) => sum + r.lost + r.duplicates, 0), 0, false);
+  table(
+    'Throughput, messages/s from first to last receipt (median; higher is better)',
+    (runs) => median(runs.map((r) => r.msgPerSec)),
+    0,
+    true,
+  );
+  table(
+    'p50 latency, ms (median over runs; lower is better)',
+    (runs) => median(runs.map((r) => r.p50Ms)),
+    1,
+    false,
+  );
+  table(
+    'p99 latency, ms (median over runs; lower is better)',
+    (runs) => median(runs.map((r) => r.p99Ms)),
+    1,
+    false,
+  );
+  table(
+    'Messages lost + duplicated, summed over runs (should be 0)',
+    (runs) => runs.reduce((sum, r) => sum + r.lost + r.duplicates, 0),
+    0,
+    false,
+  );
 
   const rssHead = ['', ...names, ...ratioHeads];
   const ours = input.targets.find((target) => target.name === 'dragoman')?.peakRssMiB ?? Number.NaN;
@@ -127,6 +154,8 @@ export async function writeSection(path: string, section: string, skeleton: stri
   const end = text.indexOf(END);
   const block = `${BEGIN}\n\n${section}\n${END}`;
   const next =
-    begin >= 0 && end > begin ? `${text.slice(0, begin)}${block}${text.slice(end + END.length)}` : `${text.trimEnd()}\n\n${block}\n`;
+    begin >= 0 && end > begin
+      ? `${text.slice(0, begin)}${block}${text.slice(end + END.length)}`
+      : `${text.trimEnd()}\n\n${block}\n`;
   await writeFile(path, next);
 }

@@ -29,7 +29,8 @@ const USAGE = `usage: npm run bench:e2e -- [options]
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer, got '${value}'`);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new Error(`--${name} must be a positive integer, got '${value}'`);
   return parsed;
 }
 
@@ -91,12 +92,19 @@ async function main(): Promise<void> {
     try {
       for (const scenario of scenarios) {
         if (!applies(scenario, target)) continue;
-        const count = scenario.rate === undefined ? messages : Math.min(messages, scenario.rate * rateSeconds);
+        const count =
+          scenario.rate === undefined ? messages : Math.min(messages, scenario.rate * rateSeconds);
         for (let run = 1; run <= runs; run++) {
-          const result = await runScenario(target, scenario, run, { messages: count, size, timeoutMs }, () => ({
-            reset: () => sampler.reset(),
-            peakMiB: () => sampler.peakMiB(),
-          }));
+          const result = await runScenario(
+            target,
+            scenario,
+            run,
+            { messages: count, size, timeoutMs },
+            () => ({
+              reset: () => sampler.reset(),
+              peakMiB: () => sampler.peakMiB(),
+            }),
+          );
           results.push(result);
           process.stdout.write(`${JSON.stringify({ bench: 'e2e', ...result })}\n`);
           log(

@@ -21,6 +21,10 @@ import {
 import { ReceiptTracker } from './payload';
 import type { Target } from './targets';
 
+/** A run whose publishers have finished ends after this long without any receipt. */
+const IDLE_END_MS = 5_000;
+const IDLE_POLL_MS = 250;
+
 export type Flow = 'mqtt-amqp' | 'amqp-mqtt' | 'mqtt-mqtt';
 
 export interface Scenario {
@@ -47,7 +51,9 @@ const SCENARIO_NAME = /^(mqtt-amqp|amqp-mqtt|mqtt-mqtt)-qos([01])-(\d+)p(?:@(\d+
 export function parseScenario(name: string, defaultRate: number | undefined): Scenario {
   const match = SCENARIO_NAME.exec(name);
   if (match === null) {
-    throw new Error(`bad scenario '${name}': expected <mqtt-amqp|amqp-mqtt|mqtt-mqtt>-qos<0|1>-<N>p[@<rate>]`);
+    throw new Error(
+      `bad scenario '${name}': expected <mqtt-amqp|amqp-mqtt|mqtt-mqtt>-qos<0|1>-<N>p[@<rate>]`,
+    );
   }
   const publishers = Number(match[3]);
   if (publishers < 1 || publishers > 1000) throw new Error(`bad scenario '${name}': 1 to 1000 publishers`);
@@ -79,6 +85,8 @@ export interface RunResult {
   /** Publishes the target refused or failed (QoS 1 error outcomes). */
   readonly publishFailures: number;
   readonly timedOut: boolean;
+  /** Ended because nothing arrived for IDLE_END_MS after the publishers finished. */
+  readonly idleEnd: boolean;
   readonly durationMs: number;
   /** Highest VmRSS of the target sampled during this run. */
   readonly peakRssMiB: number;
@@ -132,7 +140,9 @@ export async function runScenario(
     if (scenario.flow === 'amqp-mqtt') {
       const amqp = target.amqp;
       if (amqp === undefined) throw new Error(`${target.name} has no AMQP side`);
-      const connections = await Promise.all(plans.map((plan) => connectAmqp(amqp, `bench-tx-${tag}-${plan.publisher}`)));
+      const connections = await Promise.all(
+        plans.map((plan) => connectAmqp(amqp, `bench-tx-${tag}-${plan.publisher}`)),
+      );
       amqpConnections.push(...connections);
       rss.reset();
       connections.forEach((connection, index) => {
@@ -140,7 +150,9 @@ export async function runScenario(
         if (plan) publishers.push(amqpPublish(connection, amqp.address(topic), plan));
       });
     } else {
-      const clients = await Promise.all(plans.map((plan) => connectMqtt(target.mqtt, `bench-tx-${tag}-${plan.publisher}`)));
+      const clients = await Promise.all(
+        plans.map((plan) => connectMqtt(target.mqtt, `bench-tx-${tag}-${plan.publisher}`)),
+      );
       mqttClients.push(...clients);
       rss.reset();
       clients.forEach((client, index) => {
@@ -154,8 +166,20 @@ export async function runScenario(
         resolve();
       }, options.timeoutMs);
     });
-    await Promise.race([tracker.complete(), deadline]);
-    if (timedOut) controller.abort();
+    const publishing = Promise.all(publishers);
+    await Promise.race([tracker.complete(), deadline, publishing]);
+    // Publishers are done: what has not arrived after IDLE_END_MS of silence is not coming (e.g. a QoS 0 drop).
+    const publishedAt = performance.now();
+    let idle = false;
+    while (tracker.unique < tracker.expected && !timedOut) {
+      const quietSince = Math.max(publishedAt, tracker.lastActivityAt);
+      if (performance.now() - quietSince > IDLE_END_MS) {
+        idle = true;
+        break;
+      }
+      await Promise.race([tracker.complete(), deadline, delay(IDLE_POLL_MS)]);
+    }
+    if (timedOut || idle) controller.abort();
     // The last acknowledgements may still be on their way to the publishers; they get a few seconds.
     const results = await Promise.race([Promise.all(publishers), delay(5_000, [] as PublishResult[])]);
     controller.abort();
@@ -176,6 +200,7 @@ export async function runScenario(
       maxMs: round(sorted[sorted.length - 1] ?? Number.NaN),
       publishFailures: results.reduce((sum, result) => sum + result.failed, 0),
       timedOut,
+      idleEnd: idle,
       durationMs: Math.round(performance.now() - startedAt),
       peakRssMiB: rss.peakMiB(),
     };

@@ -41,6 +41,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '../../../..');
 export const GATEWAY_CLI = join(REPO_ROOT, 'packages/gateway/dist/cli.js');
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * Per-subscriber backlog given to dragoman and mosquitto: both drop QoS 1 messages beyond their default (1 000)
+ * when publishers outrun a subscriber, which would measure the drop policy rather than the throughput.
+ */
+export const BACKLOG_LIMIT = 100_000;
 
 function executable(path: string): boolean {
   try {
@@ -55,11 +60,17 @@ function executable(path: string): boolean {
 export function unavailable(name: TargetName): string | undefined {
   switch (name) {
     case 'dragoman':
-      return executable(process.execPath) && exists(GATEWAY_CLI) ? undefined : `${GATEWAY_CLI} missing: npm run build`;
+      return executable(process.execPath) && exists(GATEWAY_CLI)
+        ? undefined
+        : `${GATEWAY_CLI} missing: npm run build`;
     case 'mosquitto':
-      return executable('/usr/sbin/mosquitto') ? undefined : 'mosquitto not installed (apt install mosquitto)';
+      return executable('/usr/sbin/mosquitto')
+        ? undefined
+        : 'mosquitto not installed (apt install mosquitto)';
     case 'aedes':
-      return exists(join(REPO_ROOT, 'node_modules/aedes/package.json')) ? undefined : 'aedes not installed (npm)';
+      return exists(join(REPO_ROOT, 'node_modules/aedes/package.json'))
+        ? undefined
+        : 'aedes not installed (npm)';
     case 'rabbitmq':
       return executable('/usr/lib/rabbitmq/bin/rabbitmq-server')
         ? undefined
@@ -76,7 +87,11 @@ function exists(path: string): boolean {
   }
 }
 
-async function waitReady(process: ManagedProcess, probe: () => Promise<unknown>, what: string): Promise<void> {
+async function waitReady(
+  process: ManagedProcess,
+  probe: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
   await retryUntil(probe, {
     timeoutMs: READY_TIMEOUT_MS,
     intervalMs: 100,
@@ -118,6 +133,9 @@ async function startDragoman(): Promise<Target> {
     `127.0.0.1:${metricsPort}`,
     '--log-level',
     'warn',
+    // Like mosquitto's max_queued_messages below: a subscriber's backlog holds a whole run (default 1 000).
+    '--max-offline-messages',
+    String(BACKLOG_LIMIT),
   ];
   const child = await ManagedProcess.start(process.execPath, args, { name: 'dragoman' });
   await waitReady(child, () => probeMqttConnect({ port: mqttPort }), 'dragoman MQTT');
@@ -143,7 +161,10 @@ async function startMosquitto(): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), 'dragoman-bench-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
   // Defaults otherwise (as a user gets them); persistence off, no log file.
-  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n`);
+  await writeFile(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages ${BACKLOG_LIMIT}\nlog_dest stderr\nlog_type error\n`,
+  );
   const child = await ManagedProcess.start('/usr/sbin/mosquitto', ['-c', conf], { name: 'mosquitto' });
   await waitReady(child, () => probeMqttConnect({ port }), 'mosquitto');
   return {
@@ -168,8 +189,9 @@ async function startAedes(): Promise<Target> {
     cwd: REPO_ROOT,
   });
   await waitReady(child, () => probeMqttConnect({ port }), 'aedes');
-  const version = (await import(join(REPO_ROOT, 'node_modules/aedes/package.json'), { with: { type: 'json' } }))
-    .default.version as string;
+  const version = (
+    await import(join(REPO_ROOT, 'node_modules/aedes/package.json'), { with: { type: 'json' } })
+  ).default.version as string;
   return {
     name: 'aedes',
     command: `node packages/gateway/bench/e2e/aedes-server.mjs ${port}`,
@@ -202,7 +224,11 @@ async function startRabbit(): Promise<Target> {
     pid: rabbit.beamPid,
     mqtt: { port: mqttPort, ...credentials },
     // rabbitmq_mqtt publishes topic a/b to amq.topic with routing key a.b; AMQP 1.0 reaches it as /topic/a.b.
-    amqp: { port: rabbit.amqpPort, ...credentials, address: (topic) => `/topic/${topic.replaceAll('/', '.')}` },
+    amqp: {
+      port: rabbit.amqpPort,
+      ...credentials,
+      address: (topic) => `/topic/${topic.replaceAll('/', '.')}`,
+    },
     stop: () => rabbit.stop(),
   };
 }

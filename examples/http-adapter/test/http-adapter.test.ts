@@ -1,6 +1,13 @@
 import { EventEmitter, once } from 'node:events';
 import { type AdapterHost, runAdapters } from '@dragoman/adapter';
-import { type AmqpListener, type Delivery, listen, payloadOf } from '@dragoman/amqp';
+import {
+  type AmqpListener,
+  binaryMessage,
+  type Delivery,
+  listen,
+  payloadOf,
+  type Sender,
+} from '@dragoman/amqp';
 import rhea from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpAdapter, type HttpAdapter, type HttpAdapterOptions } from '../src/http-adapter';
@@ -9,10 +16,11 @@ import { RheaCommands } from './rhea-commands';
 type Verdict = 'accept' | 'reject' | 'release';
 
 /**
- * The telemetry side: the `listen()` peer of @dragoman/amqp. It takes the adapter's telemetry links,
- * granting credit (or, with credit 0, withholding it) and settling each message as `verdict` says.
+ * The `listen()` peer of @dragoman/amqp. It takes the adapter's telemetry links, granting credit (or, with
+ * credit 0, withholding it) and settling each message as `verdict` says, and serves command links (but
+ * has no node `commands/nowhere`).
  */
-class AmqpSide extends EventEmitter<{ telemetry: [Delivery] }> {
+class AmqpSide extends EventEmitter<{ telemetry: [Delivery]; commandLink: [Sender] }> {
   readonly telemetry: Delivery[] = [];
   verdict: Verdict = 'accept';
 
@@ -28,6 +36,12 @@ class AmqpSide extends EventEmitter<{ telemetry: [Delivery] }> {
           // creditWindow 0 is manual credit, none ever granted: the adapter's sends wait for credit.
           const receiver = link.acceptReceiver({ creditWindow: credit });
           receiver.on('delivery', (delivery) => this.#settle(delivery));
+        } else if (
+          link.role === 'sender' &&
+          address.startsWith('commands/') &&
+          address !== 'commands/nowhere'
+        ) {
+          this.emit('commandLink', link.acceptSender());
         } else {
           link.refuse({ condition: 'amqp:not-found', description: `no node ${address}` });
         }
@@ -186,13 +200,30 @@ describe('http-adapter against the listen() peer', () => {
     expect(await fate).toBe('accepted');
   });
 
+  it('hands commands from the listen() peer over, one link for consecutive polls', async () => {
+    const side = await start();
+    const linked = once(side, 'commandLink', { signal: AbortSignal.timeout(10_000) });
+    const first = fetch(`${adapter.url}/commands/valve-3?wait=20`);
+    const [sender] = (await linked) as [Sender];
+    await sender.whenSendable({ signal: AbortSignal.timeout(10_000) });
+    const outcome = sender.send(binaryMessage('open', { properties: { contentType: 'text/plain' } }));
+    expect(await (await first).text()).toBe('open');
+    expect(await outcome).toEqual({ state: 'accepted' });
+    // The next poll grants credit on the same link.
+    const second = fetch(`${adapter.url}/commands/valve-3?wait=20`);
+    await sender.whenSendable({ signal: AbortSignal.timeout(10_000) });
+    const again = sender.send(binaryMessage('close'));
+    expect(await (await second).text()).toBe('close');
+    expect(await again).toEqual({ state: 'accepted' });
+  });
+
   it('answers 204 when no command came within the poll, and 502 when the AMQP peer has no such node', async () => {
     await startWithCommands();
     const response = await fetch(`${adapter.url}/commands/valve-3?wait=0.2`);
     expect(response.status).toBe(204);
     await host?.stop(5_000);
     await start();
-    const refused = await fetch(`${adapter.url}/commands/valve-3?wait=0.2`);
+    const refused = await fetch(`${adapter.url}/commands/nowhere?wait=0.2`);
     expect(refused.status).toBe(502);
     expect(await refused.json()).toMatchObject({ error: 'refused', condition: 'amqp:not-found' });
   });

@@ -6,6 +6,7 @@ import {
   type Subscriber,
   type Subscription,
 } from '@dragoman/reactive';
+import { CommandLane } from './command-lane';
 import { validateDeviceId } from './device-id';
 import { CommandLimitError, NoCreditError, SessionClosedError } from './errors';
 import type { AdapterInstruments } from './metrics';
@@ -68,6 +69,8 @@ export class DeviceSession {
   /** Insertion order is recency: the first idle entry is the one to evict. */
   readonly #links = new Map<string, PublishLink>();
   readonly #commandStreams = new Set<CommandStream>();
+  /** receiveCommand links attached with no credit, ready for the next command. */
+  readonly #idleLanes = new Set<CommandLane>();
   readonly #hooks: SessionHooks;
   #state: DeviceSessionState = 'open';
 
@@ -116,7 +119,14 @@ export class DeviceSession {
       queued += link.queued;
       unsettled += link.unsettled;
     }
-    return { openLinks: this.#links.size, queued, unsettled, commandReceivers: this.#commandStreams.size };
+    const idle = this.#idleLanes.size;
+    return {
+      openLinks: this.#links.size,
+      queued,
+      unsettled,
+      commandReceivers: this.#commandStreams.size - idle,
+      idleCommandReceivers: idle,
+    };
   }
 
   /**
@@ -164,42 +174,25 @@ export class DeviceSession {
 
   /**
    * Waits for one command (credit 1). Resolves `undefined` when none came within `timeoutMs` (default
-   * 30 s), on abort, or when the session closes. The link stays attached until the command is settled, so
-   * settle it: accept once the device has it, release when it could not be handed over.
+   * 30 s), on abort, or when the session closes. Settle the command: accept once the device has it, release
+   * when it could not be handed over. Its link then stays attached, without credit, for the next call; a
+   * wait that ends empty detaches it (credit granted cannot be taken back otherwise).
    */
   receiveCommand(options: ReceiveCommandOptions = {}): Promise<Command | undefined> {
     const timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_RECEIVE_COMMAND_TIMEOUT_MS);
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.resolve(undefined);
-    return new Promise<Command | undefined>((resolve, reject) => {
-      let subscription: Subscription | undefined;
-      let finished = false;
-      const finish = (settle: () => void, keepLink = false): void => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onGiveUp);
-        if (!keepLink) subscription?.cancel();
-        settle();
-      };
-      const onGiveUp = (): void => finish(() => resolve(undefined));
-      const timer = setTimeout(onGiveUp, timeoutMs);
-      signal?.addEventListener('abort', onGiveUp, { once: true });
-      this.commands({ ...options, settlement: 'manual' }).subscribe({
-        onSubscribe: (s) => {
-          subscription = s;
-          if (finished) s.cancel();
-          else s.request(1);
-        },
-        onNext: (command) => {
-          finish(() => resolve(command), true);
-          // Detach once settled, not before: the outcome has to travel on this link.
-          void command.settled.then(() => subscription?.cancel());
-        },
-        onError: (error) => finish(() => reject(error)),
-        onComplete: () => finish(() => resolve(undefined)),
-      });
-    });
+    if (options.signal?.aborted) return Promise.resolve(undefined);
+    // Lanes with default link options are kept between commands; others detach after theirs.
+    const pooled = options.link === undefined;
+    let lane = pooled ? this.#takeIdleLane() : undefined;
+    lane ??= new CommandLane(
+      this.commands({ ...options, settlement: 'manual' }),
+      (idle) => {
+        if (pooled && this.#state === 'open') this.#idleLanes.add(idle);
+        else idle.cancel();
+      },
+      (dead) => this.#idleLanes.delete(dead),
+    );
+    return lane.take(timeoutMs, options.signal);
   }
 
   /**
@@ -269,7 +262,17 @@ export class DeviceSession {
     );
   }
 
+  #takeIdleLane(): CommandLane | undefined {
+    for (const lane of this.#idleLanes) {
+      this.#idleLanes.delete(lane);
+      if (!lane.dead) return lane;
+    }
+    return undefined;
+  }
+
   #subscribeCommands(subscriber: Subscriber<Command>, options: CommandOptions): void {
+    // An idle receiveCommand link gives way to a new command receiver rather than fail it.
+    if (this.#commandStreams.size >= this.#maxCommandReceivers) this.#takeIdleLane()?.cancel();
     if (this.#state === 'closed' || this.#commandStreams.size >= this.#maxCommandReceivers) {
       // §1.9: onSubscribe first, even for a subscription that fails at once.
       subscriber.onSubscribe({ request: () => undefined, cancel: () => undefined });

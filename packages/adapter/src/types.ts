@@ -229,5 +229,8 @@ export interface DeviceSessionStats {
   readonly queued: number;
   /** QoS 1 publishes written and waiting for their outcome. */
   readonly unsettled: number;
+  /** Command receivers in use: `commands()` subscriptions and `receiveCommand` waits or unsettled commands. */
   readonly commandReceivers: number;
+  /** `receiveCommand` links kept attached, without credit, for the next command. */
+  readonly idleCommandReceivers: number;
 }

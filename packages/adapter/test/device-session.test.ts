@@ -203,7 +203,7 @@ describe('DeviceSession against a rhea peer', () => {
     expect(await got[0]?.settled).toBe('accepted');
   });
 
-  it('receiveCommand takes one command with credit 1, detaches once it is settled, and times out empty', async () => {
+  it('receiveCommand takes one command at a time with credit 1 on one link, and detaches when a wait ends empty', async () => {
     const { peer, session } = await open();
     const waiting = session.receiveCommand({ timeoutMs: 10_000 });
     await peer.creditOn('commands/sensor-1', 1);
@@ -211,15 +211,28 @@ describe('DeviceSession against a rhea peer', () => {
     sender?.send({ body: 'open-valve' });
     const command = await waiting;
     expect(bodyText(command?.message.body)).toBe('open-valve');
-    expect(session.stats().commandReceivers).toBe(1);
-    const detached = new Promise<void>((resolve) => sender?.once('sender_close', () => resolve()));
+    expect(session.stats()).toMatchObject({ commandReceivers: 1, idleCommandReceivers: 0 });
     const released = new Promise<void>((resolve) => sender?.once('released', () => resolve()));
     command?.release();
     await released;
-    await detached;
-    expect(session.stats().commandReceivers).toBe(0);
+    // Settled: the link stays, without credit, for the next command.
+    expect(sender?.credit).toBe(0);
+    expect(session.stats()).toMatchObject({ commandReceivers: 0, idleCommandReceivers: 1 });
 
+    const next = session.receiveCommand({ timeoutMs: 10_000 });
+    await peer.creditOn('commands/sensor-1', 1);
+    expect(peer.senders.get('commands/sensor-1')).toBe(sender);
+    sender?.send({ body: 'close-valve' });
+    const second = await next;
+    const accepted = new Promise<void>((resolve) => sender?.once('accepted', () => resolve()));
+    second?.accept();
+    await accepted;
+
+    // A wait that ends empty leaves credit at the peer: the link is detached.
+    const detached = new Promise<void>((resolve) => sender?.once('sender_close', () => resolve()));
     expect(await session.receiveCommand({ timeoutMs: 200 })).toBeUndefined();
+    await detached;
+    expect(session.stats()).toMatchObject({ commandReceivers: 0, idleCommandReceivers: 0 });
   });
 
   it('completes a command stream closed before its link attached, after onSubscribe', async () => {

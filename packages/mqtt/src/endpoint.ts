@@ -56,6 +56,14 @@ export interface EndpointLimits {
 const LINGER_MS = 2000;
 /** Session expiry "never" (MQTT 5 0xFFFFFFFF). */
 const NEVER_EXPIRES = 0xffffffff;
+/** Packets handled even while the host is full: they finish earlier exchanges and give the host no work. */
+const NEVER_PARKED: ReadonlySet<MqttPacket['cmd']> = new Set([
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'pingreq',
+]);
 
 export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private endpointState: EndpointState = 'connecting';
@@ -71,8 +79,12 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private closedPending: PendingPublish[] = [];
   private aliases: InboundTopicAliases | undefined;
   private readonly inboundQos2 = new Map<number, InboundPublish>();
-  /** Inbound requests waiting for the host's answer (PUBACK / PUBREC / SUBACK / UNSUBACK). */
-  private hostPending = 0;
+  /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
+  private publishesAwaitingHost = 0;
+  /** Inbound SUBSCRIBE / UNSUBSCRIBE waiting for the host's answer. */
+  private requestsAwaitingHost = 0;
+  /** Packets read while the host was full, handled in order once it has room (at most inboundWindow). */
+  private readonly parked: MqttPacket[] = [];
   private hostPaused = false;
   private pumping = false;
   private readingPaused = false;
@@ -109,8 +121,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         return self.reason;
       },
       writeAck: (cmd, messageId, options) => this.writeAck(cmd, messageId, options),
-      hostAnswered: () => {
-        this.hostPending--;
+      hostAnswered: (kind) => {
+        if (kind === 'publish') this.publishesAwaitingHost--;
+        else this.requestsAwaitingHost--;
         this.pump();
       },
       qos2Completed: (messageId) => {
@@ -453,25 +466,51 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.close({ kind: 'connection-lost' });
   };
 
-  private shouldPauseReading(): boolean {
-    if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
-    return this.hostPaused || this.hostPending >= this.inboundWindow || (this.writer?.full ?? false);
+  /** The host has as many inbound PUBLISHes or requests waiting for its answer as it allows. */
+  private hostFull(): boolean {
+    return (
+      this.publishesAwaitingHost >= this.inboundWindow || this.requestsAwaitingHost >= this.inboundWindow
+    );
   }
 
-  /** Decodes and handles packets while reading is allowed. */
+  private shouldPauseReading(): boolean {
+    if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
+    return this.hostPaused || this.parked.length >= this.inboundWindow || (this.writer?.full ?? false);
+  }
+
+  /**
+   * Decodes and handles packets while reading is allowed. While the host is full, packets that would
+   * give it more work are parked (in order, at most inboundWindow of them) and reading goes on, so that
+   * the client's acknowledgements and pings still arrive; when the park is full, reading stops and TCP
+   * pushes back on the client.
+   */
   private pump(): void {
     if (this.pumping || this.endpointState === 'closed') return;
     this.pumping = true;
     try {
-      while (!this.isClosed() && !this.shouldPauseReading()) {
+      for (;;) {
+        if (this.isClosed() || this.hostPaused || (this.writer?.full ?? false)) break;
         let packet: MqttPacket | undefined;
-        try {
-          packet = this.decoder.next();
-        } catch (error) {
-          this.protocolError(error as MqttProtocolError);
-          return;
+        if (this.parked.length > 0 && !this.hostFull()) {
+          packet = this.parked.shift()!;
+        } else {
+          if (this.shouldPauseReading()) break;
+          try {
+            packet = this.decoder.next();
+          } catch (error) {
+            this.protocolError(error as MqttProtocolError);
+            return;
+          }
+          if (packet === undefined) break;
+          if (
+            this.endpointState === 'connected' &&
+            (this.parked.length > 0 || this.hostFull()) &&
+            !NEVER_PARKED.has(packet.cmd)
+          ) {
+            this.parked.push(packet);
+            continue;
+          }
         }
-        if (packet === undefined) break;
         try {
           this.handle(packet);
         } catch (error) {
@@ -636,9 +675,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         existing.duplicate();
         return;
       }
-      this.inboundQos2.set(packet.messageId!, message);
     }
-    if (packet.qos > 0) this.hostPending++;
+    if (packet.qos > 0) {
+      if (packet.qos === 2) this.inboundQos2.set(packet.messageId!, message);
+      this.publishesAwaitingHost++;
+    }
     if (this.listenerCount('publish') === 0) {
       // No host handler: nothing downstream. MQTT 5 is told so; the message is acknowledged and dropped.
       const options =
@@ -713,7 +754,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       },
       merge,
     );
-    this.hostPending++;
+    this.requestsAwaitingHost++;
     this.emit('subscribe', request);
   }
 
@@ -748,7 +789,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       },
       merge,
     );
-    this.hostPending++;
+    this.requestsAwaitingHost++;
     this.emit('unsubscribe', request);
   }
 

@@ -22,8 +22,8 @@ export interface InboundSink {
   readonly closed: boolean;
   readonly closeReason: CloseReason | undefined;
   writeAck(cmd: 'puback' | 'pubrec' | 'pubcomp', messageId: number, options: AckOptions | undefined): void;
-  /** The host answered (PUBACK / PUBREC / SUBACK / UNSUBACK): one fewer request waiting for the host. */
-  hostAnswered(): void;
+  /** The host answered a PUBLISH (PUBACK / PUBREC) or a request (SUBACK / UNSUBACK). */
+  hostAnswered(kind: 'publish' | 'request'): void;
   /** PUBCOMP written: the QoS 2 packet identifier is free again. */
   qos2Completed(messageId: number): void;
   writeSuback(messageId: number, granted: number[], properties: AckProperties | undefined): void;
@@ -82,7 +82,7 @@ export class InboundPublish implements PublishMessage {
     if (this.qos === 2) throw new TypeError('QoS 2 messages are answered with received() and complete()');
     if (this.answered) return;
     this.answered = true;
-    this.sink.hostAnswered();
+    this.sink.hostAnswered('publish');
     if (!this.sink.closed) this.sink.writeAck('puback', this.messageId!, options);
   }
 
@@ -92,7 +92,7 @@ export class InboundPublish implements PublishMessage {
     if (this.answered) return;
     this.answered = true;
     this.qos2 = 'pubrec-sent';
-    this.sink.hostAnswered();
+    this.sink.hostAnswered('publish');
     if (this.sink.closed) return;
     this.sink.writeAck('pubrec', this.messageId!, options);
     if ((options?.reasonCode ?? 0) >= 0x80) {
@@ -189,7 +189,7 @@ export class InboundSubscribe implements SubscribeRequest {
       throw new RangeError(`grant() needs ${this.subscriptions.length} codes, got ${codes.length}`);
     }
     this.answered = true;
-    this.sink.hostAnswered();
+    this.sink.hostAnswered('request');
     if (!this.sink.closed) this.sink.writeSuback(this.messageId, this.merge([...codes]), properties);
   }
 }
@@ -221,7 +221,7 @@ export class InboundUnsubscribe implements UnsubscribeRequest {
       throw new RangeError(`done() needs ${this.unsubscriptions.length} codes, got ${codes.length}`);
     }
     this.answered = true;
-    this.sink.hostAnswered();
+    this.sink.hostAnswered('request');
     const all = codes === undefined ? this.unsubscriptions.map(() => 0) : [...codes];
     if (!this.sink.closed) this.sink.writeUnsuback(this.messageId, this.merge(all), properties);
   }

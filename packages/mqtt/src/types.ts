@@ -301,9 +301,9 @@ export interface MqttServerOptions {
   /** Inbound topic aliases an MQTT 5 client may use (CONNACK topic alias maximum). 0 disables. Default 32. */
   topicAliasMaximum?: number;
   /**
-   * Unacknowledged inbound QoS 1/2 PUBLISHes per client. Advertised to MQTT 5 clients as receive maximum
-   * (a client that exceeds it is disconnected with 0x93); for 3.1 / 3.1.1 clients the endpoint stops
-   * reading the socket at this count until the host acknowledges. Default 64.
+   * Inbound QoS 1/2 PUBLISHes (and, separately, SUBSCRIBE/UNSUBSCRIBE) that may wait for the host's
+   * answer. Advertised to MQTT 5 clients as receive maximum. Beyond it, up to as many packets are parked
+   * (acknowledgements from the client are still read); then the endpoint stops reading. Default 64.
    */
   receiveMaximum?: number;
   /**

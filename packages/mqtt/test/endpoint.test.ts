@@ -308,7 +308,7 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     expect(pubcomp).toMatchObject(version === 5 ? { messageId: 9, reasonCode: 0x92 } : { messageId: 9 });
   });
 
-  it('stops reading while receiveMaximum requests wait for the host', async () => {
+  it('holds back publishes beyond receiveMaximum until the host has room', async () => {
     const { endpoint, client } = await connect(version, { receiveMaximum: 2 });
     let outstanding = 0;
     let maxOutstanding = 0;
@@ -340,6 +340,34 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     await client.waitFor((p) => p.cmd === 'puback', 6);
     expect(topics).toEqual(['t/0', 't/1', 't/2', 't/3', 't/4', 't/5']);
     expect(maxOutstanding).toBe(2);
+  });
+
+  it('still reads acknowledgements while the host is full, so answers may wait for them', async () => {
+    const { endpoint, client } = await connect(version, { receiveMaximum: 2 });
+    const topics: string[] = [];
+    let down: Promise<unknown> | undefined;
+    endpoint.on('publish', (m) => {
+      topics.push(m.topic);
+      // The host answers only once the client has acknowledged a message sent to it: with two such
+      // publishes it is full, and the client's PUBACK arrives behind a third PUBLISH.
+      down ??= endpoint.publish({ topic: 'down', payload: 'x', qos: 1 });
+      void down.then(() => m.ack());
+    });
+    const publish = (topic: string, messageId: number): MqttPacket => ({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      messageId,
+    });
+    client.send(publish('first', 1), publish('second', 2));
+    const [sent] = await client.waitFor((p) => p.cmd === 'publish');
+    const ack = { cmd: 'puback' as const, messageId: (sent as { messageId: number }).messageId };
+    client.send(publish('third', 3), version === 5 ? { ...ack, reasonCode: 0 } : ack);
+    await client.waitFor((p) => p.cmd === 'puback', 3);
+    expect(topics).toEqual(['first', 'second', 'third']);
   });
 
   it('re-sends a pending PUBREL on resume and resolves on PUBCOMP', async () => {

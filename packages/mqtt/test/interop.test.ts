@@ -407,6 +407,46 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
   });
 });
 
+describe('many mqtt.js clients at once', () => {
+  it('keeps each client on its own endpoint, in order, QoS 1 both ways', async () => {
+    harness = await startServer({ outboundWindow: 4 });
+    harness.server.on('endpoint', (endpoint) => {
+      // One sender per endpoint: echo each message to its client once the window has room, and acknowledge
+      // it only when the echo has been written.
+      let sender = Promise.resolve();
+      endpoint.on('publish', (message) => {
+        sender = sender.then(async () => {
+          await endpoint.windowOpen();
+          void endpoint.publish({ topic: `echo/${message.topic}`, payload: message.payload, qos: 1 });
+          message.ack();
+        });
+      });
+      endpoint.accept();
+    });
+    const COUNT = 20;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, async (_, n) => {
+        const c = client(harness!.port, { protocolVersion: n % 2 === 0 ? 4 : 5, clientId: `multi-${n}` });
+        clients.push(c);
+        await next(c, 'connect');
+        const got: string[] = [];
+        const all = new Promise<void>((resolve) =>
+          c.on('message', (topic, payload) => {
+            got.push(`${topic}:${payload.toString()}`);
+            if (got.length === COUNT) resolve();
+          }),
+        );
+        for (let i = 0; i < COUNT; i++) void c.publishAsync(`c${n}`, `${i}`, { qos: 1 });
+        await all;
+        return got;
+      }),
+    );
+    results.forEach((got, n) => {
+      expect(got).toEqual(Array.from({ length: COUNT }, (_, i) => `echo/c${n}:${i}`));
+    });
+  });
+});
+
 describe('MQTT 3.1 (MQIsdp) with mqtt.js', () => {
   it('connects and carries QoS 1 both ways', async () => {
     const { endpoint, mqttClient } = await connected(3, { protocolId: 'MQIsdp' });

@@ -44,6 +44,13 @@ async function rheaDirect(guarantee: DeliveryGuarantee, n: number): Promise<numb
     },
   );
   serverContainer.on('disconnected', () => {});
+  // Same socket options as ours (TCP_NODELAY both ways), so that the comparison measures the layers.
+  serverContainer.on(
+    'connection_open',
+    (context: { connection: { socket?: { setNoDelay?(on: boolean): void } } }) => {
+      context.connection.socket?.setNoDelay?.(true);
+    },
+  );
   const server = serverContainer.listen({ port: 0, host: '127.0.0.1' } as never) as unknown as Server;
   await new Promise((resolve) => server.once('listening', resolve));
   const clientContainer = rhea.create_container({ id: 'bench-client' });
@@ -52,7 +59,8 @@ async function rheaDirect(guarantee: DeliveryGuarantee, n: number): Promise<numb
     host: '127.0.0.1',
     port: (server.address() as AddressInfo).port,
     reconnect: false,
-  });
+    tcp_no_delay: true,
+  } as never);
   const sender = connection.open_sender({ target: { address: 'q' }, snd_settle_mode: presettled ? 1 : 0 });
   let accepted = 0;
   sender.on('accepted', () => {

@@ -21,7 +21,7 @@ import type {
   RheaReceiver,
   RheaSender,
 } from './internal/rhea-types';
-import { watchSocketClose } from './internal/socket-close';
+import { coalesceWrites, watchSocketClose } from './internal/socket';
 import { Receiver } from './receiver';
 import { Backoff, type ResolvedReconnectOptions, resolveReconnectOptions } from './reconnect';
 import { Sender } from './sender';
@@ -246,8 +246,10 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     const conn = init.container.connect({ ...init.rheaOptions } as unknown as Parameters<
       RheaContainer['connect']
     >[0]) as RheaConnection;
-    if (conn.socket !== undefined)
+    if (conn.socket !== undefined) {
       watchSocketClose(conn, conn.socket as unknown as Parameters<typeof watchSocketClose>[1]);
+      coalesceWrites(conn.socket);
+    }
     this.#rhea = conn;
     this.#lastError = undefined;
     this.#wire(conn);
@@ -591,6 +593,8 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
     transport,
     hostname: o.hostname ?? vhost ?? host,
     reconnect: false,
+    // Acknowledgements and flow frames are small and latency-bound: never let Nagle hold them back.
+    tcp_no_delay: true,
     idle_time_out: o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     ...RHEA_LINK_DEFAULTS,
   };

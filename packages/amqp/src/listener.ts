@@ -6,7 +6,7 @@ import { AmqpConnection, RHEA_LINK_DEFAULTS } from './connection';
 import { InvalidArgumentError } from './errors';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaContainer } from './internal/rhea-types';
-import { watchSocketClose } from './internal/socket-close';
+import { coalesceWrites, watchSocketClose } from './internal/socket';
 import type { AddressInfo, AmqpErrorInit, ListenerEvents, ListenOptions, SaslMechanism } from './types';
 
 export const DEFAULT_MAX_CONNECTIONS = 1000;
@@ -76,6 +76,8 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => {});
+    // Acknowledgements and flow frames are small and latency-bound: never let Nagle hold them back.
+    socket.setNoDelay(true);
     const o = this.#options;
     const rheaConnection = this.#container.create_connection({
       id: randomUUID(),
@@ -99,6 +101,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     });
     connection.once('close', () => this.#connections.delete(connection));
     watchSocketClose(rheaConnection, socket);
+    coalesceWrites(socket);
     (rheaConnection as unknown as { accept(socket: net.Socket): void }).accept(socket);
   }
 }

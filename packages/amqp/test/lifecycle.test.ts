@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const script = fileURLToPath(new URL('./fixtures/open-and-close.ts', import.meta.url));
+const script = fileURLToPath(new URL('./child-open-and-close.ts', import.meta.url));
 
 /** Runs the fixture; resolves with its exit code and output once it exits on its own. */
 function run(mode: string): Promise<{ code: number | null; output: string }> {

@@ -1,6 +1,6 @@
 /** The machine a benchmark ran on, for the report. */
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 export interface Machine {
   readonly cpuModel: string;
@@ -8,6 +8,8 @@ export interface Machine {
   readonly memoryGiB: number;
   readonly node: string;
   readonly kernel: string;
+  /** 1-minute load average when the benchmark started: other work on the machine skews every figure. */
+  readonly load: number;
 }
 
 export function describeMachine(): Machine {
@@ -29,9 +31,10 @@ export function describeMachine(): Machine {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     kernel,
+    load: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
 
 export function machineLine(machine: Machine): string {
-  return `${machine.cpuModel}, ${machine.nproc} CPUs (nproc), ${machine.memoryGiB} GiB memory, Linux ${machine.kernel}, Node.js ${machine.node}`;
+  return `${machine.cpuModel}, ${machine.nproc} CPUs (nproc), ${machine.memoryGiB} GiB memory, Linux ${machine.kernel}, Node.js ${machine.node}, load average ${machine.load} at the start`;
 }

@@ -73,12 +73,7 @@ export function renderReport(input: ReportInput): string {
   );
   const ratioHeads = hasDragoman ? peers.map((peer) => `dragoman / ${peer}`) : [];
   const head = ['scenario', ...names, ...ratioHeads];
-  const table = (
-    title: string,
-    cell: (runs: RunResult[]) => number,
-    digits: number,
-    higherIsBetter: boolean,
-  ) => {
+  const table = (title: string, cell: (runs: RunResult[]) => number, digits: number) => {
     lines.push(`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
     for (const scenario of input.scenarios) {
       const medians = names.map((name) => {
@@ -87,10 +82,7 @@ export function renderReport(input: ReportInput): string {
       });
       const ours = medians[names.indexOf('dragoman')] ?? Number.NaN;
       const ratios = hasDragoman
-        ? peers.map((peer) => {
-            const theirs = medians[names.indexOf(peer)] ?? Number.NaN;
-            return higherIsBetter ? ratio(ours, theirs) : ratio(ours, theirs);
-          })
+        ? peers.map((peer) => ratio(ours, medians[names.indexOf(peer)] ?? Number.NaN))
         : [];
       lines.push(
         `| ${[scenarioTitle(scenario), ...medians.map((value) => number(value, digits)), ...ratios].join(' | ')} |`,
@@ -102,25 +94,13 @@ export function renderReport(input: ReportInput): string {
     'Throughput, messages/s from first to last receipt (median; higher is better)',
     (runs) => median(runs.map((r) => r.msgPerSec)),
     0,
-    true,
   );
-  table(
-    'p50 latency, ms (median over runs; lower is better)',
-    (runs) => median(runs.map((r) => r.p50Ms)),
-    1,
-    false,
-  );
-  table(
-    'p99 latency, ms (median over runs; lower is better)',
-    (runs) => median(runs.map((r) => r.p99Ms)),
-    1,
-    false,
-  );
+  table('p50 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p50Ms)), 1);
+  table('p99 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p99Ms)), 1);
   table(
     'Messages lost + duplicated, summed over runs (should be 0)',
     (runs) => runs.reduce((sum, r) => sum + r.lost + r.duplicates, 0),
     0,
-    false,
   );
 
   const rssHead = ['', ...names, ...ratioHeads];

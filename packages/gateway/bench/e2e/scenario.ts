@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { MqttClient } from 'mqtt';
 import type { Connection } from 'rhea';
+import { scrapeMetrics } from '../support/metrics';
 import {
   amqpPublish,
   amqpReceive,
@@ -90,6 +91,23 @@ export interface RunResult {
   readonly durationMs: number;
   /** Highest VmRSS of the target sampled during this run. */
   readonly peakRssMiB: number;
+  /** dragoman only, when messages were lost: its non-zero drop counters from /metrics (cumulative since it started). */
+  readonly dropped?: Record<string, number>;
+}
+
+/** The gateway's own account of drops, so a loss in the table can be explained. */
+async function droppedCounters(target: Target): Promise<Record<string, number> | undefined> {
+  if (target.metricsPort === undefined) return undefined;
+  try {
+    const samples = await scrapeMetrics(target.metricsPort);
+    const dropped: Record<string, number> = {};
+    for (const [key, value] of samples) {
+      if (key.startsWith('dragoman_backend_dropped_total') && value > 0) dropped[key] = value;
+    }
+    return dropped;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Which flows a target can serve: the cross-protocol ones need both protocols. */
@@ -183,6 +201,7 @@ export async function runScenario(
     // The last acknowledgements may still be on their way to the publishers; they get a few seconds.
     const results = await Promise.race([Promise.all(publishers), delay(5_000, [] as PublishResult[])]);
     controller.abort();
+    const dropped = tracker.unique < tracker.expected ? await droppedCounters(target) : undefined;
     const sorted = tracker.sortedLatencies();
     const elapsedS = (tracker.lastAt - tracker.firstAt) / 1000;
     return {
@@ -203,6 +222,7 @@ export async function runScenario(
       idleEnd: idle,
       durationMs: Math.round(performance.now() - startedAt),
       peakRssMiB: rss.peakMiB(),
+      ...(dropped === undefined ? {} : { dropped }),
     };
   } finally {
     clearTimeout(timer);

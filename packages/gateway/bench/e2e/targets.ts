@@ -100,10 +100,17 @@ async function waitReady(
   });
 }
 
-export async function startTarget(name: TargetName): Promise<Target> {
+export interface DragomanOptions {
+  /** Run with the gateway's defaults only (no raised backlog), e.g. to show its bounds. */
+  readonly defaults?: boolean;
+  /** More flags for the CLI, e.g. ['--max-connections', '60000']. */
+  readonly extraArgs?: readonly string[];
+}
+
+export async function startTarget(name: TargetName, dragoman: DragomanOptions = {}): Promise<Target> {
   switch (name) {
     case 'dragoman':
-      return startDragoman();
+      return startDragoman(dragoman);
     case 'mosquitto':
       return startMosquitto();
     case 'aedes':
@@ -113,12 +120,12 @@ export async function startTarget(name: TargetName): Promise<Target> {
   }
 }
 
-/** Extra dragoman flags, e.g. for profiling: DRAGOMAN_BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+/** Extra dragoman flags, e.g. for profiling: BENCH_DRAGOMAN_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 function nodeFlags(): string[] {
-  return (process.env.DRAGOMAN_BENCH_NODE_OPTIONS ?? '').split(' ').filter((flag) => flag !== '');
+  return (process.env.BENCH_DRAGOMAN_NODE_OPTIONS ?? '').split(' ').filter((flag) => flag !== '');
 }
 
-async function startDragoman(): Promise<Target> {
+async function startDragoman(options: DragomanOptions): Promise<Target> {
   const [mqttPort, wsPort, amqpPort, metricsPort] = (await freePorts(4)) as [number, number, number, number];
   const args = [
     ...nodeFlags(),
@@ -134,8 +141,8 @@ async function startDragoman(): Promise<Target> {
     '--log-level',
     'warn',
     // Like mosquitto's max_queued_messages below: a subscriber's backlog holds a whole run (default 1 000).
-    '--max-offline-messages',
-    String(BACKLOG_LIMIT),
+    ...(options.defaults ? [] : ['--max-offline-messages', String(BACKLOG_LIMIT)]),
+    ...(options.extraArgs ?? []),
   ];
   const child = await ManagedProcess.start(process.execPath, args, { name: 'dragoman' });
   await waitReady(child, () => probeMqttConnect({ port: mqttPort }), 'dragoman MQTT');

@@ -1,0 +1,133 @@
+/**
+ * Scale benchmark: N idle MQTT clients (keep-alive 60 s) on one dragoman process; reports its RSS and heap per
+ * connection, and the p50/p99 latency of a fixed-rate MQTT→AMQP stream (QoS 0) before and with the idle clients.
+ *
+ *   node --import tsx packages/gateway/bench/scale/run.ts [--clients 10000] [--rate 2000] [--seconds 10]
+ *
+ * The script re-runs itself under `sh -c 'ulimit -n …'` so that it and the gateway (its child) may hold one
+ * descriptor per client; where the hard limit cannot be raised (an unprivileged container), it uses the hard
+ * limit, which caps --clients a little below it. JSON lines on stdout; progress on stderr.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RssSampler, readMemory } from '../e2e/rss';
+import { parseScenario, runScenario } from '../e2e/scenario';
+import { startTarget, type Target } from '../e2e/targets';
+import { metric, scrapeMetrics } from '../support/metrics';
+import { openIdleClients, SOURCE_ADDRESSES } from './idle-clients';
+
+const WANTED_FD_LIMIT = 200_000;
+const REEXEC_FLAG = 'BENCH_SCALE_LIMIT_RAISED';
+
+function log(message: string): void {
+  process.stderr.write(`[bench:scale] ${message}\n`);
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
+  return parsed;
+}
+
+/** Runs this script again with the highest descriptor limit the shell can set. */
+async function reexecWithRaisedLimit(): Promise<number> {
+  const script = `ulimit -n ${WANTED_FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      script,
+      'sh',
+      process.execPath,
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ],
+    { stdio: 'inherit', env: { ...process.env, [REEXEC_FLAG]: '1' } },
+  );
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
+async function memory(target: Target): Promise<{ rssMiB: number; heapUsedMiB: number }> {
+  const samples = target.metricsPort === undefined ? undefined : await scrapeMetrics(target.metricsPort);
+  return {
+    rssMiB: readMemory(target.pid)?.rssMiB ?? Number.NaN,
+    heapUsedMiB:
+      samples === undefined ? Number.NaN : metric(samples, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { clients: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' } },
+  });
+  const clients = positive('clients', values.clients, 10_000);
+  const rate = positive('rate', values.rate, 2_000);
+  const seconds = positive('seconds', values.seconds, 10);
+  const { execSync } = await import('node:child_process');
+  const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh', encoding: 'utf8' }).trim());
+  log(`descriptor limit ${fdLimit}; ${clients} idle clients from ${SOURCE_ADDRESSES.join(', ')}`);
+  if (clients + 200 > fdLimit)
+    throw new Error(`--clients ${clients} needs a descriptor limit above ${clients + 200}`);
+
+  const target = await startTarget('dragoman', { extraArgs: ['--max-connections', String(clients + 100)] });
+  const sampler = new RssSampler(target.pid);
+  const stream = parseScenario(`mqtt-amqp-qos0-1p@${rate}`, undefined);
+  const streamOptions = { messages: rate * seconds, size: 64, timeoutMs: (seconds + 60) * 1000 };
+  const rss = () => ({ reset: () => sampler.reset(), peakMiB: () => sampler.peakMiB() });
+  try {
+    const before = await runScenario(target, stream, 1, streamOptions, rss);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'scale', phase: 'stream without idle clients', ...before })}\n`,
+    );
+    const baseline = await memory(target);
+    const openedAt = performance.now();
+    const sockets = await openIdleClients(target.mqtt.port, clients);
+    const connectSeconds = (performance.now() - openedAt) / 1000;
+    log(`${sockets.length} clients connected in ${connectSeconds.toFixed(1)} s`);
+    const loaded = await memory(target);
+    const during = await runScenario(target, stream, 1, streamOptions, rss);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'scale', phase: 'stream with idle clients', ...during })}\n`,
+    );
+    const summary = {
+      bench: 'scale',
+      clients: sockets.length,
+      fdLimit,
+      connectsPerSec: Math.round(sockets.length / connectSeconds),
+      rssBeforeMiB: round(baseline.rssMiB),
+      rssWithClientsMiB: round(loaded.rssMiB),
+      rssPerClientKiB: round(((loaded.rssMiB - baseline.rssMiB) * 1024) / sockets.length),
+      heapBeforeMiB: round(baseline.heapUsedMiB),
+      heapWithClientsMiB: round(loaded.heapUsedMiB),
+      heapPerClientKiB: round(((loaded.heapUsedMiB - baseline.heapUsedMiB) * 1024) / sockets.length),
+      peakRssMiB: round(readMemory(target.pid)?.hwmMiB ?? Number.NaN),
+      streamRate: rate,
+      p50MsWithout: before.p50Ms,
+      p99MsWithout: before.p99Ms,
+      p50MsWith: during.p50Ms,
+      p99MsWith: during.p99Ms,
+      lostWith: during.lost,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    for (const socket of sockets) socket.destroy();
+  } finally {
+    sampler.stop();
+    await target.stop();
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+const run = process.env[REEXEC_FLAG] === '1' ? main().then(() => 0) : reexecWithRaisedLimit();
+run.then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

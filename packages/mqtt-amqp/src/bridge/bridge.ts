@@ -66,6 +66,8 @@ export class ClientBridge {
   private subscriptionLink: Sender | undefined;
   private pubrelLink: Promise<Sender> | undefined;
   private deliveries: ClientDeliveries | undefined;
+  /** Attaches under way. */
+  private readonly attaching = new Set<Promise<OpenLink>>();
   /** Every link opened, so teardown finds them all (with the name to give back). */
   private readonly openLinks = new Map<OpenLink, string>();
   /** The error the will link is detached with once the bridge ends (undefined: clean). */
@@ -254,7 +256,7 @@ export class ClientBridge {
             name,
             target: addresses.willService,
             guarantee: 'at-least-once',
-            signal,
+            attachTimeoutMs: options.connectTimeoutMs,
           }),
         ),
       );
@@ -272,7 +274,7 @@ export class ClientBridge {
           name: ssName,
           target: addresses.subscriptionService,
           guarantee: 'at-least-once',
-          signal,
+          attachTimeoutMs: options.connectTimeoutMs,
         }),
       ),
     );
@@ -292,7 +294,7 @@ export class ClientBridge {
           source: addresses.control(this.clientId),
           guarantee: 'at-least-once',
           creditWindow: 0,
-          signal,
+          attachTimeoutMs: options.connectTimeoutMs,
         }),
       ),
     );
@@ -358,7 +360,7 @@ export class ClientBridge {
           source: this.env.addresses.publish(this.clientId),
           settleModes: { sender: 'mixed', receiver: 'first' },
           creditWindow: 0,
-          signal: this.lifetime.signal,
+          attachTimeoutMs: this.env.options.connectTimeoutMs,
         }),
       ),
       this.env.options.connectTimeoutMs,
@@ -487,7 +489,6 @@ export class ClientBridge {
         // Names the publisher, so the Subscription service can honour MQTT 5 no-local.
         properties: { [PUBLISHER_ID_KEY]: this.clientId },
         attachTimeoutMs: this.env.options.stepTimeoutMs,
-        signal: this.lifetime.signal,
       }),
     );
     return { sender, address, kind, name };
@@ -505,7 +506,6 @@ export class ClientBridge {
           target: this.env.addresses.pubrel(this.clientId),
           guarantee: 'at-least-once',
           attachTimeoutMs: this.env.options.stepTimeoutMs,
-          signal: this.lifetime.signal,
         }),
       );
       const attaching = this.pubrelLink;
@@ -526,12 +526,17 @@ export class ClientBridge {
     });
   }
 
-  /** Registers a link being opened so teardown closes it, and gives its name back if the attach fails. */
+  /**
+   * Registers a link being opened so teardown closes it, and gives its name back if the attach fails.
+   * Attaches are never aborted half-way (no signal): a link detached before the peer's attach arrives leaves
+   * the peer's late attach looking like a new link. One that completes after the bridge ended is closed here.
+   */
   private opened<L extends OpenLink>(name: string, attaching: Promise<L>): Promise<L> {
-    return attaching.then(
+    const attached = attaching.then(
       (link) => {
         this.openLinks.set(link, name);
-        if (this.bridgeState === 'closing' || this.bridgeState === 'closed') void this.closeLink(link);
+        // While closing, teardown waits for this attach and closes the link with the others.
+        if (this.bridgeState === 'closed') void this.closeLink(link);
         return link;
       },
       (error: unknown) => {
@@ -539,6 +544,12 @@ export class ClientBridge {
         throw error;
       },
     );
+    this.attaching.add(attached);
+    const done = (): void => {
+      this.attaching.delete(attached);
+    };
+    attached.then(done, done);
+    return attached;
   }
 
   /** Detaches a link (the will link with the bridge's will error) and gives its name back. */
@@ -576,6 +587,9 @@ export class ClientBridge {
     this.bridgeState = 'closing';
     this.lifetime.abort(new Error('bridge closed'));
     this.deliveries?.stop();
+    // Links still attaching finish first (bounded by their attach time-out), so that every name is given
+    // back before a newcomer with this client id attaches its own.
+    await Promise.allSettled([...this.attaching]);
     this.publishLinks.closeAll();
     const will = this.willLink;
     if (will !== undefined) {

@@ -75,6 +75,20 @@ describe('bridge gateway lifecycle', () => {
     expect(packet.reasonCode).toBe(0x80);
   });
 
+  it('a client gone while its links attach leaves no half-attached link behind', async () => {
+    gw = await runGateway({ amqp: { url: peer.url }, poolSize: 1 });
+    for (let i = 0; i < 5; i++) {
+      const client = await gw.connect({ clientId: 'hasty', protocolVersion: 5, clean: i % 2 === 0 });
+      client.stream.destroy(); // right after CONNACK: the publish receiver is still attaching
+    }
+    const last = await gw.connect({ clientId: 'hasty', protocolVersion: 5 });
+    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress('hasty') && e.seq > 0);
+    expect(peer.ofKind('detach').filter((e) => e.condition === 'amqp:not-found')).toEqual([]);
+    expect(peer.ofKind('connection-open')).toHaveLength(1);
+    expect(peer.ofKind('connection-close')).toHaveLength(0);
+    last.end(true);
+  });
+
   it('close() disconnects clients (MQTT 5: 0x8B) and detaches their will links with detach-forced', async () => {
     gw = await runGateway({ amqp: { url: peer.url } });
     const client = await gw.connect({

@@ -1,6 +1,7 @@
 /**
- * Flood: a QoS 1 publisher far faster than its subscriber (which acknowledges each message only after a
- * timer). Back-pressure must hold end to end — the publisher is throttled by the endpoint's receive maximum and
+ * Flood: a QoS 1 publisher far faster than its subscriber (which stalls on its first message until the flood
+ * has filled its backlog and a well-behaved client has been served, then acknowledges one message per timer
+ * tick). Back-pressure must hold end to end — the publisher is throttled by the endpoint's receive maximum and
  * AMQP credit, the subscriber's backlog is bounded by the backend's in-memory limit and the session store — so
  * the buffers counted in the process (bridge and backend `stats()`, socket buffers) stay under their bounds,
  * a well-behaved client is still served during the flood, and every message is either delivered or counted
@@ -49,15 +50,21 @@ describe('flood', () => {
     });
     stack = running;
 
-    // The slow subscriber: mqtt.js handles one PUBLISH at a time and PUBACKs it when the callback runs.
+    // The slow subscriber: mqtt.js handles one PUBLISH at a time and PUBACKs it when the callback runs. It
+    // stalls completely on its first message until the probe below has been served (so the probe surely runs
+    // while the flood is backed up), then acknowledges one message per timer tick.
     const subscriber = await connected(running.url, 'flood-subscriber');
     clients.push(subscriber);
     const received = new Set<string>();
     const progress = new EventEmitter();
+    let releaseStall: () => void = () => {};
+    const stall = new Promise<void>((resolve) => {
+      releaseStall = resolve;
+    });
     subscriber.handleMessage = (packet, done) => {
       received.add(Buffer.from(packet.payload).subarray(0, 16).toString());
       progress.emit('message');
-      setTimeout(() => done(), 1);
+      void stall.then(() => setTimeout(() => done(), 1));
     };
     await subscriber.subscribeAsync('flood/#', { qos: 1 });
 
@@ -82,26 +89,33 @@ describe('flood', () => {
         const payload = Buffer.concat([Buffer.from(`m${String(i).padStart(15, '0')}`), PAYLOAD]);
         return publisher.publishAsync(`flood/${i % 10}`, payload, { qos: 1 }).then(() => {
           pubacked += 1;
+          progress.emit('puback');
         });
       }),
     );
 
     try {
-      // While the flood runs (the subscriber is far behind), a well-behaved client is served.
+      // Once the flood has filled the stalled subscriber's backlog (the store's policy is dropping its oldest
+      // entries), a well-behaved client is still served.
+      const backlogFull = (): boolean => running.backend.stats().subscriptions.droppedBacklogFull > 0;
       await withTimeout(
         new Promise<void>((resolve) => {
           const check = (): void => {
-            if (received.size >= 50) {
-              progress.off('message', check);
-              resolve();
-            }
+            if (!backlogFull()) return;
+            progress.off('puback', check);
+            resolve();
           };
-          progress.on('message', check);
+          progress.on('puback', check);
+          check();
         }),
-        30_000,
-        'the flood to reach the subscriber',
+        60_000,
+        "the flood to fill the subscriber's backlog",
       );
-      await roundTrip(running.url, 30_000);
+      try {
+        await roundTrip(running.url, 30_000);
+      } finally {
+        releaseStall();
+      }
       const duringProbe = { pubacked, received: received.size };
 
       await withTimeout(published, 120_000, `PUBACKs for all ${MESSAGES} messages`);
@@ -129,7 +143,7 @@ describe('flood', () => {
           `(high water ${stats.bufferedHighWater}), max socket bytes ${maxSocketBytes}, ` +
           `delivered ${received.size}, dropped by backlog policy ${stats.droppedBacklogFull}`,
       );
-      expect(duringProbe.received).toBeLessThan(MESSAGES);
+      expect(duringProbe.received).toBe(1);
       expect(received.size + stats.droppedBacklogFull).toBe(MESSAGES);
       expect(stats.droppedByStore).toBe(0);
     } finally {

@@ -50,6 +50,7 @@ export interface EndpointLimits {
   writeHighWaterMark: number;
   serverKeepAlive: number | undefined;
   assignClientId: () => string;
+  drainTimeoutMs: number;
 }
 
 /** How long to wait for the peer to close after our final packet before destroying the stream. */
@@ -86,6 +87,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   /** Packets read while the host was full, handled in order once it has room (at most inboundWindow). */
   private readonly parked: MqttPacket[] = [];
   private hostPaused = false;
+  /**
+   * The client's side of the stream has gone ('end', 'error' or 'close'): no more bytes will arrive, but
+   * those already received are still handled in order before the endpoint closes (connection-lost
+   * unless they held a DISCONNECT).
+   */
+  private remoteGone: { error?: Error } | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
   private pumping = false;
   private readingPaused = false;
   private windowWasClosed = false;
@@ -285,7 +293,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         ),
       () => this.readingPaused,
     );
-    this.keepAlive.start();
+    if (this.remoteGone === undefined) this.keepAlive.start();
     // Packets that came with the CONNECT are handled on the next tick, so that listeners attached right
     // after accept() see them.
     process.nextTick(() => this.pump());
@@ -455,16 +463,41 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   };
 
   private readonly onEnd = (): void => {
-    this.close({ kind: 'connection-lost' });
+    this.onRemoteGone(undefined);
   };
 
   private readonly onStreamError = (error: Error): void => {
-    this.close({ kind: 'connection-lost', error });
+    this.onRemoteGone(error);
   };
 
   private readonly onStreamClose = (): void => {
-    this.close({ kind: 'connection-lost' });
+    this.onRemoteGone(undefined);
   };
+
+  /**
+   * The stream ended or failed. Its 'end' can come while the host has paused the endpoint (the stream
+   * had nothing left to emit), so packets it already gave us may still wait in the decoder or the park:
+   * handle them first — a DISCONNECT among them is a clean disconnect — and close once none is left.
+   * A host that stays paused or full is given drainTimeoutMs; then the rest is dropped.
+   */
+  private onRemoteGone(error: Error | undefined): void {
+    if (this.endpointState === 'closed') return;
+    if (this.remoteGone !== undefined) {
+      if (error !== undefined) this.remoteGone.error ??= error;
+      return;
+    }
+    this.remoteGone = error !== undefined ? { error } : {};
+    this.stream.off('data', this.onData);
+    this.keepAlive?.stop(); // Silence is no longer the question: nothing more can arrive.
+    this.drainTimer = setTimeout(() => this.closeLost(), this.limits.drainTimeoutMs);
+    this.drainTimer.unref();
+    this.pump();
+  }
+
+  private closeLost(): void {
+    const error = this.remoteGone?.error;
+    this.close({ kind: 'connection-lost', ...(error !== undefined ? { error } : {}) });
+  }
 
   /** The host has as many inbound PUBLISHes or requests waiting for its answer as it allows. */
   private hostFull(): boolean {
@@ -475,7 +508,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   private shouldPauseReading(): boolean {
     if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
-    return this.hostPaused || this.parked.length >= this.inboundWindow || (this.writer?.full ?? false);
+    return (
+      this.hostPaused ||
+      this.parked.length >= this.inboundWindow ||
+      (this.remoteGone === undefined && this.writerFull())
+    );
   }
 
   /**
@@ -487,9 +524,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private pump(): void {
     if (this.pumping || this.endpointState === 'closed') return;
     this.pumping = true;
+    let drained = false;
     try {
       for (;;) {
-        if (this.isClosed() || this.hostPaused || (this.writer?.full ?? false)) break;
+        // Once the client has gone, a full write buffer no longer holds anything back.
+        if (this.isClosed() || this.hostPaused || (this.remoteGone === undefined && this.writerFull())) break;
         let packet: MqttPacket | undefined;
         if (this.parked.length > 0 && !this.hostFull()) {
           packet = this.parked.shift()!;
@@ -501,7 +540,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
             this.protocolError(error as MqttProtocolError);
             return;
           }
-          if (packet === undefined) break;
+          if (packet === undefined) {
+            drained = this.parked.length === 0;
+            break;
+          }
           if (
             this.endpointState === 'connected' &&
             (this.parked.length > 0 || this.hostFull()) &&
@@ -521,7 +563,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     } finally {
       this.pumping = false;
     }
-    this.updateReading();
+    // Everything the client sent before going away has been handled and none of it closed us.
+    if (drained && this.remoteGone !== undefined) this.closeLost();
+    else this.updateReading();
+  }
+
+  private writerFull(): boolean {
+    return this.writer?.full ?? false;
   }
 
   private isClosed(): boolean {
@@ -967,6 +1015,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.reason = reason;
     this.clearConnectTimer();
     this.keepAlive?.stop();
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
     const stream = this.stream;
     stream.off('data', this.onData);
     if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {

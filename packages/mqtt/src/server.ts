@@ -15,6 +15,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_TOPIC_ALIAS_MAXIMUM = 32;
 export const DEFAULT_RECEIVE_MAXIMUM = 64;
 export const DEFAULT_OUTBOUND_WINDOW = 32;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -72,6 +73,12 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
           ? undefined
           : checkInteger('serverKeepAlive', options.serverKeepAlive, 0, 65_535),
       assignClientId: options.assignClientId ?? (() => `dragoman-${randomUUID()}`),
+      drainTimeoutMs: checkInteger(
+        'drainTimeoutMs',
+        options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+        1,
+        2_147_483_647,
+      ),
     };
   }
 

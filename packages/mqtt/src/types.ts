@@ -320,6 +320,13 @@ export interface MqttServerOptions {
   serverKeepAlive?: number;
   /** Generates the client id assigned to a client that sent an empty one. Default: 'dragoman-' + random UUID. */
   assignClientId?: () => string;
+  /**
+   * After the client's side of the stream has gone, packets it sent before are still handled in order
+   * (a DISCONNECT among them is a clean disconnect). This bounds how long the endpoint waits for a host
+   * that has paused it or is full to take them; then it closes (connection-lost) and drops the rest.
+   * Default 10 000 ms.
+   */
+  drainTimeoutMs?: number;
 }
 
 /** What the host answers to CONNECT with. */

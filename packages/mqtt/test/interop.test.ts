@@ -1,9 +1,11 @@
 /**
  * Interoperability with a real client (mqtt.js 5) at protocol versions 4 and 5, over loopback TCP.
  */
+import type { Duplex } from 'node:stream';
 import type { MqttClient, Packet } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type CloseReason,
   type InboundPublish,
   type MqttEndpoint,
   MqttPublishError,
@@ -390,6 +392,30 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
     mqttClient.end();
     const [reason] = await closed;
     expect(reason).toMatchObject({ kind: 'client-disconnect', reasonCode: 0 });
+  });
+
+  it('a QoS 0 PUBLISH, DISCONNECT and close that arrive while the host is paused survive the close', async () => {
+    // What mosquitto_pub does: PUBLISH, DISCONNECT, close at once. The host pauses on the PUBLISH (the
+    // gateway does while the topic's link attaches) and resumes only after the socket has gone.
+    const { endpoint, mqttClient } = await connected(version);
+    const topics: string[] = [];
+    endpoint.on('publish', (m) => {
+      topics.push(m.topic);
+      endpoint.pause();
+    });
+    const disconnected = next(endpoint, 'disconnect');
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    // Corked until mqtt.js ends the stream: PUBLISH, DISCONNECT and FIN leave together.
+    (mqttClient.stream as Duplex).cork();
+    mqttClient.publish('t/x', 'hi', { qos: 0 });
+    mqttClient.end();
+    const serverSocket = harness!.sockets[0]!;
+    if (!serverSocket.destroyed) await next(serverSocket, 'close');
+    expect(topics).toEqual(['t/x']);
+    expect(endpoint.state).toBe('connected');
+    endpoint.resume();
+    await disconnected;
+    expect((await closed)[0]).toMatchObject({ kind: 'client-disconnect', reasonCode: 0 });
   });
 
   it('pause() stops reading from the client until resume()', async () => {

@@ -1,10 +1,12 @@
 /**
  * `npm run fuzz -- [--seconds N] [--cases N] [--seed N] [--tcp-cases N]`: runs the MQTT fuzzer and prints JSON
- * lines (a `start` line, a `summary` line, a `gateway` line when TCP cases ran). Exit status 1 when anything was
+ * lines (`start`, `summary`, `gateway` when TCP cases ran, and `end` with the unhandled rejections of the whole
+ * process). Exit status 1 when anything was
  * found: a crash, a hang, an unhandled rejection, a live endpoint or connection left, heap not back to its
  * baseline, or the gateway no longer serving a well-behaved client.
  */
 import { parseArgs } from 'node:util';
+import { retryUntil } from '../../support/wait';
 import { startFuzzGateway } from './gateway-target';
 import { runFuzz } from './run';
 import { HEAP_TOLERANCE_BYTES, problemsOf } from './verdict';
@@ -35,6 +37,13 @@ const print = (line: object): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 };
 
+// For the whole process, not only while cases run: a rejection that surfaces while the gateway closes would
+// otherwise end the process before the summary is printed.
+let rejectionsTotal = 0;
+process.on('unhandledRejection', () => {
+  rejectionsTotal += 1;
+});
+
 print({ event: 'start', seed, cases, seconds, tcpCases, heapToleranceBytes: HEAP_TOLERANCE_BYTES });
 const target = tcpCases > 0 ? await startFuzzGateway() : undefined;
 let failed = false;
@@ -52,12 +61,25 @@ try {
       responsive = false;
       error = String(e);
     }
-    const live = await target.liveConnections();
-    print({ event: 'gateway', responsive, liveConnectionsAfterProbe: live, error });
-    failed ||= !responsive;
+    let live = await target.liveConnections();
+    try {
+      await retryUntil(
+        async () => {
+          live = await target.liveConnections();
+          if (live > 0) throw new Error(`${live} still open`);
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: 'every connection to the gateway to close' },
+      );
+    } catch {
+      // Reported below.
+    }
+    print({ event: 'gateway', responsive, liveConnections: live, error });
+    failed ||= !responsive || live > 0;
   }
 } finally {
   await target?.close();
 }
+print({ event: 'end', unhandledRejectionsTotal: rejectionsTotal });
+failed ||= rejectionsTotal > 0;
 // exitCode, not exit(): stdout to a pipe is asynchronous and exit() could cut the last lines.
 process.exitCode = failed ? 1 : 0;

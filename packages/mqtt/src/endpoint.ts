@@ -12,9 +12,9 @@ import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe 
 import { KeepAliveMonitor } from './keep-alive';
 import { OutboundFlow, type OutboundLink } from './outbound';
 import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
-import { isSharedSubscription } from './shared-subscription';
+import { parseSubscriptionFilter } from './shared-subscription';
 import { InboundTopicAliases } from './topic-alias';
-import { validateTopicFilter, validateTopicName } from './topic-validation';
+import { validateTopicName } from './topic-validation';
 import type {
   AcceptOptions,
   AckOptions,
@@ -28,6 +28,7 @@ import type {
   MqttEndpointEvents,
   MqttPacket,
   OutboundMessage,
+  ParsedTopicFilter,
   PendingPublish,
   ProtocolVersion,
   PublishOptions,
@@ -35,6 +36,7 @@ import type {
   PublishPacket,
   PublishProperties,
   RejectOptions,
+  RequestedSubscription,
   SubscribePacket,
   UnsubscribePacket,
   Will,
@@ -759,45 +761,37 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   }
 
   private handleSubscribe(packet: SubscribePacket): void {
-    const v5 = this.protocolVersion === 5;
     if (packet.subscriptions.length === 0) {
       throw new MqttProtocolError('SUBSCRIBE without topic filters', ReasonCode.ProtocolError);
     }
     if (packet.properties?.subscriptionIdentifier === 0) {
       throw new MqttProtocolError('SUBSCRIBE with subscription identifier 0', ReasonCode.ProtocolError);
     }
-    if (v5 && packet.subscriptions.some((s) => s.nl === true && isSharedSubscription(s.topic))) {
+    const parsed = this.parseFilters(
+      'SUBSCRIBE',
+      packet.subscriptions.map((s) => s.topic),
+    );
+    if (packet.subscriptions.some((s, i) => s.nl === true && parsed[i]?.group !== undefined)) {
       throw new MqttProtocolError(
         'no local on a shared subscription (MQTT-3.8.3-4)',
         ReasonCode.ProtocolError,
       );
     }
-    const verdicts = packet.subscriptions.map((s) => validateTopicFilter(s.topic));
-    const invalid = verdicts.findIndex((v) => !v.ok);
-    if (invalid >= 0 && !v5) {
-      throw new MqttProtocolError(
-        `SUBSCRIBE topic filter ${packet.subscriptions[invalid]!.topic} is invalid`,
-        ReasonCode.MalformedPacket,
-      );
-    }
-    const validSubs = packet.subscriptions.filter((_, i) => verdicts[i]!.ok);
-    const merge = (codes: number[]): number[] => {
-      let next = 0;
-      return verdicts.map((v) => (v.ok ? codes[next++]! : ReasonCode.TopicFilterInvalid));
-    };
-    if (validSubs.length === 0 || this.listenerCount('subscribe') === 0) {
-      this.sink.writeSuback(
-        packet.messageId,
-        merge(validSubs.map(() => ReasonCode.UnspecifiedError)),
-        undefined,
-      );
+    const valid: RequestedSubscription[] = [];
+    packet.subscriptions.forEach((subscription, i) => {
+      const filter = parsed[i];
+      if (filter !== undefined) valid.push({ ...subscription, filter: filter.filter, group: filter.group });
+    });
+    const merge = mergeWithInvalid(parsed);
+    if (valid.length === 0 || this.listenerCount('subscribe') === 0) {
+      this.sink.writeSuback(packet.messageId, merge(valid.map(() => ReasonCode.UnspecifiedError)), undefined);
       return;
     }
     const request = new InboundSubscribe(
       this.sink,
       {
         messageId: packet.messageId,
-        subscriptions: validSubs,
+        subscriptions: valid,
         ...(packet.properties ? { properties: packet.properties } : {}),
       },
       merge,
@@ -807,38 +801,55 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   }
 
   private handleUnsubscribe(packet: UnsubscribePacket): void {
-    const v5 = this.protocolVersion === 5;
     if (packet.unsubscriptions.length === 0) {
       throw new MqttProtocolError('UNSUBSCRIBE without topic filters', ReasonCode.ProtocolError);
     }
-    const verdicts = packet.unsubscriptions.map((t) => validateTopicFilter(t));
-    const invalid = verdicts.findIndex((v) => !v.ok);
-    if (invalid >= 0 && !v5) {
-      throw new MqttProtocolError(
-        `UNSUBSCRIBE topic filter ${packet.unsubscriptions[invalid]} is invalid`,
-        ReasonCode.MalformedPacket,
-      );
-    }
-    const valid = packet.unsubscriptions.filter((_, i) => verdicts[i]!.ok);
-    const merge = (codes: number[]): number[] => {
-      let next = 0;
-      return verdicts.map((v) => (v.ok ? codes[next++]! : ReasonCode.TopicFilterInvalid));
-    };
-    if (valid.length === 0 || this.listenerCount('unsubscribe') === 0) {
-      this.sink.writeUnsuback(packet.messageId, merge(valid.map(() => ReasonCode.Success)), undefined);
+    const parsed = this.parseFilters('UNSUBSCRIBE', packet.unsubscriptions);
+    const unsubscriptions: string[] = [];
+    const filters: ParsedTopicFilter[] = [];
+    packet.unsubscriptions.forEach((topic, i) => {
+      const filter = parsed[i];
+      if (filter === undefined) return;
+      unsubscriptions.push(topic);
+      filters.push(filter);
+    });
+    const merge = mergeWithInvalid(parsed);
+    if (filters.length === 0 || this.listenerCount('unsubscribe') === 0) {
+      this.sink.writeUnsuback(packet.messageId, merge(filters.map(() => ReasonCode.Success)), undefined);
       return;
     }
     const request = new InboundUnsubscribe(
       this.sink,
       {
         messageId: packet.messageId,
-        unsubscriptions: valid,
+        unsubscriptions,
+        filters,
         ...(packet.properties ? { properties: packet.properties } : {}),
       },
       merge,
     );
     this.requestsAwaitingHost++;
     this.emit('unsubscribe', request);
+  }
+
+  /**
+   * Parses the topic filters of a SUBSCRIBE / UNSUBSCRIBE as the client's protocol version means them
+   * (MQTT 5: `$share/<group>/<filter>` is a shared subscription). An invalid filter is `undefined` for
+   * MQTT 5 (it gets 0x8F in the answer); a 3.1 / 3.1.1 client is disconnected (malformed packet).
+   */
+  private parseFilters(packetName: string, topics: readonly string[]): (ParsedTopicFilter | undefined)[] {
+    const version = this.protocolVersion;
+    return topics.map((topic) => {
+      const parsed = parseSubscriptionFilter(topic, version);
+      if (parsed.ok) return { filter: parsed.filter, group: parsed.group };
+      if (version !== 5) {
+        throw new MqttProtocolError(
+          `${packetName} topic filter ${topic} is invalid: ${parsed.reason}`,
+          ReasonCode.MalformedPacket,
+        );
+      }
+      return undefined;
+    });
   }
 
   private handleDisconnect(packet: DisconnectPacket): void {
@@ -1046,6 +1057,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     if (this.announced) this.emit('close', reason);
     else this.onEarlyClose(reason);
   }
+}
+
+/** Puts the host's codes for the valid filters back among 0x8F for the invalid ones, in the client's order. */
+function mergeWithInvalid(parsed: readonly (ParsedTopicFilter | undefined)[]): (codes: number[]) => number[] {
+  return (codes) => {
+    let next = 0;
+    return parsed.map((p) => (p !== undefined ? codes[next++]! : ReasonCode.TopicFilterInvalid));
+  };
 }
 
 function ignore(): void {

@@ -7,12 +7,13 @@ import type {
   AckOptions,
   AckProperties,
   CloseReason,
+  ParsedTopicFilter,
   PublishMessage,
   PublishProperties,
   QoS,
+  RequestedSubscription,
   SubscribeProperties,
   SubscribeRequest,
-  Subscription,
   UnsubscribeProperties,
   UnsubscribeRequest,
 } from './types';
@@ -168,7 +169,8 @@ export class InboundPublish implements PublishMessage {
  */
 export class InboundSubscribe implements SubscribeRequest {
   readonly messageId: number;
-  readonly subscriptions: Subscription[];
+  /** The valid entries, in order, each with its parsed `filter` and `group` (MQTT 5 shared subscriptions). */
+  readonly subscriptions: RequestedSubscription[];
   readonly properties: SubscribeProperties | undefined;
   private answered = false;
 
@@ -201,6 +203,8 @@ export class InboundSubscribe implements SubscribeRequest {
 export class InboundUnsubscribe implements UnsubscribeRequest {
   readonly messageId: number;
   readonly unsubscriptions: string[];
+  /** `unsubscriptions` parsed, in the same order (`group` set for an MQTT 5 shared subscription). */
+  readonly filters: ParsedTopicFilter[];
   readonly properties: UnsubscribeProperties | undefined;
   private answered = false;
 
@@ -212,6 +216,7 @@ export class InboundUnsubscribe implements UnsubscribeRequest {
   ) {
     this.messageId = request.messageId;
     this.unsubscriptions = request.unsubscriptions;
+    this.filters = request.filters;
     this.properties = request.properties;
   }
 

@@ -408,15 +408,32 @@ export interface PendingPublish {
   state: 'publish' | 'pubrel';
 }
 
+/**
+ * A topic filter of a SUBSCRIBE or UNSUBSCRIBE as the endpoint validated it: `$share/<group>/<filter>`
+ * from an MQTT 5 client is taken apart; from 3.1 / 3.1.1 clients every filter is ordinary.
+ */
+export interface ParsedTopicFilter {
+  /** The filter to match topics against: `topic` itself, or for a shared subscription the part after the share name. */
+  filter: string;
+  /** The share name of an MQTT 5 shared subscription; `undefined` for an ordinary filter. */
+  group: string | undefined;
+}
+
+/** One SUBSCRIBE entry as the host gets it: the client's fields plus the parsed filter. */
+export interface RequestedSubscription extends Subscription, ParsedTopicFilter {}
+
 export interface SubscribeRequest {
   messageId: number;
-  subscriptions: Subscription[];
+  subscriptions: RequestedSubscription[];
   properties?: SubscribeProperties;
 }
 
 export interface UnsubscribeRequest {
   messageId: number;
+  /** The filters as the client sent them. */
   unsubscriptions: string[];
+  /** The same filters parsed, in the same order. */
+  filters: ParsedTopicFilter[];
   properties?: UnsubscribeProperties;
 }
 

@@ -9,6 +9,26 @@ export {
   type MqttAdapterOptions,
 } from './adapter/mqtt-adapter';
 export { CLIENT_ID_PLACEHOLDER, createAddresses, DEFAULT_ADDRESS_OPTIONS } from './addresses';
+// Authorization: the hook's types and the ACL file
+export {
+  type Acl,
+  type AclAccess,
+  type AclRule,
+  aclAuthorizer,
+  covers,
+  isAllowed,
+  parseAcl,
+} from './authz/acl';
+export { AclSyntaxError } from './authz/errors';
+export type {
+  AuthorizationDenial,
+  AuthorizeAction,
+  AuthorizeDecision,
+  AuthorizeRequest,
+  Authorizer,
+  ClientIdentity,
+  DenialCause,
+} from './authz/types';
 // Back end: Will service, Subscription service, embedded backend
 export {
   Backend,
@@ -31,6 +51,7 @@ export {
 } from './bridge/errors';
 export { BridgeGateway, createBridgeGateway } from './bridge/gateway';
 export {
+  DEFAULT_AUTHORIZE_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS as DEFAULT_BRIDGE_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_KEEP_ALIVE_SECONDS,
   DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT,

@@ -14,6 +14,8 @@ import type {
   InboundUnsubscribe,
   MqttEndpoint,
 } from '@dragoman/mqtt';
+import { type AuthorizationResult, decide, denialOf } from '../authz/decide';
+import type { AuthorizeAction, ClientIdentity } from '../authz/types';
 import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
 import type { Addresses } from '../types';
 import type { AmqpLease, ConnectionProvider } from './amqp-lease';
@@ -25,7 +27,7 @@ import { withDeadline } from './deadline';
 import { BridgeStepError, ReservedTopicError } from './errors';
 import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
-import { BridgeReasonCode, subscribeRefusalCode } from './reason-codes';
+import { BridgeReasonCode, isSubackFailureCode, subscribeRefusalCode } from './reason-codes';
 import { OutboundTopicAliases } from './topic-aliases';
 import type { BridgeState, BridgeStats } from './types';
 
@@ -58,6 +60,8 @@ type OpenLink = Sender | Receiver;
  */
 export class ClientBridge {
   readonly clientId: string;
+  /** Who the client is, as the authorization hook sees it. */
+  readonly identity: ClientIdentity;
   private bridgeState: BridgeState = 'connecting';
   private readonly lifetime = new AbortController();
   private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
@@ -82,6 +86,7 @@ export class ClientBridge {
     private readonly env: BridgeEnvironment,
   ) {
     this.clientId = endpoint.clientId;
+    this.identity = { clientId: endpoint.clientId, username: endpoint.username };
     this.v5 = endpoint.protocolVersion === 5;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
@@ -105,6 +110,12 @@ export class ClientBridge {
         if (isReservedAddress(encoded.address, env.addresses)) throw new ReservedTopicError(encoded.address);
         return encoded;
       },
+      ...(env.options.authorize !== undefined
+        ? {
+            authorize: (publish: InboundPublish) =>
+              this.authorize('publish', publish.topic, publish.qos, publish.retain),
+          }
+        : {}),
       negativeAcks: this.v5,
       pause: () => endpoint.pause(),
       resume: () => endpoint.resume(),
@@ -412,9 +423,44 @@ export class ClientBridge {
   }
 
   private onSubscribe(request: InboundSubscribe): void {
+    if (
+      this.env.options.authorize === undefined &&
+      !request.subscriptions.some((s) => isReservedFilter(s.filter, this.env.addresses))
+    ) {
+      this.subscribeAllowed(
+        request,
+        request.subscriptions.map(() => undefined),
+      );
+      return;
+    }
+    // Each filter is checked first; only the allowed ones go to the Subscription service.
+    void Promise.all(
+      request.subscriptions.map(async (s): Promise<number | undefined> => {
+        if (isReservedFilter(s.filter, this.env.addresses)) return BridgeReasonCode.NotAuthorized;
+        const result = await this.authorize('subscribe', s.filter, s.qos, false);
+        if (result === undefined || result.allowed) return undefined;
+        return isSubackFailureCode(result.reasonCode) ? result.reasonCode : BridgeReasonCode.NotAuthorized;
+      }),
+    ).then((denied) => {
+      if (!this.lifetime.signal.aborted) this.subscribeAllowed(request, denied);
+    });
+  }
+
+  /**
+   * Sends AMQP_SUBSCRIBE for the filters not denied (`denied[i]` undefined) and answers the SUBACK with the
+   * service's outcome for those and the denial codes for the others.
+   */
+  private subscribeAllowed(request: InboundSubscribe, denied: readonly (number | undefined)[]): void {
     const fallback = this.env.options.subscribeFailureReasonCode;
+    const answer = (allowedCode: (qos: number) => number): void =>
+      request.grant(request.subscriptions.map((s, i) => denied[i] ?? allowedCode(s.qos)));
     const refuse = (condition: string | undefined, reasonCode?: unknown): void =>
-      request.grant(request.subscriptions.map(() => subscribeRefusalCode(condition, fallback, reasonCode)));
+      answer(() => subscribeRefusalCode(condition, fallback, reasonCode));
+    const allowed = request.subscriptions.filter((_, i) => denied[i] === undefined);
+    if (allowed.length === 0) {
+      answer(() => BridgeReasonCode.NotAuthorized);
+      return;
+    }
     const link = this.subscriptionLink;
     if (link === undefined || this.bridgeState !== 'connected') {
       refuse(undefined);
@@ -422,19 +468,14 @@ export class ClientBridge {
     }
     let message: ReturnType<BridgeCodec['subscribe']>;
     try {
-      message = this.env.codec.subscribe(
-        this.clientId,
-        request.messageId,
-        request.subscriptions,
-        request.properties,
-      );
+      message = this.env.codec.subscribe(this.clientId, request.messageId, allowed, request.properties);
     } catch {
       refuse(undefined);
       return;
     }
     withDeadline('subscribe', link.send(message), this.env.options.stepTimeoutMs, this.lifetime.signal).then(
       (result) => {
-        if (result.state === 'accepted') request.grant(request.subscriptions.map((s) => s.qos));
+        if (result.state === 'accepted') answer((qos) => qos);
         else if (result.state === 'rejected') {
           refuse(result.error?.condition, result.error?.info?.[REASON_CODE_INFO_KEY]);
         } else refuse(undefined);
@@ -443,6 +484,28 @@ export class ClientBridge {
         if (!this.lifetime.signal.aborted) refuse(undefined);
       },
     );
+  }
+
+  /** Asks the authorization hook (undefined: there is none); reports denials. Never rejects. */
+  private authorize(
+    action: AuthorizeAction,
+    topic: string,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+  ): Promise<AuthorizationResult> | undefined {
+    const { authorize, authorizeTimeoutMs, onDenied } = this.env.options;
+    if (authorize === undefined) return undefined;
+    const request = { identity: this.identity, action, topic, qos, retain };
+    return decide(authorize, request, authorizeTimeoutMs).then((result) => {
+      if (!result.allowed) {
+        try {
+          onDenied(denialOf(request, result));
+        } catch {
+          // A failing observer must not change the answer.
+        }
+      }
+      return result;
+    });
   }
 
   private onUnsubscribe(request: InboundUnsubscribe): void {
@@ -649,6 +712,14 @@ function isReservedAddress(address: string, addresses: Addresses): boolean {
     addresses.clientIdFrom('publish', address) !== undefined ||
     addresses.clientIdFrom('pubrel', address) !== undefined
   );
+}
+
+/**
+ * Filters no MQTT client may subscribe to: the spec's service and per-client addresses all start with
+ * `$mqtt` (a wildcard filter never matches a `$` topic, so only a filter spelled with `$mqtt` reaches them).
+ */
+function isReservedFilter(filter: string, addresses: Addresses): boolean {
+  return filter.startsWith('$mqtt') || isReservedAddress(filter, addresses);
 }
 
 function isAuthFailure(error: unknown): boolean {

@@ -1,5 +1,6 @@
 import type { SendResult } from '@dragoman/amqp';
 import type { InboundPublish } from '@dragoman/mqtt';
+import type { AuthorizationResult } from '../authz/decide';
 import type { EncodedPublish } from '../types';
 import type { PublishLinks, TopicLinkKind } from './publish-links';
 import { publishRefusalCode } from './reason-codes';
@@ -9,6 +10,8 @@ export interface ClientPublishesHost {
   readonly links: PublishLinks;
   /** Maps an MQTT PUBLISH to an AMQP_PUBLISH; throws `MappingError` for a topic the dialect cannot carry. */
   encode(publish: InboundPublish): EncodedPublish;
+  /** Asks the authorization hook; undefined when there is none (everything allowed). Never rejects. */
+  authorize?(publish: InboundPublish): Promise<AuthorizationResult> | undefined;
   /** MQTT 5 clients get negative acknowledgements; 3.1.1 clients are disconnected instead. */
   readonly negativeAcks: boolean;
   /** Stop / start reading the client's socket. */
@@ -96,6 +99,15 @@ export class ClientPublishes {
       this.refuse(publish, reasonCode, reason, error);
       return undefined;
     }
+    const decision = this.host.authorize?.(publish);
+    if (decision !== undefined) {
+      const result = await decision;
+      if (this.host.signal.aborted) return undefined;
+      if (!result.allowed) {
+        this.deny(publish, result.reasonCode);
+        return undefined;
+      }
+    }
     const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';
     for (;;) {
       let link = this.host.links.peek(encoded.address, kind);
@@ -161,6 +173,30 @@ export class ClientPublishes {
     this.host.fail('a publish could not be delivered to AMQP', error);
   }
 
+  /**
+   * Answers a PUBLISH the authorization hook denied. MQTT 5: PUBACK / PUBREC with the reason code (0x87 when
+   * the hook's code is not one those packets carry). MQTT 3.1.1 has no negative acknowledgement: the message
+   * is dropped and acknowledged as usual, so that the client does not resend it forever (MQTT 3.1.1, 4.9 lets
+   * a server drop what it will not authorize; closing the connection would just make the device reconnect
+   * and retry).
+   */
+  private deny(publish: InboundPublish, reasonCode: number): void {
+    if (publish.qos === 0) return;
+    if (this.host.negativeAcks) {
+      const code = PUBLISH_FAILURES.has(reasonCode) ? reasonCode : 0x87;
+      const properties = { reasonString: 'not authorized' };
+      if (publish.qos === 1) publish.ack({ reasonCode: code, properties });
+      else publish.received({ reasonCode: code, properties });
+      return;
+    }
+    if (publish.qos === 1) {
+      publish.ack();
+      return;
+    }
+    publish.received();
+    publish.complete();
+  }
+
   /** Answers a PUBLISH that will not reach AMQP: MQTT 5 gets a reason code, 3.1.1 a closed connection. */
   private refuse(publish: InboundPublish, reasonCode: number, reason: string, error: unknown): void {
     if (publish.qos === 0) return;
@@ -172,6 +208,9 @@ export class ClientPublishes {
     else publish.received({ reasonCode, properties: { reasonString: reason } });
   }
 }
+
+/** PUBACK / PUBREC failure reason codes (MQTT 5.0, 3.4.2.1). */
+const PUBLISH_FAILURES: ReadonlySet<number> = new Set([0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
 
 function conditionOf(error: unknown): string | undefined {
   let current: unknown = error;

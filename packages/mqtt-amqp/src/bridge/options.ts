@@ -1,4 +1,5 @@
 import type { ConnectOptions } from '@dragoman/amqp';
+import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import { ConfigurationError } from '../errors';
 import { isSubackFailureCode } from './reason-codes';
 import type { AmqpConnectionMode, CredentialsMode, GatewayBridgeOptions } from './types';
@@ -10,6 +11,7 @@ export const DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT = 32;
 export const DEFAULT_MAX_KEEP_ALIVE_SECONDS = 3_600;
 export const DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE = 0x80;
 export const DEFAULT_POOLED_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_AUTHORIZE_TIMEOUT_MS = 5_000;
 
 export interface ResolvedBridgeOptions {
   readonly amqp: ConnectOptions;
@@ -24,6 +26,9 @@ export interface ResolvedBridgeOptions {
   readonly sendWillClear: boolean;
   readonly outboundTopicAliases: boolean;
   readonly idleTimeoutMs: number;
+  readonly authorize: Authorizer | undefined;
+  readonly authorizeTimeoutMs: number;
+  readonly onDenied: (denial: AuthorizationDenial) => void;
 }
 
 function integer(option: string, value: number, min: number, max: number): number {
@@ -90,5 +95,24 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
       0,
       3_600_000,
     ),
+    authorize: authorizerOption(options.authorize),
+    authorizeTimeoutMs: integer(
+      'authorizeTimeoutMs',
+      options.authorizeTimeoutMs ?? DEFAULT_AUTHORIZE_TIMEOUT_MS,
+      1,
+      3_600_000,
+    ),
+    onDenied: typeof options.onDenied === 'function' ? options.onDenied : () => {},
   };
+}
+
+function authorizerOption(value: unknown): Authorizer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new ConfigurationError(
+      'authorize',
+      'authorize must be a function (request) => boolean | reason code',
+    );
+  }
+  return value as Authorizer;
 }

@@ -2,6 +2,7 @@
  * Public types of the gateway bridge (the MQTT-facing front end of MQTT over AMQP).
  */
 import type { ConnectOptions } from '@dragoman/amqp';
+import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import type { AddressOptions, Dialect, DialectName } from '../types';
 
 /**
@@ -76,6 +77,17 @@ export interface GatewayBridgeOptions {
    * Default 60 000.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Asked before any AMQP work for every PUBLISH and every subscription filter (README, "Authorization").
+   * A denied PUBLISH gets PUBACK / PUBREC with the reason code (MQTT 5, default 0x87); for MQTT 3.1.1 it is
+   * dropped and still acknowledged (so the client does not resend it forever). A denied filter gets SUBACK
+   * 0x87 (MQTT 5) / 0x80 (3.1.1). Default: everything allowed (except the reserved `$mqtt` addresses).
+   */
+  readonly authorize?: Authorizer;
+  /** Time the `authorize` hook has to answer; beyond it the request is denied. Default 5 000 ms. */
+  readonly authorizeTimeoutMs?: number;
+  /** Told about every denial (hook said no, threw, or timed out), e.g. to log and count it. */
+  readonly onDenied?: (denial: AuthorizationDenial) => void;
 }
 
 export type BridgeState = 'connecting' | 'connected' | 'closing' | 'closed';

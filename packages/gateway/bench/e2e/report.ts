@@ -21,6 +21,7 @@ export interface ReportInput {
   readonly messages: number;
   readonly size: number;
   readonly runs: number;
+  readonly rateSeconds: number;
   readonly scenarios: readonly Scenario[];
   readonly targets: readonly TargetSummary[];
   readonly results: readonly RunResult[];
@@ -66,7 +67,7 @@ export function renderReport(input: ReportInput): string {
   const hasDragoman = names.includes('dragoman');
   const lines: string[] = [];
   lines.push(
-    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: see below), median of ${input.runs} run(s); one load generator for all targets, in its own process.`,
+    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: min(messages, rate × ${input.rateSeconds} s)), median of ${input.runs} run(s); one load generator for all targets, in its own process.`,
     '',
     `Command: \`${input.invocation}\``,
     '',

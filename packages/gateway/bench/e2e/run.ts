@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     messages,
     size,
     runs,
+    rateSeconds,
     scenarios,
     targets: summaries,
     results,

@@ -143,6 +143,8 @@ async function startDragoman(options: DragomanOptions): Promise<Target> {
     // Like mosquitto's max_queued_messages below: a subscriber's backlog holds a whole run (default 1 000).
     ...(options.defaults ? [] : ['--max-offline-messages', String(BACKLOG_LIMIT)]),
     ...(options.extraArgs ?? []),
+    // For experiments with the gateway's limits, e.g. BENCH_DRAGOMAN_ARGS='--max-inflight 256'.
+    ...(process.env.BENCH_DRAGOMAN_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
   const child = await ManagedProcess.start(process.execPath, args, { name: 'dragoman' });
   await waitReady(child, () => probeMqttConnect({ port: mqttPort }), 'dragoman MQTT');
@@ -152,7 +154,7 @@ async function startDragoman(options: DragomanOptions): Promise<Target> {
   return {
     name: 'dragoman',
     command: `node packages/gateway/dist/cli.js ${args.slice(nodeFlags().length + 1).join(' ')}`,
-    version: `${version} (embedded backend, defaults)`,
+    version: `${version} (embedded backend)`,
     pid: child.pid,
     mqtt: { port: mqttPort },
     amqp: { port: amqpPort, address: (topic) => topic },
@@ -176,7 +178,7 @@ async function startMosquitto(): Promise<Target> {
   await waitReady(child, () => probeMqttConnect({ port }), 'mosquitto');
   return {
     name: 'mosquitto',
-    command: `mosquitto -c mosquitto.conf  # listener ${port} 127.0.0.1, allow_anonymous true, persistence false`,
+    command: `mosquitto -c mosquitto.conf  # listener ${port} 127.0.0.1, allow_anonymous true, persistence false, max_queued_messages ${BACKLOG_LIMIT}`,
     version: await commandVersion('/usr/sbin/mosquitto', ['-h'], /mosquitto version (\S+)/),
     pid: child.pid,
     mqtt: { port },

@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   });
   const peaks = { buffered: 0, inflightIn: 0, inflightOut: 0, queued: 0, heapMiB: 0 };
   let dropped = 0;
+  let droppedByReason: Record<string, number> = {};
   const startedAt = Date.now();
   for (let second = 1; second <= seconds; second++) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + second * 1000 - Date.now())));
@@ -63,6 +64,11 @@ async function main(): Promise<void> {
     dropped = [...samples]
       .filter(([key]) => key.startsWith('dragoman_backend_dropped_total'))
       .reduce((s, [, v]) => s + v, 0);
+    droppedByReason = Object.fromEntries(
+      [...samples]
+        .filter(([key, value]) => key.startsWith('dragoman_backend_dropped_total') && value > 0)
+        .map(([key, value]) => [/reason="([^"]+)"/.exec(key)?.[1] ?? key, value]),
+    );
     peaks.buffered = Math.max(peaks.buffered, buffered);
     peaks.inflightIn = Math.max(peaks.inflightIn, inflightIn);
     peaks.inflightOut = Math.max(peaks.inflightOut, inflightOut);
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
     bound,
     boundHolds: held <= bound,
     droppedTotal: dropped,
+    droppedByReason,
     delivered: subscriber.received,
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);

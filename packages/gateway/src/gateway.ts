@@ -16,6 +16,7 @@ import {
   type Stores,
 } from '@dragoman/mqtt-amqp';
 import type { Logger } from 'pino';
+import { loadAcl } from './acl';
 import { registryMetrics } from './adapter-metrics';
 import { AmqpMonitor } from './amqp-monitor';
 import { type DescribeOption, resolveConfig } from './config/resolve';
@@ -84,6 +85,7 @@ export async function startGateway(
       ? readPemFile(config.amqp.ca, describe('amqpCa'))
       : undefined;
   const users = config.users !== undefined ? loadUsers(config.users, describe('users')) : undefined;
+  const authorize = config.acl !== undefined ? loadAcl(config.acl, describe('acl')) : undefined;
   const internal: Internal | undefined =
     config.auth !== 'none' && config.amqp.kind === 'embedded'
       ? {
@@ -94,7 +96,7 @@ export async function startGateway(
 
   const parts: Parts = {};
   let stopping = false;
-  const frontEnd = new MqttFrontEnd({ config, describe, mqttTls, wsTls, users, logger });
+  const frontEnd = new MqttFrontEnd({ config, describe, mqttTls, wsTls, users, authorize, logger });
   const metrics = new GatewayMetrics(() => ({
     bridge: frontEnd.bridge?.stats() ?? emptyBridgeStats,
     backend: parts.backend?.stats(),

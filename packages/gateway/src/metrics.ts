@@ -48,6 +48,7 @@ export class GatewayMetrics {
   readonly #messages: Counter<'direction' | 'qos'>;
   readonly #bytes: Counter<'direction' | 'transport'>;
   readonly #errors: Counter<'reason'>;
+  readonly #denials: Counter<'action'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
 
   constructor(sample: () => MetricsSample) {
@@ -86,6 +87,12 @@ export class GatewayMetrics {
       name: 'dragoman_errors_total',
       help: 'Failures, by reason',
       labelNames: ['reason'],
+      registers,
+    });
+    this.#denials = new Counter({
+      name: 'dragoman_authorization_denials_total',
+      help: 'PUBLISHes and subscription filters the authorization hook (--acl) denied, by action',
+      labelNames: ['action'],
       registers,
     });
     this.#initialiseLabels();
@@ -160,6 +167,7 @@ export class GatewayMetrics {
       this.#connectionsTotal.inc({ transport }, 0);
       for (const direction of ['in', 'out'] as const) this.#bytes.inc({ direction, transport }, 0);
     }
+    for (const action of ['publish', 'subscribe'] as const) this.#denials.inc({ action }, 0);
     for (const direction of ['in', 'out'] as const) {
       for (const qos of ['0', '1', '2']) this.#messages.inc({ direction, qos }, 0);
     }
@@ -249,6 +257,11 @@ export class GatewayMetrics {
 
   error(reason: ErrorReason): void {
     this.#errors.inc({ reason });
+  }
+
+  /** The authorization hook denied a PUBLISH or a subscription filter. */
+  denied(action: 'publish' | 'subscribe'): void {
+    this.#denials.inc({ action });
   }
 }
 

@@ -6,6 +6,8 @@
 import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
 import { type CloseReason, type MqttEndpoint, MqttServer, ReasonCode } from '@dragoman/mqtt';
 import {
+  type AuthorizationDenial,
+  type Authorizer,
   type BridgeGateway,
   createBridgeGateway,
   type Dialect,
@@ -37,6 +39,8 @@ export interface MqttFrontEndOptions {
   readonly wsTls: TlsMaterial | undefined;
   /** Checks CONNECT credentials when `config.auth` is `users`. */
   readonly users: UserDirectory | undefined;
+  /** Decides PUBLISH / SUBSCRIBE per identity and topic (`--acl`); undefined: everything allowed. */
+  readonly authorize: Authorizer | undefined;
   readonly logger: Logger;
 }
 
@@ -93,10 +97,19 @@ export class MqttFrontEnd implements Adapter {
     if (amqp === undefined)
       throw new ConfigError('the MQTT front end needs AMQP connect options from its host');
     const dialect = dialectOf(config);
-    const bridgeOptions: GatewayBridgeOptions =
+    const connection: Omit<GatewayBridgeOptions, 'amqp'> =
       config.auth === 'pass-through'
-        ? { amqp, dialect, connectionMode: 'per-client', credentials: 'client' }
-        : { amqp, dialect, connectionMode: 'pooled', poolSize: config.limits.poolSize };
+        ? { connectionMode: 'per-client', credentials: 'client' }
+        : { connectionMode: 'pooled', poolSize: config.limits.poolSize };
+    const authorize = this.#options.authorize;
+    const bridgeOptions: GatewayBridgeOptions = {
+      amqp,
+      dialect,
+      ...connection,
+      ...(authorize !== undefined
+        ? { authorize, onDenied: (denial: AuthorizationDenial) => reportDenial(denial, metrics, logger) }
+        : {}),
+    };
     const bridge = createBridgeGateway(bridgeOptions);
     this.#bridge = bridge;
     const mqtt = new MqttServer({
@@ -182,6 +195,23 @@ function instrument(endpoint: MqttEndpoint, metrics: GatewayMetrics, logger: Log
     if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
     logger.debug({ clientId: endpoint.clientId, reason: reason.kind }, 'MQTT client closed');
   });
+}
+
+/** Logs a denied PUBLISH / SUBSCRIBE (warn when the hook failed) and counts it. */
+function reportDenial(denial: AuthorizationDenial, metrics: GatewayMetrics, logger: Logger): void {
+  const { request, cause } = denial;
+  metrics.denied(request.action);
+  const fields = {
+    clientId: request.identity.clientId,
+    username: request.identity.username,
+    action: request.action,
+    topic: request.topic,
+    cause,
+    reasonCode: denial.reasonCode,
+    ...(denial.error !== undefined ? { err: denial.error } : {}),
+  };
+  if (cause === 'denied') logger.info(fields, 'MQTT request not authorized');
+  else logger.warn(fields, 'MQTT request denied: the authorization hook failed');
 }
 
 function handOver(endpoint: MqttEndpoint, bridge: BridgeGateway, logger: Logger): void {

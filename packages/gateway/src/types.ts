@@ -57,6 +57,11 @@ export interface GatewayOptions {
   readonly auth?: AuthMode;
   /** JSON users file: `{ "name": "scrypt$…" }` (see `hashPassword`). */
   readonly users?: string;
+  /**
+   * ACL file: which user may publish / subscribe to which topics (`user`, `topic`, `pattern` lines with `%u`
+   * and `%c`; format in the @dragoman/mqtt-amqp README, "Authorization"). Default: everything allowed.
+   */
+  readonly acl?: string;
   /** Open MQTT connections (TCP and WebSocket together); more are closed at once. Default 10 000. */
   readonly maxConnections?: number;
   /** Largest MQTT packet accepted, bytes. Default 1 MiB. */
@@ -104,6 +109,7 @@ export interface GatewayConfig {
   readonly dialect: GatewayDialect;
   readonly auth: AuthMode;
   readonly users: string | undefined;
+  readonly acl: string | undefined;
   readonly limits: {
     readonly maxConnections: number;
     readonly maxPacketSize: number;

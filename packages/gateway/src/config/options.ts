@@ -122,6 +122,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   spec('auth', 'auth', 'string', 'MODE', 'none (users with --users)', 'none | users | pass-through'),
   spec('users', 'users', 'string', 'FILE', '-', 'JSON users file of scrypt hashes (see hash-password)'),
   spec(
+    'acl',
+    'acl',
+    'string',
+    'FILE',
+    '(everything allowed)',
+    'ACL file deciding publish/subscribe per user and topic (user/topic/pattern lines, %u %c)',
+  ),
+  spec(
     'maxConnections',
     'max-connections',
     'integer',

@@ -160,6 +160,7 @@ export function resolveConfig(
     dialect: parseChoice(describe('dialect'), str('dialect') ?? DEFAULTS.dialect, DIALECTS),
     auth,
     users,
+    acl: str('acl'),
     limits: {
       maxConnections: int('maxConnections', DEFAULTS.maxConnections, 1, 10_000_000),
       maxPacketSize: int('maxPacketSize', DEFAULTS.maxPacketSize, 16, MQTT_MAX_PACKET_SIZE),

@@ -67,7 +67,7 @@ export function renderReport(input: ReportInput): string {
   const hasDragoman = names.includes('dragoman');
   const lines: string[] = [];
   lines.push(
-    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: min(messages, rate × ${input.rateSeconds} s)), median of ${input.runs} run(s); one load generator for all targets, in its own process.`,
+    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: min(messages, rate × ${input.rateSeconds} s)), median of ${input.runs} run(s), in ${input.runs} round(s) that each start every target afresh and run each scenario once on it; one load generator for all targets, in its own process.`,
     '',
     `Command: \`${input.invocation}\``,
     '',
@@ -107,7 +107,7 @@ export function renderReport(input: ReportInput): string {
   const rssHead = ['', ...names, ...ratioHeads];
   const ours = input.targets.find((target) => target.name === 'dragoman')?.peakRssMiB ?? Number.NaN;
   lines.push(
-    '**Peak RSS of the target process during all its runs (VmHWM, MiB; lower is better)**',
+    '**Peak RSS of the target process: the highest VmHWM over the rounds (each round is a fresh process), MiB; lower is better**',
     '',
     `| ${rssHead.join(' | ')} |`,
     `| ${rssHead.map(() => '---').join(' | ')} |`,

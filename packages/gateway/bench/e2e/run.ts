@@ -84,17 +84,19 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const results: RunResult[] = [];
-  const summaries: TargetSummary[] = [];
-  for (const name of targetNames) {
-    log(`starting ${name}`);
-    const target = await startTarget(name);
-    const sampler = new RssSampler(target.pid);
-    try {
-      for (const scenario of scenarios) {
-        if (!applies(scenario, target)) continue;
-        const count =
-          scenario.rate === undefined ? messages : Math.min(messages, scenario.rate * rateSeconds);
-        for (let run = 1; run <= runs; run++) {
+  const summaries = new Map<TargetName, TargetSummary>();
+  // Rounds, not one target after the other: each round starts every target afresh and runs each scenario
+  // once on it, so that other work on the machine drifting in and out hits every target alike.
+  for (let run = 1; run <= runs; run++) {
+    for (const name of targetNames) {
+      log(`round ${run}: starting ${name}`);
+      const target = await startTarget(name);
+      const sampler = new RssSampler(target.pid);
+      try {
+        for (const scenario of scenarios) {
+          if (!applies(scenario, target)) continue;
+          const count =
+            scenario.rate === undefined ? messages : Math.min(messages, scenario.rate * rateSeconds);
           const result = await runScenario(
             target,
             scenario,
@@ -111,19 +113,20 @@ async function main(): Promise<void> {
             `${name} ${scenario.name} run ${run}: ${result.msgPerSec} msg/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, lost ${result.lost}, dup ${result.duplicates}, rss ${result.peakRssMiB} MiB`,
           );
         }
+        const hwmMiB = Math.round((readMemory(target.pid)?.hwmMiB ?? Number.NaN) * 10) / 10;
+        const previous = summaries.get(name)?.peakRssMiB ?? 0;
+        summaries.set(name, {
+          name,
+          version: target.version,
+          command: target.command,
+          peakRssMiB: Math.max(previous, hwmMiB),
+        });
+        process.stdout.write(`${JSON.stringify({ bench: 'e2e', target: name, run, peakRssMiB: hwmMiB })}\n`);
+      } finally {
+        sampler.stop();
+        await target.stop();
+        log(`stopped ${name}`);
       }
-      const memory = readMemory(target.pid);
-      summaries.push({
-        name,
-        version: target.version,
-        command: target.command,
-        peakRssMiB: Math.round((memory?.hwmMiB ?? Number.NaN) * 10) / 10,
-      });
-      process.stdout.write(`${JSON.stringify({ bench: 'e2e', target: name, peakRssMiB: memory?.hwmMiB })}\n`);
-    } finally {
-      sampler.stop();
-      await target.stop();
-      log(`stopped ${name}`);
     }
   }
 
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
     runs,
     rateSeconds,
     scenarios,
-    targets: summaries,
+    targets: [...summaries.values()],
     results,
   });
   await writeSection(reportPath, section, '# Performance\n\n## End-to-end benchmark\n');

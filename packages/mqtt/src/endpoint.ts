@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { MqttDecoder } from './decoder';
 import { encodePacket, MqttWriter } from './encoder';
+import { AuthExchange, type AuthExchangeOwner, failureCode } from './enhanced-auth';
 import { MqttConnectionClosedError, MqttProtocolError, MqttPublishError } from './errors';
 import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe } from './inbound';
 import { KeepAliveMonitor } from './keep-alive';
@@ -18,8 +19,13 @@ import { validateTopicName } from './topic-validation';
 import type {
   AcceptOptions,
   AckOptions,
+  AuthenticateHook,
+  AuthenticationOutcome,
+  AuthPacket,
+  AuthProperties,
   CloseReason,
   ConnackPacket,
+  ConnackProperties,
   ConnectPacket,
   ConnectProperties,
   DisconnectPacket,
@@ -53,10 +59,17 @@ export interface EndpointLimits {
   serverKeepAlive: number | undefined;
   assignClientId: () => string;
   drainTimeoutMs: number;
+  authenticate: AuthenticateHook | undefined;
 }
 
 /** How long to wait for the peer to close after our final packet before destroying the stream. */
 const LINGER_MS = 2000;
+/** An exchange whose next server AUTH cannot reach the client fails. */
+const UNSENDABLE_AUTH: AuthenticationOutcome = {
+  result: 'failure',
+  reasonCode: ReasonCode.UnspecifiedError,
+  reasonString: 'the server AUTH packet cannot be sent to this client',
+};
 /** Session expiry "never" (MQTT 5 0xFFFFFFFF). */
 const NEVER_EXPIRES = 0xffffffff;
 /** Packets handled even while the host is full: they finish earlier exchanges and give the host no work. */
@@ -111,6 +124,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private announced = false;
   private clientMaxPacketSize = Number.POSITIVE_INFINITY;
   private readonly sink: InboundSink;
+  /** The MQTT 5 enhanced-authentication exchange in progress (at CONNECT or a re-authentication). */
+  private auth: AuthExchange | undefined;
+  /** What a successful exchange at CONNECT adds to the CONNACK. */
+  private authConnack: ConnackProperties | undefined;
 
   /** @internal Endpoints are created by MqttServer.accept(). */
   constructor(
@@ -258,7 +275,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     const v5 = this.protocolVersion === 5;
     const connack: ConnackPacket = { cmd: 'connack', sessionPresent: options.sessionPresent === true };
     if (v5) {
-      const properties = { ...options.properties };
+      const properties: ConnackProperties = { ...options.properties };
+      if (this.authConnack !== undefined) {
+        // The exchange's method and data are the server's last word of it (MQTT 5 section 4.12).
+        const { authenticationMethod, authenticationData, ...extras } = this.authConnack;
+        Object.assign(properties, { ...extras, ...options.properties, authenticationMethod });
+        if (authenticationData !== undefined) properties.authenticationData = authenticationData;
+        else delete properties.authenticationData;
+      }
       // What CONNACK announces is what the endpoint enforces, so the host may tighten the options here.
       properties.receiveMaximum ??= this.limits.receiveMaximum;
       properties.topicAliasMaximum ??= this.limits.topicAliasMaximum;
@@ -509,7 +533,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   }
 
   private shouldPauseReading(): boolean {
-    if (this.endpointState === 'connecting') return this.connectPacket !== undefined;
+    if (this.endpointState === 'connecting') {
+      // Between CONNECT and CONNACK only an enhanced-authentication exchange waiting for the client reads.
+      return this.connectPacket !== undefined && this.auth?.awaitingClient !== true;
+    }
     return (
       this.hostPaused ||
       this.parked.length >= this.inboundWindow ||
@@ -593,9 +620,21 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   private handle(packet: MqttPacket): void {
     if (this.endpointState === 'connecting') {
-      if (packet.cmd !== 'connect')
-        throw new MqttProtocolError(`${packet.cmd} before CONNECT`, ReasonCode.ProtocolError);
-      this.handleConnect(packet);
+      if (this.connectPacket === undefined) {
+        if (packet.cmd !== 'connect')
+          throw new MqttProtocolError(`${packet.cmd} before CONNECT`, ReasonCode.ProtocolError);
+        this.handleConnect(packet);
+        return;
+      }
+      // Read only during an enhanced-authentication exchange: AUTH or DISCONNECT (MQTT-3.1.2-30).
+      if (packet.cmd === 'auth') this.handleAuth(packet);
+      else if (packet.cmd === 'disconnect') this.handleDisconnect(packet);
+      else {
+        throw new MqttProtocolError(
+          `${packet.cmd} during enhanced authentication, before CONNACK`,
+          ReasonCode.ProtocolError,
+        );
+      }
       return;
     }
     switch (packet.cmd) {
@@ -629,10 +668,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       case 'connect':
         throw new MqttProtocolError('second CONNECT', ReasonCode.ProtocolError);
       case 'auth':
-        throw new MqttProtocolError(
-          'AUTH (enhanced authentication) is not supported',
-          ReasonCode.ProtocolError,
-        );
+        this.handleAuth(packet);
+        return;
       default:
         throw new MqttProtocolError(`${packet.cmd} is never sent to a server`, ReasonCode.ProtocolError);
     }
@@ -657,6 +694,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     if (v5 && properties.maximumPacketSize === 0) {
       throw new MqttProtocolError('CONNECT maximum packet size 0', ReasonCode.ProtocolError);
     }
+    if (v5 && properties.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+      throw new MqttProtocolError('CONNECT authentication data without a method', ReasonCode.ProtocolError);
+    }
     if (connect.will !== undefined) {
       const valid = validateTopicName(connect.will.topic);
       if (!valid.ok) throw new MqttProtocolError(`will topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
@@ -677,8 +717,173 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       }
       this.assignedId = this.limits.assignClientId();
     }
+    const method = v5 ? properties.authenticationMethod : undefined;
+    if (method !== undefined) {
+      this.beginConnectAuth(method, properties);
+      return;
+    }
+    this.announce();
+  }
+
+  private announce(): void {
     this.announced = true;
     this.onConnect(this);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals: MQTT 5 enhanced authentication
+  // -------------------------------------------------------------------------------------------
+
+  private beginConnectAuth(method: string, properties: ConnectProperties): void {
+    if (this.limits.authenticate === undefined) {
+      // A server that does not support the method answers 0x8C (MQTT 5 section 4.12).
+      this.close(
+        { kind: 'rejected', reasonCode: ReasonCode.BadAuthenticationMethod },
+        this.connackFailure(ReasonCode.BadAuthenticationMethod, {
+          reasonString: `authentication method ${method} is not supported`,
+        }),
+      );
+      return;
+    }
+    // Bounded by the connect timer, which runs until accept() / reject().
+    this.auth = new AuthExchange('connect', method, this.authOwner(this.limits.authenticate));
+    this.auth.run(properties.authenticationData, properties.userProperties);
+  }
+
+  private handleAuth(packet: AuthPacket): void {
+    const method = this.connectProperties.authenticationMethod;
+    if (method === undefined) {
+      throw new MqttProtocolError(
+        'AUTH without an authentication method in CONNECT',
+        ReasonCode.ProtocolError,
+      );
+    }
+    if (packet.properties?.authenticationMethod !== method) {
+      throw new MqttProtocolError(
+        `AUTH with authentication method ${packet.properties?.authenticationMethod} instead of ${method}`,
+        ReasonCode.ProtocolError,
+      );
+    }
+    const data = packet.properties.authenticationData;
+    const userProperties = packet.properties.userProperties;
+    const exchange = this.auth;
+    if (packet.reasonCode === ReasonCode.ContinueAuthentication) {
+      if (exchange === undefined || !exchange.awaitingClient) {
+        throw new MqttProtocolError('AUTH 0x18 that no server AUTH asked for', ReasonCode.ProtocolError);
+      }
+      exchange.run(data, userProperties);
+      return;
+    }
+    if (packet.reasonCode === ReasonCode.ReAuthenticate) {
+      if (this.endpointState !== 'connected' || exchange !== undefined) {
+        throw new MqttProtocolError(
+          'AUTH 0x19 before CONNACK or during another exchange',
+          ReasonCode.ProtocolError,
+        );
+      }
+      const reauth = new AuthExchange('re-authenticate', method, this.authOwner(this.limits.authenticate!));
+      this.auth = reauth;
+      reauth.limit(this.limits.connectTimeoutMs, () => {
+        const reasonString = 're-authentication did not finish in time';
+        reauth.end(new Error(reasonString)); // The hook's signal aborts.
+        this.authOutcome(reauth, { result: 'failure', reasonCode: ReasonCode.NotAuthorized, reasonString });
+      });
+      reauth.run(data, userProperties);
+      return;
+    }
+    throw new MqttProtocolError(
+      `AUTH from a client with reason code 0x${packet.reasonCode.toString(16)}`,
+      ReasonCode.ProtocolError,
+    );
+  }
+
+  private authOwner(hook: AuthenticateHook): AuthExchangeOwner {
+    return {
+      endpoint: this,
+      hook,
+      outcome: (exchange, outcome) => this.authOutcome(exchange, outcome),
+    };
+  }
+
+  private authOutcome(exchange: AuthExchange, outcome: AuthenticationOutcome): void {
+    if (this.endpointState === 'closed' || exchange !== this.auth) return;
+    const connecting = exchange.kind === 'connect';
+    if (outcome.result === 'continue') {
+      if (!this.sendAuth(ReasonCode.ContinueAuthentication, exchange.method, outcome)) {
+        this.authOutcome(exchange, UNSENDABLE_AUTH);
+        return;
+      }
+      exchange.awaitingClient = true;
+      if (connecting) this.pump(); // Reading resumes for the client's AUTH (it may be decoded already).
+      return;
+    }
+    if (outcome.result === 'success' && !connecting) {
+      if (!this.sendAuth(ReasonCode.Success, exchange.method, outcome)) {
+        this.authOutcome(exchange, UNSENDABLE_AUTH);
+        return;
+      }
+    }
+    exchange.end();
+    this.auth = undefined;
+    if (outcome.result === 'failure') {
+      const reasonCode = failureCode(outcome);
+      const properties =
+        outcome.reasonString !== undefined ? { reasonString: outcome.reasonString } : undefined;
+      if (connecting) {
+        this.close({ kind: 'rejected', reasonCode }, this.connackFailure(reasonCode, properties));
+      } else {
+        this.close(
+          { kind: 'server-disconnect', reasonCode },
+          { cmd: 'disconnect', reasonCode, ...(properties ? { properties } : {}) },
+        );
+      }
+      return;
+    }
+    if (connecting) {
+      this.authConnack = {
+        authenticationMethod: exchange.method,
+        ...(outcome.data !== undefined ? { authenticationData: outcome.data } : {}),
+        ...(outcome.reasonString !== undefined ? { reasonString: outcome.reasonString } : {}),
+        ...(outcome.userProperties !== undefined ? { userProperties: outcome.userProperties } : {}),
+      };
+      this.announce();
+      return;
+    }
+    this.emit('reauthenticated');
+  }
+
+  /**
+   * Writes a server AUTH. Its reason string and user properties are left out when the client asked for
+   * no problem information or when they would exceed its maximum packet size. Returns false, writing
+   * nothing, when even the method and data exceed it or the packet cannot be encoded.
+   */
+  private sendAuth(
+    reasonCode: number,
+    method: string,
+    outcome: { data?: Buffer; reasonString?: string; userProperties?: AuthProperties['userProperties'] },
+  ): boolean {
+    const required: AuthProperties = {
+      authenticationMethod: method,
+      ...(outcome.data !== undefined ? { authenticationData: outcome.data } : {}),
+    };
+    const quiet = this.connectProperties.requestProblemInformation === false;
+    const full: AuthProperties = {
+      ...required,
+      ...(!quiet && outcome.reasonString !== undefined ? { reasonString: outcome.reasonString } : {}),
+      ...(!quiet && outcome.userProperties !== undefined ? { userProperties: outcome.userProperties } : {}),
+    };
+    try {
+      for (const properties of [full, required]) {
+        const bytes = encodePacket({ cmd: 'auth', reasonCode, properties }, 5);
+        if (bytes.length <= this.clientMaxPacketSize) {
+          this.writeBytes(bytes);
+          return true;
+        }
+      }
+    } catch {
+      // Unencodable (e.g. a reason string with U+0000): the caller fails the exchange.
+    }
+    return false;
   }
 
   private handlePublish(packet: PublishPacket): void {
@@ -1027,6 +1232,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.clearConnectTimer();
     this.keepAlive?.stop();
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.auth?.end(new MqttConnectionClosedError(reason));
     const stream = this.stream;
     stream.off('data', this.onData);
     if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {

@@ -73,6 +73,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
           ? undefined
           : checkInteger('serverKeepAlive', options.serverKeepAlive, 0, 65_535),
       assignClientId: options.assignClientId ?? (() => `dragoman-${randomUUID()}`),
+      authenticate: options.authenticate,
       drainTimeoutMs: checkInteger(
         'drainTimeoutMs',
         options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,

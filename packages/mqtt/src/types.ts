@@ -327,7 +327,66 @@ export interface MqttServerOptions {
    * Default 10 000 ms.
    */
   drainTimeoutMs?: number;
+  /**
+   * MQTT 5 enhanced authentication (AUTH packets): decides each step of an exchange that a CONNECT with an
+   * authentication method, or a client's AUTH 0x19 (re-authentication) after CONNACK, begins. Without it a
+   * CONNECT with an authentication method gets CONNACK 0x8C (bad authentication method). An exchange at
+   * CONNECT must end within connectTimeoutMs (counted from the connection), a re-authentication within
+   * connectTimeoutMs of its AUTH 0x19; `step.signal` aborts when that time runs out or the connection closes.
+   */
+  authenticate?: AuthenticateHook;
 }
+
+// ---------------------------------------------------------------------------------------------
+// MQTT 5 enhanced authentication
+// ---------------------------------------------------------------------------------------------
+
+/** One step of an MQTT 5 enhanced-authentication exchange, handed to the `authenticate` hook. */
+export interface AuthenticationStep {
+  /**
+   * 'connect': the exchange a CONNECT began (its CONNACK waits for the outcome); 're-authenticate': one the
+   * client began with AUTH 0x19 after CONNACK (the connection carries on meanwhile).
+   */
+  readonly kind: 'connect' | 're-authenticate';
+  /** The authentication method the CONNECT named (e.g. 'SCRAM-SHA-256'); every AUTH repeats it. */
+  readonly method: string;
+  /** The client's authentication data in this step's packet (CONNECT or AUTH), if any. */
+  readonly data: Buffer | undefined;
+  /** 0 for the packet that began the exchange (CONNECT / AUTH 0x19), then 1, 2, … for each AUTH 0x18. */
+  readonly step: number;
+  /** The same Map for every step of one exchange, for the hook's own state (a SCRAM nonce, say). */
+  readonly state: Map<string, unknown>;
+  /** User properties of this step's packet. */
+  readonly userProperties: UserProperties | undefined;
+  /** The client's endpoint (client id, username, password, CONNECT); in state 'connecting' during CONNECT. */
+  readonly endpoint: MqttEndpoint;
+  /** Aborted when the exchange is abandoned: the connection closed or its time ran out. */
+  readonly signal: AbortSignal;
+}
+
+/** The hook's answer to one step. */
+export type AuthenticationOutcome =
+  /** Another round: the server sends AUTH 0x18 with `data` and waits for the client's AUTH 0x18. */
+  | { result: 'continue'; data?: Buffer; reasonString?: string; userProperties?: UserProperties }
+  /**
+   * Authenticated. At CONNECT the endpoint is handed to the host ('endpoint') and its CONNACK carries the
+   * method and `data`; for a re-authentication the server sends AUTH 0x00 with them.
+   */
+  | { result: 'success'; data?: Buffer; reasonString?: string; userProperties?: UserProperties }
+  /**
+   * Not authenticated: at CONNECT, CONNACK with `reasonCode`; a re-authentication ends the connection with
+   * DISCONNECT `reasonCode`. A reason code >= 0x80, default 0x87 (not authorized); 0x8C (bad authentication
+   * method) for a method the host does not support.
+   */
+  | { result: 'failure'; reasonCode?: number; reasonString?: string };
+
+/**
+ * Decides a step of an enhanced-authentication exchange. May be async; a thrown error or rejection fails
+ * the exchange with 0x80 (unspecified error).
+ */
+export type AuthenticateHook = (
+  step: AuthenticationStep,
+) => AuthenticationOutcome | Promise<AuthenticationOutcome>;
 
 /** What the host answers to CONNECT with. */
 export interface AcceptOptions {
@@ -487,6 +546,8 @@ export interface MqttEndpointEvents {
   unsubscribe: [request: InboundUnsubscribe];
   /** The client sent DISCONNECT; 'close' follows. */
   disconnect: [packet: DisconnectPacket];
+  /** MQTT 5: a re-authentication (AUTH 0x19) succeeded; the AUTH 0x00 has been written. */
+  reauthenticated: [];
   /** canPublish became true again (in-flight window has room and the write buffer drained). */
   windowOpen: [];
   /** The endpoint closed; endpoint.closeReason says why. Emitted once. */

@@ -42,9 +42,12 @@ function copyTerminus(raw: unknown, address: string | undefined): Record<string,
  * A link a peer attached to us. `role` is OUR side's role: a peer's receiver makes us the 'sender'.
  * Decide with `acceptSender()` / `acceptReceiver()` or `refuse(error)`.
  *
- * rhea answers the attach at the end of the current tick. Decided within the 'incomingLink' handler, a refusal
- * is the standard one (attach with no terminus, then detach with the error); decided later, the attach already
- * went out echoing the peer's termini and settle modes, and `refuse` detaches with the error.
+ * The peer's attach is answered when the 'incomingLink' handlers have run. Decided by then, the answer is
+ * exact: an acceptance carries the termini asked for (with the address given for a dynamic one), a refusal
+ * is the standard one (an attach without terminus, then a detach with the error). Undecided, the answer
+ * echoes the requested termini and settle modes, and a later `refuse` detaches with the error. To decide
+ * later and still answer exactly (after an asynchronous authorisation check, or to name a dynamic node),
+ * call `defer()` in the handler: the peer then waits for the decision.
  */
 export class IncomingLink {
   readonly role: LinkRole;
@@ -54,7 +57,8 @@ export class IncomingLink {
   readonly #host: LinkHost;
   readonly #adopt: (link: ManagedLink) => void;
   #state: IncomingLinkState = 'pending';
-  #mirrored = false;
+  #deferred = false;
+  #answered = false;
 
   /** @internal */
   constructor(
@@ -73,6 +77,11 @@ export class IncomingLink {
     };
     link.on(role === 'sender' ? 'sender_close' : 'receiver_close', onClose);
     link.on(role === 'sender' ? 'sender_error' : 'receiver_error', () => {});
+    // rhea answers a peer's attach on its next tick. Hold the answer back until the application decides, so
+    // that an acceptance carries the termini it chose and a refusal is the standard one.
+    const endpoint = (link as unknown as { state: { local_open: boolean; open_requests: number } }).state;
+    endpoint.local_open = false;
+    endpoint.open_requests = 0;
   }
 
   get name(): string {
@@ -124,33 +133,46 @@ export class IncomingLink {
   refuse(error: AmqpErrorInit = { condition: 'amqp:not-allowed', description: 'link refused' }): void {
     if (this.#state !== 'pending') return;
     this.#state = 'refused';
+    // Not answered yet: the standard refusal, an attach without terminus, then the detach with the error.
+    this.#answer();
     this.#link.close(toRheaError(error) as Parameters<RheaSender['close']>[0]);
   }
 
-  /** @internal Called after the 'incomingLink' handlers ran: an undecided link gets a proper attach reply. */
+  /** Call inside the 'incomingLink' handler to answer the peer only once accepted or refused. */
+  defer(): void {
+    if (this.#state === 'pending') this.#deferred = true;
+  }
+
+  /** @internal Called after the 'incomingLink' handlers ran. */
   afterAnnounce(): void {
-    if (this.#state === 'pending') this.#mirror(undefined);
+    if (this.#state !== 'pending' || this.#deferred) return;
+    this.#mirror(undefined);
+    this.#answer();
+  }
+
+  #answer(): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    this.#link.open();
   }
 
   #beginAccept(address: string | undefined): void {
     if (this.#state !== 'pending') {
       throw new LinkClosedError(this.name, `link '${this.name}' is ${this.#state}, it cannot be accepted`);
     }
-    if (!this.#link.is_open()) {
+    if (!this.#link.is_remote_open()) {
       this.#state = 'closed';
       throw new LinkClosedError(this.name, `link '${this.name}' was detached by the peer`);
     }
     this.#state = 'accepted';
-    if (!this.#mirrored || address !== undefined) {
-      this.#mirrored = false;
+    if (!this.#answered) {
       this.#mirror(address);
+      this.#answer();
     }
   }
 
-  /** Our attach echoes the peer's termini and settle modes. */
+  /** Our attach echoes the peer's termini (with `address` for a dynamic one) and settle modes. */
   #mirror(address: string | undefined): void {
-    if (this.#mirrored) return;
-    this.#mirrored = true;
     const link = this.#link;
     const remote = link.remote.attach ?? {};
     const local = link.local.attach;

@@ -159,8 +159,10 @@ export class Sender extends EventEmitter<SenderEvents> {
     };
     if (origin.kind === 'remote') {
       this.#bind(origin.link);
-      this.#state = 'open';
       this.#readRemoteAttach();
+      // rhea writes transfers before the link's own attach within one processing round: start sending
+      // only once the attach that accepted the link has gone out (rhea's round runs on this tick's queue).
+      process.nextTick(() => this.#opened(origin.link));
     }
   }
 

@@ -127,6 +127,20 @@ describe('detach and close', () => {
     expect(() => link.acceptReceiver()).toThrow(LinkClosedError);
   });
 
+  it('a deferred link refused after an asynchronous check rejects the open with the LinkError', async () => {
+    env = await loopback();
+    env.server.prependListener('incomingLink', (link) => {
+      link.defer();
+      setImmediate(() => link.refuse({ condition: 'amqp:unauthorized-access', description: 'checked: no' }));
+    });
+    const opening = env.client.openSender('guarded');
+    await expect(opening).rejects.toBeInstanceOf(LinkError);
+    await expect(opening).rejects.toMatchObject({
+      condition: 'amqp:unauthorized-access',
+      description: 'checked: no',
+    });
+  });
+
   it('a connection without incomingLink handlers refuses links with amqp:not-found', async () => {
     env = await loopback();
     env.server.removeAllListeners('incomingLink');

@@ -262,6 +262,7 @@ const emptyBridgeStats = {
   queuedPublishes: 0,
   unconfirmedPublishes: 0,
   heldDeliveriesHighWater: 0,
+  pausedClients: 0,
 };
 
 function loopbackFor(host: string): string {

@@ -79,14 +79,7 @@ export class MqttFrontEnd implements Adapter {
 
   /** Clients whose socket is paused because their AMQP topic link has no credit. */
   stalledClients(): number {
-    const mqtt = this.#mqtt;
-    const bridge = this.#bridge;
-    if (mqtt === undefined || bridge === undefined) return 0;
-    let stalled = 0;
-    for (const endpoint of mqtt.endpoints) {
-      if (bridge.bridge(endpoint.clientId)?.stats().paused === true) stalled += 1;
-    }
-    return stalled;
+    return this.#bridge?.stats().pausedClients ?? 0;
   }
 
   async start(context: AdapterContext): Promise<void> {
@@ -106,6 +99,7 @@ export class MqttFrontEnd implements Adapter {
       amqp,
       dialect,
       ...connection,
+      ...(config.tenantFrom === 'username-prefix' ? { tenantFrom: 'username-prefix' as const } : {}),
       ...(authorize !== undefined
         ? { authorize, onDenied: (denial: AuthorizationDenial) => reportDenial(denial, metrics, logger) }
         : {}),
@@ -204,6 +198,7 @@ function reportDenial(denial: AuthorizationDenial, metrics: GatewayMetrics, logg
   const fields = {
     clientId: request.identity.clientId,
     username: request.identity.username,
+    tenant: request.identity.tenant,
     action: request.action,
     topic: request.topic,
     cause,

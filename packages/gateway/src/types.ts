@@ -21,6 +21,12 @@ export type LogFormat = 'json' | 'text' | 'auto';
 export type AuthMode = 'none' | 'users' | 'pass-through';
 
 /**
+ * Multi-tenancy: `none` (default) or `username-prefix` — user names are `<tenant>/<user>` and every AMQP
+ * address a client touches is scoped to its tenant (@dragoman/mqtt-amqp README, "Tenants").
+ */
+export type TenantMode = 'none' | 'username-prefix';
+
+/**
  * What `startGateway` accepts; every field is optional and has a default. The keys are the config file's keys;
  * addresses are `HOST:PORT` strings (`off` disables a listener), sizes in bytes, times in milliseconds.
  */
@@ -62,6 +68,8 @@ export interface GatewayOptions {
    * and `%c`; format in the @dragoman/mqtt-amqp README, "Authorization"). Default: everything allowed.
    */
   readonly acl?: string;
+  /** Default `none`. `username-prefix`: tenants from `<tenant>/<user>` user names. */
+  readonly tenantFrom?: TenantMode;
   /** Open MQTT connections (TCP and WebSocket together); more are closed at once. Default 10 000. */
   readonly maxConnections?: number;
   /** Largest MQTT packet accepted, bytes. Default 1 MiB. */
@@ -110,6 +118,7 @@ export interface GatewayConfig {
   readonly auth: AuthMode;
   readonly users: string | undefined;
   readonly acl: string | undefined;
+  readonly tenantFrom: TenantMode;
   readonly limits: {
     readonly maxConnections: number;
     readonly maxPacketSize: number;

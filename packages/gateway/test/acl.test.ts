@@ -83,6 +83,47 @@ describe('--acl', () => {
     },
   );
 
+  it('--tenant-from username-prefix: two tenants, same client id and topic, nothing crosses', async () => {
+    const tenantUsers = join(dir, 'tenant-users.json');
+    const hash = await hashPassword('p', { N: 1024, r: 8, p: 1 });
+    writeFileSync(tenantUsers, JSON.stringify({ 'A/dev': hash, 'B/dev': hash }));
+    const gateway = await startGateway(
+      {
+        mqtt: '127.0.0.1:0',
+        ws: 'off',
+        amqpListen: '127.0.0.1:0',
+        users: tenantUsers,
+        tenantFrom: 'username-prefix',
+      },
+      { logger: silent },
+    );
+    gateways.push(gateway);
+    const url = gateway.addresses.mqtt?.url ?? '';
+    const a = await mqttConnect(url, {
+      clientId: 'same',
+      username: 'A/dev',
+      password: 'p',
+      protocolVersion: 5,
+    });
+    const b = await mqttConnect(url, {
+      clientId: 'same',
+      username: 'B/dev',
+      password: 'p',
+      protocolVersion: 4,
+    });
+    clients.push(a, b);
+    await a.subscribeAsync('#', { qos: 1 });
+    await b.subscribeAsync('#', { qos: 1 });
+    const toA = nextMqttMessage(a);
+    const toB = nextMqttMessage(b);
+    await b.publishAsync('t', 'from B', { qos: 1 });
+    await a.publishAsync('t', 'from A', { qos: 1 });
+    // Each gets its own tenant's message first (nothing from the other in between), without the prefix.
+    expect(await toA).toEqual({ topic: 't', payload: 'from A' });
+    expect(await toB).toEqual({ topic: 't', payload: 'from B' });
+    expect(a.connected && b.connected).toBe(true);
+  });
+
   it('refuses to start with a bad ACL file, naming the line', async () => {
     const bad = join(dir, 'bad-acl');
     writeFileSync(bad, 'user alice\ntopic readwrite a/#/b\n');

@@ -130,6 +130,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'ACL file deciding publish/subscribe per user and topic (user/topic/pattern lines, %u %c)',
   ),
   spec(
+    'tenantFrom',
+    'tenant-from',
+    'string',
+    'MODE',
+    'none',
+    'none | username-prefix (user names <tenant>/<user>; each tenant sees only its own topics and sessions)',
+  ),
+  spec(
     'maxConnections',
     'max-connections',
     'integer',

@@ -17,6 +17,7 @@ import {
   parseInteger,
   parseListener,
   parsePath,
+  TENANT_MODES,
 } from './values';
 
 export const DEFAULTS = {
@@ -161,6 +162,7 @@ export function resolveConfig(
     auth,
     users,
     acl: str('acl'),
+    tenantFrom: parseChoice(describe('tenantFrom'), str('tenantFrom') ?? 'none', TENANT_MODES),
     limits: {
       maxConnections: int('maxConnections', DEFAULTS.maxConnections, 1, 10_000_000),
       maxPacketSize: int('maxPacketSize', DEFAULTS.maxPacketSize, 16, MQTT_MAX_PACKET_SIZE),

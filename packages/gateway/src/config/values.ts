@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors';
-import type { AuthMode, GatewayDialect, HostPort, LogFormat, LogLevel } from '../types';
+import type { AuthMode, GatewayDialect, HostPort, LogFormat, LogLevel, TenantMode } from '../types';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text', 'auto'];
@@ -17,6 +17,7 @@ export const DIALECTS: readonly GatewayDialect[] = [
   'rabbitmq-v1',
 ];
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'users', 'pass-through'];
+export const TENANT_MODES: readonly TenantMode[] = ['none', 'username-prefix'];
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 

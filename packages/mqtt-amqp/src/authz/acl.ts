@@ -16,7 +16,8 @@
  * filter can match (rule `a/#` covers `a/+/b`, rule `a/+` does not cover `a/#`). A rule starting with a
  * wildcard does not cover `$` topics (the MQTT matching rule). A `pattern` whose `%u` or `%c` would be
  * replaced by an empty value or one containing `/`, `+` or `#` does not apply, so an identity cannot widen
- * its own rules.
+ * its own rules. With tenants, `user` lines name the whole user name (`A/alice`), `%u` is the user name
+ * without its `<tenant>/` prefix, and every filter is read inside the client's tenant.
  */
 import { AclSyntaxError } from './errors';
 import type { AuthorizeRequest, Authorizer } from './types';
@@ -102,9 +103,13 @@ export function isAllowed(acl: Acl, request: AuthorizeRequest): boolean {
   for (const rule of own) {
     if (grants(rule.access, need) && covers(rule.filter, request.topic)) return true;
   }
+  const tenant = request.identity.tenant;
+  // With `<tenant>/<user>` user names, %u is the user within the tenant (the topics are the tenant's too).
+  const patternUser =
+    tenant !== undefined && username?.startsWith(`${tenant}/`) ? username.slice(tenant.length + 1) : username;
   for (const rule of acl.patterns) {
     if (!grants(rule.access, need)) continue;
-    const filter = substitute(rule.filter, username, clientId);
+    const filter = substitute(rule.filter, patternUser, clientId);
     if (filter !== undefined && covers(filter, request.topic)) return true;
   }
   return false;

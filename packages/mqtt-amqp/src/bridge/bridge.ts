@@ -15,6 +15,7 @@ import type {
   MqttEndpoint,
 } from '@dragoman/mqtt';
 import { type AuthorizationResult, decide, denialOf } from '../authz/decide';
+import { isValidTenant, type TenantResolver, TenantScope } from '../authz/tenants';
 import type { AuthorizeAction, ClientIdentity } from '../authz/types';
 import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
 import type { Addresses } from '../types';
@@ -62,6 +63,11 @@ export class ClientBridge {
   readonly clientId: string;
   /** Who the client is, as the authorization hook sees it. */
   readonly identity: ClientIdentity;
+  /** The client id on AMQP: `<tenant>:<client id>` with tenants, else the client id. */
+  readonly amqpId: string;
+  private readonly scope: TenantScope;
+  /** Why the client's tenant could not be derived (the CONNECT is refused). */
+  private readonly tenantError: string | undefined;
   private bridgeState: BridgeState = 'connecting';
   private readonly lifetime = new AbortController();
   private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
@@ -86,7 +92,15 @@ export class ClientBridge {
     private readonly env: BridgeEnvironment,
   ) {
     this.clientId = endpoint.clientId;
-    this.identity = { clientId: endpoint.clientId, username: endpoint.username };
+    const resolved = resolveTenant(env.options.tenantOf, endpoint.clientId, endpoint.username);
+    this.scope = resolved.scope;
+    this.tenantError = resolved.error;
+    this.amqpId = this.scope.clientId(endpoint.clientId);
+    this.identity = {
+      clientId: endpoint.clientId,
+      username: endpoint.username,
+      ...(this.scope.tenant !== undefined ? { tenant: this.scope.tenant } : {}),
+    };
     this.v5 = endpoint.protocolVersion === 5;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
@@ -106,7 +120,8 @@ export class ClientBridge {
     this.publishes = new ClientPublishes({
       links: this.publishLinks,
       encode: (publish) => {
-        const encoded = env.codec.publish(publish);
+        if (publish.topic.startsWith('$mqtt')) throw new ReservedTopicError(publish.topic);
+        const encoded = env.codec.publish(publish, this.scope.topic(publish.topic));
         if (isReservedAddress(encoded.address, env.addresses)) throw new ReservedTopicError(encoded.address);
         return encoded;
       },
@@ -188,6 +203,14 @@ export class ClientBridge {
     endpoint.on('unsubscribe', (request) => this.onUnsubscribe(request));
     endpoint.on('windowOpen', () => this.deliveries?.topUp());
 
+    if (this.tenantError !== undefined) {
+      endpoint.reject(BridgeReasonCode.NotAuthorized, {
+        properties: { reasonString: `no tenant: ${this.tenantError}` },
+      });
+      this.willDetachError = undefined;
+      void this.teardown();
+      return;
+    }
     let sessionPresent: boolean;
     try {
       sessionPresent = await this.connectAmqp();
@@ -232,9 +255,9 @@ export class ClientBridge {
       withDeadline(name, promise, Math.max(1, deadline - Date.now()), signal);
 
     // A previous connection with this client id ends first (its will link has our will link's name).
-    await step('take over the client id', this.env.registry.claim(this.clientId, this, this.released));
+    await step('take over the client id', this.env.registry.claim(this.amqpId, this, this.released));
     const acquiring = this.env.connections.acquire({
-      clientId: this.clientId,
+      clientId: this.amqpId,
       username: endpoint.username,
       password: endpoint.password,
       keepAliveSeconds: this.keepAliveSeconds(),
@@ -255,7 +278,7 @@ export class ClientBridge {
 
     const will = endpoint.will;
     if (will !== undefined) {
-      const name = this.clientId;
+      const name = this.amqpId;
       if (!lease.names.claimExact(name)) {
         throw new BridgeStepError('attach will link', 'refused', { detail: `link name '${name}' is in use` });
       }
@@ -273,10 +296,11 @@ export class ClientBridge {
       );
       this.willLink = link;
       this.endOnRemoteDetach(link, 'will');
-      await this.expectAccepted('will', step('will', link.send(codec.will(will))));
+      const scopedWill = { ...will, topic: this.scope.topic(will.topic) };
+      await this.expectAccepted('will', step('will', link.send(codec.will(scopedWill))));
     }
 
-    const ssName = lease.names.claimDerived(this.clientId, 'subscriptions');
+    const ssName = lease.names.claimDerived(this.amqpId, 'subscriptions');
     const ss = await step(
       'attach subscription-service link',
       this.opened(
@@ -292,17 +316,17 @@ export class ClientBridge {
     this.subscriptionLink = ss;
     this.endOnRemoteDetach(ss, 'subscription-service');
     if (endpoint.clean) {
-      await this.expectAccepted('close', step('close', ss.send(codec.close(this.clientId))));
+      await this.expectAccepted('close', step('close', ss.send(codec.close(this.amqpId))));
       return false;
     }
-    const controlName = lease.names.claimDerived(this.clientId, 'control');
+    const controlName = lease.names.claimDerived(this.amqpId, 'control');
     const control = await step(
       'attach control link',
       this.opened(
         controlName,
         lease.connection.openReceiver({
           name: controlName,
-          source: addresses.control(this.clientId),
+          source: addresses.control(this.amqpId),
           guarantee: 'at-least-once',
           creditWindow: 0,
           attachTimeoutMs: options.connectTimeoutMs,
@@ -313,7 +337,7 @@ export class ClientBridge {
       control.addCredit(1);
       const reply = nextDelivery(control, signal);
       // The service accepts AMQP_LIST only once its AMQP_SUBSCRIPTIONS reply is accepted: take the reply first.
-      const listed = step('list', ss.send(codec.list(this.clientId)));
+      const listed = step('list', ss.send(codec.list(this.amqpId)));
       listed.catch(() => {});
       const delivery = await step('subscriptions', reply);
       let subscriptions: Map<string, unknown>;
@@ -361,14 +385,14 @@ export class ClientBridge {
 
   private async attachPublishReceiver(): Promise<void> {
     const lease = this.lease as AmqpLease;
-    const name = lease.names.claimDerived(this.clientId, 'publish');
+    const name = lease.names.claimDerived(this.amqpId, 'publish');
     const receiver = await withDeadline(
       'attach publish link',
       this.opened(
         name,
         lease.connection.openReceiver({
           name,
-          source: this.env.addresses.publish(this.clientId),
+          source: this.env.addresses.publish(this.amqpId),
           settleModes: { sender: 'mixed', receiver: 'first' },
           creditWindow: 0,
           attachTimeoutMs: this.env.options.connectTimeoutMs,
@@ -379,14 +403,19 @@ export class ClientBridge {
     );
     const endpoint = this.endpoint;
     const codec = this.env.codec;
-    const address = this.env.addresses.publish(this.clientId);
+    const address = this.env.addresses.publish(this.amqpId);
     this.deliveries = new ClientDeliveries(receiver, {
       get window() {
         return endpoint.window;
       },
       publish: (message, options) => endpoint.publish(message, options),
       writeBlocked: () => !endpoint.canPublish,
-      decode: (delivery: Delivery) => codec.decodePublish(delivery.message, delivery.presettled, address),
+      decode: (delivery: Delivery) => {
+        const decoded = codec.decodePublish(delivery.message, delivery.presettled, address);
+        const topic = this.scope.unscope(decoded.topic);
+        if (topic === undefined) throw new Error(`topic '${decoded.topic}' is outside the client's tenant`);
+        return topic === decoded.topic ? decoded : { ...decoded, topic };
+      },
       pubrel: (messageId) => this.sendPubrel(messageId),
       v5: this.v5,
       aliases: this.aliases,
@@ -468,7 +497,11 @@ export class ClientBridge {
     }
     let message: ReturnType<BridgeCodec['subscribe']>;
     try {
-      message = this.env.codec.subscribe(this.clientId, request.messageId, allowed, request.properties);
+      const scoped =
+        this.scope.tenant === undefined
+          ? allowed
+          : allowed.map((s) => ({ ...s, topic: this.scope.filter(s.filter, s.group) }));
+      message = this.env.codec.subscribe(this.amqpId, request.messageId, scoped, request.properties);
     } catch {
       refuse(undefined);
       return;
@@ -516,7 +549,11 @@ export class ClientBridge {
       failed();
       return;
     }
-    const message = this.env.codec.unsubscribe(this.clientId, request.messageId, request.unsubscriptions);
+    const filters =
+      this.scope.tenant === undefined
+        ? request.unsubscriptions
+        : request.filters.map((f) => this.scope.filter(f.filter, f.group));
+    const message = this.env.codec.unsubscribe(this.amqpId, request.messageId, filters);
     withDeadline(
       'unsubscribe',
       link.send(message),
@@ -542,7 +579,7 @@ export class ClientBridge {
     if (lease === undefined || this.lifetime.signal.aborted) {
       throw new BridgeStepError(`attach ${address}`, 'aborted');
     }
-    const name = lease.names.claimDerived(this.clientId, kind === 'qos2' ? 'topic-qos2' : 'topic');
+    const name = lease.names.claimDerived(this.amqpId, kind === 'qos2' ? 'topic-qos2' : 'topic');
     const sender = await this.opened(
       name,
       lease.connection.openSender({
@@ -550,7 +587,7 @@ export class ClientBridge {
         target: address,
         guarantee: kind === 'qos2' ? 'exactly-once' : 'at-least-once',
         // Names the publisher, so the Subscription service can honour MQTT 5 no-local.
-        properties: { [PUBLISHER_ID_KEY]: this.clientId },
+        properties: { [PUBLISHER_ID_KEY]: this.amqpId },
         attachTimeoutMs: this.env.options.stepTimeoutMs,
       }),
     );
@@ -561,12 +598,12 @@ export class ClientBridge {
     const lease = this.lease;
     if (lease === undefined) return Promise.reject(new BridgeStepError('pubrel', 'aborted'));
     if (this.pubrelLink === undefined) {
-      const name = lease.names.claimDerived(this.clientId, 'pubrel');
+      const name = lease.names.claimDerived(this.amqpId, 'pubrel');
       this.pubrelLink = this.opened(
         name,
         lease.connection.openSender({
           name,
-          target: this.env.addresses.pubrel(this.clientId),
+          target: this.env.addresses.pubrel(this.amqpId),
           guarantee: 'at-least-once',
           attachTimeoutMs: this.env.options.stepTimeoutMs,
         }),
@@ -670,10 +707,26 @@ export class ClientBridge {
     // The pooled connection's signal is shared by every client on it: do not leave our listener behind.
     this.lease?.lost.removeEventListener('abort', this.onAmqpLost);
     await this.lease?.release();
-    this.env.registry.release(this.clientId, this);
+    this.env.registry.release(this.amqpId, this);
     this.bridgeState = 'closed';
     this.releasedGate.resolve();
     this.env.onClosed(this);
+  }
+}
+
+/** The client's tenant scope; an error (refused CONNECT) when the resolver throws or names no valid tenant. */
+function resolveTenant(
+  resolver: TenantResolver | undefined,
+  clientId: string,
+  username: string | undefined,
+): { scope: TenantScope; error?: string } {
+  if (resolver === undefined) return { scope: new TenantScope(undefined) };
+  try {
+    const tenant = resolver({ clientId, username });
+    if (!isValidTenant(tenant)) throw new Error(`invalid tenant name '${String(tenant)}'`);
+    return { scope: new TenantScope(tenant) };
+  } catch (error) {
+    return { scope: new TenantScope(undefined), error: describe(error) };
   }
 }
 

@@ -39,8 +39,11 @@ export interface BridgeCodec {
   ): AmqpMessage;
   /** AMQP_UNSUBSCRIBE. */
   unsubscribe(clientId: string, messageId: number, filters: readonly string[]): AmqpMessage;
-  /** AMQP_PUBLISH for a client's PUBLISH. Throws `MappingError` for a topic the dialect cannot carry. */
-  publish(publish: InboundPublish): EncodedPublish;
+  /**
+   * AMQP_PUBLISH for a client's PUBLISH, on `topic` (default the PUBLISH's; the tenant-scoped one with
+   * tenants). Throws `MappingError` for a topic the dialect cannot carry.
+   */
+  publish(publish: InboundPublish, topic?: string): EncodedPublish;
   /** Reads a message that arrived on the client's publish address. Throws `MappingError`. */
   decodePublish(message: AmqpMessage, presettled: boolean, linkAddress: string): DecodedPublish;
   /** AMQP_PUBREL for the AMQP_PUBLISH `messageId`. */
@@ -67,10 +70,10 @@ export function createBridgeCodec(options: {
       ),
     unsubscribe: (clientId, messageId, filters) =>
       encodeUnsubscribe({ messageId, unsubscriptions: [...filters] }, clientId, addresses),
-    publish: (publish) =>
+    publish: (publish, topic) =>
       encodePublish(
         {
-          topic: publish.topic,
+          topic: topic ?? publish.topic,
           payload: publish.payload,
           qos: publish.qos,
           retain: publish.retain,

@@ -88,7 +88,7 @@ export class BridgeGateway {
     return () => server.off('endpoint', onEndpoint);
   }
 
-  /** The bridge of a connected (or connecting) client id. */
+  /** The bridge of a connected (or connecting) client id (`<tenant>:<client id>` with tenants). */
   bridge(clientId: string): ClientBridge | undefined {
     return this.registry.current(clientId);
   }
@@ -100,8 +100,10 @@ export class BridgeGateway {
     let queuedPublishes = 0;
     let unconfirmedPublishes = 0;
     let highWater = this.highWater;
+    let pausedClients = 0;
     for (const bridge of this.bridges) {
       const s: BridgeStats = bridge.stats();
+      if (s.paused) pausedClients++;
       heldDeliveries += s.heldDeliveries;
       outstandingCredit += s.outstandingCredit;
       publishLinks += s.publishLinks;
@@ -118,6 +120,7 @@ export class BridgeGateway {
       queuedPublishes,
       unconfirmedPublishes,
       heldDeliveriesHighWater: highWater,
+      pausedClients,
     };
   }
 

@@ -1,4 +1,5 @@
 import type { ConnectOptions } from '@dragoman/amqp';
+import { type TenantResolver, tenantFromUsernamePrefix } from '../authz/tenants';
 import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import { ConfigurationError } from '../errors';
 import { isSubackFailureCode } from './reason-codes';
@@ -29,6 +30,7 @@ export interface ResolvedBridgeOptions {
   readonly authorize: Authorizer | undefined;
   readonly authorizeTimeoutMs: number;
   readonly onDenied: (denial: AuthorizationDenial) => void;
+  readonly tenantOf: TenantResolver | undefined;
 }
 
 function integer(option: string, value: number, min: number, max: number): number {
@@ -103,7 +105,18 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
       3_600_000,
     ),
     onDenied: typeof options.onDenied === 'function' ? options.onDenied : () => {},
+    tenantOf: tenantOption(options.tenantFrom),
   };
+}
+
+function tenantOption(value: unknown): TenantResolver | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'username-prefix') return tenantFromUsernamePrefix;
+  if (typeof value === 'function') return value as TenantResolver;
+  throw new ConfigurationError(
+    'tenantFrom',
+    `tenantFrom must be 'username-prefix' or a function (identity) => tenant`,
+  );
 }
 
 function authorizerOption(value: unknown): Authorizer | undefined {

@@ -2,6 +2,7 @@
  * Public types of the gateway bridge (the MQTT-facing front end of MQTT over AMQP).
  */
 import type { ConnectOptions } from '@dragoman/amqp';
+import type { TenantResolver } from '../authz/tenants';
 import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import type { AddressOptions, Dialect, DialectName } from '../types';
 
@@ -88,6 +89,13 @@ export interface GatewayBridgeOptions {
   readonly authorizeTimeoutMs?: number;
   /** Told about every denial (hook said no, threw, or timed out), e.g. to log and count it. */
   readonly onDenied?: (denial: AuthorizationDenial) => void;
+  /**
+   * Multi-tenancy (README, "Tenants"): how each client's tenant is derived from its identity —
+   * `'username-prefix'` (user name `<tenant>/<user>`) or a function. Every AMQP name the client touches is
+   * then scoped to its tenant; a client whose tenant cannot be derived gets CONNACK "not authorized".
+   * Default: no tenants.
+   */
+  readonly tenantFrom?: 'username-prefix' | TenantResolver;
 }
 
 export type BridgeState = 'connecting' | 'connected' | 'closing' | 'closed';
@@ -121,4 +129,6 @@ export interface GatewayStats {
   readonly unconfirmedPublishes: number;
   /** The largest `heldDeliveries` one client has had at any time. */
   readonly heldDeliveriesHighWater: number;
+  /** Clients whose socket is paused right now (no AMQP credit for their publishes). */
+  readonly pausedClients: number;
 }

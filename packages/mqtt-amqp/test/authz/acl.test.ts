@@ -93,3 +93,20 @@ describe('decide', () => {
 function acl() {
   return parseAcl('');
 }
+
+describe('isAllowed with tenants', () => {
+  it('reads %u without the tenant prefix and user lines with it', () => {
+    const acl = parseAcl('user A/admin\ntopic readwrite #\npattern write d/%u/#\n');
+    const identity = (username: string) => ({ clientId: 'c', username, tenant: 'A' });
+    const req = (username: string, topic: string): AuthorizeRequest => ({
+      identity: identity(username),
+      action: 'publish',
+      topic,
+      qos: 0,
+      retain: false,
+    });
+    expect(isAllowed(acl, req('A/bob', 'd/bob/x'))).toBe(true);
+    expect(isAllowed(acl, req('A/bob', 'd/A/bob/x'))).toBe(false);
+    expect(isAllowed(acl, req('A/admin', 'any/thing'))).toBe(true);
+  });
+});

@@ -4,13 +4,15 @@
  * report each as `connect-timeout` — while a well-behaved mqtt.js client still connects, subscribes, publishes
  * and receives. The attack is kept at 500 open sockets (a closed one is replaced) until that client is done,
  * so it really runs under the attack. Memory stays bounded: slow sockets never reach the bridge, and the
- * bytes buffered in the server's sockets stay tiny.
+ * bytes buffered in the server's sockets stay tiny. The second test runs a smaller attack against the full
+ * `startGateway` composition, whose CONNECT limit is the endpoint's default 10 s (not a gateway option yet),
+ * and reads the result from the gateway's own metrics.
  */
 import { type Socket, connect as tcpConnect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withTimeout } from '../support/wait';
-import { roundTrip } from './fuzz/gateway-target';
+import { retryUntil, withTimeout } from '../support/wait';
+import { roundTrip, startFuzzGateway } from './fuzz/gateway-target';
 import { forceGc } from './fuzz/run';
 import { type AttackStack, startAttackStack } from './support/stack';
 
@@ -132,5 +134,33 @@ describe('slowloris', () => {
       `slowloris: ${attackers.length} sockets closed by the connect time-out; max buffered ${maxBuffered} B; heap growth ${growth} B`,
     );
     expect(growth).toBeLessThan(32 * 1024 * 1024);
+  }, 90_000);
+
+  it('the full gateway (startGateway, 10 s CONNECT limit): 200 trickling sockets closed, counted, good client served', async () => {
+    const target = await startFuzzGateway();
+    try {
+      const { gateway } = target;
+      const url = gateway.addresses.mqtt?.url ?? '';
+      const attackers = Array.from({ length: 200 }, () => attack(target.target.port));
+      await roundTrip(url, 20_000);
+      await withTimeout(
+        Promise.all(attackers.map((a) => a.closed)),
+        10_000 + 30_000,
+        'the slowloris sockets to be closed by the gateway',
+      );
+      // The gateway counted each as a CONNECT time-out, and holds no connection for them any more.
+      const errors = await gateway.metrics.getSingleMetric('dragoman_errors_total')?.get();
+      const timeouts = errors?.values.find((v) => v.labels.reason === 'connect-timeout')?.value ?? 0;
+      expect(timeouts).toBe(200);
+      await retryUntil(
+        async () => {
+          const live = await target.liveConnections();
+          if (live !== 0) throw new Error(`${live} connections still open`);
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: 'the gateway to hold no connection' },
+      );
+    } finally {
+      await target.close();
+    }
   }, 90_000);
 });

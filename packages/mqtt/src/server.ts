@@ -31,6 +31,9 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
 
   constructor(options: MqttServerOptions = {}) {
     super();
+    if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+      throw new TypeError('authenticate must be a function');
+    }
     this.limits = {
       maxPacketSize: checkInteger(
         'maxPacketSize',

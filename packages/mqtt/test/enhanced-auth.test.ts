@@ -14,6 +14,7 @@ import {
   MqttDecoder,
   type MqttEndpoint,
   type MqttPacket,
+  MqttServer,
   type MqttServerOptions,
 } from '../src/index';
 import { client, type Harness, next, rawSocket, startServer, until } from './support/harness';
@@ -68,6 +69,12 @@ function mqttJs(port: number, clientFirst: string, proof: (challenge: string) =>
   clients.push(c);
   return c;
 }
+
+describe('options', () => {
+  it('authenticate must be a function', () => {
+    expect(() => new MqttServer({ authenticate: 'yes' as unknown as AuthenticateHook })).toThrow(TypeError);
+  });
+});
 
 describe('mqtt.js 5 at CONNECT', () => {
   it('runs a two-step exchange through the hook, then the host accepts; CONNACK carries method and data', async () => {

@@ -20,6 +20,7 @@ export {
   parseAcl,
 } from './authz/acl';
 export { AclSyntaxError } from './authz/errors';
+export { isValidTenant, type TenantResolver, TenantScope, tenantFromUsernamePrefix } from './authz/tenants';
 export type {
   AuthorizationDenial,
   AuthorizeAction,
@@ -55,11 +56,15 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS as DEFAULT_BRIDGE_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_KEEP_ALIVE_SECONDS,
   DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT,
+  DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+  DEFAULT_MAX_TOPIC_LENGTH,
+  DEFAULT_MAX_TOPIC_LEVELS,
   DEFAULT_POOL_SIZE,
   DEFAULT_STEP_TIMEOUT_MS as DEFAULT_BRIDGE_STEP_TIMEOUT_MS,
 } from './bridge/options';
 export type {
   AmqpConnectionMode,
+  BridgeLimit,
   BridgeState,
   BridgeStats,
   CredentialsMode,

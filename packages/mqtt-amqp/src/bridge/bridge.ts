@@ -13,6 +13,7 @@ import type {
   InboundSubscribe,
   InboundUnsubscribe,
   MqttEndpoint,
+  RequestedSubscription,
 } from '@dragoman/mqtt';
 import { type AuthorizationResult, decide, denialOf } from '../authz/decide';
 import { isValidTenant, type TenantResolver, TenantScope } from '../authz/tenants';
@@ -30,7 +31,7 @@ import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
 import { BridgeReasonCode, isSubackFailureCode, subscribeRefusalCode } from './reason-codes';
 import { OutboundTopicAliases } from './topic-aliases';
-import type { BridgeState, BridgeStats } from './types';
+import type { BridgeLimit, BridgeState, BridgeStats } from './types';
 
 /** The detach error that tells the Will service to publish the will. */
 const DETACH_FORCED: AmqpErrorInit = {
@@ -86,6 +87,8 @@ export class ClientBridge {
   private readonly publishes: ClientPublishes;
   private readonly aliases: OutboundTopicAliases;
   private readonly v5: boolean;
+  /** The AMQP-side filters the client's session holds (or has asked for and awaits the answer to). */
+  private readonly subscribed = new Set<string>();
 
   constructor(
     private readonly endpoint: MqttEndpoint,
@@ -131,6 +134,7 @@ export class ClientBridge {
               this.authorize('publish', publish.topic, publish.qos, publish.retain),
           }
         : {}),
+      topicLimit: (topic: string) => this.topicLimit(topic, topic),
       negativeAcks: this.v5,
       pause: () => endpoint.pause(),
       resume: () => endpoint.resume(),
@@ -352,6 +356,7 @@ export class ClientBridge {
       }
       delivery.accept();
       await this.expectAccepted('list', listed);
+      for (const filter of subscriptions.keys()) this.subscribed.add(filter);
       return subscriptions.size > 0;
     } finally {
       void this.closeLink(control);
@@ -454,7 +459,11 @@ export class ClientBridge {
   private onSubscribe(request: InboundSubscribe): void {
     if (
       this.env.options.authorize === undefined &&
-      !request.subscriptions.some((s) => isReservedFilter(s.filter, this.env.addresses))
+      !request.subscriptions.some(
+        (s) =>
+          isReservedFilter(s.filter, this.env.addresses) ||
+          this.topicLimit(s.topic, s.filter, false) !== undefined,
+      )
     ) {
       this.subscribeAllowed(
         request,
@@ -466,6 +475,7 @@ export class ClientBridge {
     void Promise.all(
       request.subscriptions.map(async (s): Promise<number | undefined> => {
         if (isReservedFilter(s.filter, this.env.addresses)) return BridgeReasonCode.NotAuthorized;
+        if (this.topicLimit(s.topic, s.filter) !== undefined) return BridgeReasonCode.TopicFilterInvalid;
         const result = await this.authorize('subscribe', s.filter, s.qos, false);
         if (result === undefined || result.allowed) return undefined;
         return isSubackFailureCode(result.reasonCode) ? result.reasonCode : BridgeReasonCode.NotAuthorized;
@@ -479,12 +489,36 @@ export class ClientBridge {
    * Sends AMQP_SUBSCRIBE for the filters not denied (`denied[i]` undefined) and answers the SUBACK with the
    * service's outcome for those and the denial codes for the others.
    */
-  private subscribeAllowed(request: InboundSubscribe, denied: readonly (number | undefined)[]): void {
+  private subscribeAllowed(request: InboundSubscribe, deniedBefore: readonly (number | undefined)[]): void {
+    let denied = deniedBefore;
     const fallback = this.env.options.subscribeFailureReasonCode;
     const answer = (allowedCode: (qos: number) => number): void =>
       request.grant(request.subscriptions.map((s, i) => denied[i] ?? allowedCode(s.qos)));
-    const refuse = (condition: string | undefined, reasonCode?: unknown): void =>
+    const refuse = (condition: string | undefined, reasonCode?: unknown): void => {
+      unreserve();
       answer(() => subscribeRefusalCode(condition, fallback, reasonCode));
+    };
+    const scopedOf = (s: RequestedSubscription): string =>
+      this.scope.tenant === undefined ? s.topic : this.scope.filter(s.filter, s.group);
+    // Quota: new filters beyond maxSubscriptionsPerClient are refused; they are reserved until answered.
+    const verdicts = [...denied];
+    const reserved: string[] = [];
+    request.subscriptions.forEach((s, i) => {
+      if (verdicts[i] !== undefined) return;
+      const filter = scopedOf(s);
+      if (this.subscribed.has(filter)) return;
+      if (this.subscribed.size >= this.env.options.maxSubscriptionsPerClient) {
+        verdicts[i] = BridgeReasonCode.QuotaExceeded;
+        this.reportLimit('subscriptions-per-client');
+        return;
+      }
+      this.subscribed.add(filter);
+      reserved.push(filter);
+    });
+    denied = verdicts;
+    const unreserve = (): void => {
+      for (const filter of reserved) this.subscribed.delete(filter);
+    };
     const allowed = request.subscriptions.filter((_, i) => denied[i] === undefined);
     if (allowed.length === 0) {
       answer(() => BridgeReasonCode.NotAuthorized);
@@ -498,9 +532,7 @@ export class ClientBridge {
     let message: ReturnType<BridgeCodec['subscribe']>;
     try {
       const scoped =
-        this.scope.tenant === undefined
-          ? allowed
-          : allowed.map((s) => ({ ...s, topic: this.scope.filter(s.filter, s.group) }));
+        this.scope.tenant === undefined ? allowed : allowed.map((s) => ({ ...s, topic: scopedOf(s) }));
       message = this.env.codec.subscribe(this.amqpId, request.messageId, scoped, request.properties);
     } catch {
       refuse(undefined);
@@ -517,6 +549,27 @@ export class ClientBridge {
         if (!this.lifetime.signal.aborted) refuse(undefined);
       },
     );
+  }
+
+  /**
+   * The limit a topic name or filter breaks (`maxTopicLength` over `text` in UTF-8 bytes, `maxTopicLevels`
+   * over `levels`), reported through `onLimit` unless `report` is false; undefined when within both.
+   */
+  private topicLimit(text: string, levels: string, report = true): BridgeLimit | undefined {
+    const { maxTopicLength, maxTopicLevels } = this.env.options;
+    let limit: BridgeLimit | undefined;
+    if (Buffer.byteLength(text, 'utf8') > maxTopicLength) limit = 'topic-length';
+    else if (countLevels(levels, maxTopicLevels) > maxTopicLevels) limit = 'topic-levels';
+    if (limit !== undefined && report) this.reportLimit(limit);
+    return limit;
+  }
+
+  private reportLimit(limit: BridgeLimit): void {
+    try {
+      this.env.options.onLimit(limit);
+    } catch {
+      // A failing observer must not change the answer.
+    }
   }
 
   /** Asks the authorization hook (undefined: there is none); reports denials. Never rejects. */
@@ -561,8 +614,10 @@ export class ClientBridge {
       this.lifetime.signal,
     ).then(
       (result) => {
-        if (result.state === 'accepted') request.done();
-        else failed();
+        if (result.state === 'accepted') {
+          for (const filter of filters) this.subscribed.delete(filter);
+          request.done();
+        } else failed();
       },
       () => {
         if (!this.lifetime.signal.aborted) failed();
@@ -712,6 +767,13 @@ export class ClientBridge {
     this.releasedGate.resolve();
     this.env.onClosed(this);
   }
+}
+
+/** Levels of a topic, counted only up to `max + 1` (enough to know it is over). */
+function countLevels(topic: string, max: number): number {
+  let levels = 1;
+  for (let at = topic.indexOf('/'); at !== -1 && levels <= max; at = topic.indexOf('/', at + 1)) levels++;
+  return levels;
 }
 
 /** The client's tenant scope; an error (refused CONNECT) when the resolver throws or names no valid tenant. */

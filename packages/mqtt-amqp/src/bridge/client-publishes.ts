@@ -10,6 +10,8 @@ export interface ClientPublishesHost {
   readonly links: PublishLinks;
   /** Maps an MQTT PUBLISH to an AMQP_PUBLISH; throws `MappingError` for a topic the dialect cannot carry. */
   encode(publish: InboundPublish): EncodedPublish;
+  /** A limit the topic breaks (answered 0x90 topic name invalid / 3.1.1 dropped), else undefined. */
+  topicLimit(topic: string): string | undefined;
   /** Asks the authorization hook; undefined when there is none (everything allowed). Never rejects. */
   authorize?(publish: InboundPublish): Promise<AuthorizationResult> | undefined;
   /** MQTT 5 clients get negative acknowledgements; 3.1.1 clients are disconnected instead. */
@@ -89,6 +91,11 @@ export class ClientPublishes {
   private async prepare(
     publish: InboundPublish,
   ): Promise<{ encoded: EncodedPublish; kind: TopicLinkKind } | undefined> {
+    const limit = this.host.topicLimit(publish.topic);
+    if (limit !== undefined) {
+      this.deny(publish, 0x90, `topic beyond the ${limit} limit`);
+      return undefined;
+    }
     let encoded: EncodedPublish;
     try {
       encoded = this.host.encode(publish);
@@ -104,7 +111,7 @@ export class ClientPublishes {
       const result = await decision;
       if (this.host.signal.aborted) return undefined;
       if (!result.allowed) {
-        this.deny(publish, result.reasonCode);
+        this.deny(publish, result.reasonCode, 'not authorized');
         return undefined;
       }
     }
@@ -174,17 +181,17 @@ export class ClientPublishes {
   }
 
   /**
-   * Answers a PUBLISH the authorization hook denied. MQTT 5: PUBACK / PUBREC with the reason code (0x87 when
+   * Answers a PUBLISH the authorization hook denied, or one beyond the topic limits. MQTT 5: PUBACK / PUBREC with the reason code (0x87 when
    * the hook's code is not one those packets carry). MQTT 3.1.1 has no negative acknowledgement: the message
    * is dropped and acknowledged as usual, so that the client does not resend it forever (MQTT 3.1.1, 4.9 lets
    * a server drop what it will not authorize; closing the connection would just make the device reconnect
    * and retry).
    */
-  private deny(publish: InboundPublish, reasonCode: number): void {
+  private deny(publish: InboundPublish, reasonCode: number, reason: string): void {
     if (publish.qos === 0) return;
     if (this.host.negativeAcks) {
       const code = PUBLISH_FAILURES.has(reasonCode) ? reasonCode : 0x87;
-      const properties = { reasonString: 'not authorized' };
+      const properties = { reasonString: reason };
       if (publish.qos === 1) publish.ack({ reasonCode: code, properties });
       else publish.received({ reasonCode: code, properties });
       return;

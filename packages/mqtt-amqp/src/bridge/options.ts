@@ -3,7 +3,7 @@ import { type TenantResolver, tenantFromUsernamePrefix } from '../authz/tenants'
 import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import { ConfigurationError } from '../errors';
 import { isSubackFailureCode } from './reason-codes';
-import type { AmqpConnectionMode, CredentialsMode, GatewayBridgeOptions } from './types';
+import type { AmqpConnectionMode, BridgeLimit, CredentialsMode, GatewayBridgeOptions } from './types';
 
 export const DEFAULT_POOL_SIZE = 2;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 8_000;
@@ -13,6 +13,9 @@ export const DEFAULT_MAX_KEEP_ALIVE_SECONDS = 3_600;
 export const DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE = 0x80;
 export const DEFAULT_POOLED_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_AUTHORIZE_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT = 100;
+export const DEFAULT_MAX_TOPIC_LENGTH = 1_024;
+export const DEFAULT_MAX_TOPIC_LEVELS = 32;
 
 export interface ResolvedBridgeOptions {
   readonly amqp: ConnectOptions;
@@ -31,6 +34,10 @@ export interface ResolvedBridgeOptions {
   readonly authorizeTimeoutMs: number;
   readonly onDenied: (denial: AuthorizationDenial) => void;
   readonly tenantOf: TenantResolver | undefined;
+  readonly maxSubscriptionsPerClient: number;
+  readonly maxTopicLength: number;
+  readonly maxTopicLevels: number;
+  readonly onLimit: (limit: BridgeLimit) => void;
 }
 
 function integer(option: string, value: number, min: number, max: number): number {
@@ -106,6 +113,15 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
     ),
     onDenied: typeof options.onDenied === 'function' ? options.onDenied : () => {},
     tenantOf: tenantOption(options.tenantFrom),
+    maxSubscriptionsPerClient: integer(
+      'maxSubscriptionsPerClient',
+      options.maxSubscriptionsPerClient ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+      1,
+      1_000_000,
+    ),
+    maxTopicLength: integer('maxTopicLength', options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH, 1, 65_535),
+    maxTopicLevels: integer('maxTopicLevels', options.maxTopicLevels ?? DEFAULT_MAX_TOPIC_LEVELS, 1, 65_535),
+    onLimit: typeof options.onLimit === 'function' ? options.onLimit : () => {},
   };
 }
 

@@ -13,6 +13,7 @@ export const BridgeReasonCode = {
   ServerBusy: 0x89,
   ServerShuttingDown: 0x8b,
   SessionTakenOver: 0x8e,
+  TopicFilterInvalid: 0x8f,
   TopicNameInvalid: 0x90,
   QuotaExceeded: 0x97,
   PayloadFormatInvalid: 0x99,

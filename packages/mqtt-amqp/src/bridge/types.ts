@@ -96,7 +96,24 @@ export interface GatewayBridgeOptions {
    * Default: no tenants.
    */
   readonly tenantFrom?: 'username-prefix' | TenantResolver;
+  /**
+   * Subscriptions one client (session) may hold, those restored with its session included. A new filter beyond
+   * it gets SUBACK 0x97 quota exceeded (3.1.1: 0x80); re-subscribing a held filter is not a new one. Default 100.
+   */
+  readonly maxSubscriptionsPerClient?: number;
+  /**
+   * Longest topic name or filter, in UTF-8 bytes. Longer: PUBLISH answered 0x90 topic name invalid (3.1.1:
+   * dropped and acknowledged), filter SUBACK 0x8F topic filter invalid (3.1.1: 0x80). Default 1 024.
+   */
+  readonly maxTopicLength?: number;
+  /** Most levels (`/`-separated parts) in a topic name or filter; beyond it as for `maxTopicLength`. Default 32. */
+  readonly maxTopicLevels?: number;
+  /** Told each time a client hits one of the limits above (e.g. to count `dragoman_limit_hits_total`). */
+  readonly onLimit?: (limit: BridgeLimit) => void;
 }
+
+/** The bridge limits `onLimit` reports. */
+export type BridgeLimit = 'subscriptions-per-client' | 'topic-length' | 'topic-levels';
 
 export type BridgeState = 'connecting' | 'connected' | 'closing' | 'closed';
 

@@ -270,7 +270,9 @@ export class Backend extends EventEmitter<BackendEvents> {
     const serial = new Serial();
     this.#wills.linkAttached(clientId, token);
     receiver.on('delivery', (delivery) => {
-      void serial.run(() => this.#onWillDelivery(clientId, token, delivery));
+      serial
+        .run(() => this.#onWillDelivery(clientId, token, delivery))
+        .catch((error: unknown) => this.#fail(error));
     });
     receiver.on('close', (info) => {
       if (this.#closing !== undefined) return;
@@ -298,7 +300,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       }
       delivery.accept();
     } catch (error) {
-      delivery.reject(this.#errorFor(error));
+      // The link may be gone by now (the client left): nothing to settle, the peer redelivers if it must.
+      if (delivery.settleable) delivery.reject(this.#errorFor(error));
     }
   }
 
@@ -319,7 +322,9 @@ export class Backend extends EventEmitter<BackendEvents> {
         return;
       }
       void this.#runRequest(clientId, () => this.#onRequest(connection, clientId, request, delivery)).catch(
-        (error: unknown) => delivery.reject(this.#errorFor(error)),
+        (error: unknown) => {
+          if (delivery.settleable) delivery.reject(this.#errorFor(error));
+        },
       );
     });
   }
@@ -432,8 +437,12 @@ export class Backend extends EventEmitter<BackendEvents> {
         return;
       }
       this.#subscriptions.release(clientId, seq).then(
-        () => delivery.accept(),
-        (error: unknown) => delivery.reject(this.#errorFor(error)),
+        () => {
+          if (delivery.settleable) delivery.accept();
+        },
+        (error: unknown) => {
+          if (delivery.settleable) delivery.reject(this.#errorFor(error));
+        },
       );
     });
   }
@@ -531,6 +540,8 @@ export class Backend extends EventEmitter<BackendEvents> {
     };
     this.#route(published, publisherId).then(
       (outcome) => {
+        // The publisher's link may have detached while routing (a client that published and left at once).
+        if (!delivery.settleable) return;
         if (outcome.refused === 0) {
           delivery.accept();
           return;
@@ -542,7 +553,9 @@ export class Backend extends EventEmitter<BackendEvents> {
           description: `the backlog of ${outcome.refused} of ${outcome.sessions} subscribing session(s) is full`,
         });
       },
-      (error: unknown) => delivery.reject(this.#errorFor(error)),
+      (error: unknown) => {
+        if (delivery.settleable) delivery.reject(this.#errorFor(error));
+      },
     );
   }
 
@@ -570,7 +583,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       return this.#codec.decodeControl(delivery.message);
     } catch (error) {
       this.#malformed += 1;
-      delivery.reject(this.#errorFor(error));
+      // Decoded late (after earlier requests of the link), the link may be gone: nothing to settle then.
+      if (delivery.settleable) delivery.reject(this.#errorFor(error));
       return undefined;
     }
   }

@@ -23,9 +23,10 @@ type DeliveryState = 'unsettled' | 'awaiting-settlement' | 'settled';
  * `reject(error)`, `release()` or `modify(flags)`. With receiver settle mode `second` (exactly-once) the
  * outcome is sent unsettled and the delivery settles when the sender settles (`whenSettled()`).
  *
- * Deliveries the sender pre-settled (at-most-once) are already settled: the settlement methods do nothing.
- * Settling twice, or settling a delivery whose link has since been lost (closed, or re-attached after a
- * reconnect: the peer redelivers it), throws `DeliveryStateError`; `settleable` tells beforehand.
+ * Deliveries the sender pre-settled (at-most-once) are already settled, and a delivery whose link has since
+ * gone (closed, or re-attached after a reconnect: the peer redelivers it) can no longer be settled: for both
+ * the settlement methods do nothing and return false (`settleable` tells beforehand). Settling twice is a
+ * programming error and throws `DeliveryStateError`.
  */
 export class Delivery {
   readonly message: AmqpMessage;
@@ -40,7 +41,7 @@ export class Delivery {
   readonly #generation: number;
   readonly #secondStep: boolean;
   #state: DeliveryState;
-  #settledWaiters: Array<() => void> | undefined;
+  #settledWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | undefined;
 
   /** @internal */
   constructor(message: AmqpMessage, rheaDelivery: RheaDelivery, owner: DeliveryOwner, secondStep: boolean) {
@@ -66,49 +67,70 @@ export class Delivery {
     return this.#state === 'unsettled' && this.#owner.generation === this.#generation;
   }
 
-  accept(): void {
-    if (this.#begin()) {
-      this.#owner.beforeOutcome(true);
-      this.#rhea.accept();
-    }
+  /** Accepts. Returns false (and does nothing) when pre-settled or when its link is gone. */
+  accept(): boolean {
+    if (!this.#begin()) return false;
+    this.#owner.beforeOutcome(true);
+    this.#rhea.accept();
     this.#afterOutcome();
+    return true;
   }
 
-  reject(error?: AmqpErrorInit | AmqpError): void {
-    if (this.#begin()) {
-      this.#owner.beforeOutcome(false);
-      this.#rhea.reject(toRheaError(error) as Parameters<RheaDelivery['reject']>[0]);
-    }
+  /** Rejects, with an error for the sender. Returns false (and does nothing) when pre-settled or its link is gone. */
+  reject(error?: AmqpErrorInit | AmqpError): boolean {
+    if (!this.#begin()) return false;
+    this.#owner.beforeOutcome(false);
+    this.#rhea.reject(toRheaError(error) as Parameters<RheaDelivery['reject']>[0]);
     this.#afterOutcome();
+    return true;
   }
 
-  release(): void {
-    if (this.#begin()) {
-      this.#owner.beforeOutcome(false);
-      this.#rhea.release();
-    }
+  /** Releases (the sender may deliver it again). Returns false when pre-settled or its link is gone. */
+  release(): boolean {
+    if (!this.#begin()) return false;
+    this.#owner.beforeOutcome(false);
+    this.#rhea.release();
     this.#afterOutcome();
+    return true;
   }
 
-  modify(flags: ModifyFlags = {}): void {
-    if (this.#begin()) {
-      this.#owner.beforeOutcome(false);
-      this.#rhea.modified({
-        delivery_failed: flags.deliveryFailed === true,
-        undeliverable_here: flags.undeliverableHere === true,
-        ...(flags.messageAnnotations !== undefined ? { message_annotations: flags.messageAnnotations } : {}),
-      } as Parameters<RheaDelivery['modified']>[0]);
-    }
+  /** Settles as modified, with its flags. Returns false when pre-settled or its link is gone. */
+  modify(flags: ModifyFlags = {}): boolean {
+    if (!this.#begin()) return false;
+    this.#owner.beforeOutcome(false);
+    this.#rhea.modified({
+      delivery_failed: flags.deliveryFailed === true,
+      undeliverable_here: flags.undeliverableHere === true,
+      ...(flags.messageAnnotations !== undefined ? { message_annotations: flags.messageAnnotations } : {}),
+    } as Parameters<RheaDelivery['modified']>[0]);
     this.#afterOutcome();
+    return true;
   }
 
-  /** Resolves when the delivery is settled; for exactly-once that is when the sender settled after our outcome. */
+  /**
+   * Resolves when the delivery is settled; for exactly-once that is when the sender settled after our outcome.
+   * Rejects with `DeliveryStateError` if its link goes away first.
+   */
   whenSettled(): Promise<void> {
     if (this.#state === 'settled') return Promise.resolve();
-    return new Promise((resolve) => {
+    if (this.#owner.generation !== this.#generation) {
+      return Promise.reject(
+        new DeliveryStateError(`delivery on link '${this.#owner.linkName}' can no longer settle`),
+      );
+    }
+    return new Promise((resolve, reject) => {
       this.#settledWaiters ??= [];
-      this.#settledWaiters.push(resolve);
+      this.#settledWaiters.push({ resolve, reject });
     });
+  }
+
+  /** @internal Its link instance is gone (closed, or re-attached after a reconnect). */
+  onLinkLost(): void {
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = undefined;
+    if (waiters === undefined) return;
+    const error = new DeliveryStateError(`delivery on link '${this.#owner.linkName}' can no longer settle`);
+    for (const w of waiters) w.reject(error);
   }
 
   /** @internal The sender settled (second step of exactly-once). */
@@ -121,16 +143,11 @@ export class Delivery {
     if (this.#state !== 'unsettled') {
       throw new DeliveryStateError(`delivery on link '${this.#owner.linkName}' is already settled`);
     }
-    if (this.#owner.generation !== this.#generation) {
-      throw new DeliveryStateError(
-        `delivery on link '${this.#owner.linkName}' arrived on a link instance that is gone (closed or re-attached); the peer redelivers it`,
-      );
-    }
-    return true;
+    // Its link instance is gone (closed, or re-attached after a reconnect): the peer redelivers it.
+    return this.#owner.generation === this.#generation;
   }
 
   #afterOutcome(): void {
-    if (this.presettled) return;
     if (this.#secondStep && !this.#rhea.remote_settled) {
       this.#state = 'awaiting-settlement';
     } else {
@@ -143,6 +160,6 @@ export class Delivery {
     this.#state = 'settled';
     const waiters = this.#settledWaiters;
     this.#settledWaiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w();
+    if (waiters !== undefined) for (const w of waiters) w.resolve();
   }
 }

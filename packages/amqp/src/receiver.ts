@@ -63,6 +63,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #state: ReceiverState = 'attaching';
   #generation = 0;
   readonly #buffer = new Deque<Delivery>();
+  /** Exactly-once deliveries we gave an outcome, waiting for the sender to settle (bounded by the credit). */
+  readonly #awaitingSecondStep = new Set<Delivery>();
   readonly #waiters = new Deque<Waiter>();
   #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #info: LinkInfo;
@@ -112,6 +114,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
         link.connection._process();
       },
       onSettled: (delivery) => {
+        if (!delivery.settled) this.#awaitingSecondStep.add(delivery);
         if (!delivery.presettled) this.#window.settled();
         this.#topUp();
       },
@@ -257,7 +260,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       return;
     }
     this.#state = 'closing';
-    this.#generation++;
+    this.#newGeneration();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, DEFAULT_CLOSE_TIMEOUT_MS);
       timer.unref?.();
@@ -324,7 +327,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       this.#window.disconnected(this.#link?.credit ?? 0);
       this.#unbind();
       this.#state = 'detached';
-      this.#generation++;
+      this.#newGeneration();
       // Unsettled deliveries not yet taken cannot be settled any more; the peer redelivers them.
       for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
       this.#resolveDrains();
@@ -385,7 +388,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       // rhea settles these itself only for links it created with receiver settle mode 'second'; a peer's
       // link gets its mode after creation, so do it here or rhea's session window never frees the slot.
       delivery.settled = true;
-      delivery[OURS]?.onRemoteSettled();
+      const ours = delivery[OURS];
+      if (ours !== undefined) {
+        this.#awaitingSecondStep.delete(ours);
+        ours.onRemoteSettled();
+      }
       delivery[OURS] = undefined;
     });
     link.on('receiver_drained', () => this.#onDrained());
@@ -471,6 +478,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     if (this.#drainWaiters.length > 0 && link.credit === 0) this.#resolveDrains();
   }
 
+  /** The current link instance is gone: its deliveries can no longer settle. */
+  #newGeneration(): void {
+    this.#generation++;
+    const lost = [...this.#awaitingSecondStep];
+    this.#awaitingSecondStep.clear();
+    for (const d of lost) d.onLinkLost();
+  }
+
   #handedOut(delivery: Delivery): void {
     if (!delivery.presettled && delivery.settleable) this.#window.handedOut();
     this.#topUp();
@@ -511,7 +526,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #finish(info: CloseInfo, failure?: Error): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#generation++;
+    this.#newGeneration();
     this.#closeInfo = info;
     this.#unbind();
     // Deliveries not yet taken cannot be settled any more: drop the unsettled ones.

@@ -204,7 +204,10 @@ async function startAmqpSide(
       connect: { url: config.amqp.url, ...(files.amqpCa !== undefined ? { tls: { ca: files.amqpCa } } : {}) },
     };
   }
-  const storeOptions = { maxBacklogPerSession: config.limits.maxOfflineMessages };
+  const storeOptions = {
+    maxBacklogPerSession: config.limits.maxOfflineMessages,
+    maxRetained: config.limits.maxRetained,
+  };
   if (config.amqp.store !== undefined) {
     try {
       parts.stores = openLmdbStores({ path: config.amqp.store, ...storeOptions });

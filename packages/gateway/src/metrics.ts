@@ -26,6 +26,30 @@ export type ErrorReason =
   | 'backend'
   | 'amqp-connection';
 
+/** The `limit` label of `dragoman_limit_hits_total`. */
+export type LimitName =
+  | 'connections'
+  | 'connections-per-address'
+  | 'connect-rate'
+  | 'connect-rate-per-address'
+  | 'connect-timeout'
+  | 'packet-size'
+  | 'subscriptions-per-client'
+  | 'topic-length'
+  | 'topic-levels';
+
+const LIMITS: readonly LimitName[] = [
+  'connections',
+  'connections-per-address',
+  'connect-rate',
+  'connect-rate-per-address',
+  'connect-timeout',
+  'packet-size',
+  'subscriptions-per-client',
+  'topic-length',
+  'topic-levels',
+];
+
 /** Values read when Prometheus scrapes. */
 export interface MetricsSample {
   readonly bridge: GatewayStats;
@@ -49,6 +73,7 @@ export class GatewayMetrics {
   readonly #bytes: Counter<'direction' | 'transport'>;
   readonly #errors: Counter<'reason'>;
   readonly #denials: Counter<'action'>;
+  readonly #limitHits: Counter<'limit'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
 
   constructor(sample: () => MetricsSample) {
@@ -93,6 +118,12 @@ export class GatewayMetrics {
       name: 'dragoman_authorization_denials_total',
       help: 'PUBLISHes and subscription filters the authorization hook (--acl) denied, by action',
       labelNames: ['action'],
+      registers,
+    });
+    this.#limitHits = new Counter({
+      name: 'dragoman_limit_hits_total',
+      help: 'Requests refused because a limit was reached, by limit (docs/configuration.md, "Limits")',
+      labelNames: ['limit'],
       registers,
     });
     this.#initialiseLabels();
@@ -168,6 +199,7 @@ export class GatewayMetrics {
       for (const direction of ['in', 'out'] as const) this.#bytes.inc({ direction, transport }, 0);
     }
     for (const action of ['publish', 'subscribe'] as const) this.#denials.inc({ action }, 0);
+    for (const limit of LIMITS) this.#limitHits.inc({ limit }, 0);
     for (const direction of ['in', 'out'] as const) {
       for (const qos of ['0', '1', '2']) this.#messages.inc({ direction, qos }, 0);
     }
@@ -257,6 +289,11 @@ export class GatewayMetrics {
 
   error(reason: ErrorReason): void {
     this.#errors.inc({ reason });
+  }
+
+  /** A limit refused a connection or a request. */
+  limitHit(limit: LimitName): void {
+    this.#limitHits.inc({ limit });
   }
 
   /** The authorization hook denied a PUBLISH or a subscription filter. */

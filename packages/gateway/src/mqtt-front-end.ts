@@ -20,6 +20,7 @@ import type { DescribeOption } from './config/resolve';
 import { ConfigError } from './errors';
 import type { ErrorReason, GatewayMetrics } from './metrics';
 import { ConnectionGate, type ListenerContext, MqttListener } from './mqtt-listeners';
+import { SourceLimits } from './source-limits';
 import type { TlsMaterial } from './tls-files';
 import type { GatewayConfig, ListenerAddress } from './types';
 import type { UserDirectory } from './users';
@@ -52,6 +53,7 @@ export class MqttFrontEnd implements Adapter {
   #tcp: MqttListener | undefined;
   #ws: MqttListener | undefined;
   #metrics: GatewayMetrics | undefined;
+  #refusers: { quota: MqttServer; rate: MqttServer } | undefined;
 
   constructor(options: MqttFrontEndOptions) {
     this.#options = options;
@@ -100,6 +102,12 @@ export class MqttFrontEnd implements Adapter {
       dialect,
       ...connection,
       ...(config.tenantFrom === 'username-prefix' ? { tenantFrom: 'username-prefix' as const } : {}),
+      // The AMQP part of CONNECT must end before the MQTT connect time-out does.
+      connectTimeoutMs: Math.max(500, Math.min(8_000, config.limits.connectTimeout - 2_000)),
+      maxSubscriptionsPerClient: config.limits.maxSubscriptions,
+      maxTopicLength: config.limits.maxTopicLength,
+      maxTopicLevels: config.limits.maxTopicLevels,
+      onLimit: (limit) => metrics.limitHit(limit),
       ...(authorize !== undefined
         ? { authorize, onDenied: (denial: AuthorizationDenial) => reportDenial(denial, metrics, logger) }
         : {}),
@@ -107,6 +115,7 @@ export class MqttFrontEnd implements Adapter {
     const bridge = createBridgeGateway(bridgeOptions);
     this.#bridge = bridge;
     const mqtt = new MqttServer({
+      connectTimeoutMs: config.limits.connectTimeout,
       maxPacketSize: config.limits.maxPacketSize,
       receiveMaximum: config.limits.receiveMaximum,
       outboundWindow: config.limits.maxInflight,
@@ -114,6 +123,7 @@ export class MqttFrontEnd implements Adapter {
     this.#mqtt = mqtt;
     mqtt.on('connectionError', (reason) => {
       metrics.error(reason.kind as ErrorReason);
+      countLimit(reason, metrics);
       logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
     });
     mqtt.on('endpoint', (endpoint) => {
@@ -124,9 +134,28 @@ export class MqttFrontEnd implements Adapter {
       else handOver(endpoint, bridge, logger);
     });
 
+    this.#refusers = {
+      quota: refusingServer(ReasonCode.QuotaExceeded, config.limits.maxPacketSize),
+      rate: refusingServer(ReasonCode.ConnectionRateExceeded, config.limits.maxPacketSize),
+    };
+    const refusers = this.#refusers;
+    let refusing = 0;
     const listeners: ListenerContext = {
       mqtt,
       gate: new ConnectionGate(config.limits.maxConnections),
+      sources: new SourceLimits({
+        maxPerAddress: config.limits.maxConnectionsPerAddress,
+        ratePerAddress: config.limits.connectRatePerAddress,
+        rateGlobal: config.limits.connectRate,
+      }),
+      refuser: (limit, socket) => {
+        if (refusing >= MAX_REFUSALS) return undefined;
+        refusing += 1;
+        socket.once('close', () => {
+          refusing -= 1;
+        });
+        return limit === 'connections-per-address' ? refusers.quota : refusers.rate;
+      },
       metrics,
       logger,
     };
@@ -154,6 +183,8 @@ export class MqttFrontEnd implements Adapter {
     for (const listener of listeners) listener.stopAccepting();
     const bridgeClosed = this.#bridge?.close() ?? Promise.resolve();
     this.#mqtt?.close(ReasonCode.ServerShuttingDown);
+    this.#refusers?.quota.close();
+    this.#refusers?.rate.close();
     const drained = Promise.all([bridgeClosed, ...listeners.map((l) => l.idle())]);
     await Promise.race([drained, aborted(signal)]);
     if (signal.aborted) {
@@ -161,6 +192,26 @@ export class MqttFrontEnd implements Adapter {
     }
     for (const listener of listeners) listener.destroyConnections();
   }
+}
+
+/** Connections being refused (over a source limit) at once, beyond which they are closed without an answer. */
+const MAX_REFUSALS = 256;
+/** Time a refused connection has to send its CONNECT. */
+const REFUSAL_CONNECT_TIMEOUT_MS = 5_000;
+
+/** An MQTT server that answers every CONNECT with `reasonCode` (3.1.1: return code 3). */
+function refusingServer(reasonCode: number, maxPacketSize: number): MqttServer {
+  const server = new MqttServer({ maxPacketSize, connectTimeoutMs: REFUSAL_CONNECT_TIMEOUT_MS });
+  server.on('endpoint', (endpoint) => endpoint.reject(reasonCode));
+  server.on('connectionError', () => {});
+  return server;
+}
+
+/** Counts close reasons that are limits: the connect time-out, a packet over the size limit (0x95). */
+function countLimit(reason: CloseReason, metrics: GatewayMetrics): void {
+  if (reason.kind === 'connect-timeout') metrics.limitHit('connect-timeout');
+  else if (reason.kind === 'protocol-error' && reason.reasonCode === ReasonCode.PacketTooLarge)
+    metrics.limitHit('packet-size');
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -187,6 +238,7 @@ function instrument(endpoint: MqttEndpoint, metrics: GatewayMetrics, logger: Log
   };
   endpoint.once('close', (reason) => {
     if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
+    countLimit(reason, metrics);
     logger.debug({ clientId: endpoint.clientId, reason: reason.kind }, 'MQTT client closed');
   });
 }

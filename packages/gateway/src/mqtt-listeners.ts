@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { listenOn } from './listen';
 import type { GatewayMetrics, Transport } from './metrics';
+import type { SourceLimit, SourceLimits } from './source-limits';
 import type { TlsMaterial } from './tls-files';
 import type { HostPort, ListenerAddress } from './types';
 
@@ -40,6 +41,12 @@ export class ConnectionGate {
 export interface ListenerContext {
   readonly mqtt: MqttServer;
   readonly gate: ConnectionGate;
+  readonly sources: SourceLimits;
+  /**
+   * Answers a connection over a source limit: a server that rejects every CONNECT with the limit's code
+   * (undefined: too many refusals under way, close it at once).
+   */
+  refuser(limit: SourceLimit, socket: Socket): MqttServer | undefined;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
 }
@@ -104,38 +111,50 @@ export class MqttListener {
     for (const socket of this.#sockets) socket.destroy();
   }
 
-  /** Admits a socket (gate, metrics) or closes it; returns whether it was admitted. */
-  #admit(socket: Socket, context: ListenerContext): boolean {
+  /**
+   * Admits a socket (gate, source limits, metrics) and returns the MQTT server to hand it to: the gateway's,
+   * or a refusing one when a source limit is hit; undefined when it was closed at once.
+   */
+  #admit(socket: Socket, context: ListenerContext): MqttServer | undefined {
     socket.on('error', (error) =>
       context.logger.debug({ err: error, transport: this.transport }, 'socket error'),
     );
     if (!context.gate.tryAcquire()) {
       context.metrics.error('max-connections');
+      context.metrics.limitHit('connections');
       context.logger.warn(
         { transport: this.transport, max: context.gate.max },
         'connection refused: too many connections',
       );
       socket.destroy();
-      return false;
+      return undefined;
     }
+    const address = socket.remoteAddress ?? 'unknown';
+    const limit = context.sources.admit(address);
     this.#sockets.add(socket);
     context.metrics.socketOpened(this.transport, socket);
     socket.once('close', () => {
       this.#sockets.delete(socket);
       context.gate.release();
+      if (limit === undefined) context.sources.release(address);
       if (this.#sockets.size === 0) {
         const waiters = this.#idleWaiters;
         this.#idleWaiters = [];
         for (const resolve of waiters) resolve();
       }
     });
-    return true;
+    if (limit === undefined) return context.mqtt;
+    context.metrics.limitHit(limit);
+    context.logger.info({ transport: this.transport, address, limit }, 'connection refused: limit reached');
+    const refuser = context.refuser(limit, socket);
+    if (refuser === undefined) socket.destroy();
+    return refuser;
   }
 
   /** MQTT over TCP, or over TLS when `tls` is given. */
   static tcp(context: ListenerContext, tls: TlsMaterial | undefined): MqttListener {
     const onSocket = (socket: Socket): void => {
-      if (listener.#admit(socket, context)) context.mqtt.accept(socket);
+      listener.#admit(socket, context)?.accept(socket);
     };
     const server =
       tls === undefined
@@ -180,7 +199,8 @@ export class MqttListener {
         raw.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      if (!listener.#admit(raw, context)) return;
+      const target = listener.#admit(raw, context);
+      if (target === undefined) return;
       wss.handleUpgrade(request, raw, head, (ws) => {
         ws.on('error', (error) => {
           context.metrics.error('websocket');
@@ -188,7 +208,7 @@ export class MqttListener {
         });
         const stream = createWebSocketStream(ws);
         stream.on('error', () => {}); // the MQTT endpoint sees the loss as its stream closing
-        context.mqtt.accept(stream);
+        target.accept(stream);
       });
     });
     if (tls !== undefined) {

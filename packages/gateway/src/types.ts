@@ -72,6 +72,22 @@ export interface GatewayOptions {
   readonly tenantFrom?: TenantMode;
   /** Open MQTT connections (TCP and WebSocket together); more are closed at once. Default 10 000. */
   readonly maxConnections?: number;
+  /** Open MQTT connections from one source address; more get CONNACK 0x97 (3.1.1: 3). Default 1 000. */
+  readonly maxConnectionsPerAddress?: number;
+  /** New connections per second to the gateway (token bucket); more get CONNACK 0x9F (3.1.1: 3). 0 = none. Default 2 000. */
+  readonly connectRate?: number;
+  /** New connections per second from one source address; as `connectRate`. Default 500. */
+  readonly connectRatePerAddress?: number;
+  /** Time a new connection has to send CONNECT and be answered, ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** Retained messages kept in total by the embedded backend. Default 10 000. */
+  readonly maxRetained?: number;
+  /** Subscriptions per client (session); more get SUBACK 0x97 (3.1.1: 0x80). Default 100. */
+  readonly maxSubscriptions?: number;
+  /** Longest topic name or filter, UTF-8 bytes. Default 1 024. */
+  readonly maxTopicLength?: number;
+  /** Most levels in a topic name or filter. Default 32. */
+  readonly maxTopicLevels?: number;
   /** Largest MQTT packet accepted, bytes. Default 1 MiB. */
   readonly maxPacketSize?: number;
   /** QoS 1/2 messages in flight towards each MQTT client. Default 32. */
@@ -126,6 +142,14 @@ export interface GatewayConfig {
     readonly receiveMaximum: number;
     readonly maxOfflineMessages: number;
     readonly poolSize: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly connectRate: number;
+    readonly connectRatePerAddress: number;
+    readonly connectTimeout: number;
+    readonly maxRetained: number;
+    readonly maxSubscriptions: number;
+    readonly maxTopicLength: number;
+    readonly maxTopicLevels: number;
   };
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;

@@ -1,0 +1,114 @@
+/**
+ * The gateway's limits with mqtt.js (3.1.1 and 5): connections per source address, CONNECT rate per address
+ * and global, subscriptions per client, topic length and levels, the connect time-out. Each hit gives its
+ * documented code and moves `dragoman_limit_hits_total{limit}`; the gateway keeps serving.
+ */
+import { connect as netConnect } from 'node:net';
+import type { MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type GatewayOptions, type RunningGateway, startGateway } from '../src/index';
+import { mqttConnect, next, sample } from './support/peers';
+
+const silent = pino({ level: 'silent' });
+const gateways: RunningGateway[] = [];
+const clients: MqttClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.end(true);
+  await Promise.all(gateways.splice(0).map((g) => g.close(2_000)));
+});
+
+async function start(options: GatewayOptions): Promise<{ gateway: RunningGateway; url: string }> {
+  const gateway = await startGateway(
+    { mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', ...options },
+    { logger: silent },
+  );
+  gateways.push(gateway);
+  return { gateway, url: gateway.addresses.mqtt?.url ?? '' };
+}
+
+/** Connects; resolves with the client, or with the CONNACK failure code. */
+async function attempt(url: string, protocolVersion: 4 | 5): Promise<MqttClient | number> {
+  try {
+    const client = await mqttConnect(url, { protocolVersion });
+    clients.push(client);
+    return client;
+  } catch (error) {
+    return (error as { code?: number }).code ?? -1;
+  }
+}
+
+async function hits(gateway: RunningGateway, limit: string): Promise<number> {
+  return sample(await gateway.metrics.metrics(), 'dragoman_limit_hits_total', { limit });
+}
+
+describe.each([4, 5] as const)('gateway limits (MQTT %i)', (v) => {
+  const quota = v === 5 ? 0x97 : 3;
+  const rate = v === 5 ? 0x9f : 3;
+
+  it('connections per source address: CONNACK quota exceeded, room again after a close', async () => {
+    const { gateway, url } = await start({
+      maxConnectionsPerAddress: 2,
+      connectRate: 0,
+      connectRatePerAddress: 0,
+    });
+    const first = await attempt(url, v);
+    const second = await attempt(url, v);
+    expect(typeof first).not.toBe('number');
+    expect(typeof second).not.toBe('number');
+    expect(await attempt(url, v)).toBe(quota);
+    expect(await hits(gateway, 'connections-per-address')).toBe(1);
+    const closed = next(first as MqttClient, 'close');
+    (first as MqttClient).end(true);
+    await closed;
+    // The server sees the close a moment later: retry on each refusal until the slot is free (bounded).
+    let again: MqttClient | number = quota;
+    for (let i = 0; i < 50 && typeof again === 'number'; i++) again = await attempt(url, v);
+    expect(typeof again).not.toBe('number');
+  });
+
+  it('CONNECT rate per address and global: CONNACK connection rate exceeded', async () => {
+    const perAddress = await start({ connectRatePerAddress: 2, connectRate: 0 });
+    const burst = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => attempt(perAddress.url, v)));
+    expect(burst.filter((r) => r === rate).length).toBeGreaterThanOrEqual(1);
+    expect(burst.every((r) => typeof r !== 'number' || r === rate)).toBe(true);
+    expect(await hits(perAddress.gateway, 'connect-rate-per-address')).toBeGreaterThanOrEqual(1);
+
+    const global = await start({ connectRatePerAddress: 0, connectRate: 2 });
+    const burst2 = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => attempt(global.url, v)));
+    expect(burst2.filter((r) => r === rate).length).toBeGreaterThanOrEqual(1);
+    expect(await hits(global.gateway, 'connect-rate')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('subscriptions, topic length and levels: the bridge codes, counted', async () => {
+    const { gateway, url } = await start({ maxSubscriptions: 1, maxTopicLength: 10, maxTopicLevels: 2 });
+    const client = (await attempt(url, v)) as MqttClient;
+    const granted = async (filter: string) => {
+      const result = await client
+        .subscribeAsync(filter, { qos: 1 })
+        .catch((e: { packet?: { granted: number[] } }) => e.packet?.granted);
+      return Array.isArray(result) ? result.map((g) => (typeof g === 'number' ? g : g.qos)) : [];
+    };
+    expect(await granted('a')).toEqual([1]);
+    expect(await granted('b')).toEqual([v === 5 ? 0x97 : 0x80]);
+    expect(await granted('x'.repeat(11))).toEqual([v === 5 ? 0x8f : 0x80]);
+    expect(await granted('a/b/c')).toEqual([v === 5 ? 0x8f : 0x80]);
+    expect(await hits(gateway, 'subscriptions-per-client')).toBe(1);
+    expect(await hits(gateway, 'topic-length')).toBe(1);
+    expect(await hits(gateway, 'topic-levels')).toBe(1);
+    expect(client.connected).toBe(true);
+  });
+});
+
+describe('connect time-out', () => {
+  it('closes a connection that sends no CONNECT in time, counts it, and keeps serving', async () => {
+    const { gateway, url } = await start({ connectTimeout: 1_000 });
+    const port = gateway.addresses.mqtt?.port ?? 0;
+    const silentSocket = netConnect(port, '127.0.0.1');
+    silentSocket.on('error', () => {});
+    await next(silentSocket, 'close');
+    expect(await hits(gateway, 'connect-timeout')).toBe(1);
+    expect(typeof (await attempt(url, 5))).not.toBe('number');
+  });
+});

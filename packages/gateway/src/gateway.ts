@@ -13,6 +13,7 @@ import {
   createBackend,
   createMemoryStores,
   openLmdbStores,
+  StoreLimitError,
   type Stores,
 } from '@dragoman/mqtt-amqp';
 import type { Logger } from 'pino';
@@ -233,6 +234,12 @@ async function startAmqpSide(
     throw error;
   }
   parts.backend.on('error', (error) => {
+    if (error instanceof StoreLimitError && error.limit === 'retained') {
+      // Not a failure: the message was delivered, only not retained (the retained store is full).
+      metrics.limitHit('retained');
+      logger.warn({ max: error.max }, 'retained message not kept: the retained store is full');
+      return;
+    }
     metrics.error('backend');
     logger.error({ err: error }, 'backend operation failed');
   });

@@ -36,7 +36,9 @@ export type LimitName =
   | 'packet-size'
   | 'subscriptions-per-client'
   | 'topic-length'
-  | 'topic-levels';
+  | 'topic-levels'
+  | 'amqp-resource-limit'
+  | 'retained';
 
 const LIMITS: readonly LimitName[] = [
   'connections',
@@ -48,6 +50,8 @@ const LIMITS: readonly LimitName[] = [
   'subscriptions-per-client',
   'topic-length',
   'topic-levels',
+  'amqp-resource-limit',
+  'retained',
 ];
 
 /** Values read when Prometheus scrapes. */

@@ -101,6 +101,31 @@ describe.each([4, 5] as const)('gateway limits (MQTT %i)', (v) => {
   });
 });
 
+describe.each([4, 5] as const)('retained messages in total (MQTT %i)', (v) => {
+  it('delivers but does not keep a retained message beyond the store limit; counted', async () => {
+    const { gateway, url } = await start({ maxRetained: 2 });
+    const client = (await attempt(url, v)) as MqttClient;
+    await client.publishAsync('r/1', 'one', { qos: 1, retain: true });
+    await client.publishAsync('r/2', 'two', { qos: 1, retain: true });
+    await client.publishAsync('r/3', 'three', { qos: 1, retain: true });
+    // A new subscriber gets the two kept; the marker (published after it subscribed) shows it got all.
+    const late = (await attempt(url, v)) as MqttClient;
+    const topics: string[] = [];
+    const marker = new Promise<void>((resolve) =>
+      late.on('message', (topic) => {
+        if (topic === 'r/marker') resolve();
+        else topics.push(topic);
+      }),
+    );
+    await late.subscribeAsync('r/#', { qos: 1 });
+    await client.publishAsync('r/marker', 'm', { qos: 1 });
+    await marker;
+    expect(topics.sort()).toEqual(['r/1', 'r/2']);
+    expect(await hits(gateway, 'retained')).toBe(1);
+    expect(client.connected).toBe(true);
+  });
+});
+
 describe('connect time-out', () => {
   it('closes a connection that sends no CONNECT in time, counts it, and keeps serving', async () => {
     const { gateway, url } = await start({ connectTimeout: 1_000 });

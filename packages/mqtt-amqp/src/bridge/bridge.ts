@@ -135,6 +135,7 @@ export class ClientBridge {
           }
         : {}),
       topicLimit: (topic: string) => this.topicLimit(topic, topic),
+      resourceLimit: () => this.reportLimit('amqp-resource-limit'),
       negativeAcks: this.v5,
       pause: () => endpoint.pause(),
       resume: () => endpoint.resume(),

@@ -10,6 +10,8 @@ export interface ClientPublishesHost {
   readonly links: PublishLinks;
   /** Maps an MQTT PUBLISH to an AMQP_PUBLISH; throws `MappingError` for a topic the dialect cannot carry. */
   encode(publish: InboundPublish): EncodedPublish;
+  /** The AMQP side refused a publish for a resource limit (e.g. its retained store is full). */
+  resourceLimit(): void;
   /** A limit the topic breaks (answered 0x90 topic name invalid / 3.1.1 dropped), else undefined. */
   topicLimit(topic: string): string | undefined;
   /** Asks the authorization hook; undefined when there is none (everything allowed). Never rejects. */
@@ -171,6 +173,7 @@ export class ClientPublishes {
       return;
     }
     const condition = result.state === 'rejected' ? result.error?.condition : undefined;
+    if (condition === 'amqp:resource-limit-exceeded') this.host.resourceLimit();
     this.refuse(publish, publishRefusalCode(condition), `AMQP outcome ${result.state}`, undefined);
   }
 

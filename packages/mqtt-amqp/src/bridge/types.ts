@@ -113,7 +113,12 @@ export interface GatewayBridgeOptions {
 }
 
 /** The bridge limits `onLimit` reports. */
-export type BridgeLimit = 'subscriptions-per-client' | 'topic-length' | 'topic-levels';
+export type BridgeLimit =
+  | 'subscriptions-per-client'
+  | 'topic-length'
+  | 'topic-levels'
+  /** The AMQP side refused a publish with `amqp:resource-limit-exceeded` (retained store full, …). */
+  | 'amqp-resource-limit';
 
 export type BridgeState = 'connecting' | 'connected' | 'closing' | 'closed';
 

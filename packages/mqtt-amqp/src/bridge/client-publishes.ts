@@ -110,6 +110,8 @@ export class ClientPublishes {
     }
     const decision = this.host.authorize?.(publish);
     if (decision !== undefined) {
+      // The socket is not read while the hook decides, so what waits here stays one socket read's worth.
+      this.pause();
       const result = await decision;
       if (this.host.signal.aborted) return undefined;
       if (!result.allowed) {

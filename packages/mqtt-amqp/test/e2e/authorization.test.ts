@@ -193,6 +193,27 @@ describe.each([4, 5] as const)(
       expect(denials.map((d) => d.cause)).toEqual(['error', 'error', 'timeout', 'timeout']);
     });
 
+    it('does not read the client while a hook decides (bounded), and goes on once it answers', async () => {
+      let release!: (allowed: boolean) => void;
+      let called!: () => void;
+      const asked = new Promise<void>((resolve) => {
+        called = resolve;
+      });
+      const s = await start(() => {
+        called();
+        return new Promise<boolean>((resolve) => {
+          release = resolve;
+        });
+      });
+      const client = await s.connect({ clientId: 'slow-hook', protocolVersion });
+      const code = publishCode(client, 'held/x', 1);
+      await asked;
+      expect(s.gateway.bridge('slow-hook')?.stats()).toMatchObject({ paused: true, queuedPublishes: 1 });
+      release(true);
+      expect(await code).toBe(0);
+      expect(s.gateway.bridge('slow-hook')?.stats().paused).toBe(false);
+    });
+
     it('a hook reason code is passed on to MQTT 5 clients', async () => {
       const s = await start(({ topic }) => (topic === 'full' ? 0x97 : true));
       const client = await s.connect({ clientId: 'h2', protocolVersion });

@@ -9,7 +9,6 @@ import {
   type Sender,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { waitFor } from './helpers';
 
 let env: Loopback | undefined;
 afterEach(async () => {

@@ -14,7 +14,6 @@ import {
   type IncomingLink,
   LinkError,
   listen,
-  payloadOf,
   SaslError,
   valueMessage,
 } from '../src/index';

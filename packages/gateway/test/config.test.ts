@@ -59,6 +59,38 @@ describe('defaults', () => {
   });
 });
 
+describe('authorization, tenants and limits', () => {
+  it('default to no ACL, no tenants and the documented limits', () => {
+    const config = resolveConfig({});
+    expect(config.acl).toBeUndefined();
+    expect(config.tenantFrom).toBe('none');
+    expect(config.limits).toMatchObject({
+      maxConnectionsPerAddress: 1_000,
+      connectRate: 2_000,
+      connectRatePerAddress: 500,
+      connectTimeout: 10_000,
+      maxRetained: 10_000,
+      maxSubscriptions: 100,
+      maxTopicLength: 1_024,
+      maxTopicLevels: 32,
+    });
+  });
+
+  it('read from strings (flags, variables) and refuse bad values naming the option', () => {
+    const config = resolveConfig({
+      tenantFrom: 'username-prefix',
+      connectRate: '0',
+      maxTopicLevels: '4',
+    } as never);
+    expect(config.tenantFrom).toBe('username-prefix');
+    expect(config.limits.connectRate).toBe(0);
+    expect(config.limits.maxTopicLevels).toBe(4);
+    expect(configError(() => resolveConfig({ tenantFrom: 'realm' as never })).option).toBe('tenantFrom');
+    expect(configError(() => resolveConfig({ connectTimeout: 10 })).option).toBe('connectTimeout');
+    expect(configError(() => resolveConfig({ maxSubscriptions: 0 })).option).toBe('maxSubscriptions');
+  });
+});
+
 describe('precedence: flags > environment > file > defaults', () => {
   it('takes each value from the strongest source that has it', () => {
     const file = configFile({

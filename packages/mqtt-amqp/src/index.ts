@@ -38,10 +38,11 @@ export {
   DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER,
   DEFAULT_PUBLISH_CREDIT_WINDOW,
   DEFAULT_REFUSED_SUBSCRIPTION_REASON_CODE,
+  DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS,
   PUBLISHER_ID_KEY,
   REASON_CODE_INFO_KEY,
 } from './backend/backend';
-export type { BackendEvents, BackendOptions, BackendStats } from './backend/types';
+export type { BackendEvents, BackendOptions, BackendStats, SlowSubscriberPolicy } from './backend/types';
 // Gateway bridge (front end): one bridge per MQTT client over a pool of AMQP connections
 export type { ClientBridge } from './bridge/bridge';
 export {

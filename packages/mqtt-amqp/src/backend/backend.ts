@@ -25,7 +25,7 @@ import {
 } from '@dragoman/amqp';
 import { validateTopicFilter, validateTopicName } from '@dragoman/mqtt';
 import { createAddresses } from '../addresses';
-import { MappingError, StoreLimitError } from '../errors';
+import { ConfigurationError, MappingError, StoreLimitError } from '../errors';
 import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
 import { type PublishOutcome, SubscriptionService } from '../services/subscription-service';
@@ -35,6 +35,7 @@ import type { Addresses, DecodedControl, DecodedPublish, MqttMessage, Stores } f
 import { type BackendCodec, createCodec } from './codec';
 import { ControlLinks } from './control-links';
 import { NativeReceivers } from './native-receivers';
+import { type Publication, PublisherLink } from './publisher-link';
 import { SenderOutlet } from './sender-outlet';
 import type { BackendEvents, BackendOptions, BackendStats } from './types';
 
@@ -47,6 +48,9 @@ export const DEFAULT_PUBLISH_CREDIT_WINDOW = 100;
 export const DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER = 100;
 export const DEFAULT_CONTROL_REPLY_TIMEOUT_MS = 10_000;
 export const DEFAULT_REFUSED_SUBSCRIPTION_REASON_CODE = 0x80;
+export const DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS = 60_000;
+/** How often held publisher links are looked at again without an event (and their time-outs checked). */
+const HELD_CHECK_INTERVAL_MS = 500;
 
 const CONTROL_CREDIT_WINDOW = 10;
 
@@ -73,6 +77,13 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #publishedCount: () => number;
   #malformed = 0;
   #closing: Promise<void> | undefined;
+  /** Every link a peer publishes on. */
+  readonly #publisherLinks = new Set<PublisherLink>();
+  readonly #holdBack: boolean;
+  readonly #slowSubscriberTimeoutMs: number;
+  #rejectedSlowSubscriber = 0;
+  #resumeScheduled = false;
+  #heldTimer: NodeJS.Timeout | undefined;
 
   /** @internal Use `createBackend`. */
   constructor(parts: {
@@ -87,6 +98,8 @@ export class Backend extends EventEmitter<BackendEvents> {
     route: (message: MqttMessage, publisherId: string | undefined) => Promise<PublishOutcome>;
     /** Publications routed so far (wills included). */
     published: () => number;
+    /** Registers what to call when a subscriber may have room again. */
+    onRoom: (listener: () => void) => void;
     options: BackendOptions;
   }) {
     super();
@@ -101,6 +114,10 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#publishedCount = parts.published;
     this.#options = parts.options;
     this.#codec = parts.codec;
+    this.#holdBack = (parts.options.slowSubscriberPolicy ?? 'backpressure') === 'backpressure';
+    this.#slowSubscriberTimeoutMs =
+      parts.options.slowSubscriberTimeoutMs ?? DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS;
+    parts.onRoom(() => this.#scheduleResume());
     this.#listener.on('connection', (connection) => this.#onConnection(connection));
     this.#listener.on('error', (error) => this.#fail(error));
   }
@@ -125,6 +142,12 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   stats(): BackendStats {
+    let waitingPublications = 0;
+    let heldPublisherLinks = 0;
+    for (const link of this.#publisherLinks) {
+      waitingPublications += link.waiting;
+      if (link.held) heldPublisherLinks += 1;
+    }
     return {
       connections: this.#listener.connections.size,
       subscriptions: this.#subscriptions.stats(),
@@ -134,6 +157,9 @@ export class Backend extends EventEmitter<BackendEvents> {
       nativeDropped: this.#native.dropped,
       published: this.#publishedCount(),
       malformed: this.#malformed,
+      waitingPublications,
+      heldPublisherLinks,
+      rejectedSlowSubscriber: this.#rejectedSlowSubscriber,
     };
   }
 
@@ -151,6 +177,7 @@ export class Backend extends EventEmitter<BackendEvents> {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopHeldTimer();
       this.#wills.close();
       this.#controls.close(new Error('backend closing'));
       await this.#listener.close();
@@ -494,15 +521,40 @@ export class Backend extends EventEmitter<BackendEvents> {
       }
     }
     const linkPublisher = link.info.properties?.[PUBLISHER_ID_KEY];
-    const receiver = link.acceptReceiver({
-      creditWindow: this.#options.publishCreditWindow ?? DEFAULT_PUBLISH_CREDIT_WINDOW,
-    });
+    // Manual credit: the link is held (no credit) while one of its publications waits for room.
+    const receiver = link.acceptReceiver({ creditWindow: 0 });
+    const publisher = new PublisherLink(
+      receiver,
+      this.#options.publishCreditWindow ?? DEFAULT_PUBLISH_CREDIT_WINDOW,
+      {
+        hasRoom: (p) => this.#hasRoomFor(p),
+        route: (p) => this.#routePublication(p),
+        timedOut: (p) => this.#refuseSlow(p),
+      },
+      this.#holdBack,
+    );
+    this.#publisherLinks.add(publisher);
     receiver.on('delivery', (delivery) => {
-      this.#onPublication(receiver, delivery, typeof linkPublisher === 'string' ? linkPublisher : undefined);
+      const publication = this.#readPublication(
+        receiver,
+        delivery,
+        typeof linkPublisher === 'string' ? linkPublisher : undefined,
+      );
+      if (publication !== undefined) publisher.offer(publication, Date.now());
+      if (publisher.held) this.#startHeldTimer();
+    });
+    receiver.on('close', () => {
+      publisher.close();
+      this.#publisherLinks.delete(publisher);
     });
   }
 
-  #onPublication(receiver: Receiver, delivery: Delivery, linkPublisher: string | undefined): void {
+  /** The decoded publication, or undefined once the delivery was settled here (malformed, expired). */
+  #readPublication(
+    receiver: Receiver,
+    delivery: Delivery,
+    linkPublisher: string | undefined,
+  ): Publication | undefined {
     let message: DecodedPublish;
     try {
       message = this.#codec.decodeTopicMessage(
@@ -513,7 +565,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     } catch (error) {
       this.#malformed += 1;
       delivery.reject(this.#errorFor(error));
-      return;
+      return undefined;
     }
     const valid = validateTopicName(message.topic);
     if (!valid.ok) {
@@ -522,12 +574,12 @@ export class Backend extends EventEmitter<BackendEvents> {
         condition: 'amqp:invalid-field',
         description: `'${message.topic}' is not a topic: ${valid.reason}`,
       });
-      return;
+      return undefined;
     }
     if (message.expired) {
       // Expired on the way: taken, and delivered to nobody.
       delivery.accept();
-      return;
+      return undefined;
     }
     const annotated = delivery.message.messageAnnotations?.[PUBLISHER_ID_KEY];
     const publisherId = typeof annotated === 'string' ? annotated : linkPublisher;
@@ -538,7 +590,16 @@ export class Backend extends EventEmitter<BackendEvents> {
       retain: message.retain,
       ...(message.properties !== undefined ? { properties: message.properties } : {}),
     };
-    this.#route(published, publisherId).then(
+    return { delivery, message: published, publisherId };
+  }
+
+  #hasRoomFor({ message, publisherId }: Publication): boolean {
+    return this.#native.hasRoomFor(message) && this.#subscriptions.hasRoomFor(message, publisherId);
+  }
+
+  /** Routes a publication and settles its delivery with the outcome. */
+  #routePublication({ delivery, message, publisherId }: Publication): Promise<void> {
+    return this.#route(message, publisherId).then(
       (outcome) => {
         // The publisher's link may have detached while routing (a client that published and left at once).
         if (!delivery.settleable) return;
@@ -559,6 +620,54 @@ export class Backend extends EventEmitter<BackendEvents> {
     );
   }
 
+  /** A publication found no room for `slowSubscriberTimeoutMs`: refused, so the publisher knows it was not taken. */
+  #refuseSlow({ delivery, message }: Publication): void {
+    this.#rejectedSlowSubscriber += 1;
+    if (!delivery.settleable) return;
+    delivery.reject({
+      condition: 'amqp:resource-limit-exceeded',
+      description: `a subscriber of '${message.topic}' had no room for ${this.#slowSubscriberTimeoutMs} ms`,
+    });
+  }
+
+  /** A subscriber may have room: held links are looked at once the current work is done. */
+  #scheduleResume(): void {
+    if (this.#resumeScheduled) return;
+    this.#resumeScheduled = true;
+    setImmediate(() => {
+      this.#resumeScheduled = false;
+      this.#resumeHeld();
+    });
+  }
+
+  #resumeHeld(): void {
+    const now = Date.now();
+    for (const link of this.#publisherLinks) if (link.held) link.resume(now);
+  }
+
+  /** While links are held: looks at them now and then (a missed event cannot hold them) and times them out. */
+  #startHeldTimer(): void {
+    if (this.#heldTimer !== undefined || this.#closing !== undefined) return;
+    this.#heldTimer = setInterval(() => {
+      const now = Date.now();
+      let held = false;
+      for (const link of this.#publisherLinks) {
+        if (!link.held) continue;
+        link.resume(now);
+        link.expire(now, this.#slowSubscriberTimeoutMs);
+        held ||= link.held;
+      }
+      if (!held) this.#stopHeldTimer();
+    }, HELD_CHECK_INTERVAL_MS);
+    this.#heldTimer.unref();
+  }
+
+  #stopHeldTimer(): void {
+    if (this.#heldTimer === undefined) return;
+    clearInterval(this.#heldTimer);
+    this.#heldTimer = undefined;
+  }
+
   #onTopicReceiver(link: IncomingLink, filter: string): void {
     const valid = validateTopicFilter(filter);
     if (!valid.ok) {
@@ -568,9 +677,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       });
       return;
     }
-    const sender = link.acceptSender({
-      maxQueued: this.#options.maxQueuedPerNativeReceiver ?? DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER,
-    });
+    // Queued by NativeReceivers (bounded there), so that it sees each credit as it comes.
+    const sender = link.acceptSender({ maxQueued: 0 });
     this.#native.add(filter, sender);
     sender.on('close', () => this.#native.remove(sender));
   }
@@ -628,6 +736,7 @@ function clientOf(request: DecodedControl): string | undefined {
  * `restartGraceMs` for their clients), then listens. Rejects if the listener cannot bind.
  */
 export async function createBackend(options: BackendOptions = {}): Promise<Backend> {
+  checkSlowSubscriberOptions(options);
   const addresses = createAddresses(options.addresses);
   const ownStores = options.store === undefined;
   const stores = options.store ?? createMemoryStores();
@@ -640,6 +749,11 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     }
   };
   try {
+    // Called when a subscriber may have room again: the backend resumes the publisher links it holds.
+    const roomListeners: Array<() => void> = [];
+    const onRoom = (): void => {
+      for (const listener of roomListeners) listener();
+    };
     const subscriptions = await SubscriptionService.start({
       sessions: stores.sessions,
       retained: stores.retained,
@@ -650,8 +764,13 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       ...(options.authorizeSubscription !== undefined ? { authorize: options.authorizeSubscription } : {}),
       now,
       onError,
+      onRoom,
     });
-    const native = new NativeReceivers(codec);
+    const native = new NativeReceivers(
+      codec,
+      options.maxQueuedPerNativeReceiver ?? DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER,
+      onRoom,
+    );
     // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
     let published = 0;
     const route = (message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> => {
@@ -686,12 +805,28 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       codec,
       route,
       published: () => published,
+      onRoom: (listener) => roomListeners.push(listener),
       options,
     });
     return backend;
   } catch (error) {
     if (ownStores) await stores.close();
     throw error;
+  }
+}
+
+/** Throws `ConfigurationError` for a policy or time-out that makes no sense. */
+function checkSlowSubscriberOptions(options: BackendOptions): void {
+  const policy = options.slowSubscriberPolicy;
+  if (policy !== undefined && policy !== 'backpressure' && policy !== 'drop') {
+    throw new ConfigurationError('slowSubscriberPolicy', `'backpressure' or 'drop', not '${String(policy)}'`);
+  }
+  const timeout = options.slowSubscriberTimeoutMs;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
+    throw new ConfigurationError(
+      'slowSubscriberTimeoutMs',
+      `a positive number of ms, not ${String(timeout)}`,
+    );
   }
 }
 

@@ -4,26 +4,40 @@
  * with that filter would (`$` topics are not matched by a leading wildcard).
  *
  * A native receiver has no session: it gets messages while attached, one copy per link, with the message's
- * own QoS and the retain flag cleared (no retained messages on attach). Each link's sends wait for its credit
- * in a queue of at most `maxQueued` messages; beyond that, messages for that link are dropped and counted.
+ * own QoS and the retain flag cleared (no retained messages on attach). Each link's messages wait for its
+ * credit in a queue of at most `maxQueued`. `hasRoomFor` tells the backend whether every matching link can
+ * take one more (it holds QoS 1/2 publications back until they can); a message that finds a full queue anyway
+ * (QoS 0, or the `drop` policy) is dropped and counted.
  */
-import { type AmqpMessage, type Sender, SendQueueFullError } from '@dragoman/amqp';
+import type { AmqpMessage, Sender } from '@dragoman/amqp';
 import { TopicTree } from '@dragoman/mqtt';
 import type { MqttMessage } from '../types';
 import type { BackendCodec } from './codec';
 
-export class NativeReceivers {
-  readonly #tree = new TopicTree<Sender, Sender>();
-  readonly #filters = new Map<Sender, string>();
-  #dropped = 0;
-  readonly #codec: BackendCodec;
+interface NativeLink {
+  readonly sender: Sender;
+  readonly filter: string;
+  /** Messages waiting for the link's credit, oldest first; at most `maxQueued`. */
+  readonly queue: AmqpMessage[];
+}
 
-  constructor(codec: BackendCodec) {
+export class NativeReceivers {
+  readonly #tree = new TopicTree<Sender, NativeLink>();
+  readonly #links = new Map<Sender, NativeLink>();
+  readonly #codec: BackendCodec;
+  readonly #maxQueued: number;
+  readonly #onRoom: () => void;
+  #dropped = 0;
+
+  /** `onRoom`: a link's queue shrank (or the link left), so held publications may go on. */
+  constructor(codec: BackendCodec, maxQueued: number, onRoom: () => void) {
     this.#codec = codec;
+    this.#maxQueued = maxQueued;
+    this.#onRoom = onRoom;
   }
 
   get size(): number {
-    return this.#filters.size;
+    return this.#links.size;
   }
 
   get dropped(): number {
@@ -33,34 +47,67 @@ export class NativeReceivers {
   /** Messages waiting for credit over every native link. */
   get queued(): number {
     let queued = 0;
-    for (const sender of this.#filters.keys()) queued += sender.queued;
+    for (const link of this.#links.values()) queued += link.queue.length;
     return queued;
   }
 
   /** Throws `MqttProtocolError` when `filter` is not a valid topic filter. */
   add(filter: string, sender: Sender): void {
-    this.#tree.set(filter, sender, sender);
-    this.#filters.set(sender, filter);
+    const link: NativeLink = { sender, filter, queue: [] };
+    this.#tree.set(filter, sender, link);
+    this.#links.set(sender, link);
+    sender.on('sendable', () => this.#pump(link));
   }
 
   remove(sender: Sender): void {
-    const filter = this.#filters.get(sender);
-    if (filter === undefined) return;
-    this.#filters.delete(sender);
-    this.#tree.delete(filter, sender);
+    const link = this.#links.get(sender);
+    if (link === undefined) return;
+    this.#links.delete(sender);
+    this.#tree.delete(link.filter, sender);
+    // Its queued messages go with it, as for any subscriber that leaves.
+    link.queue.length = 0;
+    this.#onRoom();
   }
 
-  /** Hands the message to every matching link (queued for credit, bounded). */
+  /** Whether every link matching `message` can queue one more message now. */
+  hasRoomFor(message: MqttMessage): boolean {
+    let room = true;
+    if (this.#tree.size === 0) return room;
+    this.#tree.forEachMatch(message.topic, (link) => {
+      if (link.queue.length >= this.#maxQueued) room = false;
+    });
+    return room;
+  }
+
+  /** Hands the message to every matching link: written at once with credit, else queued (bounded). */
   publish(message: MqttMessage): void {
     if (this.#tree.size === 0) return;
     const copy: MqttMessage = { ...message, retain: false };
     let encoded: AmqpMessage | undefined;
-    this.#tree.forEachMatch(message.topic, (sender) => {
+    this.#tree.forEachMatch(message.topic, (link) => {
       encoded ??= this.#codec.encodeDelivery(copy, undefined, false);
-      sender.send(encoded).catch((error: unknown) => {
-        if (error instanceof SendQueueFullError) this.#dropped += 1;
-        // Otherwise the link closed; its messages go with it, as for any subscriber that leaves.
-      });
+      if (link.queue.length === 0 && this.#write(link, encoded)) return;
+      if (link.queue.length >= this.#maxQueued) {
+        this.#dropped += 1;
+        return;
+      }
+      link.queue.push(encoded);
     });
+  }
+
+  /** The link got credit: write what waits. */
+  #pump(link: NativeLink): void {
+    let sent = 0;
+    while (link.queue.length > 0 && this.#write(link, link.queue[0] as AmqpMessage)) {
+      link.queue.shift();
+      sent += 1;
+    }
+    if (sent > 0) this.#onRoom();
+  }
+
+  #write(link: NativeLink, message: AmqpMessage): boolean {
+    if (!link.sender.isOpen || link.sender.credit <= 0) return false;
+    // The outcome is not awaited: a native receiver has no session to redeliver from.
+    return link.sender.trySend(message);
   }
 }

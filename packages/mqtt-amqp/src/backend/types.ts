@@ -31,13 +31,32 @@ export interface BackendOptions {
    * no credit to go are dropped (`stats().subscriptions.droppedNoCredit`).
    */
   readonly maxInMemoryPerClient?: number;
-  /** Credit window granted to every link that publishes to a topic (messages being routed at once). Default 100. */
+  /**
+   * Credit window granted to every link that publishes to a topic: publications being routed or waiting for
+   * room at once, per link. Default 100.
+   */
   readonly publishCreditWindow?: number;
   /**
-   * Most messages queued on one native AMQP receiver link without credit; beyond it messages for that link are
-   * dropped (`stats().nativeDropped`). Default 100.
+   * Most messages queued on one native AMQP receiver link without credit. A QoS 1/2 publication waits until
+   * every matching link has room (with the `backpressure` policy); QoS 0 messages (and, with `drop`, any) that
+   * find the queue full are dropped (`stats().nativeDropped`). Default 100.
    */
   readonly maxQueuedPerNativeReceiver?: number;
+  /**
+   * What a QoS 1/2 publication (an unsettled delivery) does when a connected subscriber it reaches has no room
+   * (a native receiver's queue full; an MQTT session's memory window full or its backlog not read up to its
+   * end). `backpressure` (default): it is accepted only once every such subscriber has room; meanwhile it and
+   * the publications after it on the same link wait and that link gets no credit, so a slow subscriber slows
+   * its publishers to its pace. `drop`: it is routed at once; native receivers drop what does not fit
+   * (`nativeDropped`) and sessions queue it in their backlog under the store's policy (`droppedBacklogFull`).
+   */
+  readonly slowSubscriberPolicy?: SlowSubscriberPolicy;
+  /**
+   * With `backpressure`: how long a publication waits for room before it is rejected with
+   * `amqp:resource-limit-exceeded` (the bridge answers PUBACK/PUBREC 0x97), so that a subscriber that takes
+   * nothing holds its publishers for a bounded time (`stats().rejectedSlowSubscriber`). Default 60 000 ms.
+   */
+  readonly slowSubscriberTimeoutMs?: number;
   /** How long AMQP_LIST waits for the client's control link to attach and take the reply, ms. Default 10 000. */
   readonly controlReplyTimeoutMs?: number;
   /** Refuses subscriptions: false answers the AMQP_SUBSCRIBE with `rejected` (`amqp:unauthorized-access`). */
@@ -51,6 +70,9 @@ export interface BackendOptions {
   readonly now?: () => number;
 }
 
+/** See `BackendOptions.slowSubscriberPolicy`. */
+export type SlowSubscriberPolicy = 'backpressure' | 'drop';
+
 /** Counters of a running backend; plain numbers, so tests can compare them. */
 export interface BackendStats {
   readonly connections: number;
@@ -58,10 +80,16 @@ export interface BackendStats {
   readonly wills: WillServiceStats;
   /** Native AMQP receivers attached to topic addresses. */
   readonly nativeReceivers: number;
-  /** Messages queued on native receiver links, waiting for credit. */
+  /** Messages queued on native receiver links, waiting for credit (at most `maxQueuedPerNativeReceiver` each). */
   readonly nativeQueued: number;
-  /** Messages dropped for native receivers (no credit and the link's queue full). */
+  /** Messages dropped for native receivers (the link's queue full): QoS 0, or any with the `drop` policy. */
   readonly nativeDropped: number;
+  /** Publications read from publisher links and waiting for a subscriber's room (at most the credit window per link). */
+  readonly waitingPublications: number;
+  /** Publisher links held (a publication waits for room; no credit is granted). */
+  readonly heldPublisherLinks: number;
+  /** Publications rejected because a subscriber had no room for `slowSubscriberTimeoutMs`. */
+  readonly rejectedSlowSubscriber: number;
   /** Messages published (by any link, and wills). */
   readonly published: number;
   /** Deliveries refused as malformed (rejected with `amqp:decode-error` or `amqp:invalid-field`). */

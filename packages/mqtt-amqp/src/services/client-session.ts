@@ -43,6 +43,8 @@ export interface ClientSessionContext {
   encode(delivery: PendingDelivery, now: number): AmqpMessage;
   /** A store operation failed in the background (refill, acknowledgement). */
   onError(error: unknown): void;
+  /** A session may have room again (memory freed, its backlog caught up, its client gone). */
+  onRoom(): void;
   /**
    * Store entries of each client sent on a link that went away before they were settled: when loaded again
    * they are redeliveries (MQTT DUP). Kept across the client's sessions while the process runs.
@@ -76,6 +78,8 @@ export class ClientSession {
   #refilling = false;
   #refillAgain = false;
   #nextSeq = 1;
+  /** `enqueueDurable` calls whose store write is under way: room they already took. */
+  #writing = 0;
 
   constructor(clientId: string, context: ClientSessionContext) {
     this.clientId = clientId;
@@ -97,6 +101,19 @@ export class ClientSession {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /**
+   * Whether a QoS 1/2 message can be taken without piling up in the store behind memory: always for a client
+   * that is not connected (its backlog's policy applies); for a connected one, when the backlog has been read
+   * up to its end and memory (writes under way included) is below the window. Asking starts a refill when
+   * memory has space and the store is behind, so the answer turns true as soon as the store has caught up.
+   */
+  hasRoom(): boolean {
+    if (this.#outlet === undefined) return true;
+    const space = this.buffered + this.#writing < this.#context.window;
+    if (space && this.#storeBehind) this.#refill();
+    return this.#ready && !this.#storeBehind && space;
   }
 
   /** Lets the backlog flow (after AMQP_SUBSCRIPTIONS, or at once for a clean session). */
@@ -141,6 +158,7 @@ export class ClientSession {
     this.#pending.length = 0;
     this.#inFlight.clear();
     if (dropped > 0) this.#context.counters.addBuffered(-dropped);
+    this.#context.onRoom();
   }
 
   /** Offers a QoS 0 message: sent if the link has spare credit, otherwise dropped and counted. */
@@ -180,7 +198,14 @@ export class ClientSession {
     // Not serialised: concurrent writes let a durable store commit them together. Their answers come back in
     // the order they were made, which is the backlog's order.
     const epoch = this.#epoch;
-    const result = await this.#track(this.#context.store.enqueue(this.clientId, message));
+    this.#writing += 1;
+    let result: Awaited<ReturnType<SessionStore['enqueue']>>;
+    try {
+      result = await this.#track(this.#context.store.enqueue(this.clientId, message));
+    } finally {
+      this.#writing -= 1;
+      this.#context.onRoom();
+    }
     if (result.status !== 'queued') {
       this.#countRefusal(result.reason);
       return result.status === 'refused' && result.reason === 'backlog-full' ? 'refused' : 'dropped';
@@ -203,7 +228,7 @@ export class ClientSession {
     const delivery = this.#inFlight.get(seq);
     if (delivery === undefined) return Promise.resolve(false);
     this.#inFlight.delete(seq);
-    this.#context.counters.addBuffered(-1);
+    this.#freed(1);
     return this.#finish(delivery).then(() => true);
   }
 
@@ -221,7 +246,7 @@ export class ClientSession {
       const now = this.#context.now();
       if (delivery.expiresAt !== undefined && delivery.expiresAt <= now) {
         this.#context.counters.expired += 1;
-        this.#context.counters.addBuffered(-1);
+        this.#freed(1);
         void this.#finish(delivery);
         continue;
       }
@@ -239,18 +264,18 @@ export class ClientSession {
     this.#inFlight.delete(delivery.seq);
     switch (outcome.state) {
       case 'accepted':
-        this.#context.counters.addBuffered(-1);
+        this.#freed(1);
         void this.#finish(delivery);
         break;
       case 'rejected':
         this.#context.counters.rejectedByClient += 1;
-        this.#context.counters.addBuffered(-1);
+        this.#freed(1);
         void this.#finish(delivery);
         break;
       case 'modified':
         if (outcome.undeliverableHere) {
           this.#context.counters.rejectedByClient += 1;
-          this.#context.counters.addBuffered(-1);
+          this.#freed(1);
           void this.#finish(delivery);
           break;
         }
@@ -338,7 +363,10 @@ export class ClientSession {
         deliveryCount: resent ? 1 : 0,
       });
     }
-    if (complete && sawEnd) this.#storeBehind = false;
+    if (complete && sawEnd) {
+      this.#storeBehind = false;
+      this.#context.onRoom();
+    }
     this.pump();
   }
 
@@ -389,10 +417,16 @@ export class ClientSession {
       this.#pending.splice(i, 1);
     }
     const dropped = before - this.#pending.length;
-    if (dropped > 0) this.#context.counters.addBuffered(-dropped);
+    if (dropped > 0) this.#freed(dropped);
     this.#storeBehind = true;
     this.#behindMarks += 1;
     this.#refill();
+  }
+
+  /** `count` messages left memory. */
+  #freed(count: number): void {
+    this.#context.counters.addBuffered(-count);
+    this.#context.onRoom();
   }
 
   #volatile(message: MqttMessage, expiresAt: number | undefined): PendingDelivery {

@@ -69,9 +69,10 @@ export class SubscriptionIndex {
    * The sessions `topic` reaches: one delivery per session for its ordinary subscriptions (highest QoS,
    * every identifier), plus one per shared group, given to the group's next connected member in turn (to
    * the next member at all when none is connected, so that a persistent member queues it).
-   * `publisherId` is left out of subscriptions with no-local.
+   * `publisherId` is left out of subscriptions with no-local. With `advance` false the groups' turns stay
+   * where they are, so the next call picks the same members (to look before routing).
    */
-  match(topic: string, publisherId: string | undefined): SessionDelivery[] {
+  match(topic: string, publisherId: string | undefined, advance = true): SessionDelivery[] {
     const ordinary = new Map<string, MutableDelivery>();
     let groups: Map<string, IndexedSubscription[]> | undefined;
     this.#tree.forEachMatch(topic, (value, _key, filter) => {
@@ -107,7 +108,7 @@ export class SubscriptionIndex {
     }
     if (groups !== undefined) {
       for (const [k, members] of groups) {
-        const chosen = this.#pick(k, members);
+        const chosen = this.#pick(k, members, advance);
         deliveries.push({
           clientId: chosen.clientId,
           qos: chosen.entry.qos,
@@ -119,13 +120,13 @@ export class SubscriptionIndex {
     return deliveries;
   }
 
-  #pick(k: string, members: IndexedSubscription[]): IndexedSubscription {
+  #pick(k: string, members: IndexedSubscription[], advance: boolean): IndexedSubscription {
     // Tree order is not stable across subscribe/unsubscribe; a sorted list makes the turns fair.
     members.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     const connected = members.filter((m) => this.#isConnected(m.clientId));
     const pool = connected.length > 0 ? connected : members;
     const turn = this.#turns.get(k) ?? 0;
-    this.#turns.set(k, (turn + 1) % 0x7fffffff);
+    if (advance) this.#turns.set(k, (turn + 1) % 0x7fffffff);
     return pool[turn % pool.length] as IndexedSubscription;
   }
 }

@@ -41,6 +41,8 @@ export interface SubscriptionServiceOptions {
   readonly now?: () => number;
   /** A background store operation failed. */
   readonly onError?: (error: unknown) => void;
+  /** A connected session may have room again (see `hasRoomFor`); called often, so keep it cheap. */
+  readonly onRoom?: () => void;
 }
 
 /** What became of an AMQP_SUBSCRIBE. */
@@ -99,6 +101,7 @@ export class SubscriptionService {
       now: this.#now,
       encode: options.encode,
       onError: this.#onError,
+      onRoom: options.onRoom ?? (() => {}),
       sentUnsettled: new Map<string, Set<number>>(),
     };
   }
@@ -328,6 +331,21 @@ export class SubscriptionService {
     }
     const [outcomes] = await Promise.all([Promise.all(taken), retained]);
     return { sessions, refused: outcomes.filter((o) => o === 'refused').length };
+  }
+
+  /**
+   * Whether every connected session `publish` would now give a QoS 1/2 copy of `message` has room for it
+   * (`ClientSession.hasRoom`). Offline sessions always have room: their backlog policy applies. Publishing
+   * right after a true answer (in the same tick) reaches the same sessions.
+   */
+  hasRoomFor(message: MqttMessage, publisherId: string | undefined): boolean {
+    if (message.qos === 0) return true;
+    for (const match of this.#index.match(message.topic, publisherId, false)) {
+      if (match.qos === 0) continue;
+      const session = this.#sessions.get(match.clientId);
+      if (session !== undefined && !session.hasRoom()) return false;
+    }
+    return true;
   }
 
   /** Resolves once every session's store operations so far are done (for orderly shutdown and tests). */

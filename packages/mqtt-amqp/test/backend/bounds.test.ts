@@ -1,34 +1,221 @@
+import { EventEmitter } from 'node:events';
+import type { EventContext, Message, Sender } from 'rhea';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStores } from '../../src/index';
+import { type Backend, createMemoryStores } from '../../src/index';
 import { startBackend } from './support/fixture';
-import { FrontEnd, publishMessage, send, text } from './support/peer';
+import { FrontEnd, type Inbox, publishMessage, send, TIMEOUT_MS, text } from './support/peer';
 
-describe('bounds and back-pressure', () => {
-  it('a subscriber without credit and a fast publisher: memory stays within its bound, the backlog within its own', async () => {
+/**
+ * A publisher as fast as the backend lets it be: hands rhea each message as soon as rhea says the link is
+ * sendable, never waiting for outcomes. Emits 'outcome' after each one.
+ */
+class Flood extends EventEmitter {
+  readonly outcomes = new Map<number, string>();
+  #next = 0;
+
+  constructor(
+    readonly sender: Sender,
+    readonly topic: string,
+    readonly count: number,
+    readonly qos: 0 | 1 = 1,
+  ) {
+    super();
+    const record = (state: string) => (context: EventContext) => {
+      const index = (context.delivery as unknown as { index?: number }).index;
+      if (index === undefined) return;
+      const error = (context.delivery as unknown as { remote_state?: { error?: { condition?: string } } })
+        .remote_state?.error;
+      this.outcomes.set(index, error?.condition === undefined ? state : `${state} ${error.condition}`);
+      this.emit('outcome');
+    };
+    for (const state of ['accepted', 'rejected', 'released', 'modified']) sender.on(state, record(state));
+    sender.on('sendable', () => this.#pump());
+    this.#pump();
+  }
+
+  get accepted(): number {
+    let n = 0;
+    for (const state of this.outcomes.values()) if (state === 'accepted') n += 1;
+    return n;
+  }
+
+  #pump(): void {
+    while (this.#next < this.count && this.sender.sendable()) {
+      const i = this.#next++;
+      const delivery = this.sender.send(publishMessage(this.topic, `m${i}`, this.qos) as Message);
+      (delivery as unknown as { index: number }).index = i;
+    }
+  }
+}
+
+/** Waits (polling the backend's counters, which emit nothing) until `predicate` holds. */
+async function eventually(predicate: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Takes `count` deliveries one credit at a time (a subscriber slower than its publisher), accepting each. */
+async function drainSlowly(
+  inbox: Inbox,
+  count: number,
+  check: () => void | Promise<void>,
+): Promise<string[]> {
+  const received: string[] = [];
+  while (received.length < count) {
+    inbox.addCredit(1);
+    const [item] = await inbox.take(1);
+    received.push(text(item!.message));
+    item?.delivery.accept();
+    await check();
+  }
+  return received;
+}
+
+const range = (n: number): string[] => Array.from({ length: n }, (_, i) => `m${i}`);
+
+function held(backend: Backend): boolean {
+  return backend.stats().heldPublisherLinks === 1;
+}
+
+describe('back-pressure: nothing accepted is dropped for a connected subscriber', () => {
+  it('a session that grants credit slowly holds its QoS 1 publisher back; every accepted message arrives, buffers stay bounded', async () => {
+    const WINDOW = 10;
+    const CREDIT = 20;
+    const MESSAGES = 200;
     const stores = createMemoryStores({ maxBacklogPerSession: 50 });
-    const f = await startBackend({ store: stores, maxInMemoryPerClient: 10 });
+    const f = await startBackend({
+      store: stores,
+      maxInMemoryPerClient: WINDOW,
+      publishCreditWindow: CREDIT,
+    });
     const fe = new FrontEnd(await f.peer(), 'slow');
     await fe.list();
     await fe.subscribe({ flood: 1 });
     const inbox = await fe.attachPublish(0);
 
+    const flood = new Flood(await (await f.peer()).sender('flood'), 'flood', MESSAGES);
+    await eventually(() => held(f.backend), 'the publisher link to be held');
+    // Taken: what the session's memory window holds. Waiting: at most the link's credit window.
+    expect(flood.accepted).toBeLessThanOrEqual(WINDOW);
+    expect(f.backend.stats().waitingPublications).toBeLessThanOrEqual(CREDIT);
+
+    const received = await drainSlowly(inbox, MESSAGES, async () => {
+      const stats = f.backend.stats();
+      expect(stats.subscriptions.buffered).toBeLessThanOrEqual(WINDOW);
+      expect(stats.waitingPublications).toBeLessThanOrEqual(CREDIT);
+      expect(await stores.sessions.backlogSize('slow')).toBeLessThanOrEqual(WINDOW);
+    });
+    expect(received).toEqual(range(MESSAGES));
+    await eventually(() => flood.outcomes.size === MESSAGES, 'every outcome');
+    expect(flood.accepted).toBe(MESSAGES);
+    const stats = f.backend.stats();
+    expect(stats.subscriptions.droppedBacklogFull).toBe(0);
+    expect(stats.subscriptions.bufferedHighWater).toBeLessThanOrEqual(WINDOW);
+    expect(stats.heldPublisherLinks).toBe(0);
+    expect(stats.waitingPublications).toBe(0);
+    await f.backend.close();
+    await stores.close();
+  });
+
+  it('a native receiver that grants credit slowly holds its QoS 1 publisher back; every accepted message arrives', async () => {
+    const QUEUE = 5;
+    const CREDIT = 10;
+    const MESSAGES = 100;
+    const f = await startBackend({ maxQueuedPerNativeReceiver: QUEUE, publishCreditWindow: CREDIT });
+    const inbox = await (await f.peer()).receiver('native/flood', 0);
+    const flood = new Flood(await (await f.peer()).sender('native/flood'), 'native/flood', MESSAGES);
+    await eventually(() => held(f.backend), 'the publisher link to be held');
+    expect(flood.accepted).toBeLessThanOrEqual(QUEUE);
+    expect(f.backend.stats().nativeQueued).toBeLessThanOrEqual(QUEUE);
+
+    const received = await drainSlowly(inbox, MESSAGES, () => {
+      const stats = f.backend.stats();
+      expect(stats.nativeQueued).toBeLessThanOrEqual(QUEUE);
+      expect(stats.waitingPublications).toBeLessThanOrEqual(CREDIT);
+    });
+    expect(received).toEqual(range(MESSAGES));
+    await eventually(() => flood.outcomes.size === MESSAGES, 'every outcome');
+    expect(flood.accepted).toBe(MESSAGES);
+    expect(f.backend.stats().nativeDropped).toBe(0);
+  });
+
+  it('a QoS 0 flood to slow subscribers is not held: what finds no room is dropped and counted', async () => {
+    const f = await startBackend({ maxQueuedPerNativeReceiver: 5, maxInMemoryPerClient: 10 });
+    const stalled = await (await f.peer()).receiver('q0', 0);
+    const fe = new FrontEnd(await f.peer(), 'q0-session');
+    await fe.list();
+    await fe.subscribe({ q0: 1 });
+    const inbox = await fe.attachPublish(0);
+    const flood = new Flood(await (await f.peer()).sender('q0'), 'q0', 20, 0);
+    await eventually(() => flood.outcomes.size === 20, 'every outcome');
+    expect(flood.accepted).toBe(20);
+    const stats = f.backend.stats();
+    expect(stats.heldPublisherLinks).toBe(0);
+    expect(stats.nativeQueued).toBe(5);
+    expect(stats.nativeDropped).toBe(15);
+    expect(stats.subscriptions.droppedNoCredit).toBe(20);
+    stalled.addCredit(10);
+    expect((await stalled.take(5)).map((r) => text(r.message))).toEqual(range(5));
+    expect(inbox.items).toEqual([]);
+  });
+
+  it('a subscriber that takes nothing holds its publisher for slowSubscriberTimeoutMs, then publications are rejected', async () => {
+    const f = await startBackend({
+      maxQueuedPerNativeReceiver: 2,
+      publishCreditWindow: 4,
+      slowSubscriberTimeoutMs: 200,
+    });
+    const stalled = await (await f.peer()).receiver('stuck', 0);
+    const flood = new Flood(await (await f.peer()).sender('stuck'), 'stuck', 6);
+    await eventually(() => flood.outcomes.size === 6, 'every outcome');
+    expect([...flood.outcomes.entries()].sort(([a], [b]) => a - b).map(([, s]) => s)).toEqual([
+      'accepted',
+      'accepted',
+      'rejected amqp:resource-limit-exceeded',
+      'rejected amqp:resource-limit-exceeded',
+      'rejected amqp:resource-limit-exceeded',
+      'rejected amqp:resource-limit-exceeded',
+    ]);
+    expect(f.backend.stats().rejectedSlowSubscriber).toBe(4);
+    expect(f.backend.stats().nativeDropped).toBe(0);
+    stalled.addCredit(10);
+    expect((await stalled.take(2)).map((r) => text(r.message))).toEqual(range(2));
+  });
+
+  it("slowSubscriberPolicy 'drop': a native receiver's overflow is dropped and counted, the publisher never held", async () => {
+    const f = await startBackend({ maxQueuedPerNativeReceiver: 5, slowSubscriberPolicy: 'drop' });
+    const stalled = await (await f.peer()).receiver('native/flood', 0);
+    const publisher = await (await f.peer()).sender('native/flood');
+    for (let i = 0; i < 20; i++) await send(publisher, publishMessage('native/flood', `m${i}`, 1));
+    const stats = f.backend.stats();
+    expect(stats.nativeQueued).toBe(5);
+    expect(stats.nativeDropped).toBe(15);
+    expect(stats.heldPublisherLinks).toBe(0);
+    stalled.addCredit(10);
+    expect((await stalled.take(5)).map((r) => text(r.message))).toEqual(range(5));
+  });
+
+  it('an offline persistent session keeps a bounded backlog that drops its oldest (the store policy)', async () => {
+    const stores = createMemoryStores({ maxBacklogPerSession: 50 });
+    const f = await startBackend({ store: stores, maxInMemoryPerClient: 10 });
+    const fe = new FrontEnd(await f.peer(), 'away');
+    await fe.list();
+    await fe.subscribe({ flood: 1 });
+    // No publish link: the client is not connected, so nothing waits for it.
     const publisher = await (await f.peer()).sender('flood');
     for (let i = 0; i < 200; i++) {
-      // Accepted = taken: stored in the session's backlog (which drops its oldest when full).
       expect((await send(publisher, publishMessage('flood', `m${i}`, 1))).state).toBe('accepted');
     }
-    for (let i = 0; i < 5; i++) await send(publisher, publishMessage('flood', `q0-${i}`, 0));
+    const stats = f.backend.stats();
+    expect(stats.subscriptions.droppedBacklogFull).toBe(150);
+    expect(stats.heldPublisherLinks).toBe(0);
+    expect(await stores.sessions.backlogSize('away')).toBe(50);
 
-    const stats = f.backend.stats().subscriptions;
-    expect(stats.bufferedHighWater).toBeLessThanOrEqual(10);
-    expect(stats.buffered).toBeLessThanOrEqual(10);
-    expect(stats.droppedBacklogFull).toBe(150);
-    expect(stats.droppedNoCredit).toBe(5);
-    expect(await stores.sessions.backlogSize('slow')).toBe(50);
-    expect(inbox.items).toEqual([]);
-
-    // Credit arrives: the newest 50 come, in order, never more than the window at once.
-    inbox.addCredit(100);
+    // It connects: the newest 50 come, in order, never more than the window in memory.
+    const inbox = await fe.attachPublish(100);
     const received: string[] = [];
     while (received.length < 50) {
       const [item] = await inbox.take(1);
@@ -37,19 +224,18 @@ describe('bounds and back-pressure', () => {
     }
     expect(received).toEqual(Array.from({ length: 50 }, (_, i) => `m${150 + i}`));
     expect(f.backend.stats().subscriptions.bufferedHighWater).toBeLessThanOrEqual(10);
-    // A request on the same connection is handled after the dispositions before it.
     await fe.unsubscribe(['none']);
-    expect(await stores.sessions.backlogSize('slow')).toBe(0);
+    expect(await stores.sessions.backlogSize('away')).toBe(0);
+    await f.backend.close();
     await stores.close();
   });
 
-  it("with the store's refuse policy a full backlog pushes back on the publisher", async () => {
+  it("with the store's refuse policy an offline session's full backlog pushes back on the publisher", async () => {
     const stores = createMemoryStores({ maxBacklogPerSession: 3, backlogPolicy: 'refuse' });
     const f = await startBackend({ store: stores, maxInMemoryPerClient: 2 });
     const fe = new FrontEnd(await f.peer(), 'refusing');
     await fe.list();
     await fe.subscribe({ r: 1 });
-    const inbox = await fe.attachPublish(0);
     const publisher = await (await f.peer()).sender('r');
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i++) {
@@ -68,7 +254,7 @@ describe('bounds and back-pressure', () => {
       'rejected amqp:resource-limit-exceeded',
     ]);
     expect(f.backend.stats().subscriptions.droppedBacklogFull).toBe(3);
-    inbox.addCredit(10);
+    const inbox = await fe.attachPublish(10);
     const got: string[] = [];
     while (got.length < 3) {
       const [item] = await inbox.take(1);
@@ -78,18 +264,5 @@ describe('bounds and back-pressure', () => {
     expect(got).toEqual(['m0', 'm1', 'm2']);
     await f.backend.close();
     await stores.close();
-  });
-
-  it('a native receiver without credit: its queue is bounded and the overflow counted', async () => {
-    const f = await startBackend({ maxQueuedPerNativeReceiver: 5 });
-    const stalled = await (await f.peer()).receiver('native/flood', 0);
-    const publisher = await (await f.peer()).sender('native/flood');
-    for (let i = 0; i < 20; i++) await send(publisher, publishMessage('native/flood', `n${i}`, 1));
-    const stats = f.backend.stats();
-    expect(stats.nativeQueued).toBeLessThanOrEqual(5);
-    expect(stats.nativeDropped).toBe(15);
-    stalled.addCredit(10);
-    const got = await stalled.take(5);
-    expect(got.map((r) => text(r.message))).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
   });
 });

@@ -1,0 +1,129 @@
+/**
+ * One link a peer publishes on, with back-pressure: its credit is granted by hand, so that credit left plus
+ * publications being routed plus publications waiting never exceed the link's window.
+ *
+ * A QoS 1/2 publication the publisher has not settled is routed only once every connected subscriber it
+ * reaches has room for it (`hasRoom`); until then it waits, the publications after it wait behind it (order
+ * per link is kept) and the link gets no credit: the publisher is held, as a TCP sender is by a slow reader.
+ * Its delivery is settled only once routed, so nothing is accepted that a subscriber could not take. A
+ * publication waiting longer than the time-out is rejected (`amqp:resource-limit-exceeded`), so a subscriber
+ * that never takes anything holds its publishers for a bounded time only.
+ */
+import type { Delivery, Receiver } from '@dragoman/amqp';
+import type { MqttMessage } from '../types';
+
+/** One publication read from the link, decoded. */
+export interface Publication {
+  readonly delivery: Delivery;
+  readonly message: MqttMessage;
+  readonly publisherId: string | undefined;
+}
+
+/** What a publisher link asks of the backend. */
+export interface PublicationRouter {
+  /** Whether every connected subscriber `publication` reaches has room for it now. */
+  hasRoom(publication: Publication): boolean;
+  /** Routes it and settles its delivery; resolves once settled (or the link went away). */
+  route(publication: Publication): Promise<void>;
+  /** The publication waited `timeoutMs` without room: it is refused. */
+  timedOut(publication: Publication): void;
+}
+
+export class PublisherLink {
+  readonly #receiver: Receiver;
+  readonly #window: number;
+  readonly #router: PublicationRouter;
+  /** False: the `drop` policy, nothing waits for room. */
+  readonly #holdBack: boolean;
+  /** Publications read and not routed yet, in order; non-empty only while the head has no room. */
+  readonly #waiting: Publication[] = [];
+  /** Routed and not settled yet. */
+  #routing = 0;
+  /** Since when the head of `#waiting` has been waiting, epoch ms. */
+  #headSince = 0;
+
+  constructor(receiver: Receiver, window: number, router: PublicationRouter, holdBack: boolean) {
+    this.#receiver = receiver;
+    this.#window = window;
+    this.#router = router;
+    this.#holdBack = holdBack;
+    // Before the attach is answered: granted as it opens.
+    receiver.addCredit(window);
+  }
+
+  /** Publications waiting for room. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Whether the link is held: a publication waits for room, no credit is granted. */
+  get held(): boolean {
+    return this.#waiting.length > 0;
+  }
+
+  /** A publication arrived (already decoded and valid). */
+  offer(publication: Publication, now: number): void {
+    if (this.#waiting.length > 0) {
+      this.#waiting.push(publication);
+      return;
+    }
+    if (this.#mayGo(publication)) this.#route(publication);
+    else {
+      this.#waiting.push(publication);
+      this.#headSince = now;
+    }
+    this.#topUp();
+  }
+
+  /** Subscribers may have room again: routes what waits, in order, as far as it can. */
+  resume(now: number): void {
+    let moved = false;
+    while (this.#waiting.length > 0) {
+      const head = this.#waiting[0] as Publication;
+      if (!this.#mayGo(head)) break;
+      this.#waiting.shift();
+      this.#headSince = now;
+      this.#route(head);
+      moved = true;
+    }
+    if (moved) this.#topUp();
+  }
+
+  /** Refuses the head if it has waited `timeoutMs` or more, then goes on with the rest. */
+  expire(now: number, timeoutMs: number): void {
+    const head = this.#waiting[0];
+    if (head === undefined || now - this.#headSince < timeoutMs) return;
+    this.#waiting.shift();
+    this.#headSince = now;
+    this.#router.timedOut(head);
+    this.resume(now);
+    this.#topUp();
+  }
+
+  /** The link went away: what waits is let go unsettled (the publisher sends it again if it must). */
+  close(): void {
+    this.#waiting.length = 0;
+  }
+
+  #mayGo(publication: Publication): boolean {
+    // QoS 0, or settled by the publisher already: at most once, so it never waits (dropped where no room).
+    if (!this.#holdBack || publication.message.qos === 0 || publication.delivery.presettled) return true;
+    return this.#router.hasRoom(publication);
+  }
+
+  #route(publication: Publication): void {
+    this.#routing += 1;
+    void this.#router.route(publication).finally(() => {
+      this.#routing -= 1;
+      this.#topUp();
+    });
+  }
+
+  /** Grants what the window allows (in batches of a quarter window), nothing while held. */
+  #topUp(): void {
+    if (this.#waiting.length > 0 || !this.#receiver.isOpen) return;
+    const credit = this.#receiver.credit;
+    const grant = this.#window - credit - this.#routing;
+    if (grant > 0 && (credit === 0 || grant >= Math.ceil(this.#window / 4))) this.#receiver.addCredit(grant);
+  }
+}

@@ -72,7 +72,19 @@ async function main(): Promise<void> {
   if (clients + 200 > fdLimit)
     throw new Error(`--clients ${clients} needs a descriptor limit above ${clients + 200}`);
 
-  const target = await startTarget('dragoman', { extraArgs: ['--max-connections', String(clients + 100)] });
+  // The idle clients come from four loopback addresses, faster than the default per-address limits allow.
+  const target = await startTarget('dragoman', {
+    extraArgs: [
+      '--max-connections',
+      String(clients + 100),
+      '--max-connections-per-address',
+      String(clients + 100),
+      '--connect-rate',
+      '0',
+      '--connect-rate-per-address',
+      '0',
+    ],
+  });
   const sampler = new RssSampler(target.pid);
   const stream = parseScenario(`mqtt-amqp-qos0-1p@${rate}`, undefined);
   const streamOptions = { messages: rate * seconds, size: 64, timeoutMs: (seconds + 60) * 1000 };

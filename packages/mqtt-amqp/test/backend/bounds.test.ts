@@ -185,6 +185,32 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     expect((await stalled.take(2)).map((r) => text(r.message))).toEqual(range(2));
   });
 
+  it('holds only the links whose publications wait: another publisher on another topic goes on', async () => {
+    const f = await startBackend({ maxQueuedPerNativeReceiver: 2, publishCreditWindow: 4 });
+    await (await f.peer()).receiver('held/topic', 0);
+    const fast = await (await f.peer()).receiver('free/topic', 100);
+    const flood = new Flood(await (await f.peer()).sender('held/topic'), 'held/topic', 20);
+    await eventually(() => held(f.backend), 'the first publisher link to be held');
+    const other = await (await f.peer()).sender('free/topic');
+    for (let i = 0; i < 10; i++) {
+      expect((await send(other, publishMessage('free/topic', `m${i}`, 1))).state).toBe('accepted');
+    }
+    expect((await fast.take(10)).map((r) => text(r.message))).toEqual(range(10));
+    expect(f.backend.stats().heldPublisherLinks).toBe(1);
+    expect(flood.accepted).toBe(2);
+  });
+
+  it('refuses a slowSubscriberPolicy or slowSubscriberTimeoutMs that makes no sense', async () => {
+    await expect(startBackend({ slowSubscriberPolicy: 'wait' as unknown as 'drop' })).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      option: 'slowSubscriberPolicy',
+    });
+    await expect(startBackend({ slowSubscriberTimeoutMs: 0 })).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      option: 'slowSubscriberTimeoutMs',
+    });
+  });
+
   it("slowSubscriberPolicy 'drop': a native receiver's overflow is dropped and counted, the publisher never held", async () => {
     const f = await startBackend({ maxQueuedPerNativeReceiver: 5, slowSubscriberPolicy: 'drop' });
     const stalled = await (await f.peer()).receiver('native/flood', 0);

@@ -56,6 +56,16 @@ describe('SubscriptionIndex', () => {
     expect([...offline].sort()).toEqual(['w1', 'w2', 'w3']);
   });
 
+  it('looks without advancing the turns: the next match picks the member it showed', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('m1', '$share/g/s/#', { qos: 1 });
+    index.add('m2', '$share/g/s/#', { qos: 1 });
+    const peeked = index.match('s/x', undefined, false).map((d) => d.clientId);
+    expect(index.match('s/x', undefined, false).map((d) => d.clientId)).toEqual(peeked);
+    expect(index.match('s/x', undefined).map((d) => d.clientId)).toEqual(peeked);
+    expect(index.match('s/x', undefined).map((d) => d.clientId)).not.toEqual(peeked);
+  });
+
   it('forgets removed subscriptions, shared ones included', () => {
     const index = new SubscriptionIndex(() => true);
     index.add('c', 'a/b', { qos: 1 });

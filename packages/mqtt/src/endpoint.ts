@@ -99,7 +99,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private publishesAwaitingHost = 0;
   /** Inbound SUBSCRIBE / UNSUBSCRIBE waiting for the host's answer. */
   private requestsAwaitingHost = 0;
-  /** Packets read while the host was full, handled in order once it has room (at most inboundWindow). */
+  /** Packets read while the host was full or paused, handled in order once it has room (at most inboundWindow). */
   private readonly parked: MqttPacket[] = [];
   private hostPaused = false;
   /**
@@ -441,12 +441,18 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   // Flow control and closing
   // -------------------------------------------------------------------------------------------
 
-  /** Stops reading from the client (TCP then pushes back on it) until resume(). */
+  /**
+   * Stops handing the client's packets to the host until resume(). Reading goes on so that the client's
+   * acknowledgements for what we sent, its PUBREL and PINGREQ are still handled; PUBLISH, SUBSCRIBE,
+   * UNSUBSCRIBE, AUTH and DISCONNECT are parked in order. Once receiveMaximum packets are parked the
+   * endpoint stops reading the socket and TCP pushes back on the client.
+   */
   pause(): void {
     this.hostPaused = true;
     this.updateReading();
   }
 
+  /** Hands the parked packets to the host, in order, before reading more. */
   resume(): void {
     this.hostPaused = false;
     this.pump();
@@ -537,18 +543,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       // Between CONNECT and CONNACK only an enhanced-authentication exchange waiting for the client reads.
       return this.connectPacket !== undefined && this.auth?.awaitingClient !== true;
     }
-    return (
-      this.hostPaused ||
-      this.parked.length >= this.inboundWindow ||
-      (this.remoteGone === undefined && this.writerFull())
-    );
+    return this.parked.length >= this.inboundWindow || (this.remoteGone === undefined && this.writerFull());
   }
 
   /**
-   * Decodes and handles packets while reading is allowed. While the host is full, packets that would
-   * give it more work are parked (in order, at most inboundWindow of them) and reading goes on, so that
-   * the client's acknowledgements and pings still arrive; when the park is full, reading stops and TCP
-   * pushes back on the client.
+   * Decodes and handles packets while reading is allowed. While the host is full or has paused the
+   * endpoint, packets that would give it more work are parked (in order, at most inboundWindow of them)
+   * and reading goes on, so that the client's acknowledgements and pings still arrive; when the park is
+   * full, reading stops and TCP pushes back on the client.
    */
   private pump(): void {
     if (this.pumping || this.endpointState === 'closed') return;
@@ -557,9 +559,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     try {
       for (;;) {
         // Once the client has gone, a full write buffer no longer holds anything back.
-        if (this.isClosed() || this.hostPaused || (this.remoteGone === undefined && this.writerFull())) break;
+        if (this.isClosed() || (this.remoteGone === undefined && this.writerFull())) break;
+        // Before CONNACK a paused host holds everything (an AUTH exchange included).
+        if (this.hostPaused && this.endpointState === 'connecting') break;
         let packet: MqttPacket | undefined;
-        if (this.parked.length > 0 && !this.hostFull()) {
+        if (this.parked.length > 0 && !this.hostPaused && !this.hostFull()) {
           packet = this.parked.shift()!;
         } else {
           if (this.shouldPauseReading()) break;
@@ -573,11 +577,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
             drained = this.parked.length === 0;
             break;
           }
-          if (
-            this.endpointState === 'connected' &&
-            (this.parked.length > 0 || this.hostFull()) &&
-            !NEVER_PARKED.has(packet.cmd)
-          ) {
+          if (this.endpointState === 'connected' && this.mustPark(packet)) {
             this.parked.push(packet);
             continue;
           }
@@ -595,6 +595,16 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     // Everything the client sent before going away has been handled and none of it closed us.
     if (drained && this.remoteGone !== undefined) this.closeLost();
     else this.updateReading();
+  }
+
+  /**
+   * Packets that give the host work wait while it is full or paused, and anything behind a parked packet
+   * waits too. A DISCONNECT waits as well: closing would cut off the work the host paused for (a
+   * PUBLISH it is still forwarding), and it finishes nothing we wait for.
+   */
+  private mustPark(packet: MqttPacket): boolean {
+    if (NEVER_PARKED.has(packet.cmd)) return false;
+    return this.hostPaused || this.parked.length > 0 || this.hostFull();
   }
 
   private writerFull(): boolean {

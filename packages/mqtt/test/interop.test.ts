@@ -418,7 +418,7 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
     expect((await closed)[0]).toMatchObject({ kind: 'client-disconnect', reasonCode: 0 });
   });
 
-  it('pause() stops reading from the client until resume()', async () => {
+  it("pause() holds the client's publishes back until resume()", async () => {
     const { endpoint, mqttClient } = await connected(version);
     const topics: string[] = [];
     endpoint.on('publish', (m) => topics.push(m.topic));

@@ -175,20 +175,27 @@ export class MqttFrontEnd implements Adapter {
   }
 
   /**
-   * Stops accepting, disconnects every client (MQTT 5: DISCONNECT 0x8B), waits for the bridges to release
-   * their links and the sockets to close; at the deadline (`signal`) drops what is left.
+   * Stops accepting, pauses every client and drains: PUBLISHes already taken get their AMQP outcome and
+   * PUBACK / PUBREC until the deadline; then every client is disconnected (MQTT 5: DISCONNECT 0x8B), the
+   * bridges release their links and the sockets close. At the deadline (`signal`) drops what is left.
    */
-  async stop({ signal }: StopOptions): Promise<void> {
+  async stop({ signal, deadline }: StopOptions): Promise<void> {
     const listeners = [this.#tcp, this.#ws].filter((l): l is MqttListener => l !== undefined);
     for (const listener of listeners) listener.stopAccepting();
-    const bridgeClosed = this.#bridge?.close() ?? Promise.resolve();
-    this.#mqtt?.close(ReasonCode.ServerShuttingDown);
     this.#refusers?.quota.close();
     this.#refusers?.rate.close();
-    const drained = Promise.all([bridgeClosed, ...listeners.map((l) => l.idle())]);
+    const mqtt = this.#mqtt;
+    const bridgeClosed =
+      this.#bridge?.close({ drainMs: Math.max(0, deadline - Date.now()), signal }) ?? Promise.resolve(true);
+    // Endpoints the bridge does not serve (CONNECT still being checked) go once the bridges have drained.
+    const drained = Promise.all([
+      bridgeClosed.then(() => mqtt?.close(ReasonCode.ServerShuttingDown)),
+      ...listeners.map((l) => l.idle()),
+    ]);
     await Promise.race([drained, aborted(signal)]);
     if (signal.aborted) {
       this.#options.logger.warn('shutdown deadline passed: dropping the remaining connections');
+      mqtt?.close(ReasonCode.ServerShuttingDown);
     }
     for (const listener of listeners) listener.destroyConnections();
   }

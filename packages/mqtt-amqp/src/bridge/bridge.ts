@@ -87,6 +87,8 @@ export class ClientBridge {
   private readonly publishes: ClientPublishes;
   private readonly aliases: OutboundTopicAliases;
   private readonly v5: boolean;
+  /** Set by `drain()`: the client's socket stays paused, whatever the publish path would resume. */
+  private draining = false;
   /** The AMQP-side filters the client's session holds (or has asked for and awaits the answer to). */
   private readonly subscribed = new Set<string>();
 
@@ -138,7 +140,9 @@ export class ClientBridge {
       resourceLimit: () => this.reportLimit('amqp-resource-limit'),
       negativeAcks: this.v5,
       pause: () => endpoint.pause(),
-      resume: () => endpoint.resume(),
+      resume: () => {
+        if (!this.draining) endpoint.resume();
+      },
       fail: (reason) => this.serverDisconnect(BridgeReasonCode.UnspecifiedError, reason),
       signal: this.lifetime.signal,
     });
@@ -176,6 +180,26 @@ export class ClientBridge {
     if (this.endpoint.state === 'connected') this.endpoint.disconnect(BridgeReasonCode.SessionTakenOver);
     else if (this.endpoint.state === 'connecting') this.endpoint.destroy();
     else void this.teardown();
+  }
+
+  /**
+   * First step of a graceful shutdown: stops taking the client's PUBLISHes (`endpoint.pause()`: new packets
+   * are parked, never answered, so the client sends them again after reconnecting; its acknowledgements and
+   * PUBRELs are still read) and resolves once every PUBLISH already taken has its AMQP outcome and its
+   * PUBACK / PUBREC written, or when `signal` aborts (the deadline). Does not end the client: follow with
+   * `serverDisconnect()`.
+   */
+  drain(signal: AbortSignal): Promise<void> {
+    this.draining = true;
+    // A CONNECT still being bridged is refused (server unavailable): the gateway takes no new clients.
+    if (this.endpoint.state === 'connecting') this.serverDisconnect(BridgeReasonCode.ServerUnavailable);
+    else if (this.endpoint.state === 'connected') this.endpoint.pause();
+    return this.publishes.whenIdle(signal);
+  }
+
+  /** Every PUBLISH taken from the client has been answered (see `drain`). */
+  get drained(): boolean {
+    return this.publishes.idle;
   }
 
   /** Ends the client from the server side (gateway shutting down, AMQP connection lost, …). */

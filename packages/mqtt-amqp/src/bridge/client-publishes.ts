@@ -40,6 +40,8 @@ export class ClientPublishes {
   private running = false;
   private unconfirmedCount = 0;
   private pausedByUs = false;
+  /** Called whenever nothing is queued or unconfirmed any more (see `whenIdle`). */
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly host: ClientPublishesHost) {}
 
@@ -55,6 +57,33 @@ export class ClientPublishes {
 
   get paused(): boolean {
     return this.pausedByUs;
+  }
+
+  /** Nothing queued and nothing waiting for its AMQP outcome: every PUBLISH read has been answered. */
+  get idle(): boolean {
+    return this.queued === 0 && this.unconfirmedCount === 0;
+  }
+
+  /**
+   * Resolves once `idle` holds (the acknowledgement of the last PUBLISH has been written), or when `signal`
+   * aborts. Used by the gateway's drain on shutdown.
+   */
+  whenIdle(signal: AbortSignal): Promise<void> {
+    if (this.idle || signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.idleWaiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.idleWaiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.idle) return;
+    for (const done of [...this.idleWaiters]) done();
   }
 
   push(publish: InboundPublish): void {
@@ -86,6 +115,7 @@ export class ClientPublishes {
         this.pausedByUs = false;
         this.host.resume();
       }
+      this.notifyIfIdle();
     }
   }
 
@@ -160,6 +190,7 @@ export class ClientPublishes {
       )
       .finally(() => {
         this.unconfirmedCount--;
+        this.notifyIfIdle();
       });
   }
 

@@ -8,7 +8,7 @@ import { type BridgeCodec, createBridgeCodec } from './codec';
 import { GatewayClosedError } from './errors';
 import { type ResolvedBridgeOptions, resolveBridgeOptions } from './options';
 import { BridgeReasonCode } from './reason-codes';
-import type { BridgeStats, GatewayBridgeOptions, GatewayStats } from './types';
+import type { BridgeCloseOptions, BridgeStats, GatewayBridgeOptions, GatewayStats } from './types';
 
 /**
  * The MQTT-facing front end of MQTT over AMQP: hand it each MQTT endpoint whose CONNECT arrived and it runs
@@ -125,17 +125,33 @@ export class BridgeGateway {
   }
 
   /**
-   * Disconnects every client (MQTT 5: DISCONNECT 0x8B server shutting down; their wills are published, as
-   * for any server-side close), waits for their links to detach, and closes the AMQP connections.
+   * Shuts the gateway down: (1) refuses new CONNECTs and pauses every client (no new PUBLISH is taken; one
+   * parked is never acknowledged, so the client sends it again elsewhere), (2) waits until every PUBLISH
+   * already taken has its AMQP outcome and its PUBACK / PUBREC written, for at most `drainMs` (default 0: no
+   * drain; `signal` ends it early), (3) disconnects every client (MQTT 5: DISCONNECT 0x8B server shutting down; 3.1.1: the
+   * connection is closed; their wills are published, as for any server-side close), waits for their links
+   * to detach, (4) closes the AMQP connections. Resolves to true when the drain finished within `drainMs`,
+   * false when the deadline cut it short (those clients resend their unacknowledged PUBLISHes on reconnect).
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  async close(options: BridgeCloseOptions = {}): Promise<boolean> {
+    if (this.closed) return true;
     this.closed = true;
     const bridges = [...this.bridges];
+    const drainMs = Math.max(0, options.drainMs ?? 0);
+    let drained = true;
+    if (drainMs > 0) {
+      const ends: AbortSignal[] = [];
+      if (Number.isFinite(drainMs)) ends.push(AbortSignal.timeout(drainMs));
+      if (options.signal !== undefined) ends.push(options.signal);
+      const deadline = AbortSignal.any(ends);
+      await Promise.all(bridges.map((bridge) => bridge.drain(deadline)));
+      drained = bridges.every((bridge) => bridge.drained);
+    }
     for (const bridge of bridges)
       bridge.serverDisconnect(BridgeReasonCode.ServerShuttingDown, 'gateway shutting down');
     await Promise.all(bridges.map((bridge) => bridge.released));
     await this.connections.close();
+    return drained;
   }
 }
 

@@ -141,6 +141,17 @@ export interface BridgeStats {
 }
 
 /** Counters of the gateway: sums over its clients, plus its AMQP connections. */
+/** Options of `BridgeGateway.close()`. */
+export interface BridgeCloseOptions {
+  /**
+   * How long (ms) to wait for the PUBLISHes already taken to get their AMQP outcome and acknowledgement
+   * before the clients are disconnected. Default 0: disconnect at once. `Infinity`: until drained or `signal`.
+   */
+  readonly drainMs?: number;
+  /** Aborting it ends the drain at once (e.g. the host's shutdown deadline). */
+  readonly signal?: AbortSignal;
+}
+
 export interface GatewayStats {
   readonly clients: number;
   readonly amqpConnections: number;

@@ -65,6 +65,7 @@ export {
 } from './bridge/options';
 export type {
   AmqpConnectionMode,
+  BridgeCloseOptions,
   BridgeLimit,
   BridgeState,
   BridgeStats,

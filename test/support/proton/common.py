@@ -10,6 +10,7 @@ import json
 import sys
 
 from proton import Condition
+from proton.handlers import MessagingHandler
 
 
 def emit(event, **fields):
@@ -57,3 +58,46 @@ def connect(container, args):
         return container.connect(url, user=args.user, password=args.password or "",
                                  allowed_mechs="PLAIN", allow_insecure_mechs=True, reconnect=False)
     return container.connect(url, allowed_mechs="ANONYMOUS", reconnect=False)
+
+
+class ClientHandler(MessagingHandler):
+    """What the sender and receiver share: any link, connection or transport error ends the run with status 2.
+
+    Subclasses set self.connection and self.timer, and say what their "done" line reports in done_fields().
+    """
+
+    def done_fields(self):
+        return {}
+
+    def on_link_error(self, event):
+        emit("error", scope="link", **condition_fields(event.link.remote_condition))
+        self.status = 2
+        self.finish()
+
+    def on_connection_error(self, event):
+        emit("error", scope="connection", **condition_fields(event.connection.remote_condition))
+        self.status = 2
+        self.finish()
+
+    def on_disconnected(self, event):
+        # Proton reports a peer that closes and hangs up at once only as a disconnect.
+        if self.connection is not None:
+            # The peer's close frame, if it was read before the hang-up, still tells why.
+            fields = condition_fields(event.connection.remote_condition if event.connection else None)
+            emit("error", scope="disconnected", **fields)
+            self.status = 2
+            self.finish()
+
+    def on_transport_error(self, event):
+        emit("error", scope="transport", **condition_fields(event.transport.condition))
+        self.status = 2
+        self.finish()
+
+    def finish(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+            emit("done", **self.done_fields())

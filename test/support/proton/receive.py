@@ -11,13 +11,12 @@ Exit status: 0 received --count, 2 link/connection error, 3 timeout.
 import sys
 
 from proton import Condition
-from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
-from common import base_parser, condition_fields, connect, emit, jsonable
+from common import ClientHandler, base_parser, connect, emit, jsonable
 
 
-class Receiver(MessagingHandler):
+class Receiver(ClientHandler):
     def __init__(self, args):
         super(Receiver, self).__init__(prefetch=args.credit, auto_accept=False)
         self.args = args
@@ -63,38 +62,8 @@ class Receiver(MessagingHandler):
             if not self.args.linger:
                 self.finish()
 
-    def on_link_error(self, event):
-        emit("error", scope="link", **condition_fields(event.link.remote_condition))
-        self.status = 2
-        self.finish()
-
-    def on_connection_error(self, event):
-        emit("error", scope="connection", **condition_fields(event.connection.remote_condition))
-        self.status = 2
-        self.finish()
-
-    def on_disconnected(self, event):
-        # Proton reports a peer that closes and hangs up at once only as a disconnect.
-        if self.connection is not None:
-            # The peer's close frame, if it was read before the hang-up, still tells why.
-            fields = condition_fields(event.connection.remote_condition if event.connection else None)
-            emit("error", scope="disconnected", **fields)
-            self.status = 2
-            self.finish()
-
-    def on_transport_error(self, event):
-        emit("error", scope="transport", **condition_fields(event.transport.condition))
-        self.status = 2
-        self.finish()
-
-    def finish(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-            emit("done", received=self.received)
+    def done_fields(self):
+        return {"received": self.received}
 
 
 def main():

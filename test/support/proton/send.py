@@ -10,13 +10,12 @@ Exit status: 0 all sent (and, at-least-once, all settled), 2 link/connection err
 import sys
 
 from proton import Message
-from proton.handlers import MessagingHandler
 from proton.reactor import AtLeastOnce, AtMostOnce, Container
 
-from common import base_parser, condition_fields, connect, emit
+from common import ClientHandler, base_parser, condition_fields, connect, emit
 
 
-class Sender(MessagingHandler):
+class Sender(ClientHandler):
     def __init__(self, args):
         super(Sender, self).__init__(auto_settle=True)
         self.args = args
@@ -71,38 +70,8 @@ class Sender(MessagingHandler):
         outcome = "modified" if state == event.delivery.MODIFIED else "released"
         self._outcome(event, outcome)
 
-    def on_link_error(self, event):
-        emit("error", scope="link", **condition_fields(event.link.remote_condition))
-        self.status = 2
-        self.finish()
-
-    def on_connection_error(self, event):
-        emit("error", scope="connection", **condition_fields(event.connection.remote_condition))
-        self.status = 2
-        self.finish()
-
-    def on_disconnected(self, event):
-        # Proton reports a peer that closes and hangs up at once only as a disconnect.
-        if self.connection is not None:
-            # The peer's close frame, if it was read before the hang-up, still tells why.
-            fields = condition_fields(event.connection.remote_condition if event.connection else None)
-            emit("error", scope="disconnected", **fields)
-            self.status = 2
-            self.finish()
-
-    def on_transport_error(self, event):
-        emit("error", scope="transport", **condition_fields(event.transport.condition))
-        self.status = 2
-        self.finish()
-
-    def finish(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-            emit("done", sent=self.sent, settled=self.settled)
+    def done_fields(self):
+        return {"sent": self.sent, "settled": self.settled}
 
 
 def main():

@@ -4,27 +4,17 @@
  */
 import type { IConnackPacket } from 'mqtt-packet';
 import type { Message } from 'rhea';
-import rhea from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { next, type RunningGateway, runGateway } from './support/harness';
 import { RawMqttClient } from './support/raw-client';
 import {
+  amqpPublish,
   type DetachEvent,
   type MessageEvent,
   type OutcomeEvent,
   publishAddress,
   RecordingPeer,
 } from './support/recording-peer';
-
-function amqpPublish(topic: string, payload: string, qos: 0 | 1 | 2, extra: Partial<Message> = {}): Message {
-  return {
-    to: topic,
-    durable: qos > 0,
-    message_annotations: { 'x-opt-mqtt-qos': qos, 'x-opt-retain-message': false },
-    body: rhea.message.data_section(Buffer.from(payload)),
-    ...extra,
-  } as Message;
-}
 
 describe('bridge SUBSCRIBE and UNSUBSCRIBE', () => {
   let peer: RecordingPeer;

@@ -4,13 +4,13 @@
  */
 
 import type { IPublishPacket } from 'mqtt-packet';
-import type { Delivery, Message } from 'rhea';
-import rhea from 'rhea';
+import type { Delivery } from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { next, type RunningGateway, runGateway, track } from './support/harness';
 import { RawMqttClient } from './support/raw-client';
 import {
   type AttachEvent,
+  amqpPublish,
   bodyBytes,
   type FlowEvent,
   type MessageEvent,
@@ -18,16 +18,6 @@ import {
   publishAddress,
   RecordingPeer,
 } from './support/recording-peer';
-
-function amqpPublish(topic: string, payload: string, qos: 0 | 1 | 2, extra: Partial<Message> = {}): Message {
-  return {
-    to: topic,
-    durable: qos > 0,
-    message_annotations: { 'x-opt-mqtt-qos': qos, 'x-opt-retain-message': false },
-    body: rhea.message.data_section(Buffer.from(payload)),
-    ...extra,
-  } as Message;
-}
 
 const isTopicMessage = (topic: string) => (e: { kind: string; address?: string | undefined }) =>
   e.kind === 'message' && e.address === topic;

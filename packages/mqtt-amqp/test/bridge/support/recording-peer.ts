@@ -537,3 +537,19 @@ export function settle(delivery: Delivery, disposition: PeerDisposition): void {
       break;
   }
 }
+
+/** An AMQP_PUBLISH as the spec spells it (enmasse annotations), for the peer to send towards a client. */
+export function amqpPublish(
+  topic: string,
+  payload: string,
+  qos: 0 | 1 | 2,
+  extra: Partial<Message> = {},
+): Message {
+  return {
+    to: topic,
+    durable: qos > 0,
+    message_annotations: { 'x-opt-mqtt-qos': qos, 'x-opt-retain-message': false },
+    body: rhea.message.data_section(Buffer.from(payload)),
+    ...extra,
+  } as Message;
+}

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { EventContext, Message, Sender } from 'rhea';
 import { describe, expect, it } from 'vitest';
 import { type Backend, createMemoryStores } from '../../src/index';
+import { pollUntil } from '../support/poll';
 import { startBackend } from './support/fixture';
 import { FrontEnd, type Inbox, publishMessage, send, TIMEOUT_MS, text } from './support/peer';
 
@@ -48,15 +49,6 @@ class Flood extends EventEmitter {
   }
 }
 
-/** Waits (polling the backend's counters, which emit nothing) until `predicate` holds. */
-async function eventually(predicate: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Takes `count` deliveries one credit at a time (a subscriber slower than its publisher), accepting each. */
 async function drainSlowly(
   inbox: Inbox,
@@ -97,7 +89,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     const inbox = await fe.attachPublish(0);
 
     const flood = new Flood(await (await f.peer()).sender('flood'), 'flood', MESSAGES);
-    await eventually(() => held(f.backend), 'the publisher link to be held');
+    await pollUntil(() => held(f.backend), 'the publisher link to be held', TIMEOUT_MS);
     // Taken: what the session's memory window holds. Waiting: at most the link's credit window.
     expect(flood.accepted).toBeLessThanOrEqual(WINDOW);
     expect(f.backend.stats().waitingPublications).toBeLessThanOrEqual(CREDIT);
@@ -109,7 +101,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
       expect(await stores.sessions.backlogSize('slow')).toBeLessThanOrEqual(WINDOW);
     });
     expect(received).toEqual(range(MESSAGES));
-    await eventually(() => flood.outcomes.size === MESSAGES, 'every outcome');
+    await pollUntil(() => flood.outcomes.size === MESSAGES, 'every outcome', TIMEOUT_MS);
     expect(flood.accepted).toBe(MESSAGES);
     const stats = f.backend.stats();
     expect(stats.subscriptions.droppedBacklogFull).toBe(0);
@@ -127,7 +119,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     const f = await startBackend({ maxQueuedPerNativeReceiver: QUEUE, publishCreditWindow: CREDIT });
     const inbox = await (await f.peer()).receiver('native/flood', 0);
     const flood = new Flood(await (await f.peer()).sender('native/flood'), 'native/flood', MESSAGES);
-    await eventually(() => held(f.backend), 'the publisher link to be held');
+    await pollUntil(() => held(f.backend), 'the publisher link to be held', TIMEOUT_MS);
     expect(flood.accepted).toBeLessThanOrEqual(QUEUE);
     expect(f.backend.stats().nativeQueued).toBeLessThanOrEqual(QUEUE);
 
@@ -137,7 +129,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
       expect(stats.waitingPublications).toBeLessThanOrEqual(CREDIT);
     });
     expect(received).toEqual(range(MESSAGES));
-    await eventually(() => flood.outcomes.size === MESSAGES, 'every outcome');
+    await pollUntil(() => flood.outcomes.size === MESSAGES, 'every outcome', TIMEOUT_MS);
     expect(flood.accepted).toBe(MESSAGES);
     expect(f.backend.stats().nativeDropped).toBe(0);
   });
@@ -150,7 +142,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     await fe.subscribe({ q0: 1 });
     const inbox = await fe.attachPublish(0);
     const flood = new Flood(await (await f.peer()).sender('q0'), 'q0', 20, 0);
-    await eventually(() => flood.outcomes.size === 20, 'every outcome');
+    await pollUntil(() => flood.outcomes.size === 20, 'every outcome', TIMEOUT_MS);
     expect(flood.accepted).toBe(20);
     const stats = f.backend.stats();
     expect(stats.heldPublisherLinks).toBe(0);
@@ -170,7 +162,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     });
     const stalled = await (await f.peer()).receiver('stuck', 0);
     const flood = new Flood(await (await f.peer()).sender('stuck'), 'stuck', 6);
-    await eventually(() => flood.outcomes.size === 6, 'every outcome');
+    await pollUntil(() => flood.outcomes.size === 6, 'every outcome', TIMEOUT_MS);
     expect([...flood.outcomes.entries()].sort(([a], [b]) => a - b).map(([, s]) => s)).toEqual([
       'accepted',
       'accepted',
@@ -190,7 +182,7 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     await (await f.peer()).receiver('held/topic', 0);
     const fast = await (await f.peer()).receiver('free/topic', 100);
     const flood = new Flood(await (await f.peer()).sender('held/topic'), 'held/topic', 20);
-    await eventually(() => held(f.backend), 'the first publisher link to be held');
+    await pollUntil(() => held(f.backend), 'the first publisher link to be held', TIMEOUT_MS);
     const other = await (await f.peer()).sender('free/topic');
     for (let i = 0; i < 10; i++) {
       expect((await send(other, publishMessage('free/topic', `m${i}`, 1))).state).toBe('accepted');

@@ -8,20 +8,12 @@ import type { MqttClient } from 'mqtt';
 import rhea, { type EventContext, type Message } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend';
+import { pollUntil } from '../support/poll';
 import { type Stack, startStack } from './harness';
 
 const TIMEOUT_MS = 60_000;
 const WINDOW = 10;
 const CREDIT = 10;
-
-/** Waits (polling the backend's counters, which emit nothing) until `predicate` holds. */
-async function eventually(predicate: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Publishes `count` QoS 1 messages at once; counts the PUBACKs. */
 function flood(
@@ -79,7 +71,7 @@ describe('back-pressure end to end', () => {
     const published = flood(publisher, 'bp/t', MESSAGES);
 
     // Nothing acknowledged by the subscriber yet: the backend holds the publisher once its window is full.
-    await eventually(() => running.backend.stats().heldPublisherLinks === 1, 'the publisher to be held');
+    await pollUntil(() => running.backend.stats().heldPublisherLinks === 1, 'the publisher to be held');
     bounded(running.backend);
     expect(published.pubacked()).toBeLessThan(MESSAGES);
 
@@ -134,7 +126,7 @@ describe('back-pressure end to end', () => {
 
       const publisher = await running.connect({ clientId: 'bp-native-pub' });
       const published = flood(publisher, 'bp/native', MESSAGES);
-      await eventually(() => running.backend.stats().heldPublisherLinks === 1, 'the publisher to be held');
+      await pollUntil(() => running.backend.stats().heldPublisherLinks === 1, 'the publisher to be held');
       bounded(running.backend);
 
       while (received.length < MESSAGES) {

@@ -8,6 +8,7 @@ import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { next } from '../bridge/support/harness';
 import { RawMqttClient } from '../bridge/support/raw-client';
+import { pollUntil } from '../support/poll';
 import { type Stack, startStack } from './harness';
 
 interface Received {
@@ -48,15 +49,6 @@ function receivedCount(
     };
     client.on('message', onMessage);
   });
-}
-
-/** Waits until `check` holds, re-checking on each turn of the event loop (bounded). */
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 /** A publish through the whole stack and back: when it arrives, everything published before it has too. */
@@ -279,7 +271,7 @@ describe('MQTT over AMQP end to end: redelivery', () => {
     expect(original.dup).toBe(false);
     // Gone without PUBACK.
     first.client.destroy();
-    await until(() => stack.gateway.bridge('forgetful') === undefined);
+    await pollUntil(() => stack.gateway.bridge('forgetful') === undefined, 'the bridge to be gone', 10_000);
 
     const second = await RawMqttClient.connect(stack.port, {
       clientId: 'forgetful',

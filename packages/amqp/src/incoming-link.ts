@@ -4,8 +4,13 @@ import type { LinkHost, ManagedLink } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import type { RheaReceiver, RheaSender } from './internal/rhea-types';
 import { Receiver } from './receiver';
-import { Sender } from './sender';
-import type { AmqpErrorInit, LinkInfo, LinkRole } from './types';
+import { Sender, withCapability } from './sender';
+import {
+  type AmqpErrorInit,
+  type LinkInfo,
+  type LinkRole,
+  SETTLEMENT_CONFIRMATION_CAPABILITY,
+} from './types';
 
 export type IncomingLinkState = 'pending' | 'accepted' | 'refused' | 'closed';
 
@@ -182,5 +187,10 @@ export class IncomingLink {
     if (target !== undefined) link.set_target(target as unknown as Parameters<RheaSender['set_target']>[0]);
     if (typeof remote.snd_settle_mode === 'number') local.snd_settle_mode = remote.snd_settle_mode;
     if (typeof remote.rcv_settle_mode === 'number') local.rcv_settle_mode = remote.rcv_settle_mode;
+    if (local.rcv_settle_mode === 1) {
+      // Exactly-once: a receiver offers to confirm its settlement, a sender desires it (see the capability).
+      const field = this.role === 'receiver' ? 'offered_capabilities' : 'desired_capabilities';
+      local[field] = withCapability(local[field], SETTLEMENT_CONFIRMATION_CAPABILITY);
+    }
   }
 }

@@ -21,7 +21,15 @@ import {
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
 import { fromRhea, type RheaMessage } from './message';
-import type { AmqpErrorInit, CloseInfo, LinkInfo, ReceiverEvents, SettleModes } from './types';
+import { hasCapability, withCapability } from './sender';
+import {
+  type AmqpErrorInit,
+  type CloseInfo,
+  type LinkInfo,
+  type ReceiverEvents,
+  SETTLEMENT_CONFIRMATION_CAPABILITY,
+  type SettleModes,
+} from './types';
 
 export const DEFAULT_CREDIT_WINDOW = 100;
 
@@ -74,6 +82,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #closing: Promise<void> | undefined;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
   readonly #owner: DeliveryOwner;
+  /** The sender desired SETTLEMENT_CONFIRMATION_CAPABILITY: we answer its settlements with ours. */
+  #confirmSettlement = false;
 
   /** @internal Created by AmqpConnection.openReceiver or IncomingLink.accept. */
   constructor(
@@ -361,7 +371,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
 
   #openRheaLink(connection: RheaConnection): void {
     if (this.#origin.kind !== 'local') return;
-    const link = connection.open_receiver({ ...this.#origin.rheaOptions }) as RheaReceiver;
+    const options = { ...this.#origin.rheaOptions };
+    if (options.rcv_settle_mode === 1) {
+      options.offered_capabilities = withCapability(
+        options.offered_capabilities,
+        SETTLEMENT_CONFIRMATION_CAPABILITY,
+      );
+    }
+    const link = connection.open_receiver(options) as RheaReceiver;
     this.#bind(link);
   }
 
@@ -392,6 +409,14 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       if (ours !== undefined) {
         this.#awaitingSecondStep.delete(ours);
         ours.onRemoteSettled();
+        // Our outcome was given and the sender settled: we settle last. A sender that asked for it is told so
+        // with a settled disposition (rhea writes none for a delivery its peer settled, so queue it by hand).
+        if (this.#confirmSettlement && ours.settled) {
+          link.session.incoming.updated.push(
+            delivery as unknown as { state?: { descriptor?: { value?: unknown } } },
+          );
+          (link.connection as unknown as { _register(): void })._register();
+        }
       }
       delivery[OURS] = undefined;
     });
@@ -442,6 +467,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     const local = linkInfoFromAttach('receiver', link.local.attach, this.name).settleModes;
     this.#info = { ...linkInfoFromAttach('receiver', link.remote.attach, this.name), settleModes: local };
     this.#settleModes = local;
+    this.#confirmSettlement =
+      local.receiver === 'second' &&
+      hasCapability(link.local.attach.offered_capabilities, SETTLEMENT_CONFIRMATION_CAPABILITY) &&
+      hasCapability(link.remote.attach.desired_capabilities, SETTLEMENT_CONFIRMATION_CAPABILITY);
   }
 
   #onMessage(context: RheaEventContext): void {

@@ -21,15 +21,19 @@ import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, toRhea } from './message';
-import type {
-  AmqpErrorInit,
-  CloseInfo,
-  LinkInfo,
-  SendCallback,
-  SenderEvents,
-  SendOptions,
-  SendResult,
-  SettleModes,
+import {
+  type AmqpErrorInit,
+  type CloseInfo,
+  type HeldDelivery,
+  type HeldDeliveryState,
+  type LinkInfo,
+  type Outcome,
+  SETTLEMENT_CONFIRMATION_CAPABILITY,
+  type SendCallback,
+  type SenderEvents,
+  type SendOptions,
+  type SendResult,
+  type SettleModes,
 } from './types';
 
 export const DEFAULT_MAX_QUEUED = 1000;
@@ -38,8 +42,12 @@ const SENT: SendResult = Object.freeze({ state: 'sent' });
 /** Pre-settled sends all resolve with the same value: one settled promise serves them all. */
 const SENT_PROMISE: Promise<SendResult> = Promise.resolve(SENT);
 const PENDING = Symbol('dragoman.pendingSend');
+const HELD = Symbol('dragoman.heldDelivery');
 
-type TrackedDelivery = RheaDelivery & { [PENDING]?: PendingSend | undefined };
+type TrackedDelivery = RheaDelivery & {
+  [PENDING]?: PendingSend | undefined;
+  [HELD]?: HeldSend | undefined;
+};
 
 /** One send not yet completed: queued for credit, or written and waiting for its outcome. */
 class PendingSend {
@@ -50,7 +58,14 @@ class PendingSend {
     readonly reject: ((error: Error) => void) | undefined,
     readonly callback: SendCallback | undefined,
     readonly signal: AbortSignal | undefined,
+    /** Set for `sendHeld`: resolved with the held delivery instead of the outcome. */
+    readonly resolveHeld: ((held: HeldDelivery) => void) | undefined = undefined,
   ) {}
+
+  completeHeld(held: HeldDelivery): void {
+    this.#detachSignal();
+    this.resolveHeld?.(held);
+  }
 
   complete(result: SendResult): void {
     this.#detachSignal();
@@ -69,6 +84,58 @@ class PendingSend {
       this.signal?.removeEventListener('abort', this.abortListener);
       this.abortListener = undefined;
     }
+  }
+}
+
+/** The `HeldDelivery` of `Sender.sendHeld`. */
+class HeldSend implements HeldDelivery {
+  readonly outcome: Outcome;
+  #state: HeldDeliveryState;
+  #error: Error | undefined;
+  #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Writes our settlement; the sender calls `done()` now or once the receiver confirms. */
+  readonly #writeSettlement: (held: HeldSend) => void;
+
+  constructor(outcome: Outcome, settled: boolean, writeSettlement: (held: HeldSend) => void) {
+    this.outcome = outcome;
+    this.#state = settled ? 'settled' : 'held';
+    this.#writeSettlement = writeSettlement;
+  }
+
+  get state(): HeldDeliveryState {
+    return this.#state;
+  }
+
+  settle(): boolean {
+    if (this.#state !== 'held') return false;
+    this.#state = 'settling';
+    this.#writeSettlement(this);
+    return true;
+  }
+
+  whenSettled(): Promise<void> {
+    if (this.#state === 'settled') return Promise.resolve();
+    if (this.#state === 'lost') return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Settled on both sides. */
+  done(): void {
+    if (this.#state === 'settled' || this.#state === 'lost') return;
+    this.#state = 'settled';
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Its link went away first. */
+  lost(error: Error): void {
+    if (this.#state === 'settled' || this.#state === 'lost') return;
+    this.#state = 'lost';
+    this.#error = error;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
   }
 }
 
@@ -101,6 +168,10 @@ export class Sender extends EventEmitter<SenderEvents> {
   readonly #unwritten = new Deque<number>();
   readonly #queue = new Deque<PendingSend>();
   readonly #inflight = new Set<PendingSend>();
+  /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides. */
+  readonly #held = new Set<HeldSend>();
+  /** The receiver offered SETTLEMENT_CONFIRMATION_CAPABILITY: it confirms our settlements. */
+  #confirmsSettlement = false;
   #sendableWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal }> = [];
   #info: LinkInfo;
   #closeInfo: CloseInfo | undefined;
@@ -119,13 +190,19 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (delivery === undefined || pending === undefined) return;
     delivery[PENDING] = undefined;
     this.#inflight.delete(pending);
+    if (pending.resolveHeld !== undefined) {
+      pending.completeHeld(this.#hold(delivery, outcomeFrom(name, delivery.remote_state)));
+      return;
+    }
     if (!delivery.remote_settled) {
       // Receiver settles second (exactly-once): our settlement is the second step. rhea would keep the
       // delivery in its session window until the peer settles again, which it never does: mark it done.
       // Settle echoing the outcome: a disposition with no state makes rhea peers log "unrecognised outcome".
       const state = delivery.remote_state as { described?: () => unknown } | undefined;
       delivery.update(true, typeof state?.described === 'function' ? state.described() : undefined);
-      delivery.remote_settled = true;
+      // A confirming receiver answers with a settled disposition of its own, and rhea forgets the delivery then
+      // (marking it here would let that answer land on a later delivery sharing its slot).
+      if (!this.#confirmsSettlement) delivery.remote_settled = true;
     }
     pending.complete(outcomeFrom(name, delivery.remote_state));
   };
@@ -210,6 +287,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     return this.#inflight.size;
   }
 
+  /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides. */
+  get held(): number {
+    return this.#held.size;
+  }
+
   /** Why the link closed, once it has. */
   get closeInfo(): CloseInfo | undefined {
     return this.#closeInfo;
@@ -247,6 +329,47 @@ export class Sender extends EventEmitter<SenderEvents> {
     }
     return new Promise((resolve, reject) => {
       this.#enqueue(new PendingSend(payload, resolve, reject, undefined, signal));
+    });
+  }
+
+  /**
+   * Exactly-once send that leaves the settlement to the caller: for a link with receiver settle mode `second`.
+   * Resolves once the receiver's outcome arrives, with a `HeldDelivery` still unsettled on both sides: call
+   * `settle()` when the second step is due (e.g. on the MQTT PUBREL) and `whenSettled()` to learn when the
+   * receiver has settled too. A receiver that settles together with its outcome gives one already settled.
+   *
+   * Queued like `send` while there is no credit (bounded by `maxQueued`). Unlike `send`, a held send written
+   * and still waiting for its outcome when the connection drops is not sent again after the reconnect (the
+   * receiver may have taken it; only the caller knows how to mark a retry, e.g. a higher header
+   * `deliveryCount`): it rejects with `LinkClosedError`. Also rejects like `send`, and with
+   * `InvalidArgumentError` on a link whose receiver settle mode is not `second` or that sends pre-settled.
+   */
+  sendHeld(message: AmqpMessage, options: SendOptions = {}): Promise<HeldDelivery> {
+    if (this.#settleModes.receiver !== 'second' || this.#presettled) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `sendHeld needs an exactly-once link (receiver settle mode 'second', sender not 'settled'); link '${this.name}' is ${this.#settleModes.sender}/${this.#settleModes.receiver}`,
+        ),
+      );
+    }
+    const closed = this.#closedError();
+    if (closed !== undefined) return Promise.reject(closed);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let payload: Buffer;
+    try {
+      payload = encode(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const writeNow = this.#queue.length === 0 && this.#canWrite();
+    if (!writeNow && this.#queue.length >= this.maxQueued) {
+      return Promise.reject(new SendQueueFullError(this.name, this.maxQueued));
+    }
+    return new Promise((resolve, reject) => {
+      const pending = new PendingSend(payload, undefined, reject, undefined, signal, resolve);
+      if (writeNow) this.#write(payload, pending);
+      else this.#enqueue(pending);
     });
   }
 
@@ -381,9 +504,16 @@ export class Sender extends EventEmitter<SenderEvents> {
       this.#state = 'detached';
       // Unsettled deliveries whose outcome never came back go first in line to be re-sent (at-least-once:
       // the peer may see them twice; nothing is dropped).
-      const resend = [...this.#inflight];
+      // Held sends are the exception: exactly-once is the caller's to retry (see `sendHeld`).
+      const lost = new LinkClosedError(this.name, `link '${this.name}' lost with its connection`);
+      const resend = [...this.#inflight].filter((p) => {
+        if (p.resolveHeld === undefined) return true;
+        p.fail(lost);
+        return false;
+      });
       this.#inflight.clear();
       for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
+      this.#loseHeld(lost);
     },
     reattach: (connection) => {
       if (this.#state !== 'detached' && this.#state !== 'attaching') return;
@@ -410,7 +540,14 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #openRheaLink(connection: RheaConnection): void {
     if (this.#origin.kind !== 'local') return;
-    const link = connection.open_sender({ ...this.#origin.rheaOptions }) as RheaSender;
+    const options = { ...this.#origin.rheaOptions };
+    if (options.rcv_settle_mode === 1) {
+      options.desired_capabilities = withCapability(
+        options.desired_capabilities,
+        SETTLEMENT_CONFIRMATION_CAPABILITY,
+      );
+    }
+    const link = connection.open_sender(options) as RheaSender;
     this.#bind(link);
   }
 
@@ -446,13 +583,23 @@ export class Sender extends EventEmitter<SenderEvents> {
     link.on('released', (c: RheaEventContext) => this.#onOutcome(c, 'released'));
     link.on('modified', (c: RheaEventContext) => this.#onOutcome(c, 'modified'));
     link.on('settled', (c: RheaEventContext) => {
-      // Settled by the peer without a terminal outcome: treat as released (the message may not have been processed).
       const delivery = c.delivery as TrackedDelivery | undefined;
+      const held = delivery?.[HELD];
+      if (delivery !== undefined && held !== undefined) {
+        // The receiver settled: confirming our settlement, or (before it) on its own.
+        delivery[HELD] = undefined;
+        delivery.settled = true;
+        this.#held.delete(held);
+        held.done();
+        return;
+      }
+      // Settled by the peer without a terminal outcome: treat as released (the message may not have been processed).
       const pending = delivery?.[PENDING];
       if (delivery === undefined || pending === undefined) return;
       delivery[PENDING] = undefined;
       this.#inflight.delete(pending);
-      pending.complete(RELEASED);
+      if (pending.resolveHeld !== undefined) pending.completeHeld(this.#hold(delivery, RELEASED));
+      else pending.complete(RELEASED);
     });
     link.on('sender_error', () => {});
     link.on('sender_close', () => {
@@ -499,6 +646,39 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#info = { ...this.#info, settleModes: local };
     this.#settleModes = local;
     this.#presettled = local.sender === 'settled';
+    this.#confirmsSettlement =
+      local.receiver === 'second' &&
+      hasCapability(link.remote.attach.offered_capabilities, SETTLEMENT_CONFIRMATION_CAPABILITY);
+  }
+
+  /** A held send's outcome arrived: hold the delivery for the caller's `settle()`. */
+  #hold(delivery: TrackedDelivery, outcome: Outcome): HeldSend {
+    if (delivery.remote_settled) {
+      // The receiver settled together with its outcome: nothing is left to hold.
+      delivery.settled = true;
+      return new HeldSend(outcome, true, () => {});
+    }
+    const link = this.#link;
+    const held = new HeldSend(outcome, false, (h) => {
+      if (this.#link !== link || link === undefined) return; // lost meanwhile: `lost()` has run
+      const state = delivery.remote_state as { described?: () => unknown } | undefined;
+      delivery.update(true, typeof state?.described === 'function' ? state.described() : undefined);
+      if (this.#confirmsSettlement) return; // done when the receiver's settled disposition arrives
+      delivery.remote_settled = true;
+      delivery[HELD] = undefined;
+      this.#held.delete(h);
+      h.done();
+    });
+    delivery[HELD] = held;
+    this.#held.add(held);
+    return held;
+  }
+
+  #loseHeld(error: Error): void {
+    if (this.#held.size === 0) return;
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const h of held) h.lost(error);
   }
 
   #remoteClosed(error: LinkError | undefined): void {
@@ -590,6 +770,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.#inflight.clear();
     for (const p of queued) p.fail(error);
     for (const p of inflight) p.fail(error);
+    this.#loseHeld(error);
     const waiters = this.#sendableWaiters;
     this.#sendableWaiters = [];
     for (const w of waiters) w.reject(error);
@@ -628,4 +809,18 @@ function errorFromInit(linkName: string, init: AmqpErrorInit | undefined): AmqpE
 function asAmqpError(error: Error): AmqpError | undefined {
   const candidate = error as Partial<AmqpError>;
   return typeof candidate.condition === 'string' ? (error as AmqpError) : undefined;
+}
+
+/** Whether an attach's capability field (one symbol or an array of them) names `capability`. */
+export function hasCapability(field: unknown, capability: string): boolean {
+  if (field === undefined || field === null) return false;
+  const list: unknown[] = Array.isArray(field) ? field : [field];
+  return list.some((entry) => String(entry) === capability);
+}
+
+/** A capability field with `capability` added (kept as is when present). */
+export function withCapability(field: unknown, capability: string): string[] {
+  const list =
+    field === undefined || field === null ? [] : Array.isArray(field) ? field.map(String) : [String(field)];
+  return list.includes(capability) ? list : [...list, capability];
 }

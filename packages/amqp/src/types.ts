@@ -3,6 +3,7 @@ import type { ConnectionOptions as TlsConnectOptions, TlsOptions } from 'node:tl
 import type { AmqpConnection } from './connection';
 import type { Delivery } from './delivery';
 import type { AmqpError, AmqpErrorCondition } from './errors';
+import type { InProcessTransport } from './in-process';
 import type { IncomingLink } from './incoming-link';
 
 // ---------------------------------------------------------------------------
@@ -66,6 +67,47 @@ export interface SettledSendResult {
 
 /** What `send()` resolves to: the peer's outcome, or `{ state: 'sent' }` for pre-settled sends. */
 export type SendResult = Outcome | SettledSendResult;
+
+/**
+ * Link capability of the exactly-once confirmation Dragoman adds to AMQP: a sender desires it, a receiver with
+ * receiver settle mode `second` offers it, and when both did, the receiver answers the sender's settlement with
+ * a settled disposition of its own, so the sender knows when the receiver has settled too. Peers that do not
+ * know it simply do not offer it.
+ */
+export const SETTLEMENT_CONFIRMATION_CAPABILITY = 'dragoman:settlement-confirmation';
+
+/** Where a `HeldDelivery` stands. */
+export type HeldDeliveryState =
+  /** The receiver's outcome arrived; the delivery waits for `settle()`. */
+  | 'held'
+  /** Settled by us; waiting for the receiver to confirm its settlement. */
+  | 'settling'
+  /** Settled on both sides. */
+  | 'settled'
+  /** The link went away before both sides settled: the delivery can no longer be settled. */
+  | 'lost';
+
+/**
+ * An exactly-once delivery (receiver settle mode `second`) whose receiver has given its outcome, held unsettled
+ * by the sender until `settle()`: what `Sender.sendHeld()` resolves to.
+ */
+export interface HeldDelivery {
+  /** The receiver's outcome. */
+  readonly outcome: Outcome;
+  readonly state: HeldDeliveryState;
+  /**
+   * Settles the delivery (the second step of exactly-once). Returns false, doing nothing, once settled or lost
+   * (its link went away: the receiver keeps or drops its state as its own rules say).
+   */
+  settle(): boolean;
+  /**
+   * Resolves once settled on both sides: when the receiver confirms (a peer that offered
+   * `SETTLEMENT_CONFIRMATION_CAPABILITY`, e.g. a Dragoman receiver), else as soon as our settlement is handed to
+   * the connection (the protocol tells nothing more). At once when the receiver settled together with its
+   * outcome. Rejects with `LinkClosedError` / `ConnectionClosedError` when the link goes away first.
+   */
+  whenSettled(): Promise<void>;
+}
 
 /** Node-style callback for `trySend`: `error` is set when the delivery could not complete. */
 export type SendCallback = (error: Error | undefined, result: SendResult | undefined) => void;
@@ -248,6 +290,11 @@ export interface ConnectOptions {
   /** true/false or detailed options. Default enabled. */
   readonly reconnect?: boolean | ReconnectOptions;
   readonly signal?: AbortSignal;
+  /**
+   * Connect through this in-process transport (to the listener given the same one) instead of TCP/TLS:
+   * host, port, transport and tls are then not used, and there are no heartbeats. Default: TCP/TLS.
+   */
+  readonly inProcess?: InProcessTransport;
 }
 
 export type ConnectionState = 'opening' | 'open' | 'reconnecting' | 'closing' | 'closed';
@@ -304,6 +351,11 @@ export interface ListenOptions {
   readonly offeredCapabilities?: readonly string[];
   /** Connections beyond this are refused (socket closed). Default 1 000. */
   readonly maxConnections?: number;
+  /**
+   * Also accept the connections opened in this process through this transport (`connect({ inProcess })`),
+   * besides the TCP/TLS port. They count towards `maxConnections`; they have no heartbeats.
+   */
+  readonly inProcess?: InProcessTransport;
 }
 
 export type { AddressInfo };

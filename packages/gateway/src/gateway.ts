@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { type AdapterHost, AdapterStartError, runAdapters } from '@dragoman/adapter';
-import type { ConnectOptions, ListenOptions } from '@dragoman/amqp';
+import { type ConnectOptions, createInProcessTransport, type ListenOptions } from '@dragoman/amqp';
 import {
   type Backend,
   createBackend,
@@ -19,7 +19,9 @@ import {
 import type { Logger } from 'pino';
 import { loadAcl } from './acl';
 import { registryMetrics } from './adapter-metrics';
+import { externalConnectOptions } from './amqp-client';
 import { AmqpMonitor } from './amqp-monitor';
+import { checkAuthenticationHook, loadAuthModule } from './auth-hook';
 import { type DescribeOption, resolveConfig } from './config/resolve';
 import { redact } from './config/values';
 import { ConfigError, errorCode } from './errors';
@@ -87,6 +89,23 @@ export async function startGateway(
       : undefined;
   const users = config.users !== undefined ? loadUsers(config.users, describe('users')) : undefined;
   const authorize = config.acl !== undefined ? loadAcl(config.acl, describe('acl')) : undefined;
+  const clientCa =
+    config.clientCert !== undefined ? readPemFile(config.clientCert.ca, describe('clientCa')) : undefined;
+  const amqpClientTls =
+    config.amqp.kind === 'external' && config.amqp.tls !== undefined
+      ? readTlsFiles(config.amqp.tls, describe('amqpCert'), describe('amqpKey'))
+      : undefined;
+  if (config.authModule !== undefined && dependencies.authenticate !== undefined) {
+    throw new ConfigError(`${describe('authModule')} and the authenticate hook exclude each other`, {
+      option: describe('authModule'),
+    });
+  }
+  const hook =
+    config.authModule !== undefined
+      ? await loadAuthModule(config.authModule, describe('authModule'))
+      : dependencies.authenticate !== undefined
+        ? checkAuthenticationHook(dependencies.authenticate, 'authenticate', 'authenticate')
+        : undefined;
   const internal: Internal | undefined =
     config.auth !== 'none' && config.amqp.kind === 'embedded'
       ? {
@@ -97,7 +116,17 @@ export async function startGateway(
 
   const parts: Parts = {};
   let stopping = false;
-  const frontEnd = new MqttFrontEnd({ config, describe, mqttTls, wsTls, users, authorize, logger });
+  const frontEnd = new MqttFrontEnd({
+    config,
+    describe,
+    mqttTls,
+    wsTls,
+    users,
+    authorize,
+    clientCa,
+    hook,
+    logger,
+  });
   const metrics = new GatewayMetrics(() => ({
     bridge: frontEnd.bridge?.stats() ?? emptyBridgeStats,
     backend: parts.backend?.stats(),
@@ -118,7 +147,7 @@ export async function startGateway(
       config,
       describe,
       parts,
-      { amqpListenTls, amqpCa, users, internal },
+      { amqpListenTls, amqpCa, amqpClientTls, users, internal },
       metrics,
       logger,
     );
@@ -184,6 +213,8 @@ interface AmqpSide {
 interface AmqpFiles {
   readonly amqpListenTls: TlsMaterial | undefined;
   readonly amqpCa: Buffer | undefined;
+  /** The gateway's client certificate for an external network (SASL EXTERNAL). */
+  readonly amqpClientTls: TlsMaterial | undefined;
   readonly users: UserDirectory | undefined;
   readonly internal: Internal | undefined;
 }
@@ -202,7 +233,7 @@ async function startAmqpSide(
     const port = url.port !== '' ? Number(url.port) : url.protocol === 'amqps:' ? 5671 : 5672;
     return {
       address: { host: url.hostname, port, url: redact(config.amqp.url), embedded: false },
-      connect: { url: config.amqp.url, ...(files.amqpCa !== undefined ? { tls: { ca: files.amqpCa } } : {}) },
+      connect: externalConnectOptions(config.amqp.url, files.amqpCa, files.amqpClientTls),
     };
   }
   const storeOptions = {
@@ -224,7 +255,13 @@ async function startAmqpSide(
   } else {
     parts.stores = createMemoryStores(storeOptions);
   }
-  const listen = backendListenOptions(config.amqp.listen.host, config.amqp.listen.port, files);
+  // The gateway's own connections reach the embedded backend through memory: the same AMQP frames as on its
+  // TCP/TLS port (which stays open for other AMQP peers), without a loopback socket.
+  const inProcess = process.env.TMP_NO_INPROC === '1' ? undefined : createInProcessTransport('embedded backend'); // TMP
+  const listen = {
+    ...backendListenOptions(config.amqp.listen.host, config.amqp.listen.port, files),
+    inProcess,
+  };
   try {
     parts.backend = await createBackend({ listen, store: parts.stores, dialect: dialectOf(config) });
   } catch (error) {
@@ -259,6 +296,7 @@ async function startAmqpSide(
       ...(files.internal !== undefined
         ? { sasl: { mechanism: 'PLAIN', username: files.internal.user, password: files.internal.password } }
         : {}),
+      ...(inProcess ? { inProcess } : {}), // TMP
     },
   };
 }

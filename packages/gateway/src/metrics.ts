@@ -30,6 +30,7 @@ export type ErrorReason =
 export type LimitName =
   | 'connections'
   | 'connections-per-address'
+  | 'connections-per-tenant'
   | 'connect-rate'
   | 'connect-rate-per-address'
   | 'connect-timeout'
@@ -43,6 +44,7 @@ export type LimitName =
 const LIMITS: readonly LimitName[] = [
   'connections',
   'connections-per-address',
+  'connections-per-tenant',
   'connect-rate',
   'connect-rate-per-address',
   'connect-timeout',

@@ -3,8 +3,16 @@
  * one `MqttServer`, and `@dragoman/mqtt-amqp`'s `BridgeGateway` towards the AMQP network the host gives it
  * (`context.amqp.connectOptions`). An adapter host runs it beside adapters for other protocols.
  */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
-import { type CloseReason, type MqttEndpoint, MqttServer, ReasonCode } from '@dragoman/mqtt';
+import {
+  type CloseReason,
+  type MqttEndpoint,
+  MqttServer,
+  type MqttServerOptions,
+  ReasonCode,
+} from '@dragoman/mqtt';
 import {
   type AuthorizationDenial,
   type Authorizer,
@@ -16,13 +24,17 @@ import {
   rabbitmqDialect,
 } from '@dragoman/mqtt-amqp';
 import type { Logger } from 'pino';
+import { Admission } from './admission';
+import { type ExchangeIdentities, enhancedAuthentication } from './auth-hook';
+import { type ClientAuthTls, type PeerCertificate, peerCertificate } from './client-certificates';
 import type { DescribeOption } from './config/resolve';
 import { ConfigError } from './errors';
 import type { ErrorReason, GatewayMetrics } from './metrics';
 import { ConnectionGate, type ListenerContext, MqttListener } from './mqtt-listeners';
 import { SourceLimits } from './source-limits';
+import { TenantConnections, tenantResolver } from './tenant-quota';
 import type { TlsMaterial } from './tls-files';
-import type { GatewayConfig, ListenerAddress } from './types';
+import type { AuthenticationHook, GatewayConfig, ListenerAddress } from './types';
 import type { UserDirectory } from './users';
 
 /** Close reasons that are failures (the others are ordinary ends of a connection). */
@@ -38,8 +50,12 @@ export interface MqttFrontEndOptions {
   readonly describe: DescribeOption;
   readonly mqttTls: TlsMaterial | undefined;
   readonly wsTls: TlsMaterial | undefined;
-  /** Checks CONNECT credentials when `config.auth` is `users`. */
+  /** Checks CONNECT credentials when `config.auth` is `users`; tenants with `tenantFrom: users-file`. */
   readonly users: UserDirectory | undefined;
+  /** PEM CAs of device certificates (`config.clientCert`). */
+  readonly clientCa: Buffer | undefined;
+  /** Password checks and enhanced-authentication methods (`authModule` or the host's). */
+  readonly hook: AuthenticationHook | undefined;
   /** Decides PUBLISH / SUBSCRIBE per identity and topic (`--acl`); undefined: everything allowed. */
   readonly authorize: Authorizer | undefined;
   readonly logger: Logger;
@@ -54,6 +70,8 @@ export class MqttFrontEnd implements Adapter {
   #ws: MqttListener | undefined;
   #metrics: GatewayMetrics | undefined;
   #refusers: { quota: MqttServer; rate: MqttServer } | undefined;
+  /** Servers of single connections that carry a client certificate. */
+  readonly #ownServers = new Set<MqttServer>();
 
   constructor(options: MqttFrontEndOptions) {
     this.#options = options;
@@ -97,11 +115,12 @@ export class MqttFrontEnd implements Adapter {
         ? { connectionMode: 'per-client', credentials: 'client' }
         : { connectionMode: 'pooled', poolSize: config.limits.poolSize };
     const authorize = this.#options.authorize;
+    const tenantOf = tenantResolver(config.tenantFrom, this.#options.users);
     const bridgeOptions: GatewayBridgeOptions = {
       amqp,
       dialect,
       ...connection,
-      ...(config.tenantFrom === 'username-prefix' ? { tenantFrom: 'username-prefix' as const } : {}),
+      ...(tenantOf !== undefined ? { tenantFrom: tenantOf } : {}),
       // The AMQP part of CONNECT must end before the MQTT connect time-out does.
       connectTimeoutMs: Math.max(500, Math.min(8_000, config.limits.connectTimeout - 2_000)),
       maxSubscriptionsPerClient: config.limits.maxSubscriptions,
@@ -114,25 +133,57 @@ export class MqttFrontEnd implements Adapter {
     };
     const bridge = createBridgeGateway(bridgeOptions);
     this.#bridge = bridge;
-    const mqtt = new MqttServer({
+    const exchanges: ExchangeIdentities = new WeakMap();
+    const admission = new Admission({
+      auth: config.auth,
+      users: this.#options.users,
+      hook: this.#options.hook,
+      exchanges,
+      tenantOf,
+      tenants: new TenantConnections(config.limits.maxConnectionsPerTenant),
+      metrics,
+      logger,
+    });
+    const serverOptions: MqttServerOptions = {
       connectTimeoutMs: config.limits.connectTimeout,
       maxPacketSize: config.limits.maxPacketSize,
       receiveMaximum: config.limits.receiveMaximum,
       outboundWindow: config.limits.maxInflight,
-    });
+    };
+    /** An MQTT server whose clients come with `peer` (undefined: no client certificate). */
+    const serve = (peer: PeerCertificate | undefined): MqttServer => {
+      const certificate = peer?.kind === 'identified' ? peer.certificate : undefined;
+      const authenticate = enhancedAuthentication(this.#options.hook, certificate, exchanges);
+      const server = new MqttServer({
+        ...serverOptions,
+        ...(authenticate !== undefined ? { authenticate } : {}),
+      });
+      server.on('connectionError', (reason) => {
+        metrics.error(reason.kind as ErrorReason);
+        countLimit(reason, metrics);
+        logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
+      });
+      server.on('endpoint', (endpoint) => {
+        instrument(endpoint, metrics, logger);
+        void admission.admit(endpoint, peer).then((admitted) => {
+          if (admitted) handOver(endpoint, bridge, logger);
+        });
+      });
+      return server;
+    };
+    const mqtt = serve(undefined);
     this.#mqtt = mqtt;
-    mqtt.on('connectionError', (reason) => {
-      metrics.error(reason.kind as ErrorReason);
-      countLimit(reason, metrics);
-      logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
-    });
-    mqtt.on('endpoint', (endpoint) => {
-      instrument(endpoint, metrics, logger);
-      const users = this.#options.users;
-      if (users !== undefined && config.auth === 'users')
-        void admitWithUsers(endpoint, users, bridge, metrics, logger);
-      else handOver(endpoint, bridge, logger);
-    });
+    const identityMode = config.clientCert?.identity;
+    const serverFor = (socket: Socket): MqttServer => {
+      if (identityMode === undefined || !(socket instanceof TLSSocket)) return mqtt;
+      const peer = peerCertificate(socket, identityMode);
+      if (peer === undefined) return mqtt;
+      // The endpoint does not tell which socket it serves: a server of its own carries the certificate.
+      const own = serve(peer);
+      this.#ownServers.add(own);
+      socket.once('close', () => this.#ownServers.delete(own));
+      return own;
+    };
 
     this.#refusers = {
       quota: refusingServer(ReasonCode.QuotaExceeded, config.limits.maxPacketSize),
@@ -141,7 +192,7 @@ export class MqttFrontEnd implements Adapter {
     const refusers = this.#refusers;
     let refusing = 0;
     const listeners: ListenerContext = {
-      mqtt,
+      serverFor,
       gate: new ConnectionGate(config.limits.maxConnections),
       sources: new SourceLimits({
         maxPerAddress: config.limits.maxConnectionsPerAddress,
@@ -160,18 +211,37 @@ export class MqttFrontEnd implements Adapter {
       logger,
     };
     if (config.mqtt !== undefined) {
-      this.#tcp = MqttListener.tcp(listeners, this.#options.mqttTls);
+      const tls = this.#options.mqttTls;
+      this.#tcp = MqttListener.tcp(listeners, tls && { ...tls, clientAuth: this.#clientAuth() });
       await this.#tcp.start(config.mqtt, describe('mqtt'));
     }
     if (config.ws !== undefined) {
+      const tls = this.#options.wsTls;
       this.#ws = MqttListener.webSocket(
         listeners,
-        this.#options.wsTls,
+        tls && { ...tls, clientAuth: this.#clientAuth() },
         config.ws.path,
         config.limits.maxPacketSize,
       );
       await this.#ws.start(config.ws, describe('ws'));
     }
+  }
+
+  /** What the TLS listeners ask of clients' certificates (undefined: nothing). */
+  #clientAuth(): ClientAuthTls | undefined {
+    const { config, clientCa } = this.#options;
+    if (config.clientCert === undefined || clientCa === undefined) return undefined;
+    return {
+      ca: clientCa,
+      require: config.clientCert.mode === 'require',
+      identity: config.clientCert.identity,
+    };
+  }
+
+  /** Disconnects (MQTT 5: `reasonCode`) or drops every client of the shared and the per-connection servers. */
+  #closeServers(reasonCode: number): void {
+    this.#mqtt?.close(reasonCode);
+    for (const server of this.#ownServers) server.close(reasonCode);
   }
 
   /**
@@ -184,18 +254,17 @@ export class MqttFrontEnd implements Adapter {
     for (const listener of listeners) listener.stopAccepting();
     this.#refusers?.quota.close();
     this.#refusers?.rate.close();
-    const mqtt = this.#mqtt;
     const bridgeClosed =
       this.#bridge?.close({ drainMs: Math.max(0, deadline - Date.now()), signal }) ?? Promise.resolve(true);
     // Endpoints the bridge does not serve (CONNECT still being checked) go once the bridges have drained.
     const drained = Promise.all([
-      bridgeClosed.then(() => mqtt?.close(ReasonCode.ServerShuttingDown)),
+      bridgeClosed.then(() => this.#closeServers(ReasonCode.ServerShuttingDown)),
       ...listeners.map((l) => l.idle()),
     ]);
     await Promise.race([drained, aborted(signal)]);
     if (signal.aborted) {
       this.#options.logger.warn('shutdown deadline passed: dropping the remaining connections');
-      mqtt?.close(ReasonCode.ServerShuttingDown);
+      this.#closeServers(ReasonCode.ServerShuttingDown);
     }
     for (const listener of listeners) listener.destroyConnections();
   }
@@ -279,25 +348,4 @@ function handOver(endpoint: MqttEndpoint, bridge: BridgeGateway, logger: Logger)
   } catch {
     // The gateway is closing: the endpoint has been refused (server unavailable).
   }
-}
-
-async function admitWithUsers(
-  endpoint: MqttEndpoint,
-  users: UserDirectory,
-  bridge: BridgeGateway,
-  metrics: GatewayMetrics,
-  logger: Logger,
-): Promise<void> {
-  const ok = await users.verify(endpoint.username, endpoint.password?.toString('utf8'));
-  if (endpoint.state !== 'connecting') return;
-  if (!ok) {
-    metrics.error('auth-failed');
-    logger.info(
-      { clientId: endpoint.clientId, username: endpoint.username },
-      'MQTT client refused: bad user name or password',
-    );
-    endpoint.reject(ReasonCode.BadUserNameOrPassword);
-    return;
-  }
-  handOver(endpoint, bridge, logger);
 }

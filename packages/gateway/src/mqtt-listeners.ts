@@ -10,6 +10,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { MqttServer } from '@dragoman/mqtt';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { type ClientAuthTls, clientAuthServerOptions } from './client-certificates';
 import { listenOn } from './listen';
 import type { GatewayMetrics, Transport } from './metrics';
 import type { SourceLimit, SourceLimits } from './source-limits';
@@ -38,8 +39,17 @@ export class ConnectionGate {
   }
 }
 
+/** A listener's TLS: its certificate and key, and whether (and how) it asks clients for theirs. */
+export interface ListenerTls extends TlsMaterial {
+  readonly clientAuth?: ClientAuthTls | undefined;
+}
+
 export interface ListenerContext {
-  readonly mqtt: MqttServer;
+  /**
+   * The MQTT server for an admitted connection (`socket` is the TCP or TLS socket, under the WebSocket too):
+   * the shared one, or one of its own when the connection carries a client certificate.
+   */
+  serverFor(socket: Socket): MqttServer;
   readonly gate: ConnectionGate;
   readonly sources: SourceLimits;
   /**
@@ -143,7 +153,7 @@ export class MqttListener {
         for (const resolve of waiters) resolve();
       }
     });
-    if (limit === undefined) return context.mqtt;
+    if (limit === undefined) return context.serverFor(socket);
     context.metrics.limitHit(limit);
     context.logger.info({ transport: this.transport, address, limit }, 'connection refused: limit reached');
     const refuser = context.refuser(limit, socket);
@@ -152,14 +162,17 @@ export class MqttListener {
   }
 
   /** MQTT over TCP, or over TLS when `tls` is given. */
-  static tcp(context: ListenerContext, tls: TlsMaterial | undefined): MqttListener {
+  static tcp(context: ListenerContext, tls: ListenerTls | undefined): MqttListener {
     const onSocket = (socket: Socket): void => {
       listener.#admit(socket, context)?.accept(socket);
     };
     const server =
       tls === undefined
         ? createNetServer(onSocket)
-        : createTlsServer({ cert: tls.cert, key: tls.key }, onSocket);
+        : createTlsServer(
+            { cert: tls.cert, key: tls.key, ...clientAuthServerOptions(tls.clientAuth) },
+            onSocket,
+          );
     if (tls !== undefined) {
       server.on('tlsClientError', (error) => {
         context.metrics.error('tls-handshake');
@@ -173,7 +186,7 @@ export class MqttListener {
   /** MQTT over WebSocket at `path` (subprotocol `mqtt`), or over secure WebSocket when `tls` is given. */
   static webSocket(
     context: ListenerContext,
-    tls: TlsMaterial | undefined,
+    tls: ListenerTls | undefined,
     path: string,
     maxPacketSize: number,
   ): MqttListener {
@@ -184,7 +197,10 @@ export class MqttListener {
     const server =
       tls === undefined
         ? createHttpServer(notWebSocket)
-        : createHttpsServer({ cert: tls.cert, key: tls.key }, notWebSocket);
+        : createHttpsServer(
+            { cert: tls.cert, key: tls.key, ...clientAuthServerOptions(tls.clientAuth) },
+            notWebSocket,
+          );
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: maxPacketSize + WS_PAYLOAD_SLACK,

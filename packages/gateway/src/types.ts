@@ -3,6 +3,7 @@
  * the running gateway.
  */
 import type { Adapter } from '@dragoman/adapter';
+import type { UserProperties } from '@dragoman/mqtt';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -21,10 +22,23 @@ export type LogFormat = 'json' | 'text' | 'auto';
 export type AuthMode = 'none' | 'users' | 'pass-through';
 
 /**
- * Multi-tenancy: `none` (default) or `username-prefix` — user names are `<tenant>/<user>` and every AMQP
- * address a client touches is scoped to its tenant (@dragoman/mqtt-amqp README, "Tenants").
+ * Multi-tenancy: `none` (default), `username-prefix` — identities are `<tenant>/<user>` — or `users-file` — the
+ * `tenant` field of the identity's entry in the users file. Every AMQP address a client touches is then scoped
+ * to its tenant (@dragoman/mqtt-amqp README, "Tenants").
  */
-export type TenantMode = 'none' | 'username-prefix';
+export type TenantMode = 'none' | 'username-prefix' | 'users-file';
+
+/**
+ * Client certificates on the MQTT TLS and secure WebSocket listeners (`clientCa`):
+ * - `none`: not asked for;
+ * - `request`: asked for; a client without one, or with one `clientCa` did not sign, falls back to user name
+ *   and password;
+ * - `require`: a client without a certificate signed by `clientCa` fails the TLS handshake.
+ */
+export type ClientCertMode = 'none' | 'request' | 'require';
+
+/** What identity a client certificate gives: its subject's common name, or its whole subject DN (RFC 4514). */
+export type CertIdentityMode = 'cn' | 'dn';
 
 /**
  * What `startGateway` accepts; every field is optional and has a default. The keys are the config file's keys;
@@ -68,8 +82,27 @@ export interface GatewayOptions {
    * and `%c`; format in the @dragoman/mqtt-amqp README, "Authorization"). Default: everything allowed.
    */
   readonly acl?: string;
-  /** Default `none`. `username-prefix`: tenants from `<tenant>/<user>` user names. */
+  /**
+   * Default `none`. `username-prefix`: tenants from `<tenant>/<user>` identities; `users-file`: from the
+   * `tenant` field of the identity's users-file entry.
+   */
   readonly tenantFrom?: TenantMode;
+  /** Open MQTT connections of one tenant; more get CONNACK 0x97 (3.1.1: 3). 0 (default): no per-tenant limit. */
+  readonly maxConnectionsPerTenant?: number;
+  /** PEM file of the certificate authorities that sign device certificates (MQTT TLS and secure WebSocket). */
+  readonly clientCa?: string;
+  /** Default `require` when `clientCa` is set, else `none`. */
+  readonly clientCert?: ClientCertMode;
+  /** Default `cn`. */
+  readonly certIdentity?: CertIdentityMode;
+  /** The gateway's own client certificate for an `amqps://` external network; it then uses SASL EXTERNAL. */
+  readonly amqpCert?: string;
+  readonly amqpKey?: string;
+  /**
+   * An ES module (`.mjs` / `.js`) whose default export is an `AuthenticationHook`: password checks and MQTT 5
+   * enhanced-authentication methods (docs/security.md, "Authentication hook").
+   */
+  readonly authModule?: string;
   /** Open MQTT connections (TCP and WebSocket together); more are closed at once. Default 10 000. */
   readonly maxConnections?: number;
   /** Open MQTT connections from one source address; more get CONNACK 0x97 (3.1.1: 3). Default 1 000. */
@@ -116,6 +149,14 @@ export interface TlsFiles {
   readonly key: string;
 }
 
+/** Device certificates on the MQTT listeners, resolved. */
+export interface ClientCertConfig {
+  readonly mode: 'request' | 'require';
+  /** PEM file of the trusted CAs. */
+  readonly ca: string;
+  readonly identity: CertIdentityMode;
+}
+
 /** Options after validation and defaults. */
 export interface GatewayConfig {
   readonly mqtt: (HostPort & { readonly tls: TlsFiles | undefined }) | undefined;
@@ -128,13 +169,22 @@ export interface GatewayConfig {
         readonly tls: TlsFiles | undefined;
         readonly store: string | undefined;
       }
-    | { readonly kind: 'external'; readonly url: string; readonly ca: string | undefined };
+    | {
+        readonly kind: 'external';
+        readonly url: string;
+        readonly ca: string | undefined;
+        /** The gateway's client certificate (SASL EXTERNAL). */
+        readonly tls: TlsFiles | undefined;
+      };
   readonly metrics: HostPort | undefined;
   readonly dialect: GatewayDialect;
   readonly auth: AuthMode;
   readonly users: string | undefined;
   readonly acl: string | undefined;
   readonly tenantFrom: TenantMode;
+  /** Device certificates on the MQTT TLS / WSS listeners; undefined: not asked for. */
+  readonly clientCert: ClientCertConfig | undefined;
+  readonly authModule: string | undefined;
   readonly limits: {
     readonly maxConnections: number;
     readonly maxPacketSize: number;
@@ -150,6 +200,8 @@ export interface GatewayConfig {
     readonly maxSubscriptions: number;
     readonly maxTopicLength: number;
     readonly maxTopicLevels: number;
+    /** 0: no per-tenant limit. */
+    readonly maxConnectionsPerTenant: number;
   };
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -186,6 +238,99 @@ export interface StartDependencies {
    * shutdown deadline. None by default.
    */
   readonly adapters?: readonly Adapter[];
+  /**
+   * Authentication hook: password checks and MQTT 5 enhanced-authentication methods (the same as the default
+   * export of an `authModule`, which it excludes). None by default.
+   */
+  readonly authenticate?: AuthenticationHook;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication hook
+// ---------------------------------------------------------------------------------------------
+
+/** A device certificate the TLS handshake verified against `clientCa`. */
+export interface ClientCertificate {
+  /** What `certIdentity` takes from it: the subject CN, or the subject DN. */
+  readonly identity: string;
+  /** Subject DN in RFC 4514 form, most specific first (`CN=device-1,O=Acme,C=DE`). */
+  readonly subject: string;
+  /** SHA-256 fingerprint, `AB:CD:…`. */
+  readonly fingerprint256: string;
+}
+
+/** What the gateway knows of a client while it authenticates it. */
+export interface ConnectingClient {
+  readonly clientId: string;
+  /** The CONNECT's user name. */
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  /** 3 (MQTT 3.1), 4 (3.1.1) or 5. */
+  readonly protocolVersion: number;
+  /** Its verified TLS client certificate, if it presented one. */
+  readonly certificate: ClientCertificate | undefined;
+}
+
+/**
+ * A hook's answer to a CONNECT without an authentication method:
+ * - `allow`: let it in; `identity` (default: the CONNECT's user name) is who the ACL, tenants and logs see;
+ * - `deny`: CONNACK `reasonCode` (default 0x86 bad user name or password; 3.1.1: the closest return code);
+ * - `next`: the gateway's own check (`auth`: users file, pass-through or none) decides.
+ */
+export type PasswordDecision =
+  | { readonly result: 'allow'; readonly identity?: string }
+  | { readonly result: 'deny'; readonly reasonCode?: number; readonly reasonString?: string }
+  | { readonly result: 'next' };
+
+/** One step of an MQTT 5 enhanced-authentication exchange (AUTH packets), as an authentication method sees it. */
+export interface AuthenticationExchangeStep {
+  /** `connect`: the exchange a CONNECT began; `re-authenticate`: one the client began with AUTH 0x19 later. */
+  readonly kind: 'connect' | 're-authenticate';
+  readonly method: string;
+  /** The client's authentication data of this step (CONNECT / AUTH), if any. */
+  readonly data: Buffer | undefined;
+  /** 0 for the packet that began the exchange, then 1, 2, … for each AUTH 0x18 from the client. */
+  readonly step: number;
+  /** The same Map for every step of one exchange (nonces and the like). */
+  readonly state: Map<string, unknown>;
+  readonly userProperties: UserProperties | undefined;
+  readonly client: ConnectingClient;
+  /** Aborted when the exchange is abandoned (the connection closed or its time, `connectTimeout`, ran out). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A method's answer to one step: `continue` sends AUTH 0x18 with `data` and waits for the client's answer;
+ * `success` ends the exchange (CONNACK / AUTH 0x00 with `data`), `identity` naming who the client is (default:
+ * its certificate's identity, else the CONNECT's user name; a re-authentication cannot change it); `failure`
+ * refuses it with `reasonCode` (default 0x87 not authorized; 0x86 and 0x8C are other choices).
+ */
+export type AuthenticationExchangeOutcome =
+  | { readonly result: 'continue'; readonly data?: Buffer; readonly reasonString?: string }
+  | {
+      readonly result: 'success';
+      readonly data?: Buffer;
+      readonly identity?: string;
+      readonly reasonString?: string;
+    }
+  | { readonly result: 'failure'; readonly reasonCode?: number; readonly reasonString?: string };
+
+export type AuthenticationMethod = (
+  step: AuthenticationExchangeStep,
+) => AuthenticationExchangeOutcome | Promise<AuthenticationExchangeOutcome>;
+
+/**
+ * How an operator or host plugs authentication into the gateway (`authModule`'s default export, or
+ * `startGateway(options, { authenticate })`). Both parts are optional.
+ */
+export interface AuthenticationHook {
+  /** Asked for every CONNECT without an authentication method and without a client certificate. */
+  readonly checkPassword?: (client: ConnectingClient) => PasswordDecision | Promise<PasswordDecision>;
+  /**
+   * MQTT 5 enhanced authentication, by method name (the CONNECT's authentication method). A method not listed
+   * gets CONNACK 0x8C bad authentication method.
+   */
+  readonly methods?: Readonly<Record<string, AuthenticationMethod>>;
 }
 
 export interface RunningGateway {

@@ -1,9 +1,12 @@
 /**
  * The users file: a JSON object from user name to an scrypt hash (`scrypt$N$r$p$salt$hash`, base64 salt and
- * hash). Plain passwords are never stored; `hashPassword` makes the entries (`dragoman hash-password`).
+ * hash), or to an object `{ "hash": "scrypt$…", "tenant": "acme" }` (both fields optional: an entry without a
+ * hash cannot log in with a password, only name the tenant of a certificate or hook identity). Plain
+ * passwords are never stored; `hashPassword` makes the entries (`dragoman hash-password`).
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isValidTenant } from '@dragoman/mqtt-amqp';
 import { ConfigError, errorCode } from './errors';
 
 export interface ScryptParameters {
@@ -67,13 +70,23 @@ export async function verifyPassword(password: string, entry: string): Promise<b
   return timingSafeEqual(key, parsed.hash);
 }
 
+/** One user of the users file. */
+export interface UserEntry {
+  /** scrypt hash; undefined: no password login. */
+  readonly hash?: string | undefined;
+  readonly tenant?: string | undefined;
+}
+
 /** The users of a users file. */
 export class UserDirectory {
-  readonly #entries: ReadonlyMap<string, string>;
+  readonly #entries: ReadonlyMap<string, UserEntry>;
   readonly #decoy: Promise<string>;
 
-  constructor(entries: ReadonlyMap<string, string>) {
-    this.#entries = entries;
+  /** Entries by user name: an scrypt hash, or a `UserEntry`. */
+  constructor(entries: ReadonlyMap<string, string | UserEntry>) {
+    this.#entries = new Map(
+      [...entries].map(([name, entry]) => [name, typeof entry === 'string' ? { hash: entry } : entry]),
+    );
     // Unknown names are checked against a decoy, so the time taken does not tell which names exist.
     this.#decoy = hashPassword(randomBytes(16).toString('hex'));
   }
@@ -84,9 +97,14 @@ export class UserDirectory {
 
   async verify(username: string | undefined, password: string | undefined): Promise<boolean> {
     if (username === undefined || password === undefined) return false;
-    const entry = this.#entries.get(username);
+    const entry = this.#entries.get(username)?.hash;
     const ok = await verifyPassword(password, entry ?? (await this.#decoy));
     return ok && entry !== undefined;
+  }
+
+  /** The `tenant` field of a user's entry (undefined: no such user, or no tenant). */
+  tenantOf(username: string | undefined): string | undefined {
+    return username === undefined ? undefined : this.#entries.get(username)?.tenant;
   }
 }
 
@@ -110,15 +128,28 @@ export function loadUsers(path: string, name = 'users'): UserDirectory {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`${name} ${path}: expected a JSON object { "user": "scrypt$…" }`, { option: name });
   }
-  const entries = new Map<string, string>();
+  const entries = new Map<string, UserEntry>();
   for (const [user, entry] of Object.entries(data)) {
-    if (typeof entry !== 'string' || parseHash(entry) === undefined) {
-      throw new ConfigError(
-        `${name} ${path}: user '${user}' has no valid scrypt hash (make one with: dragoman hash-password)`,
-        { option: name },
+    const problem = (why: string): ConfigError =>
+      new ConfigError(`${name} ${path}: user '${user}' ${why}`, { option: name });
+    const noHash = 'has no valid scrypt hash (make one with: dragoman hash-password)';
+    if (typeof entry === 'string') {
+      if (parseHash(entry) === undefined) throw problem(noHash);
+      entries.set(user, { hash: entry });
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw problem(noHash);
+    const { hash, tenant, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw problem(`has an unknown field '${unknown}' (expected hash, tenant)`);
+    if (hash !== undefined && (typeof hash !== 'string' || parseHash(hash) === undefined))
+      throw problem(noHash);
+    if (tenant !== undefined && !isValidTenant(tenant)) {
+      throw problem(
+        `has an invalid tenant ${JSON.stringify(tenant)} (1 to 64 characters, none of / + # : $ or white space)`,
       );
     }
-    entries.set(user, entry);
+    entries.set(user, { hash: hash as string | undefined, tenant: tenant as string | undefined });
   }
   return new UserDirectory(entries);
 }

@@ -4,10 +4,12 @@
  */
 import { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE } from '@dragoman/mqtt';
 import { ConfigError } from '../errors';
-import type { GatewayConfig, GatewayOptions, TlsFiles } from '../types';
+import type { ClientCertConfig, GatewayConfig, GatewayOptions, TlsFiles } from '../types';
 import { type OptionKey, SPEC_BY_KEY } from './options';
 import {
   AUTH_MODES,
+  CERT_IDENTITY_MODES,
+  CLIENT_CERT_MODES,
   DIALECTS,
   LOG_FORMATS,
   LOG_LEVELS,
@@ -36,6 +38,8 @@ export const DEFAULTS = {
   maxSubscriptions: 100,
   maxTopicLength: 1_024,
   maxTopicLevels: 32,
+  maxConnectionsPerTenant: 0,
+  certIdentity: 'cn',
   maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
   maxInflight: 32,
   receiveMaximum: 64,
@@ -96,6 +100,15 @@ export function resolveConfig(
     });
   }
 
+  const clientCert = resolveClientCert(
+    { mqtt: mqttAddress !== undefined, mqttTls: mqttTls !== undefined },
+    { ws: wsAddress !== undefined, wsTls: wsTls !== undefined },
+    str('clientCa'),
+    str('clientCert'),
+    str('certIdentity'),
+    describe,
+  );
+
   const external = str('amqp');
   const amqpListenText = str('amqpListen');
   const listenTls = tls('amqpListenCert', 'amqpListenKey');
@@ -113,8 +126,31 @@ export function resolveConfig(
         );
       }
     }
-    amqp = { kind: 'external', url: parseAmqpUrl(describe('amqp'), external), ca };
+    const url = parseAmqpUrl(describe('amqp'), external);
+    const clientTls = tls('amqpCert', 'amqpKey');
+    if (clientTls !== undefined) {
+      const parsed = new URL(url);
+      if (parsed.protocol !== 'amqps:') {
+        throw new ConfigError(`${describe('amqpCert')} needs an amqps:// ${describe('amqp')} URL`, {
+          option: describe('amqpCert'),
+        });
+      }
+      if (parsed.username !== '' || parsed.password !== '') {
+        throw new ConfigError(
+          `${describe('amqpCert')} authenticates with SASL EXTERNAL: leave the user name and password out of ${describe('amqp')}`,
+          { option: describe('amqp') },
+        );
+      }
+    }
+    amqp = { kind: 'external', url, ca, tls: clientTls };
   } else {
+    for (const key of ['amqpCert', 'amqpKey'] as const) {
+      if (options[key] !== undefined) {
+        throw new ConfigError(`${describe(key)} is for an external network; it needs ${describe('amqp')}`, {
+          option: describe(key),
+        });
+      }
+    }
     if (ca !== undefined) {
       throw new ConfigError(
         `${describe('amqpCa')} is for an external network; it needs ${describe('amqp')}`,
@@ -159,6 +195,31 @@ export function resolveConfig(
     });
   }
 
+  const tenantFrom = parseChoice(describe('tenantFrom'), str('tenantFrom') ?? 'none', TENANT_MODES);
+  if (tenantFrom === 'users-file' && users === undefined) {
+    throw new ConfigError(`${describe('tenantFrom')} users-file needs ${describe('users')} FILE`, {
+      option: describe('users'),
+    });
+  }
+  const maxConnectionsPerTenant = int(
+    'maxConnectionsPerTenant',
+    DEFAULTS.maxConnectionsPerTenant,
+    0,
+    10_000_000,
+  );
+  if (maxConnectionsPerTenant > 0 && tenantFrom === 'none') {
+    throw new ConfigError(
+      `${describe('maxConnectionsPerTenant')} needs tenants (${describe('tenantFrom')} username-prefix or users-file)`,
+      { option: describe('maxConnectionsPerTenant') },
+    );
+  }
+  const authModule = str('authModule');
+  if (authModule !== undefined && authModule.trim() === '') {
+    throw new ConfigError(`${describe('authModule')}: expected a file path`, {
+      option: describe('authModule'),
+    });
+  }
+
   const metricsText = str('metrics') ?? DEFAULTS.metrics;
   const wsPath = parsePath(describe('wsPath'), str('wsPath') ?? DEFAULTS.wsPath);
   return {
@@ -170,7 +231,9 @@ export function resolveConfig(
     auth,
     users,
     acl: str('acl'),
-    tenantFrom: parseChoice(describe('tenantFrom'), str('tenantFrom') ?? 'none', TENANT_MODES),
+    tenantFrom,
+    clientCert,
+    authModule,
     limits: {
       maxConnections: int('maxConnections', DEFAULTS.maxConnections, 1, 10_000_000),
       maxPacketSize: int('maxPacketSize', DEFAULTS.maxPacketSize, 16, MQTT_MAX_PACKET_SIZE),
@@ -191,9 +254,64 @@ export function resolveConfig(
       maxSubscriptions: int('maxSubscriptions', DEFAULTS.maxSubscriptions, 1, 1_000_000),
       maxTopicLength: int('maxTopicLength', DEFAULTS.maxTopicLength, 1, 65_535),
       maxTopicLevels: int('maxTopicLevels', DEFAULTS.maxTopicLevels, 1, 65_535),
+      maxConnectionsPerTenant,
     },
     logLevel: parseChoice(describe('logLevel'), str('logLevel') ?? DEFAULTS.logLevel, LOG_LEVELS),
     logFormat: parseChoice(describe('logFormat'), str('logFormat') ?? DEFAULTS.logFormat, LOG_FORMATS),
     shutdownTimeout: int('shutdownTimeout', DEFAULTS.shutdownTimeout, 0, 3_600_000),
   };
+}
+
+/**
+ * `clientCa` / `clientCert` / `certIdentity`: a mode other than `none` needs the CA and a TLS listener, and
+ * `require` needs TLS on every MQTT listener that is on (a plain one would let clients around it).
+ */
+function resolveClientCert(
+  mqtt: { readonly mqtt: boolean; readonly mqttTls: boolean },
+  ws: { readonly ws: boolean; readonly wsTls: boolean },
+  ca: string | undefined,
+  modeText: string | undefined,
+  identityText: string | undefined,
+  describe: DescribeOption,
+): ClientCertConfig | undefined {
+  const mode =
+    modeText !== undefined
+      ? parseChoice(describe('clientCert'), modeText, CLIENT_CERT_MODES)
+      : ca !== undefined
+        ? 'require'
+        : 'none';
+  const identity = parseChoice(
+    describe('certIdentity'),
+    identityText ?? DEFAULTS.certIdentity,
+    CERT_IDENTITY_MODES,
+  );
+  if (mode === 'none') {
+    if (ca !== undefined) {
+      throw new ConfigError(`${describe('clientCa')} is given but ${describe('clientCert')} is none`, {
+        option: describe('clientCert'),
+      });
+    }
+    return undefined;
+  }
+  if (ca === undefined) {
+    throw new ConfigError(`${describe('clientCert')} ${mode} needs ${describe('clientCa')} FILE`, {
+      option: describe('clientCa'),
+    });
+  }
+  if (!(mqtt.mqtt && mqtt.mqttTls) && !(ws.ws && ws.wsTls)) {
+    throw new ConfigError(
+      `${describe('clientCert')} ${mode} needs a TLS listener (${describe('mqttCert')} or ${describe('wsCert')})`,
+      { option: describe('clientCert') },
+    );
+  }
+  if (mode === 'require') {
+    const plain = mqtt.mqtt && !mqtt.mqttTls ? 'mqtt' : ws.ws && !ws.wsTls ? 'ws' : undefined;
+    if (plain !== undefined) {
+      throw new ConfigError(
+        `${describe('clientCert')} require: ${describe(plain)} is plain (no TLS), so clients could connect without a certificate; give it TLS or turn it off`,
+        { option: describe(plain) },
+      );
+    }
+  }
+  return { mode, ca, identity };
 }

@@ -4,7 +4,16 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors';
-import type { AuthMode, GatewayDialect, HostPort, LogFormat, LogLevel, TenantMode } from '../types';
+import type {
+  AuthMode,
+  CertIdentityMode,
+  ClientCertMode,
+  GatewayDialect,
+  HostPort,
+  LogFormat,
+  LogLevel,
+  TenantMode,
+} from '../types';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text', 'auto'];
@@ -17,7 +26,9 @@ export const DIALECTS: readonly GatewayDialect[] = [
   'rabbitmq-v1',
 ];
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'users', 'pass-through'];
-export const TENANT_MODES: readonly TenantMode[] = ['none', 'username-prefix'];
+export const TENANT_MODES: readonly TenantMode[] = ['none', 'username-prefix', 'users-file'];
+export const CLIENT_CERT_MODES: readonly ClientCertMode[] = ['none', 'request', 'require'];
+export const CERT_IDENTITY_MODES: readonly CertIdentityMode[] = ['cn', 'dn'];
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 

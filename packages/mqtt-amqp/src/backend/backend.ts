@@ -6,7 +6,7 @@
  * - `$mqtt.willservice` (peer sender, link name = client id): AMQP_WILL / AMQP_WILL_CLEAR; its detach decides;
  * - `$mqtt.subscriptionservice` (peer sender): AMQP_LIST / AMQP_CLOSE / AMQP_SUBSCRIBE / AMQP_UNSUBSCRIBE;
  * - `$mqtt.to.<id>.control` and `$mqtt.to.<id>.publish` (peer receivers): replies and deliveries;
- * - `$mqtt.<id>.pubrel` (peer sender): AMQP_PUBREL;
+ * - `$mqtt.<id>.pubrel` (peer sender): AMQP_PUBREL, and AMQP_PUBLISH_RELEASED (mapping/publish-released.ts);
  * - any other address: a topic. A peer sender publishes on it (an anonymous link publishes on each message's
  *   `to`); a peer receiver subscribes to it, the address read as an MQTT topic filter (wildcards included).
  */
@@ -26,18 +26,26 @@ import {
 import { validateTopicFilter, validateTopicName } from '@dragoman/mqtt';
 import { createAddresses } from '../addresses';
 import { ConfigurationError, MappingError, StoreLimitError } from '../errors';
+import { decodePublishReleased, isPublishReleased, packetIdOf } from '../mapping/publish-released';
 import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
 import { type PublishOutcome, SubscriptionService } from '../services/subscription-service';
 import { WillService } from '../services/will-service';
 import { createMemoryStores } from '../store';
+import { createMemoryQos2Store, type Qos2Store } from '../store/qos2-store';
 import type { Addresses, DecodedControl, DecodedPublish, MqttMessage, Stores } from '../types';
 import { type BackendCodec, createCodec } from './codec';
 import { ControlLinks } from './control-links';
 import { NativeReceivers } from './native-receivers';
-import { type Publication, PublisherLink } from './publisher-link';
+import { type ExactlyOnceKey, type Publication, PublisherLink } from './publisher-link';
 import { SenderOutlet } from './sender-outlet';
 import type { BackendEvents, BackendOptions, BackendStats } from './types';
+import {
+  DEFAULT_MAX_UNRELEASED,
+  DEFAULT_MAX_UNRELEASED_PER_CLIENT,
+  type UnreleasedEntry,
+  UnreleasedQos2,
+} from './unreleased-qos2';
 
 /** Link property (on the attach) or message annotation naming the MQTT client that publishes, for no-local. */
 export const PUBLISHER_ID_KEY = 'x-opt-mqtt-client-id';
@@ -82,6 +90,12 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #holdBack: boolean;
   readonly #slowSubscriberTimeoutMs: number;
   #rejectedSlowSubscriber = 0;
+  /** QoS 2 publications routed and not released yet, per client (DUP re-sends of them are not routed). */
+  readonly #unreleased: UnreleasedQos2;
+  readonly #qos2Store: Qos2Store;
+  readonly #ownQos2Store: boolean;
+  #duplicatesNotRouted = 0;
+  #rejectedRetained = 0;
   #resumeScheduled = false;
   #heldTimer: NodeJS.Timeout | undefined;
 
@@ -100,6 +114,9 @@ export class Backend extends EventEmitter<BackendEvents> {
     published: () => number;
     /** Registers what to call when a subscriber may have room again. */
     onRoom: (listener: () => void) => void;
+    unreleased: UnreleasedQos2;
+    qos2Store: Qos2Store;
+    ownQos2Store: boolean;
     options: BackendOptions;
   }) {
     super();
@@ -114,6 +131,9 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#publishedCount = parts.published;
     this.#options = parts.options;
     this.#codec = parts.codec;
+    this.#unreleased = parts.unreleased;
+    this.#qos2Store = parts.qos2Store;
+    this.#ownQos2Store = parts.ownQos2Store;
     this.#holdBack = (parts.options.slowSubscriberPolicy ?? 'backpressure') === 'backpressure';
     this.#slowSubscriberTimeoutMs =
       parts.options.slowSubscriberTimeoutMs ?? DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS;
@@ -160,6 +180,10 @@ export class Backend extends EventEmitter<BackendEvents> {
       waitingPublications,
       heldPublisherLinks,
       rejectedSlowSubscriber: this.#rejectedSlowSubscriber,
+      unreleasedQos2: this.#unreleased.size,
+      unreleasedQos2Evicted: this.#unreleased.evicted,
+      duplicatesNotRouted: this.#duplicatesNotRouted,
+      rejectedRetained: this.#rejectedRetained,
     };
   }
 
@@ -183,6 +207,7 @@ export class Backend extends EventEmitter<BackendEvents> {
       await this.#listener.close();
       await this.#subscriptions.idle();
       if (this.#ownStores) await this.#stores.close();
+      if (this.#ownQos2Store) await this.#qos2Store.close();
     })();
     return this.#closing;
   }
@@ -401,6 +426,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       }
       case 'close':
         this.#wills.sessionEnded(clientId);
+        // A clean session starts: what the client had not released belongs to the session it drops.
+        this.#unreleased.clear(clientId);
         await this.#subscriptions.close(clientId);
         this.#own(clientId, connection);
         this.#attachPublishLink(clientId, connection);
@@ -447,6 +474,10 @@ export class Backend extends EventEmitter<BackendEvents> {
   #onPubrelLink(link: IncomingLink, clientId: string): void {
     const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
     receiver.on('delivery', (delivery) => {
+      if (isPublishReleased(delivery.message)) {
+        this.#onPublishReleased(clientId, delivery);
+        return;
+      }
       const control = this.#decode(delivery);
       if (control === undefined) return;
       if (control.subject !== 'pubrel') {
@@ -472,6 +503,25 @@ export class Backend extends EventEmitter<BackendEvents> {
         },
       );
     });
+  }
+
+  /** AMQP_PUBLISH_RELEASED: the client released a QoS 2 packet id whose publication went over an older link. */
+  #onPublishReleased(clientId: string, delivery: Delivery): void {
+    let packetId: number;
+    try {
+      packetId = decodePublishReleased(delivery.message).packetId;
+    } catch (error) {
+      this.#malformed += 1;
+      delivery.reject(this.#errorFor(error));
+      return;
+    }
+    try {
+      this.#unreleased.release(clientId, packetId);
+    } catch (error) {
+      delivery.reject(this.#errorFor(error));
+      return;
+    }
+    delivery.accept();
   }
 
   #onPublishLink(connection: AmqpConnection, link: IncomingLink, clientId: string): void {
@@ -530,6 +580,7 @@ export class Backend extends EventEmitter<BackendEvents> {
         hasRoom: (p) => this.#hasRoomFor(p),
         route: (p) => this.#routePublication(p),
         timedOut: (p) => this.#refuseSlow(p),
+        admit: (p) => this.#admit(p),
       },
       this.#holdBack,
     );
@@ -583,6 +634,17 @@ export class Backend extends EventEmitter<BackendEvents> {
     }
     const annotated = delivery.message.messageAnnotations?.[PUBLISHER_ID_KEY];
     const publisherId = typeof annotated === 'string' ? annotated : linkPublisher;
+    const packetId = packetIdOf(delivery.message);
+    // QoS 2 from an MQTT client (named by the link or the message) on an exactly-once link, message-id = its
+    // packet id: remembered until released (spec "Publish, client to network").
+    const exactlyOnce: ExactlyOnceKey | undefined =
+      message.qos === 2 &&
+      publisherId !== undefined &&
+      packetId !== undefined &&
+      !delivery.presettled &&
+      receiver.settleModes.receiver === 'second'
+        ? { clientId: publisherId, packetId, dup: message.dup }
+        : undefined;
     const published: MqttMessage = {
       topic: message.topic,
       payload: message.payload,
@@ -590,21 +652,69 @@ export class Backend extends EventEmitter<BackendEvents> {
       retain: message.retain,
       ...(message.properties !== undefined ? { properties: message.properties } : {}),
     };
-    return { delivery, message: published, publisherId };
+    return { delivery, message: published, publisherId, exactlyOnce };
   }
 
   #hasRoomFor({ message, publisherId }: Publication): boolean {
     return this.#native.hasRoomFor(message) && this.#subscriptions.hasRoomFor(message, publisherId);
   }
 
-  /** Routes a publication and settles its delivery with the outcome. */
-  #routePublication({ delivery, message, publisherId }: Publication): Promise<void> {
+  /**
+   * A retained publication is admitted only if the retained store keeps it: otherwise it is refused with
+   * `amqp:resource-limit-exceeded` (the FE answers PUBACK / PUBREC 0x97) and routed to nobody. The store write
+   * happens here (the Subscription service's own write then replaces it with the same message).
+   */
+  #admit({ delivery, message, exactlyOnce }: Publication): Promise<boolean> | undefined {
+    if (!message.retain || message.payload.length === 0) return undefined;
+    if (exactlyOnce?.dup && this.#unreleased.has(exactlyOnce.clientId, exactlyOnce.packetId))
+      return undefined;
+    return this.#stores.retained.set(message).then(
+      () => true,
+      (error: unknown) => {
+        if (!(error instanceof StoreLimitError)) return true; // a store failure: routed anyway, reported there
+        this.#rejectedRetained += 1;
+        // Still reported, so that hosts counting retained-limit hits see this one.
+        this.#fail(error);
+        if (delivery.settleable) {
+          delivery.reject({ condition: 'amqp:resource-limit-exceeded', description: error.message });
+        }
+        return false;
+      },
+    );
+  }
+
+  /**
+   * Routes a publication and settles its delivery with the outcome. A QoS 2 publication of an MQTT client is
+   * remembered, once routed, before it is accepted, until its publisher settles (PUBREL) or releases it; one
+   * that comes again with DUP meanwhile is accepted and not routed twice.
+   */
+  #routePublication({ delivery, message, publisherId, exactlyOnce }: Publication): Promise<void> {
+    if (exactlyOnce?.dup && this.#unreleased.has(exactlyOnce.clientId, exactlyOnce.packetId)) {
+      this.#duplicatesNotRouted += 1;
+      if (delivery.settleable) {
+        delivery.accept();
+        const entry = this.#unreleased.get(exactlyOnce.clientId, exactlyOnce.packetId);
+        if (entry !== undefined) this.#forgetOnSettle(delivery, entry);
+      }
+      return Promise.resolve();
+    }
     return this.#route(message, publisherId).then(
       (outcome) => {
+        let entry: UnreleasedEntry | undefined;
+        if (exactlyOnce !== undefined && outcome.refused === 0) {
+          // Kept even when the link went meanwhile: the client re-sends it with DUP on its next connection.
+          try {
+            entry = this.#unreleased.add(exactlyOnce.clientId, exactlyOnce.packetId);
+          } catch (error) {
+            if (delivery.settleable) delivery.reject(this.#errorFor(error));
+            return;
+          }
+        }
         // The publisher's link may have detached while routing (a client that published and left at once).
         if (!delivery.settleable) return;
         if (outcome.refused === 0) {
           delivery.accept();
+          if (entry !== undefined) this.#forgetOnSettle(delivery, entry);
           return;
         }
         // The store's `refuse` policy: a full backlog pushes back on the publisher (MQTT 5: quota exceeded).
@@ -617,6 +727,20 @@ export class Backend extends EventEmitter<BackendEvents> {
       (error: unknown) => {
         if (delivery.settleable) delivery.reject(this.#errorFor(error));
       },
+    );
+  }
+
+  /** The publisher settled (its client sent PUBREL): forgotten. A link gone first keeps it. */
+  #forgetOnSettle(delivery: Delivery, entry: UnreleasedEntry): void {
+    delivery.whenSettled().then(
+      () => {
+        try {
+          this.#unreleased.remove(entry);
+        } catch (error) {
+          this.#fail(error);
+        }
+      },
+      () => {},
     );
   }
 
@@ -736,12 +860,14 @@ function clientOf(request: DecodedControl): string | undefined {
  * `restartGraceMs` for their clients), then listens. Rejects if the listener cannot bind.
  */
 export async function createBackend(options: BackendOptions = {}): Promise<Backend> {
-  checkSlowSubscriberOptions(options);
+  checkBackendOptions(options);
   const addresses = createAddresses(options.addresses);
   const ownStores = options.store === undefined;
   const stores = options.store ?? createMemoryStores();
   const now = options.now ?? Date.now;
   const codec = createCodec(addresses, options.dialect ?? 'enmasse', now);
+  const ownQos2Store = options.qos2Store === undefined;
+  const qos2Store = options.qos2Store ?? createMemoryQos2Store();
   let backend: Backend | undefined;
   const onError = (error: unknown): void => {
     if (backend !== undefined && backend.listenerCount('error') > 0) {
@@ -754,6 +880,10 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     const onRoom = (): void => {
       for (const listener of roomListeners) listener();
     };
+    const unreleased = new UnreleasedQos2(qos2Store, {
+      maxPerClient: options.maxUnreleasedQos2PerClient ?? DEFAULT_MAX_UNRELEASED_PER_CLIENT,
+      max: options.maxUnreleasedQos2 ?? DEFAULT_MAX_UNRELEASED,
+    });
     const subscriptions = await SubscriptionService.start({
       sessions: stores.sessions,
       retained: stores.retained,
@@ -806,17 +936,27 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       route,
       published: () => published,
       onRoom: (listener) => roomListeners.push(listener),
+      unreleased,
+      qos2Store,
+      ownQos2Store,
       options,
     });
     return backend;
   } catch (error) {
     if (ownStores) await stores.close();
+    if (ownQos2Store) await qos2Store.close();
     throw error;
   }
 }
 
 /** Throws `ConfigurationError` for a policy or time-out that makes no sense. */
-function checkSlowSubscriberOptions(options: BackendOptions): void {
+function checkBackendOptions(options: BackendOptions): void {
+  for (const key of ['maxUnreleasedQos2PerClient', 'maxUnreleasedQos2'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new ConfigurationError(key, `a positive integer, not ${String(value)}`);
+    }
+  }
   const policy = options.slowSubscriberPolicy;
   if (policy !== undefined && policy !== 'backpressure' && policy !== 'drop') {
     throw new ConfigurationError('slowSubscriberPolicy', `'backpressure' or 'drop', not '${String(policy)}'`);

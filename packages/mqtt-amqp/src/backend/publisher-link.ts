@@ -8,6 +8,9 @@
  * Its delivery is settled only once routed, so nothing is accepted that a subscriber could not take. A
  * publication waiting longer than the time-out is rejected (`amqp:resource-limit-exceeded`), so a subscriber
  * that never takes anything holds its publishers for a bounded time only.
+ *
+ * A publication may first need an asynchronous admission (a retained message needs room in the retained
+ * store): while it is being admitted the publications after it wait, so the order per link still holds.
  */
 import type { Delivery, Receiver } from '@dragoman/amqp';
 import type { MqttMessage } from '../types';
@@ -17,6 +20,18 @@ export interface Publication {
   readonly delivery: Delivery;
   readonly message: MqttMessage;
   readonly publisherId: string | undefined;
+  /**
+   * Set for a QoS 2 publication of an MQTT client (its id known) on an exactly-once link whose `message-id` is
+   * the MQTT packet id: the backend remembers it until released, and a DUP re-send is not routed twice.
+   */
+  readonly exactlyOnce: ExactlyOnceKey | undefined;
+}
+
+/** Who published a QoS 2 publication and under which packet id; `dup` = the delivery-count said DUP. */
+export interface ExactlyOnceKey {
+  readonly clientId: string;
+  readonly packetId: number;
+  readonly dup: boolean;
 }
 
 /** What a publisher link asks of the backend. */
@@ -27,6 +42,11 @@ export interface PublicationRouter {
   route(publication: Publication): Promise<void>;
   /** The publication waited `timeoutMs` without room: it is refused. */
   timedOut(publication: Publication): void;
+  /**
+   * A check before routing, or undefined when there is none for this publication. Resolves true to route it,
+   * false when it was refused (its delivery settled by the router).
+   */
+  admit(publication: Publication): Promise<boolean> | undefined;
 }
 
 export class PublisherLink {
@@ -41,6 +61,8 @@ export class PublisherLink {
   #routing = 0;
   /** Since when the head of `#waiting` has been waiting, epoch ms. */
   #headSince = 0;
+  /** A publication is being admitted: the ones after it wait. */
+  #admitting = false;
 
   constructor(receiver: Receiver, window: number, router: PublicationRouter, holdBack: boolean) {
     this.#receiver = receiver;
@@ -63,7 +85,8 @@ export class PublisherLink {
 
   /** A publication arrived (already decoded and valid). */
   offer(publication: Publication, now: number): void {
-    if (this.#waiting.length > 0) {
+    if (this.#waiting.length > 0 || this.#admitting) {
+      if (this.#waiting.length === 0) this.#headSince = now;
       this.#waiting.push(publication);
       return;
     }
@@ -78,7 +101,7 @@ export class PublisherLink {
   /** Subscribers may have room again: routes what waits, in order, as far as it can. */
   resume(now: number): void {
     let moved = false;
-    while (this.#waiting.length > 0) {
+    while (this.#waiting.length > 0 && !this.#admitting) {
       const head = this.#waiting[0] as Publication;
       if (!this.#mayGo(head)) break;
       this.#waiting.shift();
@@ -92,7 +115,7 @@ export class PublisherLink {
   /** Refuses the head if it has waited `timeoutMs` or more, then goes on with the rest. */
   expire(now: number, timeoutMs: number): void {
     const head = this.#waiting[0];
-    if (head === undefined || now - this.#headSince < timeoutMs) return;
+    if (head === undefined || this.#admitting || now - this.#headSince < timeoutMs) return;
     this.#waiting.shift();
     this.#headSince = now;
     this.#router.timedOut(head);
@@ -112,6 +135,29 @@ export class PublisherLink {
   }
 
   #route(publication: Publication): void {
+    const admission = this.#router.admit(publication);
+    if (admission !== undefined) {
+      this.#admitting = true;
+      this.#routing += 1;
+      void admission
+        .then(
+          (admitted) => {
+            if (admitted) this.#dispatch(publication);
+          },
+          () => {},
+        )
+        .finally(() => {
+          this.#routing -= 1;
+          this.#admitting = false;
+          this.resume(Date.now());
+          this.#topUp();
+        });
+      return;
+    }
+    this.#dispatch(publication);
+  }
+
+  #dispatch(publication: Publication): void {
     this.#routing += 1;
     void this.#router.route(publication).finally(() => {
       this.#routing -= 1;

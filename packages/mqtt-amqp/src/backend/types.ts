@@ -3,6 +3,7 @@
  */
 import type { ListenOptions } from '@dragoman/amqp';
 import type { SubscriptionServiceStats, WillServiceStats } from '../services/types';
+import type { Qos2Store } from '../store/qos2-store';
 import type { AddressOptions, Dialect, DialectName, MqttMessage, Stores } from '../types';
 
 /** Options of `createBackend`. Every field is optional; each limit has a safe default. */
@@ -66,6 +67,21 @@ export interface BackendOptions {
    * `reason-code` for the front end's SUBACK. Default 0x80 (unspecified error).
    */
   readonly refusedSubscriptionReasonCode?: number;
+  /**
+   * Where the QoS 2 publications routed and not yet released by their MQTT client are remembered (so that a
+   * DUP re-send after a reconnect is not routed twice). Default: memory, made for this backend (lost with it).
+   * For persistent sessions that must survive a restart pass `openLmdbQos2Store({ path })`; a store given here
+   * belongs to the caller and is not closed by `close()`.
+   */
+  readonly qos2Store?: Qos2Store;
+  /**
+   * Most QoS 2 publications remembered per client (each held until its PUBREL). Beyond it the client's oldest
+   * entry is forgotten (at worst a later DUP re-send of that one is routed twice; nothing is lost). Default
+   * 1 000 — above any sensible receive maximum, since a client has at most that many unreleased at once.
+   */
+  readonly maxUnreleasedQos2PerClient?: number;
+  /** Most QoS 2 publications remembered in total; beyond it the oldest is forgotten. Default 100 000. */
+  readonly maxUnreleasedQos2?: number;
   /** Clock, epoch ms (message expiry). Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -90,6 +106,14 @@ export interface BackendStats {
   readonly heldPublisherLinks: number;
   /** Publications rejected because a subscriber had no room for `slowSubscriberTimeoutMs`. */
   readonly rejectedSlowSubscriber: number;
+  /** QoS 2 publications remembered until their MQTT client releases them (PUBREL). */
+  readonly unreleasedQos2: number;
+  /** Remembered QoS 2 publications forgotten because `maxUnreleasedQos2PerClient` / `maxUnreleasedQos2` was reached. */
+  readonly unreleasedQos2Evicted: number;
+  /** DUP re-sends of remembered QoS 2 publications: accepted and not routed again. */
+  readonly duplicatesNotRouted: number;
+  /** Retained publications refused (`amqp:resource-limit-exceeded`) because the retained store was full. */
+  readonly rejectedRetained: number;
   /** Messages published (by any link, and wills). */
   readonly published: number;
   /** Deliveries refused as malformed (rejected with `amqp:decode-error` or `amqp:invalid-field`). */

@@ -1,0 +1,119 @@
+/**
+ * The QoS 2 publications the backend routed and whose publisher has not released them yet, per client (MQTT
+ * 4.3.3 "method B" on the receiving side, kept across connections): a re-send with DUP of one of them is
+ * accepted and not routed again. Bounded per client and in total; when full, the oldest entry is forgotten
+ * (at worst a later DUP re-send of it is routed twice — never a loss). Every change is written through to a
+ * `Qos2Store` (durable or not).
+ */
+import type { Qos2Store } from '../store/qos2-store';
+
+export const DEFAULT_MAX_UNRELEASED_PER_CLIENT = 1_000;
+export const DEFAULT_MAX_UNRELEASED = 100_000;
+
+/** One remembered publication; `remove` takes it back only if it is still the current one for its key. */
+export interface UnreleasedEntry {
+  readonly clientId: string;
+  readonly packetId: number;
+}
+
+export class UnreleasedQos2 {
+  readonly #store: Qos2Store;
+  readonly #maxPerClient: number;
+  readonly #max: number;
+  /** client id → packet id → entry, each inner map oldest first. */
+  readonly #byClient = new Map<string, Map<number, UnreleasedEntry>>();
+  /** Every entry, oldest first. */
+  readonly #all = new Set<UnreleasedEntry>();
+  #evicted = 0;
+
+  constructor(store: Qos2Store, limits: { maxPerClient: number; max: number }) {
+    this.#store = store;
+    this.#maxPerClient = limits.maxPerClient;
+    this.#max = limits.max;
+    for (const { clientId, packetId } of store.load()) this.#insert(clientId, packetId);
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Entries forgotten because a limit was reached. */
+  get evicted(): number {
+    return this.#evicted;
+  }
+
+  has(clientId: string, packetId: number): boolean {
+    return this.#byClient.get(clientId)?.has(packetId) === true;
+  }
+
+  /** The current entry for (client, packet id). */
+  get(clientId: string, packetId: number): UnreleasedEntry | undefined {
+    return this.#byClient.get(clientId)?.get(packetId);
+  }
+
+  /** Remembers (replacing any older entry for the same packet id). Throws if the store write fails. */
+  add(clientId: string, packetId: number): UnreleasedEntry {
+    this.#store.add(clientId, packetId);
+    return this.#insert(clientId, packetId);
+  }
+
+  /** Forgets `entry` if it is still the current one (a newer publication may have replaced it). */
+  remove(entry: UnreleasedEntry): void {
+    const forClient = this.#byClient.get(entry.clientId);
+    if (forClient?.get(entry.packetId) !== entry) return;
+    this.#drop(entry, forClient);
+    this.#store.remove(entry.clientId, entry.packetId);
+  }
+
+  /** Forgets whatever is held for (client, packet id): its publisher released it. */
+  release(clientId: string, packetId: number): boolean {
+    const entry = this.#byClient.get(clientId)?.get(packetId);
+    if (entry === undefined) return false;
+    this.remove(entry);
+    return true;
+  }
+
+  /** Forgets every entry of the client (its session ended). */
+  clear(clientId: string): void {
+    const forClient = this.#byClient.get(clientId);
+    if (forClient === undefined) return;
+    for (const entry of forClient.values()) this.#all.delete(entry);
+    this.#byClient.delete(clientId);
+    this.#store.clear(clientId);
+  }
+
+  #insert(clientId: string, packetId: number): UnreleasedEntry {
+    let forClient = this.#byClient.get(clientId);
+    if (forClient === undefined) {
+      forClient = new Map();
+      this.#byClient.set(clientId, forClient);
+    }
+    const previous = forClient.get(packetId);
+    if (previous !== undefined) this.#drop(previous, forClient);
+    const entry: UnreleasedEntry = { clientId, packetId };
+    if (forClient.size >= this.#maxPerClient) this.#evict(forClient.values().next().value);
+    if (this.#all.size >= this.#max) this.#evict(this.#all.values().next().value);
+    // The client's map may have gone with an eviction.
+    const current = this.#byClient.get(clientId) ?? new Map<number, UnreleasedEntry>();
+    this.#byClient.set(clientId, current);
+    current.set(packetId, entry);
+    this.#all.add(entry);
+    return entry;
+  }
+
+  #evict(entry: UnreleasedEntry | undefined): void {
+    if (entry === undefined) return;
+    const forClient = this.#byClient.get(entry.clientId);
+    if (forClient === undefined) return;
+    this.#drop(entry, forClient);
+    this.#evicted += 1;
+    this.#store.remove(entry.clientId, entry.packetId);
+  }
+
+  #drop(entry: UnreleasedEntry, forClient: Map<number, UnreleasedEntry>): void {
+    forClient.delete(entry.packetId);
+    this.#all.delete(entry);
+    if (forClient.size === 0) this.#byClient.delete(entry.clientId);
+  }
+}

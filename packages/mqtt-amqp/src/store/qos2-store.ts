@@ -1,0 +1,110 @@
+/**
+ * Where a backend keeps the QoS 2 publications it has routed and whose publisher has not released them yet
+ * ("received, not released": MQTT's PUBREC sent, PUBREL not seen), as (client id, packet id) pairs. The backend
+ * holds them in memory (bounded, see `UnreleasedQos2`) and writes every change through to a store; a durable
+ * store gives them back after a restart, so that a client with a persistent session that re-sends such a
+ * PUBLISH with DUP after the restart does not get it routed twice.
+ */
+import { createHash } from 'node:crypto';
+import { type Database, open, type RootDatabase } from 'lmdb';
+
+/** One remembered publication. */
+export interface Qos2Entry {
+  readonly clientId: string;
+  readonly packetId: number;
+}
+
+/**
+ * The store interface. Writes are synchronous and durable when they return (a durable store commits before
+ * returning), so that an entry is kept before the publication is accepted. A write that fails throws.
+ */
+export interface Qos2Store {
+  /** Every entry, oldest first (the order the backend evicts in when full). */
+  load(): Qos2Entry[];
+  /** Adds (or moves to the newest end) one entry. */
+  add(clientId: string, packetId: number): void;
+  remove(clientId: string, packetId: number): void;
+  /** Removes every entry of the client. */
+  clear(clientId: string): void;
+  close(): Promise<void>;
+}
+
+/** Keeps nothing beyond the backend's own memory: entries are lost with the process. */
+export function createMemoryQos2Store(): Qos2Store {
+  return {
+    load: () => [],
+    add: () => {},
+    remove: () => {},
+    clear: () => {},
+    close: () => Promise.resolve(),
+  };
+}
+
+/** What is kept under a key: how old the entry is, and the entry itself (the key may hold only a digest). */
+interface EntryValue {
+  age: number;
+  clientId: string;
+  packetId: number;
+}
+
+// LMDB keys are limited to about 1 978 bytes, MQTT client ids to 65 535: a long one is keyed by its SHA-256
+// digest behind a NUL, which no MQTT string contains.
+const MAX_PLAIN_KEY_BYTES = 1_024;
+function storageKey(clientId: string): string {
+  if (Buffer.byteLength(clientId) <= MAX_PLAIN_KEY_BYTES) return clientId;
+  return `\u0000${createHash('sha256').update(clientId).digest('hex')}`;
+}
+
+/** `<client key> NUL <packet id>`: one client's entries are contiguous (a range from `<key> NUL` to `<key> SOH`). */
+function entryKey(clientId: string, packetId: number): string {
+  return `${storageKey(clientId)}\u0000${packetId}`;
+}
+
+/**
+ * The durable store: one LMDB environment at `options.path` (its own, apart from the session stores' one).
+ * Each entry is kept under its client and packet id with a counter saying how old it is.
+ */
+export class LmdbQos2Store implements Qos2Store {
+  readonly #root: RootDatabase;
+  readonly #db: Database<EntryValue, string>;
+  #next = 0;
+
+  constructor(path: string) {
+    this.#root = open({ path, maxDbs: 2 });
+    this.#db = this.#root.openDB<EntryValue, string>({ name: 'qos2-unreleased' });
+  }
+
+  load(): Qos2Entry[] {
+    const all: Array<{ entry: Qos2Entry; age: number }> = [];
+    for (const { value } of this.#db.getRange()) {
+      all.push({ entry: { clientId: value.clientId, packetId: value.packetId }, age: value.age });
+      if (value.age >= this.#next) this.#next = value.age + 1;
+    }
+    all.sort((a, b) => a.age - b.age);
+    return all.map((a) => a.entry);
+  }
+
+  add(clientId: string, packetId: number): void {
+    this.#db.putSync(entryKey(clientId, packetId), { age: this.#next++, clientId, packetId });
+  }
+
+  remove(clientId: string, packetId: number): void {
+    this.#db.removeSync(entryKey(clientId, packetId));
+  }
+
+  clear(clientId: string): void {
+    const id = storageKey(clientId);
+    for (const key of [...this.#db.getKeys({ start: `${id}\u0000`, end: `${id}\u0001` })]) {
+      this.#db.removeSync(key);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#root.close();
+  }
+}
+
+/** Opens (creating it if missing) the durable QoS 2 store at `options.path`. One process opens a path at a time. */
+export function openLmdbQos2Store(options: { path: string }): Qos2Store {
+  return new LmdbQos2Store(options.path);
+}

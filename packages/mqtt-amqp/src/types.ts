@@ -340,6 +340,11 @@ export interface QueuedMessage {
   readonly seq: number;
   /** The message, its `messageExpiryInterval` reduced to the time left. */
   readonly message: MqttMessage;
+  /**
+   * QoS 2: the client answered PUBREC and its AMQP_PUBREL was accepted (`SessionStore.release`): only its
+   * PUBREL may be sent again, never the PUBLISH. Such an entry neither expires nor is evicted.
+   */
+  readonly released?: boolean;
 }
 
 export type EnqueueResult =
@@ -389,6 +394,11 @@ export interface SessionStore {
   backlog(clientId: string, options?: { limit?: number }): Promise<QueuedMessage[]>;
   /** Removes one delivered entry; false when it was not there. */
   ack(clientId: string, seq: number): Promise<boolean>;
+  /**
+   * Marks a QoS 2 entry released (its PUBREL step began: see `QueuedMessage.released`), durably before it
+   * resolves; it stays in the backlog until `ack`. False when the entry was not there.
+   */
+  release(clientId: string, seq: number): Promise<boolean>;
   /** Number of queued entries (expired ones included until purged). */
   backlogSize(clientId: string): Promise<number>;
   close(): Promise<void>;

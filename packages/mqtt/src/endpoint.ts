@@ -397,9 +397,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   /**
    * Sends a message to the client. QoS 0 resolves once written. QoS 1 resolves on PUBACK, QoS 2 on
-   * PUBCOMP (or on a failed PUBREC), with the client's reason code. Rejects with MqttPublishError
-   * ('window-full' when canPublish is false, 'packet-too-large', 'invalid-message', 'not-connected',
-   * 'aborted') or MqttConnectionClosedError when the connection closes first.
+   * PUBCOMP (or on a failed PUBREC), with the client's reason code. `options.messageId` / `options.dup`
+   * let the host choose the packet identifier and set DUP (a redelivery from its session store). Rejects
+   * with MqttPublishError ('window-full' when canPublish is false, 'packet-too-large', 'invalid-message',
+   * 'packet-id-in-use' for a chosen identifier in flight, 'not-connected', 'aborted') or
+   * MqttConnectionClosedError when the connection closes first.
    */
   publish(message: OutboundMessage, options: PublishOptions = {}): Promise<PublishOutcome> {
     try {
@@ -412,8 +414,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   /**
    * Session resume: re-sends a message the previous connection left pending (from pendingPublishes()),
-   * with its packet identifier — PUBLISH with DUP set, or PUBREL. Call it after accept() and before new
-   * publishes. Messages beyond the window wait in order (canPublish stays false until they are sent).
+   * with its packet identifier — PUBLISH with DUP set, or PUBREL (for which only the identifier matters).
+   * Call it after accept() and before new publishes. Messages beyond the window wait in order (canPublish
+   * stays false until they are sent). An identifier in flight is refused with 'packet-id-in-use'.
    */
   resend(pending: PendingPublish, options: PublishOptions = {}): Promise<PublishOutcome> {
     try {

@@ -27,8 +27,10 @@ export type MqttPublishErrorCode =
   | 'window-full'
   /** The encoded PUBLISH exceeds the maximum packet size the client announced; it was not sent. */
   | 'packet-too-large'
-  /** The message is invalid (bad topic name, QoS, ...). */
+  /** The message is invalid (bad topic name, QoS, packet identifier outside 1..65535, ...). */
   | 'invalid-message'
+  /** The packet identifier the host chose (PublishOptions.messageId, resend) is in flight on this connection. */
+  | 'packet-id-in-use'
   /** The endpoint has not been accepted yet. */
   | 'not-connected'
   /** options.signal was aborted. */

@@ -28,7 +28,8 @@ export interface InflightEntry {
   bytes: Buffer | undefined;
 }
 
-const MAX_PACKET_ID = 0xffff;
+/** The highest MQTT packet identifier. */
+export const MAX_PACKET_ID = 0xffff;
 
 export class OutboundInflight {
   private readonly entries = new Map<number, InflightEntry>();

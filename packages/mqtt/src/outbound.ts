@@ -4,7 +4,7 @@
  */
 import { encodePacket } from './encoder';
 import { MqttPublishError } from './errors';
-import { type InflightEntry, OutboundInflight } from './inflight';
+import { type InflightEntry, MAX_PACKET_ID, OutboundInflight } from './inflight';
 import { ReasonCode } from './reason-codes';
 import { validateTopicName } from './topic-validation';
 import type {
@@ -95,8 +95,8 @@ export class OutboundFlow {
     if (qos > 0 && !this.inflight.hasRoom) {
       throw new MqttPublishError('window-full', `in-flight window of ${this.inflight.window} is full`);
     }
-    const messageId = qos > 0 ? this.inflight.allocateId() : 0;
-    const bytes = this.encode({ ...message, payload }, messageId, false);
+    const messageId = qos === 0 ? 0 : (this.chosenId(options.messageId) ?? this.inflight.allocateId());
+    const bytes = this.encode({ ...message, payload }, messageId, options.dup === true);
     if (alias !== undefined) this.aliases.set(alias, topic);
     if (qos === 0) {
       this.link.writeBytes(bytes);
@@ -104,6 +104,18 @@ export class OutboundFlow {
     }
     const stored: Normalized = { ...withoutAlias({ ...message, topic }), payload, qos };
     return this.track(stored, messageId, 'publish', options, bytes);
+  }
+
+  /** The host's packet identifier (PublishOptions.messageId), checked: in range and not in flight. */
+  private chosenId(messageId: number | undefined): number | undefined {
+    if (messageId === undefined) return undefined;
+    if (!Number.isInteger(messageId) || messageId < 1 || messageId > MAX_PACKET_ID) {
+      throw new MqttPublishError('invalid-message', `packet identifier ${messageId} is not in 1..65535`);
+    }
+    if (this.inflight.has(messageId)) {
+      throw new MqttPublishError('packet-id-in-use', `packet identifier ${messageId} is in flight`);
+    }
+    return messageId;
   }
 
   /** The topic a PUBLISH stands for, after checking its name and alias. */
@@ -133,11 +145,12 @@ export class OutboundFlow {
    * connection); see MqttEndpoint.resend. Throws MqttPublishError.
    */
   resend(pending: PendingPublish, options: PublishOptions): Promise<PublishOutcome> {
-    if (this.inflight.has(pending.messageId)) {
-      throw new MqttPublishError('invalid-message', `packet identifier ${pending.messageId} is in use`);
+    this.chosenId(pending.messageId);
+    if (pending.state === 'publish') {
+      // A PUBREL carries only the packet identifier: its message may be a placeholder.
+      const valid = validateTopicName(pending.message.topic);
+      if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
     }
-    const valid = validateTopicName(pending.message.topic);
-    if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
     const message: Normalized = {
       ...withoutAlias(pending.message),
       payload: toBuffer(pending.message.payload),

@@ -457,11 +457,31 @@ export interface PublishOptions {
    * message stays pending (state 'pubrel') so it can be resumed.
    */
   onReceived?: (info: PubrecInfo) => void | Promise<void>;
+  /**
+   * QoS 1/2: the packet identifier to send the PUBLISH with (1..65535), chosen by the host — e.g. a gateway
+   * whose session store numbers a client's messages, so that a redelivery on a later connection carries the
+   * same identifier. Default: the endpoint picks a free one. An identifier already in flight on this
+   * connection is refused with MqttPublishError 'packet-id-in-use'; one outside 1..65535 with
+   * 'invalid-message'. Ignored for QoS 0.
+   */
+  messageId?: number;
+  /**
+   * QoS 1/2: sets the DUP flag — the message is a redelivery of one an earlier connection sent (and may
+   * have reached the client). Ignored for QoS 0 (DUP is always 0 there). Default false.
+   */
+  dup?: boolean;
 }
 
-/** An outbound QoS 1/2 message the client has not completed; the host stores these for session resume. */
+/**
+ * An outbound QoS 1/2 message the client has not completed; the host stores these for session resume and
+ * gives them back to `resend()` on the next connection.
+ */
 export interface PendingPublish {
   messageId: number;
+  /**
+   * The message. For state 'pubrel' only the packet identifier goes on the wire (a PUBREL): a host that no
+   * longer has the message may pass any placeholder (its topic is not checked).
+   */
   message: OutboundMessage & { qos: 1 | 2 };
   /** 'publish': PUBLISH sent, no PUBACK/PUBREC yet. 'pubrel': PUBREC received, PUBCOMP outstanding. */
   state: 'publish' | 'pubrel';

@@ -447,6 +447,17 @@ export class ClientBridge {
         return topic === decoded.topic ? decoded : { ...decoded, topic };
       },
       pubrel: (messageId) => this.sendPubrel(messageId),
+      // Only the packet id goes on the wire: the topic (tenant scope removed) is for pendingPublishes().
+      resendPubrel: (packetId, topic) =>
+        endpoint.resend({
+          messageId: packetId,
+          state: 'pubrel',
+          message: {
+            topic: (topic === undefined ? undefined : this.scope.unscope(topic)) ?? '',
+            payload: '',
+            qos: 2,
+          },
+        }),
       v5: this.v5,
       aliases: this.aliases,
     });

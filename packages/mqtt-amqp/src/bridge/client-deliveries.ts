@@ -6,6 +6,7 @@ import {
   type PublishOutcome,
   type PublishProperties,
 } from '@dragoman/mqtt';
+import { decodePubrelRequest, isPubrelRequest } from '../mapping/pubrel';
 import type { DecodedPublish } from '../types';
 import type { OutboundTopicAliases } from './topic-aliases';
 
@@ -24,6 +25,11 @@ export interface ClientDeliveriesHost {
   decode(delivery: Delivery): DecodedPublish;
   /** Sends AMQP_PUBREL for the AMQP_PUBLISH `messageId`; resolves once it is accepted. */
   pubrel(messageId: MessageId): Promise<void>;
+  /**
+   * Writes PUBREL for `packetId` (a QoS 2 message an earlier connection left in its PUBREL step:
+   * `endpoint.resend({ state: 'pubrel' })`); resolves on the client's PUBCOMP.
+   */
+  resendPubrel(packetId: number, topic: string | undefined): Promise<PublishOutcome>;
   /** MQTT 5 client: properties, topic aliases and subscription identifiers are written. */
   readonly v5: boolean;
   readonly aliases: OutboundTopicAliases;
@@ -34,9 +40,15 @@ export interface ClientDeliveriesHost {
  * Credit is granted only while the client's in-flight window has room: credit held by the peer plus
  * deliveries held here never exceed the window, and no credit is given while the client's socket is
  * backed up, so a slow subscriber holds at most `window` messages in the gateway.
- * QoS 0: settled at once, then written. QoS 1: written, settled on PUBACK. QoS 2: written; on PUBREC
- * AMQP_PUBREL goes to `$mqtt.<client id>.pubrel` and, once accepted, the delivery is settled; then PUBREL
- * to the client. An expired message is settled (accepted) and not written.
+ *
+ * A QoS 1/2 PUBLISH goes out with packet id = the AMQP message-id when that is one (1..65535; the
+ * Subscription service numbers each session's messages so) and DUP = the delivery's redelivered flag; a
+ * message-id that is no packet id (another AMQP network), or one already in flight, gets an id of the
+ * endpoint's. QoS 0: settled at once, then written. QoS 1: written, settled on PUBACK. QoS 2: written; on
+ * PUBREC AMQP_PUBREL goes to `$mqtt.<client id>.pubrel` and, once accepted, PUBREL to the client; the
+ * delivery is settled on PUBCOMP, so that one that comes back unsettled tells the service the client may
+ * still be owed its PUBREL. A PUBREL request (subject `pubrel`) is written as PUBREL and accepted on PUBCOMP.
+ * An expired message is settled (accepted) and not written.
  */
 export class ClientDeliveries {
   private highWater = 0;
@@ -93,6 +105,10 @@ export class ClientDeliveries {
     const held: Held = { written: false, settled: false };
     this.pending.set(delivery, held);
     if (this.pending.size > this.highWater) this.highWater = this.pending.size;
+    if (isPubrelRequest(delivery.message)) {
+      this.onPubrelRequest(delivery, held);
+      return;
+    }
     let decoded: DecodedPublish;
     try {
       decoded = this.host.decode(delivery);
@@ -117,15 +133,15 @@ export class ClientDeliveries {
       this.free(delivery);
       return;
     }
-    const options: PublishOptions =
-      decoded.qos === 2
-        ? {
-            onReceived: async () => {
-              await this.host.pubrel(decoded.messageId ?? delivery.tag);
-              this.settle(delivery, held, (d) => d.accept());
-            },
-          }
-        : {};
+    const options: PublishOptions = { dup: decoded.dup };
+    const packetId = decoded.messageId;
+    if (typeof packetId === 'number' && Number.isInteger(packetId) && packetId >= 1 && packetId <= 0xffff) {
+      options.messageId = packetId;
+    }
+    if (decoded.qos === 2) {
+      // PUBREL is written once AMQP_PUBREL is accepted; the delivery is settled on PUBCOMP, below.
+      options.onReceived = () => this.host.pubrel(decoded.messageId ?? delivery.tag);
+    }
     this.write(message, decoded.topic, options).then(
       (outcome) => {
         const code = outcome?.reasonCode ?? 0;
@@ -138,6 +154,37 @@ export class ClientDeliveries {
         this.free(delivery);
       },
       (error: unknown) => this.unwritable(delivery, held, error),
+    );
+  }
+
+  /**
+   * A PUBREL request: the client may be owed the PUBREL of a QoS 2 message an earlier connection took to its
+   * PUBREL step. Written as PUBREL with the packet id; accepted on PUBCOMP (the service forgets it then).
+   * A request whose packet id is in flight here is accepted at once: that exchange goes on and completes it.
+   */
+  private onPubrelRequest(delivery: Delivery, held: Held): void {
+    let packetId: number;
+    let topic: string | undefined;
+    try {
+      ({ packetId, topic } = decodePubrelRequest(delivery.message));
+    } catch (error) {
+      const description = error instanceof Error ? error.message : 'not a PUBREL request';
+      this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:invalid-field', description }));
+      this.free(delivery);
+      return;
+    }
+    held.written = true;
+    this.host.resendPubrel(packetId, topic).then(
+      () => {
+        this.settle(delivery, held, (d) => d.accept());
+        this.free(delivery);
+      },
+      (error: unknown) => {
+        // Closed meanwhile: `stop()` gives it back, and the next connection sends the PUBREL again.
+        if (!(error instanceof MqttPublishError) || error.code !== 'packet-id-in-use') return;
+        this.settle(delivery, held, (d) => d.accept());
+        this.free(delivery);
+      },
     );
   }
 
@@ -187,7 +234,7 @@ export class ClientDeliveries {
     topic: string,
     options: PublishOptions,
   ): Promise<PublishOutcome | undefined> {
-    const attempt = this.host.publish(message, options);
+    const attempt = this.publishWithId(message, options);
     if (message.topic !== '') return attempt;
     return attempt.catch((error: unknown) => {
       if (!(error instanceof MqttPublishError) || error.code !== 'invalid-message') throw error;
@@ -199,7 +246,24 @@ export class ClientDeliveries {
         topic,
         ...(Object.keys(properties).length > 0 ? { properties } : {}),
       };
-      return this.host.publish(full, options);
+      return this.publishWithId(full, options);
+    });
+  }
+
+  /**
+   * Writes the PUBLISH with the packet id the delivery carries; should that id be in flight already (a
+   * message-id that is not one of a session's packet ids), with one the endpoint picks.
+   */
+  private publishWithId(
+    message: OutboundMessage,
+    options: PublishOptions,
+  ): Promise<PublishOutcome | undefined> {
+    const attempt = this.host.publish(message, options);
+    if (options.messageId === undefined) return attempt;
+    return attempt.catch((error: unknown) => {
+      if (!(error instanceof MqttPublishError) || error.code !== 'packet-id-in-use') throw error;
+      const { messageId: _taken, ...rest } = options;
+      return this.host.publish(message, rest);
     });
   }
 

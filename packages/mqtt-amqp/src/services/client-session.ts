@@ -6,18 +6,37 @@
  * loses nothing acknowledged); memory holds only a window of at most `window` of them (plus QoS 0
  * messages, which are never stored), refilled from the store as deliveries settle. A QoS 0 message is sent
  * only when the link has spare credit, and dropped (counted) otherwise.
+ *
+ * Packet ids: a QoS 1/2 backlog entry goes out with message-id = its MQTT packet id, derived from its store
+ * seq (`packetIdOf`), so every delivery of it — a redelivery after a reconnect or a restart included —
+ * carries the same one. Two entries 65 535 apart share an id: the later one waits while the earlier is in
+ * flight, so ids in flight are always unique.
+ *
+ * QoS 2 (docs/mqtt-over-amqp-mapping.md, "QoS 2 towards the client"): the FE's AMQP_PUBREL for a delivery
+ * marks its entry released in the store (`release`); the delivery stays in flight until the FE settles it on
+ * the client's PUBCOMP, and only then leaves the backlog. A released entry that comes back unsettled (the
+ * link went, or the service restarted) is sent again as a PUBREL request — subject `pubrel`, message-id =
+ * the packet id — never as the PUBLISH, so the client gets its PUBREL again and nothing twice.
  */
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
+import { encodePubrelRequest } from '../mapping/pubrel';
 import type { MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
 import type { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
 
 /** A message held in memory for a client. */
 export interface PendingDelivery {
-  /** Unique in this session while the process runs; the AMQP message-id the FE sees (and echoes in PUBREL). */
+  /** Unique in this session while the process runs; orders memory. */
   readonly seq: number;
   /** The entry in the store's backlog (QoS 1/2), acknowledged there once delivered. */
   readonly storeSeq: number | undefined;
+  /**
+   * QoS 1/2 backlog entries: the MQTT packet id (1..65535), the AMQP message-id the FE sees and echoes in
+   * AMQP_PUBREL; the same on every delivery of the entry. Undefined for QoS 0.
+   */
+  readonly packetId: number | undefined;
+  /** QoS 2: its AMQP_PUBREL was accepted; what is sent now is a PUBREL request, not the PUBLISH. */
+  released: boolean;
   /** As it is delivered: QoS and retain flag of this delivery, subscription identifiers set. */
   readonly message: MqttMessage;
   /** Epoch ms; undefined = never expires. */
@@ -62,6 +81,8 @@ export class ClientSession {
   readonly #pending: PendingDelivery[] = [];
   /** Sent on the current outlet and not settled yet; by seq. */
   readonly #inFlight = new Map<number, PendingDelivery>();
+  /** The QoS 1/2 ones of `#inFlight`, by packet id. */
+  readonly #inFlightIds = new Map<number, PendingDelivery>();
   /** Store seqs in memory, or delivered and waiting for their acknowledgement: never loaded twice. */
   readonly #known = new Set<number>();
   /** Store operations under way, for `idle()`. */
@@ -157,6 +178,7 @@ export class ClientSession {
     const dropped = this.#pending.length + this.#inFlight.size;
     this.#pending.length = 0;
     this.#inFlight.clear();
+    this.#inFlightIds.clear();
     if (dropped > 0) this.#context.counters.addBuffered(-dropped);
     this.#context.onRoom();
   }
@@ -218,18 +240,33 @@ export class ClientSession {
       return 'stored';
     }
     this.#known.add(result.seq);
-    this.#push({ seq: this.#takeSeq(), storeSeq: result.seq, message, expiresAt, deliveryCount: 0 });
+    this.#push(this.#stored(result.seq, message, expiresAt, 0, false));
     this.pump();
     return 'stored';
   }
 
-  /** The FE's AMQP_PUBREL for this message-id was accepted: the QoS 2 delivery is done. */
-  release(seq: number): Promise<boolean> {
-    const delivery = this.#inFlight.get(seq);
-    if (delivery === undefined) return Promise.resolve(false);
-    this.#inFlight.delete(seq);
-    this.#freed(1);
-    return this.#finish(delivery).then(() => true);
+  /**
+   * AMQP_PUBREL for the QoS 2 delivery in flight with this packet id: its entry is marked released in the
+   * store (resolves once durable; the caller accepts the AMQP_PUBREL only then). The delivery stays in flight
+   * until the FE settles it (on the client's PUBCOMP). False when no QoS 2 delivery has this id in flight.
+   */
+  async release(packetId: number): Promise<boolean> {
+    const delivery = this.#inFlightIds.get(packetId);
+    if (delivery === undefined || delivery.storeSeq === undefined || delivery.message.qos !== 2) return false;
+    if (delivery.released) return true;
+    const stored = await this.#track(this.#context.store.release(this.clientId, delivery.storeSeq));
+    // Also when the link went meanwhile: should the object be sent again, it goes as a PUBREL request.
+    if (stored) delivery.released = true;
+    return stored;
+  }
+
+  /** Packet ids of the QoS 2 deliveries in their PUBREL step held in memory (for tests and stats). */
+  get releasedPacketIds(): number[] {
+    const ids: number[] = [];
+    for (const delivery of [...this.#inFlight.values(), ...this.#pending]) {
+      if (delivery.released && delivery.packetId !== undefined) ids.push(delivery.packetId);
+    }
+    return ids.sort((a, b) => a - b);
   }
 
   /** Resolves once no store operation of this session is under way. */
@@ -242,18 +279,25 @@ export class ClientSession {
     const outlet = this.#outlet;
     if (outlet === undefined || !this.#ready) return;
     while (outlet.credit > 0 && this.#pending.length > 0) {
-      const delivery = this.#pending.shift() as PendingDelivery;
+      const delivery = this.#pending[0] as PendingDelivery;
+      // Its packet id is still in flight with an entry 65 535 older: wait until that one is done.
+      if (delivery.packetId !== undefined && this.#inFlightIds.has(delivery.packetId)) break;
+      this.#pending.shift();
       const now = this.#context.now();
-      if (delivery.expiresAt !== undefined && delivery.expiresAt <= now) {
+      // A released message is past expiry's reach: the client answered PUBREC and is owed its PUBREL.
+      if (!delivery.released && delivery.expiresAt !== undefined && delivery.expiresAt <= now) {
         this.#context.counters.expired += 1;
         this.#freed(1);
         void this.#finish(delivery);
         continue;
       }
       this.#inFlight.set(delivery.seq, delivery);
-      outlet.send(this.#context.encode(delivery, now), (outcome) =>
-        this.#onOutcome(outlet, delivery, outcome),
-      );
+      if (delivery.packetId !== undefined) this.#inFlightIds.set(delivery.packetId, delivery);
+      const message =
+        delivery.released && delivery.packetId !== undefined
+          ? encodePubrelRequest(delivery.packetId, delivery.message.topic)
+          : withPacketId(this.#context.encode(delivery, now), delivery.packetId);
+      outlet.send(message, (outcome) => this.#onOutcome(outlet, delivery, outcome));
     }
     if (this.#pending.length === 0) this.#refill();
   }
@@ -261,7 +305,7 @@ export class ClientSession {
   #onOutcome(outlet: Outlet, delivery: PendingDelivery, outcome: Outcome | undefined): void {
     // Settled by its AMQP_PUBREL already, or let go when the link went away.
     if (this.#inFlight.get(delivery.seq) !== delivery || outcome === undefined) return;
-    this.#inFlight.delete(delivery.seq);
+    this.#leaveInFlight(delivery);
     switch (outcome.state) {
       case 'accepted':
         this.#freed(1);
@@ -355,13 +399,8 @@ export class ClientSession {
       const interval = entry.message.properties?.messageExpiryInterval;
       // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
       const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
-      this.#push({
-        seq: this.#takeSeq(),
-        storeSeq: entry.seq,
-        message: entry.message,
-        expiresAt: interval === undefined ? undefined : now + interval * 1000,
-        deliveryCount: resent ? 1 : 0,
-      });
+      const expiresAt = interval === undefined ? undefined : now + interval * 1000;
+      this.#push(this.#stored(entry.seq, entry.message, expiresAt, resent ? 1 : 0, entry.released === true));
     }
     if (complete && sawEnd) {
       this.#storeBehind = false;
@@ -430,7 +469,41 @@ export class ClientSession {
   }
 
   #volatile(message: MqttMessage, expiresAt: number | undefined): PendingDelivery {
-    return { seq: this.#takeSeq(), storeSeq: undefined, message, expiresAt, deliveryCount: 0 };
+    return {
+      seq: this.#takeSeq(),
+      storeSeq: undefined,
+      packetId: undefined,
+      released: false,
+      message,
+      expiresAt,
+      deliveryCount: 0,
+    };
+  }
+
+  /** A delivery of backlog entry `storeSeq`; QoS 1/2 ones carry its packet id. */
+  #stored(
+    storeSeq: number,
+    message: MqttMessage,
+    expiresAt: number | undefined,
+    deliveryCount: number,
+    released: boolean,
+  ): PendingDelivery {
+    return {
+      seq: this.#takeSeq(),
+      storeSeq,
+      packetId: message.qos > 0 ? packetIdOf(storeSeq) : undefined,
+      released,
+      message,
+      expiresAt,
+      deliveryCount,
+    };
+  }
+
+  #leaveInFlight(delivery: PendingDelivery): void {
+    this.#inFlight.delete(delivery.seq);
+    if (delivery.packetId !== undefined && this.#inFlightIds.get(delivery.packetId) === delivery) {
+      this.#inFlightIds.delete(delivery.packetId);
+    }
   }
 
   #push(delivery: PendingDelivery): void {
@@ -450,6 +523,7 @@ export class ClientSession {
       this.#insertBySeq(delivery);
     }
     this.#inFlight.clear();
+    this.#inFlightIds.clear();
   }
 
   #insertBySeq(delivery: PendingDelivery): void {
@@ -458,4 +532,20 @@ export class ClientSession {
     while (at > 0 && (pending[at - 1] as PendingDelivery).seq > delivery.seq) at -= 1;
     pending.splice(at, 0, delivery);
   }
+}
+
+/**
+ * The encoded AMQP_PUBLISH with message-id = the packet id (the service numbers the session's messages,
+ * whatever id the encoder put there); none for QoS 0, which has no packet id.
+ */
+function withPacketId(message: AmqpMessage, packetId: number | undefined): AmqpMessage {
+  const { messageId: _encoded, ...properties } = message.properties ?? {};
+  if (packetId !== undefined) return { ...message, properties: { ...properties, messageId: packetId } };
+  if (message.properties?.messageId === undefined) return message;
+  return { ...message, properties };
+}
+
+/** The MQTT packet id of backlog entry `storeSeq`: 1..65535, in turn. */
+export function packetIdOf(storeSeq: number): number {
+  return ((storeSeq - 1) % 0xffff) + 1;
 }

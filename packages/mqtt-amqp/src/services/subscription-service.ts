@@ -32,7 +32,11 @@ export type SubscriptionAuthorizer = (clientId: string, filter: string) => boole
 export interface SubscriptionServiceOptions {
   readonly sessions: SessionStore;
   readonly retained: RetainedStore;
-  /** Builds the AMQP_PUBLISH of one delivery (message-id = `delivery.seq`, DUP = `deliveryCount > 0`). */
+  /**
+   * Builds the AMQP_PUBLISH of one delivery, DUP = `deliveryCount > 0`. The service sets its message-id to
+   * `delivery.packetId` (the MQTT packet id; none for QoS 0) whatever the encoder put there. Released QoS 2
+   * deliveries go as PUBREL requests, which the service builds itself.
+   */
   readonly encode: (delivery: PendingDelivery, now: number) => AmqpMessage;
   /** Most messages held in memory per session (the rest waits in the store). Default 100. */
   readonly maxInMemoryPerClient?: number;
@@ -244,10 +248,15 @@ export class SubscriptionService {
     }
   }
 
-  /** AMQP_PUBREL accepted for the delivery with this message-id. */
-  release(clientId: string, seq: number): Promise<boolean> {
+  /**
+   * AMQP_PUBREL for the client's QoS 2 delivery whose message-id is `packetId`: marks it released, durably
+   * (accept the AMQP_PUBREL once this resolves). Its PUBREL is then owed to the client until the FE settles
+   * the delivery on PUBCOMP; should it come back unsettled, the next publish link gets a PUBREL request
+   * instead of the message. False when no such delivery is in flight (nothing to do; accept all the same).
+   */
+  release(clientId: string, packetId: number): Promise<boolean> {
     const session = this.#sessions.get(clientId);
-    return session === undefined ? Promise.resolve(false) : session.release(seq);
+    return session === undefined ? Promise.resolve(false) : session.release(packetId);
   }
 
   /** The client's publish link attached. Returns false when the client has no session (yet). */

@@ -22,6 +22,8 @@ export interface MessageRecord {
   message: MqttMessage;
   /** Epoch ms from which the message is expired. */
   expiresAt?: number;
+  /** Backlog only: QoS 2 entry in its PUBREL step (`SessionStore.release`); never expires nor is evicted. */
+  released?: boolean;
 }
 
 export interface WillRecord {
@@ -48,6 +50,8 @@ export interface BacklogTable {
   setMeta(clientId: string, meta: BacklogMeta): void;
   /** A client's entries, lowest sequence number first; lazy, so do not write while iterating. */
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }>;
+  get(clientId: string, seq: number): MessageRecord | undefined;
+  /** Adds an entry, or replaces it in place (its order is its seq). */
   put(clientId: string, seq: number, record: MessageRecord): void;
   remove(clientId: string, seq: number): boolean;
   /** Removes every entry and the bookkeeping. */

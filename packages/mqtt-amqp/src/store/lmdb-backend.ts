@@ -75,6 +75,9 @@ class LmdbBacklog implements BacklogTable {
       .getRange({ start: [id, 0], end: [id, MAX_SEQ] })
       .map((entry) => ({ seq: entry.key[1], record: entry.value }));
   }
+  get(clientId: string, seq: number): MessageRecord | undefined {
+    return this.#db.get([storageKey(clientId), seq]);
+  }
   put(clientId: string, seq: number, record: MessageRecord): void {
     this.#db.putSync([storageKey(clientId), seq], record);
   }

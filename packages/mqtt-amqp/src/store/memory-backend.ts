@@ -48,6 +48,9 @@ class MemoryBacklog implements BacklogTable {
     if (entries === undefined) return;
     for (const [seq, record] of entries) yield { seq, record };
   }
+  get(clientId: string, seq: number): MessageRecord | undefined {
+    return this.#byClient.get(clientId)?.get(seq);
+  }
   put(clientId: string, seq: number, record: MessageRecord): void {
     let entries = this.#byClient.get(clientId);
     if (entries === undefined) {

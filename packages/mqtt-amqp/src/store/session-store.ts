@@ -175,23 +175,27 @@ export class BackendSessionStore implements SessionStore {
       if (count >= options.maxBacklogPerSession) {
         const live: Array<{ seq: number; record: MessageRecord }> = [];
         for (const entry of [...backlog.entries(clientId)]) {
-          if (isExpired(entry.record, now)) backlog.remove(clientId, entry.seq);
+          if (isExpired(entry.record, now) && entry.record.released !== true)
+            backlog.remove(clientId, entry.seq);
           else live.push(entry);
         }
         // Recounted from the entries themselves, so a miscount can never evict from an empty backlog.
         count = live.length;
         while (count >= options.maxBacklogPerSession) {
           const index = live.findIndex((entry) => entry.record.message.qos === 0);
+          // A released entry is a PUBREL the client is owed: never evicted.
+          const oldest = live.findIndex((entry) => entry.record.released !== true);
           if (index !== -1) {
             backlog.remove(clientId, live[index]!.seq);
             live.splice(index, 1);
-          } else if (message.qos === 0 || options.backlogPolicy === 'refuse') {
+          } else if (message.qos === 0 || options.backlogPolicy === 'refuse' || oldest === -1) {
             backlog.setMeta(clientId, { ...meta, count });
             return message.qos === 0
               ? { status: 'dropped', reason: 'backlog-full' }
               : { status: 'refused', reason: 'backlog-full' };
           } else {
-            backlog.remove(clientId, live.shift()!.seq);
+            backlog.remove(clientId, live[oldest]!.seq);
+            live.splice(oldest, 1);
           }
           count--;
           evicted++;
@@ -213,10 +217,12 @@ export class BackendSessionStore implements SessionStore {
     const out: QueuedMessage[] = [];
     const expired: number[] = [];
     for (const entry of this.#backend.backlog.entries(clientId)) {
+      // A released entry has no expiry left (`release` drops it).
+      const released = entry.record.released === true;
       const message = messageAt(entry.record, now);
       if (message === undefined) expired.push(entry.seq);
-      else if (out.length < limit) out.push({ seq: entry.seq, message });
-      else break;
+      else if (out.length >= limit) break;
+      else out.push(released ? { seq: entry.seq, message, released } : { seq: entry.seq, message });
     }
     if (expired.length > 0) {
       await this.#backend.transaction(() => {
@@ -229,6 +235,24 @@ export class BackendSessionStore implements SessionStore {
   async ack(clientId: string, seq: number): Promise<boolean> {
     this.#checkOpen();
     return this.#backend.transaction(() => this.#removeEntry(clientId, seq));
+  }
+
+  async release(clientId: string, seq: number): Promise<boolean> {
+    this.#checkOpen();
+    return this.#backend.transaction(() => {
+      if (this.#live(clientId) === undefined) return false;
+      const record = this.#backend.backlog.get(clientId, seq);
+      if (record === undefined) return false;
+      if (record.released === true) return true;
+      // Only the packet id (its seq) and topic matter from now on: the payload and expiry go.
+      const { expiresAt: _expiry, ...kept } = record;
+      this.#backend.backlog.put(clientId, seq, {
+        ...kept,
+        message: { ...record.message, payload: Buffer.alloc(0) },
+        released: true,
+      });
+      return true;
+    });
   }
 
   async backlogSize(clientId: string): Promise<number> {

@@ -1,34 +1,7 @@
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
 import { describe, expect, it } from 'vitest';
-import {
-  createMemoryStores,
-  type MqttMessage,
-  type Outlet,
-  type OutletOutcome,
-  type PendingDelivery,
-  SubscriptionService,
-} from '../../src/index';
-
-/** An outlet with settable credit that records what was sent; the test gives the outcomes. */
-class RecordingOutlet implements Outlet {
-  credit = 0;
-  readonly sent: Array<{ delivery: PendingDelivery; settle: OutletOutcome }> = [];
-  readonly #waiters: Array<() => void> = [];
-
-  send(message: AmqpMessage, onOutcome: OutletOutcome): void {
-    this.credit -= 1;
-    this.sent.push({
-      delivery: (message as unknown as { delivery: PendingDelivery }).delivery,
-      settle: onOutcome,
-    });
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
-  /** Resolves once `n` sends happened in total. */
-  async until(n: number): Promise<void> {
-    while (this.sent.length < n) await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-}
+import { createMemoryStores, type MqttMessage, SubscriptionService } from '../../src/index';
+import { RecordingOutlet } from './support/recording-outlet';
 
 const accepted: Outcome = { state: 'accepted' };
 const text = (m: MqttMessage): string => m.payload.toString();
@@ -91,7 +64,7 @@ describe('SubscriptionService', () => {
     expect(ss.stats().droppedNoCredit).toBe(1);
   });
 
-  it('an accepted PUBREL completes a QoS 2 delivery; unsettled ones come back as DUP on the next link', async () => {
+  it('an accepted PUBREL releases a QoS 2 delivery: the next link gets a PUBREL request for it, the unsettled one again with DUP', async () => {
     const { stores, ss } = await service(10);
     await ss.list('c');
     ss.ready('c');
@@ -102,19 +75,22 @@ describe('SubscriptionService', () => {
     await ss.publish(message('t', 'released', 2), undefined);
     await ss.publish(message('t', 'pending', 2), undefined);
     await outlet.until(2);
-    expect(await ss.release('c', outlet.sent[0]!.delivery.seq)).toBe(true);
+    expect(outlet.sent.map((s) => s.delivery.packetId)).toEqual([1, 2]);
+    expect(await ss.release('c', 1)).toBe(true);
     await ss.detach('c', outlet);
     await ss.idle();
-    expect(await stores.sessions.backlogSize('c')).toBe(1);
+    expect((await stores.sessions.backlog('c')).map((e) => e.released === true)).toEqual([true, false]);
 
     await ss.list('c');
     ss.ready('c');
     const next = new RecordingOutlet();
     next.credit = 10;
     ss.attach('c', next);
-    await next.until(1);
-    expect(text(next.sent[0]!.delivery.message)).toBe('pending');
-    expect(next.sent[0]?.delivery.deliveryCount).toBe(1);
+    await next.until(2);
+    expect(next.sent[0]?.request?.properties).toEqual({ subject: 'pubrel', messageId: 1, to: 't' });
+    expect(text(next.sent[1]!.delivery.message)).toBe('pending');
+    expect(next.sent[1]?.delivery.packetId).toBe(2);
+    expect(next.sent[1]?.delivery.deliveryCount).toBe(1);
   });
 
   it('routes publications in the order they come, a retained one included', async () => {

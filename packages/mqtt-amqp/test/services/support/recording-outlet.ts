@@ -7,7 +7,14 @@ import type { Outlet, OutletOutcome, PendingDelivery } from '../../../src/index'
  */
 export class RecordingOutlet implements Outlet {
   credit = 0;
-  readonly sent: Array<{ delivery: PendingDelivery; request?: AmqpMessage; settle: OutletOutcome }> = [];
+  readonly sent: Array<{
+    delivery: PendingDelivery;
+    /** A PUBREL request, as the service built it. */
+    request?: AmqpMessage;
+    /** The message as handed to the link (message-id set by the service). */
+    message: AmqpMessage;
+    settle: OutletOutcome;
+  }> = [];
   readonly #waiters: Array<() => void> = [];
 
   send(message: AmqpMessage, onOutcome: OutletOutcome): void {
@@ -15,8 +22,8 @@ export class RecordingOutlet implements Outlet {
     const delivery = (message as unknown as { delivery?: PendingDelivery }).delivery;
     this.sent.push(
       delivery !== undefined
-        ? { delivery, settle: onOutcome }
-        : { delivery: undefined as unknown as PendingDelivery, request: message, settle: onOutcome },
+        ? { delivery, message, settle: onOutcome }
+        : { delivery: undefined as unknown as PendingDelivery, request: message, message, settle: onOutcome },
     );
     for (const w of this.#waiters.splice(0)) w();
   }

@@ -94,7 +94,12 @@ describe('Subscription service: packet ids', () => {
       ['two', 2, 2],
     ]);
     // The client did not acknowledge 'two' (the FE gives it back as delivery-failed): same id, DUP.
-    outlet.sent[2]?.settle({ state: 'modified', deliveryFailed: true });
+    outlet.sent[2]?.settle({
+      state: 'modified',
+      deliveryFailed: true,
+      undeliverableHere: false,
+      messageAnnotations: undefined,
+    });
     await outlet.until(4);
     expect(outlet.sent[3]?.delivery.packetId).toBe(2);
     expect(messageIdOf(outlet.sent[3]!.message)).toBe(2);

@@ -2,7 +2,6 @@
  * `startGateway` embedded in a host process: TLS on every listener with a users file, health with an AMQP
  * side that is not there, the connection limit, and close().
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { pino } from 'pino';
 import rhea from 'rhea';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, type RunningGateway, startGateway } from '../src/index';
+import { selfSignedServerCertificate } from './support/certificates';
 import { mqttConnect, next, nextMqttMessage, sample } from './support/peers';
 import { freePort } from './support/process';
 
@@ -43,29 +43,7 @@ describe('TLS on MQTT, WebSocket and the embedded backend, with a users file', (
   let users: string;
 
   beforeAll(async () => {
-    cert = join(dir, 'cert.pem');
-    key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = selfSignedServerCertificate(dir));
     users = join(dir, 'users.json');
     writeFileSync(users, JSON.stringify({ alice: await hashPassword('wonderland') }));
   });

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { once } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Packet } from 'mqtt-packet';
 import rhea, { type Connection, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 
 export const WAIT_MS = 10_000;
@@ -97,4 +98,17 @@ export function sample(text: string, name: string, labels: Readonly<Record<strin
     if (Object.entries(labels).every(([key, value]) => found.get(key) === value)) return Number(match[4]);
   }
   return 0;
+}
+
+/** Subscribes to `filters` (QoS 1) and resolves to the SUBACK's codes, failures included. */
+export function subackCodes(client: MqttClient, filters: readonly string[]): Promise<number[]> {
+  return new Promise((resolve) => {
+    const onPacket = (packet: Packet): void => {
+      if (packet.cmd !== 'suback') return;
+      client.off('packetreceive', onPacket);
+      resolve(packet.granted.map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos)));
+    };
+    client.on('packetreceive', onPacket);
+    client.subscribe(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])), () => {});
+  });
 }

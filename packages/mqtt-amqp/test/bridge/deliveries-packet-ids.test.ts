@@ -6,6 +6,7 @@
  * and accepted on PUBCOMP.
  */
 import type { IPublishPacket } from 'mqtt-packet';
+import type { Message } from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, runGateway } from './support/harness';
 import { RawMqttClient } from './support/raw-client';
@@ -128,7 +129,11 @@ describe.each([4, 5] as const)(
     it('a PUBREL request is written as PUBREL and accepted on PUBCOMP; a malformed one is rejected', async () => {
       const clientId = `request-${protocolVersion}`;
       const client = await connected(clientId);
-      const request = await peer.sendToClient(clientId, { subject: 'pubrel', message_id: 300, to: 'd/4' });
+      const request = await peer.sendToClient(clientId, {
+        subject: 'pubrel',
+        message_id: 300,
+        to: 'd/4',
+      } as Message);
       await client.next((p) => p.cmd === 'pubrel' && p.messageId === 300);
       await client.roundTrip();
       expect(peer.ofKind('outcome').some((e) => e.deliveryId === request.id)).toBe(false);
@@ -136,7 +141,10 @@ describe.each([4, 5] as const)(
       client.send({ cmd: 'pubcomp', messageId: 300 });
       expect((await peer.waitFor(outcomeOf(request.id))).state).toBe('accepted');
 
-      const bad = await peer.sendToClient(clientId, { subject: 'pubrel', message_id: 'not-a-packet-id' });
+      const bad = await peer.sendToClient(clientId, {
+        subject: 'pubrel',
+        message_id: 'not-a-packet-id',
+      } as Message);
       expect((await peer.waitFor(outcomeOf(bad.id))).state).toBe('rejected');
       await client.roundTrip();
       expect(client.packets.filter((p) => p.cmd === 'pubrel')).toHaveLength(1);

@@ -43,6 +43,7 @@ import type { BackendEvents, BackendOptions, BackendStats } from './types';
 import {
   DEFAULT_MAX_UNRELEASED,
   DEFAULT_MAX_UNRELEASED_PER_CLIENT,
+  fingerprintOf,
   type UnreleasedEntry,
   UnreleasedQos2,
 } from './unreleased-qos2';
@@ -643,7 +644,7 @@ export class Backend extends EventEmitter<BackendEvents> {
       packetId !== undefined &&
       !delivery.presettled &&
       receiver.settleModes.receiver === 'second'
-        ? { clientId: publisherId, packetId, dup: message.dup }
+        ? { clientId: publisherId, packetId, fingerprint: fingerprintOf(message) }
         : undefined;
     const published: MqttMessage = {
       topic: message.topic,
@@ -666,8 +667,7 @@ export class Backend extends EventEmitter<BackendEvents> {
    */
   #admit({ delivery, message, exactlyOnce }: Publication): Promise<boolean> | undefined {
     if (!message.retain || message.payload.length === 0) return undefined;
-    if (exactlyOnce?.dup && this.#unreleased.has(exactlyOnce.clientId, exactlyOnce.packetId))
-      return undefined;
+    if (exactlyOnce !== undefined && this.#unreleased.resent(exactlyOnce) !== undefined) return undefined;
     return this.#stores.retained.set(message).then(
       () => true,
       (error: unknown) => {
@@ -686,15 +686,15 @@ export class Backend extends EventEmitter<BackendEvents> {
   /**
    * Routes a publication and settles its delivery with the outcome. A QoS 2 publication of an MQTT client is
    * remembered, once routed, before it is accepted, until its publisher settles (PUBREL) or releases it; one
-   * that comes again with DUP meanwhile is accepted and not routed twice.
+   * that comes again meanwhile (same packet id, same content: DUP set or not) is accepted and not routed twice.
    */
   #routePublication({ delivery, message, publisherId, exactlyOnce }: Publication): Promise<void> {
-    if (exactlyOnce?.dup && this.#unreleased.has(exactlyOnce.clientId, exactlyOnce.packetId)) {
+    const resent = exactlyOnce === undefined ? undefined : this.#unreleased.resent(exactlyOnce);
+    if (resent !== undefined) {
       this.#duplicatesNotRouted += 1;
       if (delivery.settleable) {
         delivery.accept();
-        const entry = this.#unreleased.get(exactlyOnce.clientId, exactlyOnce.packetId);
-        if (entry !== undefined) this.#forgetOnSettle(delivery, entry);
+        this.#forgetOnSettle(delivery, resent);
       }
       return Promise.resolve();
     }
@@ -702,9 +702,10 @@ export class Backend extends EventEmitter<BackendEvents> {
       (outcome) => {
         let entry: UnreleasedEntry | undefined;
         if (exactlyOnce !== undefined && outcome.refused === 0) {
-          // Kept even when the link went meanwhile: the client re-sends it with DUP on its next connection.
+          // Kept even when the link went meanwhile: the client re-sends it on its next connection.
           try {
-            entry = this.#unreleased.add(exactlyOnce.clientId, exactlyOnce.packetId);
+            const { clientId, packetId, fingerprint } = exactlyOnce;
+            entry = this.#unreleased.add(clientId, packetId, fingerprint);
           } catch (error) {
             if (delivery.settleable) delivery.reject(this.#errorFor(error));
             return;

@@ -22,16 +22,16 @@ export interface Publication {
   readonly publisherId: string | undefined;
   /**
    * Set for a QoS 2 publication of an MQTT client (its id known) on an exactly-once link whose `message-id` is
-   * the MQTT packet id: the backend remembers it until released, and a DUP re-send is not routed twice.
+   * the MQTT packet id: the backend remembers it until released, and a re-send is not routed twice.
    */
   readonly exactlyOnce: ExactlyOnceKey | undefined;
 }
 
-/** Who published a QoS 2 publication and under which packet id; `dup` = the delivery-count said DUP. */
+/** Who published a QoS 2 publication, under which packet id, and a digest of its content. */
 export interface ExactlyOnceKey {
   readonly clientId: string;
   readonly packetId: number;
-  readonly dup: boolean;
+  readonly fingerprint: string;
 }
 
 /** What a publisher link asks of the backend. */

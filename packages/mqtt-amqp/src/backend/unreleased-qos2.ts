@@ -1,19 +1,35 @@
 /**
  * The QoS 2 publications the backend routed and whose publisher has not released them yet, per client (MQTT
- * 4.3.3 "method B" on the receiving side, kept across connections): a re-send with DUP of one of them is
- * accepted and not routed again. Bounded per client and in total; when full, the oldest entry is forgotten
+ * 4.3.3 "method B" on the receiving side, kept across connections): a re-send of one of them (same packet id,
+ * same content) is accepted and not routed again. Bounded per client and in total; when full, the oldest entry is forgotten
  * (at worst a later DUP re-send of it is routed twice — never a loss). Every change is written through to a
  * `Qos2Store` (durable or not).
  */
-import type { Qos2Store } from '../store/qos2-store';
+import { createHash } from 'node:crypto';
+import type { Qos2Entry, Qos2Store } from '../store/qos2-store';
+import type { MqttMessage } from '../types';
 
 export const DEFAULT_MAX_UNRELEASED_PER_CLIENT = 1_000;
 export const DEFAULT_MAX_UNRELEASED = 100_000;
 
 /** One remembered publication; `remove` takes it back only if it is still the current one for its key. */
-export interface UnreleasedEntry {
-  readonly clientId: string;
-  readonly packetId: number;
+export type UnreleasedEntry = Qos2Entry;
+
+/**
+ * What tells a re-send from a new message under the same packet id: a digest of the topic, the payload and the
+ * retain flag. Not the DUP flag: mqtt.js re-sends its unanswered QoS 2 PUBLISHes after a reconnect without it.
+ */
+export function fingerprintOf(message: Pick<MqttMessage, 'topic' | 'payload' | 'retain'>): string {
+  const topic = Buffer.from(message.topic, 'utf8');
+  const head = Buffer.alloc(5);
+  head.writeUInt8(message.retain ? 1 : 0, 0);
+  head.writeUInt32BE(topic.length, 1);
+  return createHash('sha256')
+    .update(head)
+    .update(topic)
+    .update(message.payload)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 export class UnreleasedQos2 {
@@ -30,7 +46,7 @@ export class UnreleasedQos2 {
     this.#store = store;
     this.#maxPerClient = limits.maxPerClient;
     this.#max = limits.max;
-    for (const { clientId, packetId } of store.load()) this.#insert(clientId, packetId);
+    for (const entry of store.load()) this.#insert({ ...entry });
   }
 
   /** Entries held. */
@@ -47,15 +63,22 @@ export class UnreleasedQos2 {
     return this.#byClient.get(clientId)?.has(packetId) === true;
   }
 
+  /** The entry for (client, packet id) if it was made for the same content: the publication is a re-send. */
+  resent(key: { clientId: string; packetId: number; fingerprint: string }): UnreleasedEntry | undefined {
+    const entry = this.#byClient.get(key.clientId)?.get(key.packetId);
+    return entry?.fingerprint === key.fingerprint ? entry : undefined;
+  }
+
   /** The current entry for (client, packet id). */
   get(clientId: string, packetId: number): UnreleasedEntry | undefined {
     return this.#byClient.get(clientId)?.get(packetId);
   }
 
   /** Remembers (replacing any older entry for the same packet id). Throws if the store write fails. */
-  add(clientId: string, packetId: number): UnreleasedEntry {
-    this.#store.add(clientId, packetId);
-    return this.#insert(clientId, packetId);
+  add(clientId: string, packetId: number, fingerprint: string): UnreleasedEntry {
+    const entry: UnreleasedEntry = { clientId, packetId, fingerprint };
+    this.#store.add(entry);
+    return this.#insert(entry);
   }
 
   /** Forgets `entry` if it is still the current one (a newer publication may have replaced it). */
@@ -83,7 +106,8 @@ export class UnreleasedQos2 {
     this.#store.clear(clientId);
   }
 
-  #insert(clientId: string, packetId: number): UnreleasedEntry {
+  #insert(entry: UnreleasedEntry): UnreleasedEntry {
+    const { clientId, packetId } = entry;
     let forClient = this.#byClient.get(clientId);
     if (forClient === undefined) {
       forClient = new Map();
@@ -91,7 +115,6 @@ export class UnreleasedQos2 {
     }
     const previous = forClient.get(packetId);
     if (previous !== undefined) this.#drop(previous, forClient);
-    const entry: UnreleasedEntry = { clientId, packetId };
     if (forClient.size >= this.#maxPerClient) this.#evict(forClient.values().next().value);
     if (this.#all.size >= this.#max) this.#evict(this.#all.values().next().value);
     // The client's map may have gone with an eviction.

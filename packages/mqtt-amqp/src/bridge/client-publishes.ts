@@ -1,4 +1,4 @@
-import type { SendResult } from '@dragoman/amqp';
+import type { AmqpMessage, Sender, SendResult } from '@dragoman/amqp';
 import type { InboundPublish } from '@dragoman/mqtt';
 import type { AuthorizationResult } from '../authz/decide';
 import type { EncodedPublish } from '../types';
@@ -25,6 +25,12 @@ export interface ClientPublishesHost {
   fail(reason: string, error?: unknown): void;
   /** Ends waiting when the bridge goes away. */
   readonly signal: AbortSignal;
+  /**
+   * Sends AMQP_PUBLISH_RELEASED for `packetId` (mapping/publish-released.ts) and resolves once it is accepted:
+   * the client released a QoS 2 packet id whose AMQP delivery can no longer be settled. Without it, such a
+   * PUBREL is answered at once and the receiver keeps its entry until the packet id is used again.
+   */
+  publishReleased?(packetId: number): Promise<void>;
 }
 
 /**
@@ -32,7 +38,10 @@ export interface ClientPublishesHost {
  * on the at-least-once link, QoS 2 on the exactly-once link. When a link has no credit (or is still
  * attaching) the client's socket is paused, so TCP pushes back on the device; what was already read waits
  * here (at most what one socket read decoded). Acknowledgements follow the AMQP outcome:
- * QoS 1 PUBACK on `accepted`; QoS 2 PUBREC on `accepted`, PUBCOMP once the client's PUBREL arrives.
+ * QoS 1 PUBACK on `accepted`. QoS 2 follows the spec's settlement steps: the delivery is sent with
+ * `Sender.sendHeld` and stays unsettled; the receiver's `accepted` → PUBREC; the client's PUBREL → the delivery
+ * is settled; once the receiver has settled too → PUBCOMP. Held deliveries are bounded by the client's QoS 2
+ * exchanges in flight (the endpoint's receive maximum).
  */
 export class ClientPublishes {
   private readonly queue: InboundPublish[] = [];
@@ -182,6 +191,25 @@ export class ClientPublishes {
 
   private send(publish: InboundPublish, encoded: EncodedPublish, kind: TopicLinkKind): void {
     this.unconfirmedCount++;
+    if (kind === 'qos2' && publish.qos === 2) {
+      let confirmed = false;
+      const confirm = (): void => {
+        if (confirmed) return;
+        confirmed = true;
+        this.unconfirmedCount--;
+        this.notifyIfIdle();
+      };
+      // The link stays attached (`use`) until the whole exchange is over.
+      this.host.links
+        .use(encoded.address, kind, (link) =>
+          this.exactlyOnce(publish, link.sender, encoded.message, confirm),
+        )
+        .catch((error: unknown) => {
+          if (!confirmed) this.onSendError(publish, error);
+        })
+        .finally(confirm);
+      return;
+    }
     this.host.links
       .use(encoded.address, kind, (link) => link.sender.send(encoded.message))
       .then(
@@ -192,6 +220,49 @@ export class ClientPublishes {
         this.unconfirmedCount--;
         this.notifyIfIdle();
       });
+  }
+
+  /**
+   * One QoS 2 exchange. `confirm` is called once the PUBLISH is answered (PUBREC written, or refused). A
+   * connection that closes before the PUBREL ends it there: the held delivery goes with the link, and the
+   * client sends PUBREL again on its next connection.
+   */
+  private async exactlyOnce(
+    publish: InboundPublish,
+    sender: Sender,
+    message: AmqpMessage,
+    confirm: () => void,
+  ): Promise<void> {
+    const held = await sender.sendHeld(message);
+    if (held.outcome.state !== 'accepted') {
+      held.settle();
+      this.onOutcome(publish, held.outcome);
+      confirm();
+      return;
+    }
+    publish.received();
+    confirm();
+    try {
+      await publish.released();
+    } catch {
+      return;
+    }
+    held.settle();
+    try {
+      await held.whenSettled();
+    } catch {
+      // The link went before both sides settled. If the client is still here, tell the receiver it released
+      // the packet id, then complete; if the AMQP connection is gone the client goes too and re-sends PUBREL.
+      if (this.host.signal.aborted) return;
+      if (this.host.publishReleased !== undefined && publish.messageId !== undefined) {
+        try {
+          await this.host.publishReleased(publish.messageId);
+        } catch {
+          return;
+        }
+      }
+    }
+    publish.complete();
   }
 
   private onOutcome(publish: InboundPublish, result: SendResult): void {

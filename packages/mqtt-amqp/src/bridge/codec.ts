@@ -1,6 +1,7 @@
 import type { AmqpMessage, MessageId } from '@dragoman/amqp';
 import type { InboundPublish, SubscribeProperties, Subscription, Will } from '@dragoman/mqtt';
 import { decodePublish, encodePublish } from '../mapping/publish';
+import { encodePublishReleased } from '../mapping/publish-released';
 import { encodePubrel } from '../mapping/pubrel';
 import { encodeClose, encodeList } from '../mapping/session';
 import { decodeSubscriptions, encodeSubscribe, encodeUnsubscribe } from '../mapping/subscriptions';
@@ -48,6 +49,8 @@ export interface BridgeCodec {
   decodePublish(message: AmqpMessage, presettled: boolean, linkAddress: string): DecodedPublish;
   /** AMQP_PUBREL for the AMQP_PUBLISH `messageId`. */
   pubrel(messageId: MessageId): AmqpMessage;
+  /** AMQP_PUBLISH_RELEASED: the client released QoS 2 `packetId` (its delivery can no longer be settled). */
+  publishReleased(packetId: number): AmqpMessage;
 }
 
 export function createBridgeCodec(options: {
@@ -86,5 +89,6 @@ export function createBridgeCodec(options: {
     decodePublish: (message, presettled, linkAddress) =>
       decodePublish(message, { ...mapping, settled: presettled, linkAddress }),
     pubrel: (messageId) => encodePubrel(messageId),
+    publishReleased: (packetId) => encodePublishReleased(packetId),
   };
 }

@@ -8,10 +8,11 @@
 import { createHash } from 'node:crypto';
 import { type Database, open, type RootDatabase } from 'lmdb';
 
-/** One remembered publication. */
+/** One remembered publication: who, under which packet id, and a digest of what (topic, payload, flags). */
 export interface Qos2Entry {
   readonly clientId: string;
   readonly packetId: number;
+  readonly fingerprint: string;
 }
 
 /**
@@ -21,8 +22,8 @@ export interface Qos2Entry {
 export interface Qos2Store {
   /** Every entry, oldest first (the order the backend evicts in when full). */
   load(): Qos2Entry[];
-  /** Adds (or moves to the newest end) one entry. */
-  add(clientId: string, packetId: number): void;
+  /** Adds (or replaces, moving it to the newest end) the entry for (client id, packet id). */
+  add(entry: Qos2Entry): void;
   remove(clientId: string, packetId: number): void;
   /** Removes every entry of the client. */
   clear(clientId: string): void;
@@ -45,6 +46,7 @@ interface EntryValue {
   age: number;
   clientId: string;
   packetId: number;
+  fingerprint: string;
 }
 
 // LMDB keys are limited to about 1 978 bytes, MQTT client ids to 65 535: a long one is keyed by its SHA-256
@@ -77,15 +79,17 @@ export class LmdbQos2Store implements Qos2Store {
   load(): Qos2Entry[] {
     const all: Array<{ entry: Qos2Entry; age: number }> = [];
     for (const { value } of this.#db.getRange()) {
-      all.push({ entry: { clientId: value.clientId, packetId: value.packetId }, age: value.age });
+      const { clientId, packetId, fingerprint } = value;
+      all.push({ entry: { clientId, packetId, fingerprint }, age: value.age });
       if (value.age >= this.#next) this.#next = value.age + 1;
     }
     all.sort((a, b) => a.age - b.age);
     return all.map((a) => a.entry);
   }
 
-  add(clientId: string, packetId: number): void {
-    this.#db.putSync(entryKey(clientId, packetId), { age: this.#next++, clientId, packetId });
+  add(entry: Qos2Entry): void {
+    const { clientId, packetId, fingerprint } = entry;
+    this.#db.putSync(entryKey(clientId, packetId), { age: this.#next++, clientId, packetId, fingerprint });
   }
 
   remove(clientId: string, packetId: number): void {

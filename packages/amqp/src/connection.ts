@@ -606,6 +606,19 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
   if (o.offeredCapabilities !== undefined) out.offered_capabilities = [...o.offeredCapabilities];
   if (o.desiredCapabilities !== undefined) out.desired_capabilities = [...o.desiredCapabilities];
   if (out.idle_time_out === 0) delete out.idle_time_out;
+  const inProcess = o.inProcess;
+  if (inProcess !== undefined) {
+    // Same frames, through memory: no socket options, no TLS, and no heartbeats (no network to fail).
+    out.connection_details = () => ({
+      host: inProcess.name,
+      port: 0,
+      connect: (_port: number, _host: string, _options: unknown, onConnect: () => void) =>
+        inProcess.dial(onConnect),
+    });
+    out.transport = 'in-process';
+    delete out.idle_time_out;
+    delete out.tcp_no_delay;
+  }
   const sasl =
     o.sasl ??
     (username !== undefined
@@ -620,7 +633,7 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
       out.password = sasl.password;
       break;
     case 'EXTERNAL':
-      if (transport !== 'tls')
+      if (transport !== 'tls' || inProcess !== undefined)
         throw new InvalidArgumentError('SASL EXTERNAL needs amqps (a TLS client certificate)');
       out.enable_sasl_external = true;
       break;

@@ -21,6 +21,7 @@ export {
   type StandardAmqpCondition,
   TimeoutError,
 } from './errors';
+export { createInProcessTransport, InProcessTransport } from './in-process';
 export { IncomingLink, type IncomingLinkState } from './incoming-link';
 export { AmqpListener, DEFAULT_MAX_CONNECTIONS, listen } from './listener';
 export {

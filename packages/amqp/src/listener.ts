@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { AmqpConnection, RHEA_LINK_DEFAULTS } from './connection';
 import { InvalidArgumentError } from './errors';
+import { PipeEnd } from './internal/memory-pipe';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaContainer } from './internal/rhea-types';
 import { coalesceWrites, watchSocketClose } from './internal/socket';
@@ -20,8 +21,9 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
   readonly #container: RheaContainer;
   readonly #options: ListenOptions;
   readonly #connections = new Set<AmqpConnection>();
-  readonly #sockets = new Set<net.Socket>();
+  readonly #sockets = new Set<net.Socket | PipeEnd>();
   #closed = false;
+  readonly #acceptInProcess = (socket: PipeEnd): void => this.accept(socket);
 
   /** @internal Use `listen()`. */
   constructor(server: net.Server, container: RheaContainer, options: ListenOptions) {
@@ -60,6 +62,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
   ): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.inProcess?.unbind(this.#acceptInProcess);
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.close(error)));
     for (const socket of this.#sockets) socket.destroy();
@@ -67,8 +70,13 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     this.emit('close');
   }
 
+  /** @internal Starts accepting in-process connections too (once the TCP/TLS port is bound). */
+  bindInProcess(): void {
+    if (!this.#closed) this.#options.inProcess?.bind(this.#acceptInProcess);
+  }
+
   /** @internal */
-  accept(socket: net.Socket): void {
+  accept(socket: net.Socket | PipeEnd): void {
     if (this.#closed || this.#sockets.size >= (this.#options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
       socket.destroy();
       return;
@@ -79,10 +87,12 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     // Acknowledgements and flow frames are small and latency-bound: never let Nagle hold them back.
     socket.setNoDelay(true);
     const o = this.#options;
+    // In-process connections have no network that could fail silently: no heartbeats.
+    const heartbeats = o.idleTimeoutMs !== 0 && !(socket instanceof PipeEnd);
     const rheaConnection = this.#container.create_connection({
       id: randomUUID(),
       container_id: o.containerId ?? this.#container.id,
-      ...(o.idleTimeoutMs !== 0 ? { idle_time_out: o.idleTimeoutMs ?? 60_000 } : {}),
+      ...(heartbeats ? { idle_time_out: o.idleTimeoutMs ?? 60_000 } : {}),
       ...(o.maxFrameSize !== undefined ? { max_frame_size: o.maxFrameSize } : {}),
       ...(o.properties !== undefined ? { properties: o.properties } : {}),
       ...(o.offeredCapabilities !== undefined ? { offered_capabilities: [...o.offeredCapabilities] } : {}),
@@ -102,7 +112,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     connection.once('close', () => this.#connections.delete(connection));
     watchSocketClose(rheaConnection, socket);
     coalesceWrites(socket);
-    (rheaConnection as unknown as { accept(socket: net.Socket): void }).accept(socket);
+    (rheaConnection as unknown as { accept(socket: net.Socket | PipeEnd): void }).accept(socket);
   }
 }
 
@@ -125,6 +135,9 @@ export async function listen(options: ListenOptions = {}): Promise<AmqpListener>
   }
   if (mechs.includes('PLAIN') && options.sasl?.authenticate === undefined) {
     throw new InvalidArgumentError('SASL PLAIN needs sasl.authenticate');
+  }
+  if (options.inProcess?.bound === true) {
+    throw new InvalidArgumentError(`in-process transport '${options.inProcess.name}' already has a listener`);
   }
   if (mechs.includes('EXTERNAL') && options.tls === undefined) {
     throw new InvalidArgumentError('SASL EXTERNAL needs tls (client certificates)');
@@ -160,5 +173,6 @@ export async function listen(options: ListenOptions = {}): Promise<AmqpListener>
   server.on('error', (error) => {
     if (listener !== undefined && listener.listenerCount('error') > 0) listener.emit('error', error);
   });
+  listener.bindInProcess();
   return listener;
 }

@@ -257,7 +257,7 @@ async function startAmqpSide(
   }
   // The gateway's own connections reach the embedded backend through memory: the same AMQP frames as on its
   // TCP/TLS port (which stays open for other AMQP peers), without a loopback socket.
-  const inProcess = process.env.TMP_NO_INPROC === '1' ? undefined : createInProcessTransport('embedded backend'); // TMP
+  const inProcess = createInProcessTransport('embedded backend');
   const listen = {
     ...backendListenOptions(config.amqp.listen.host, config.amqp.listen.port, files),
     inProcess,
@@ -296,7 +296,7 @@ async function startAmqpSide(
       ...(files.internal !== undefined
         ? { sasl: { mechanism: 'PLAIN', username: files.internal.user, password: files.internal.password } }
         : {}),
-      ...(inProcess ? { inProcess } : {}), // TMP
+      inProcess,
     },
   };
 }

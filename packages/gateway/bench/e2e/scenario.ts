@@ -20,6 +20,7 @@ import {
   type QoS,
 } from './clients';
 import { ReceiptTracker } from './payload';
+import { readCpuSeconds } from './rss';
 import type { Target } from './targets';
 
 /** A run whose publishers have finished ends after this long without any receipt. */
@@ -91,6 +92,11 @@ export interface RunResult {
   readonly durationMs: number;
   /** Highest VmRSS of the target sampled during this run. */
   readonly peakRssMiB: number;
+  /**
+   * CPU time (user + system) the target process used per received message, µs, from the publishers' start to
+   * the end of the run: its cost per message, much less sensitive to other work on the machine than msg/s.
+   */
+  readonly cpuUsPerMessage: number;
   /** dragoman only, when messages were lost: its non-zero drop counters from /metrics (cumulative since it started). */
   readonly dropped?: Record<string, number>;
 }
@@ -133,6 +139,7 @@ export async function runScenario(
   const startedAt = performance.now();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
+  let cpuAtStart: number | undefined;
   try {
     // The receiver is attached (SUBACK / attach) before any publisher starts.
     if (scenario.flow === 'mqtt-amqp') {
@@ -163,6 +170,7 @@ export async function runScenario(
       );
       amqpConnections.push(...connections);
       rss.reset();
+      cpuAtStart = readCpuSeconds(target.pid);
       connections.forEach((connection, index) => {
         const plan = plans[index];
         if (plan) publishers.push(amqpPublish(connection, amqp.address(topic), plan));
@@ -173,6 +181,7 @@ export async function runScenario(
       );
       mqttClients.push(...clients);
       rss.reset();
+      cpuAtStart = readCpuSeconds(target.pid);
       clients.forEach((client, index) => {
         const plan = plans[index];
         if (plan) publishers.push(mqttPublish(client, topic, plan));
@@ -201,6 +210,7 @@ export async function runScenario(
     // The last acknowledgements may still be on their way to the publishers; they get a few seconds.
     const results = await Promise.race([Promise.all(publishers), delay(5_000, [] as PublishResult[])]);
     controller.abort();
+    const cpuAtEnd = readCpuSeconds(target.pid);
     const dropped = tracker.unique < tracker.expected ? await droppedCounters(target) : undefined;
     const sorted = tracker.sortedLatencies();
     const elapsedS = (tracker.lastAt - tracker.firstAt) / 1000;
@@ -222,6 +232,10 @@ export async function runScenario(
       idleEnd: idle,
       durationMs: Math.round(performance.now() - startedAt),
       peakRssMiB: rss.peakMiB(),
+      cpuUsPerMessage:
+        cpuAtStart === undefined || cpuAtEnd === undefined || tracker.unique === 0
+          ? Number.NaN
+          : Math.round(((cpuAtEnd - cpuAtStart) * 1e6) / tracker.unique),
       ...(dropped === undefined ? {} : { dropped }),
     };
   } finally {

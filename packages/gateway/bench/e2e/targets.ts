@@ -125,11 +125,21 @@ function nodeFlags(): string[] {
   return (process.env.BENCH_DRAGOMAN_NODE_OPTIONS ?? '').split(' ').filter((flag) => flag !== '');
 }
 
+/**
+ * BENCH_DRAGOMAN_SOURCE=1 runs the CLI from the TypeScript sources through tsx instead of the built dist, so that a
+ * change can be measured without `npm run build` (which other work in the same tree may be running too).
+ */
+function cliEntry(): string[] {
+  if (process.env.BENCH_DRAGOMAN_SOURCE !== '1') return [GATEWAY_CLI];
+  return ['--conditions=@dragoman/source', '--import', 'tsx', join(REPO_ROOT, 'packages/gateway/src/cli.ts')];
+}
+
 async function startDragoman(options: DragomanOptions): Promise<Target> {
   const [mqttPort, wsPort, amqpPort, metricsPort] = (await freePorts(4)) as [number, number, number, number];
+  const entry = cliEntry();
   const args = [
     ...nodeFlags(),
-    GATEWAY_CLI,
+    ...entry,
     '--mqtt',
     `127.0.0.1:${mqttPort}`,
     '--ws',
@@ -153,7 +163,7 @@ async function startDragoman(options: DragomanOptions): Promise<Target> {
     .default.version as string;
   return {
     name: 'dragoman',
-    command: `node packages/gateway/dist/cli.js ${args.slice(nodeFlags().length + 1).join(' ')}`,
+    command: `node packages/gateway/dist/cli.js ${args.slice(nodeFlags().length + entry.length).join(' ')}`,
     version: `${version} (embedded backend)`,
     pid: child.pid,
     mqtt: { port: mqttPort },

@@ -119,7 +119,14 @@ export {
   willLink,
 } from './mapping/links';
 export { decodePublish, encodePublish } from './mapping/publish';
-export { decodePubrel, encodePubrel } from './mapping/pubrel';
+export {
+  decodePubrel,
+  decodePubrelRequest,
+  encodePubrel,
+  encodePubrelRequest,
+  isPubrelRequest,
+  type PubrelRequest,
+} from './mapping/pubrel';
 export { decodeClose, decodeList, encodeClose, encodeList } from './mapping/session';
 export { ANNOTATIONS, isControlSubject, SUBJECTS } from './mapping/subjects';
 export {

@@ -1,0 +1,137 @@
+/**
+ * `amqpCert` / `amqpKey` (`--amqp-cert`, `--amqp-key`): towards an external AMQP network the gateway presents
+ * its own client certificate and authenticates with SASL EXTERNAL. The network is rhea itself, listening on
+ * amqps with client certificates required, recording the SASL mechanism, initial response and certificate
+ * of every connection.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import rhea from 'rhea';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, type RunningGateway, startGateway } from '../src/index';
+import { type CertificateFiles, certificateAuthority, issueCertificate } from './support/certificates';
+import { next } from './support/peers';
+
+const silent = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'dragoman-amqp-external-'));
+const gateways: RunningGateway[] = [];
+const clients: MqttClient[] = [];
+const closers: (() => Promise<void>)[] = [];
+
+let ca: CertificateFiles;
+let networkCert: CertificateFiles;
+let gatewayCert: CertificateFiles;
+
+beforeAll(() => {
+  ca = certificateAuthority(dir, 'network-ca');
+  networkCert = issueCertificate(dir, ca, 'network', '/CN=localhost', 'server');
+  gatewayCert = issueCertificate(dir, ca, 'gateway', '/O=Acme/CN=dragoman-gateway-1', 'client');
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.end(true);
+  await Promise.all(gateways.splice(0).map((g) => g.close(2_000)));
+  for (const close of closers.splice(0)) await close();
+});
+
+interface SaslRecord {
+  readonly mechanism: string;
+  /** The SASL EXTERNAL initial response: the authorization identity asked for ('' = the certificate's). */
+  readonly authzid: string;
+  /** CN of the client certificate the TLS layer verified. */
+  readonly certificateCn: unknown;
+}
+
+/** A rhea AMQP network on amqps that offers only SASL EXTERNAL and records each authentication. */
+async function externalNetwork(): Promise<{ url: string; records: SaslRecord[]; events: rhea.Container }> {
+  const records: SaslRecord[] = [];
+  const container = rhea.create_container({ id: 'external-network' });
+  const mechanisms = container.sasl_server_mechanisms as unknown as Record<string, () => unknown>;
+  mechanisms.EXTERNAL = () => {
+    const mechanism: { outcome?: boolean; username?: string; start(response?: Buffer): void } = {
+      start(response) {
+        records.push({
+          mechanism: 'EXTERNAL',
+          authzid: response?.toString('utf8') ?? '',
+          certificateCn: undefined,
+        });
+        mechanism.outcome = true;
+        mechanism.username = 'certificate';
+      },
+    };
+    return mechanism;
+  };
+  container.on('connection_open', (context) => {
+    const last = records.at(-1);
+    const subject = context.connection.get_peer_certificate()?.subject as { CN?: unknown } | undefined;
+    if (last !== undefined) records[records.length - 1] = { ...last, certificateCn: subject?.CN };
+  });
+  container.on('error', () => {});
+  const server = container.listen({
+    host: '127.0.0.1',
+    port: 0,
+    transport: 'tls',
+    key: readFileSync(networkCert.key),
+    cert: readFileSync(networkCert.cert),
+    ca: readFileSync(ca.cert),
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  await next(server, 'listening');
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `amqps://127.0.0.1:${port}`, records, events: container };
+}
+
+describe('the gateway towards an external network with its own certificate', () => {
+  it('authenticates every AMQP connection with SASL EXTERNAL and its certificate', async () => {
+    const network = await externalNetwork();
+    const gateway = await startGateway(
+      {
+        mqtt: '127.0.0.1:0',
+        ws: 'off',
+        amqp: network.url,
+        amqpCa: ca.cert,
+        amqpCert: gatewayCert.cert,
+        amqpKey: gatewayCert.key,
+        connectTimeout: 3_000,
+      },
+      { logger: silent },
+    );
+    gateways.push(gateway);
+    // The health monitor's connection answered: EXTERNAL, with the gateway's certificate.
+    expect(gateway.health().amqp).toBe('up');
+    expect(network.records[0]).toEqual({
+      mechanism: 'EXTERNAL',
+      authzid: '',
+      certificateCn: 'dragoman-gateway-1',
+    });
+
+    // An MQTT client makes the bridge open its own (pooled) connection the same way. The rhea network hosts
+    // none of the MQTT-over-AMQP services, so the CONNECT itself is then refused; only the SASL step matters.
+    const opened = next(network.events, 'connection_open');
+    const client = mqtt.connect(gateway.addresses.mqtt?.url ?? '', { reconnectPeriod: 0 });
+    client.on('error', () => {});
+    clients.push(client);
+    await opened;
+    expect(network.records).toHaveLength(2);
+    expect(network.records[1]).toEqual(network.records[0]);
+  });
+
+  it('refuses settings that cannot work', async () => {
+    const base = { mqtt: '127.0.0.1:0', ws: 'off', amqpCert: gatewayCert.cert, amqpKey: gatewayCert.key };
+    for (const options of [
+      { ...base, amqp: 'amqp://127.0.0.1:5672' }, // no TLS: no certificate to present
+      { ...base, amqp: 'amqps://user:secret@127.0.0.1:5671' }, // PLAIN and EXTERNAL at once
+      { ...base }, // the embedded backend
+      { ...base, amqp: 'amqps://127.0.0.1:5671', amqpKey: undefined },
+    ]) {
+      await expect(startGateway(options, { logger: silent })).rejects.toThrow(ConfigError);
+    }
+  });
+});

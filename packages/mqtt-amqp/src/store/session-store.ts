@@ -34,7 +34,8 @@ function toSession(record: SessionRecord): Session {
  * The session store over a backend. Backlog policy when a session's backlog holds `maxBacklogPerSession`
  * entries and a message arrives: expired entries are purged; then the oldest QoS 0 entry is dropped; then a new
  * QoS 0 message is dropped; then a new QoS 1/2 message either evicts the oldest entry (`drop-oldest`, default)
- * or is refused (`refuse`).
+ * or is refused (`refuse`). Released QoS 2 entries (`release`: a PUBREL the client is owed) are neither purged
+ * nor evicted.
  */
 export class BackendSessionStore implements SessionStore {
   readonly #backend: StoreBackend;

@@ -145,6 +145,7 @@ export class ClientBridge {
       },
       fail: (reason) => this.serverDisconnect(BridgeReasonCode.UnspecifiedError, reason),
       signal: this.lifetime.signal,
+      publishReleased: (packetId) => this.sendPubrel(packetId, env.codec.publishReleased(packetId)),
     });
   }
 
@@ -685,7 +686,8 @@ export class ClientBridge {
     return { sender, address, kind, name };
   }
 
-  private sendPubrel(messageId: MessageId): Promise<void> {
+  /** AMQP_PUBREL for `messageId` on the client's pubrel link (or another message for that address). */
+  private sendPubrel(messageId: MessageId, message = this.env.codec.pubrel(messageId)): Promise<void> {
     const lease = this.lease;
     if (lease === undefined) return Promise.reject(new BridgeStepError('pubrel', 'aborted'));
     if (this.pubrelLink === undefined) {
@@ -713,7 +715,7 @@ export class ClientBridge {
       }, forget);
     }
     return this.pubrelLink.then(async (link) => {
-      await this.expectAccepted('pubrel', link.send(this.env.codec.pubrel(messageId)));
+      await this.expectAccepted('pubrel', link.send(message));
     });
   }
 

@@ -282,8 +282,8 @@ describe('MQTT over AMQP end to end: redelivery', () => {
     expect((second.connack as mqttPacket.IConnackPacket).sessionPresent).toBe(true);
     const again = (await second.client.next((p) => p.cmd === 'publish')) as mqttPacket.IPublishPacket;
     expect(again.payload.toString()).toBe('again');
-    // Not asserted: DUP. The endpoint's publish() has no DUP flag, so a redelivery on a new connection
-    // goes out as a new PUBLISH (README, "Limits of this version").
+    // A redelivery: the same packet id (the session numbers its messages), DUP set.
+    expect([again.messageId, again.dup]).toEqual([original.messageId, true]);
     second.client.send({ cmd: 'puback', messageId: again.messageId as number });
     second.client.destroy();
   });

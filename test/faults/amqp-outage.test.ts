@@ -103,66 +103,55 @@ describe('the AMQP network disappears and comes back', () => {
   });
 
   describe.each([1, 2] as const)('QoS %i', (qos: QoS) => {
-    // QoS 2 is skipped in both directions on product bugs (QoS 1 runs):
+    // QoS 2 AMQP → MQTT is skipped on a product bug (QoS 1 runs):
     const itQos2Bug = qos === 2 ? it.skip : it;
 
-    // BUG (QoS 2, MQTT → AMQP): messages arrive twice at the AMQP receiver after the outage — 64 of them in a
-    // failing run (msg-0064..msg-0127, exactly the receive maximum), in about half the runs. They are the
-    // QoS 2 PUBLISHes the bridge had forwarded and the backend had accepted, but whose PUBREC had not reached
-    // the client when the connection went (PUBREC waits for the AMQP outcome,
-    // packages/mqtt-amqp/src/bridge/client-publishes.ts:162). mqtt.js re-sends them with DUP after reconnecting
-    // (clean: false) and the new connection's bridge forwards them as new AMQP deliveries: nothing remembers,
-    // across connections, which (client id, packet id) were already forwarded (the endpoint's QoS 2 de-dup
-    // lives and dies with one connection) and the backend routes a DUP like any message.
-    itQos2Bug(
-      'MQTT → AMQP: every PUBLISH arrives at the AMQP receiver, none twice at QoS 2',
-      async () => {
-        stack = await startFaultStack();
-        const topic = `faults/up/${qos}`;
-        const connection = await rheaConnect({ port: stack.backendPort });
-        amqp.push(connection);
-        const receiver = rheaReceive(connection, topic);
-        await receiver.attached;
-        const tally = new Tally();
-        let seen = 0;
-        // rheaReceive collects bodies; feed the tally as they come.
-        const drain = (): void => {
-          for (; seen < receiver.bodies.length; seen++) tally.add(idOf(receiver.bodies[seen]));
-        };
-        const poll = setInterval(drain, 10);
+    // QoS 2: the backend remembers the (client id, packet id) of every QoS 2 publication it routed until the
+    // client's PUBREL settles it, so the PUBLISHes mqtt.js re-sends after reconnecting (same packet id and
+    // content; mqtt.js does not set DUP) are accepted and not routed twice (docs/mqtt-over-amqp-mapping.md,
+    // "QoS 2 from MQTT clients, across connections").
+    it('MQTT → AMQP: every PUBLISH arrives at the AMQP receiver, none twice at QoS 2', async () => {
+      stack = await startFaultStack();
+      const topic = `faults/up/${qos}`;
+      const connection = await rheaConnect({ port: stack.backendPort });
+      amqp.push(connection);
+      const receiver = rheaReceive(connection, topic);
+      await receiver.attached;
+      const tally = new Tally();
+      let seen = 0;
+      // rheaReceive collects bodies; feed the tally as they come.
+      const drain = (): void => {
+        for (; seen < receiver.bodies.length; seen++) tally.add(idOf(receiver.bodies[seen]));
+      };
+      const poll = setInterval(drain, 10);
 
-        const publisher = await connectMqtt(stack.mqttUrl, `faults-up-${qos}`);
-        clients.push(publisher);
-        const acked = new Set<string>();
-        const failures: string[] = [];
-        const allAcked = new Promise<void>((resolve) => {
-          for (const id of ids) {
-            publisher.publish(topic, id, { qos }, (error) => {
-              if (error) failures.push(`${id}: ${error.message}`);
-              else acked.add(id);
-              if (acked.size + failures.length === ids.length) resolve();
-            });
-          }
-        });
-        try {
-          await tally.until(
-            () => tally.distinct >= OUTAGE_AFTER,
-            `${OUTAGE_AFTER} messages before the outage`,
-          );
-          await outage(stack);
-          await withTimeout(allAcked, WAIT_MS, 'every PUBLISH to be acknowledged');
-          await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the receiver`);
-        } finally {
-          clearInterval(poll);
-          drain();
+      const publisher = await connectMqtt(stack.mqttUrl, `faults-up-${qos}`);
+      clients.push(publisher);
+      const acked = new Set<string>();
+      const failures: string[] = [];
+      const allAcked = new Promise<void>((resolve) => {
+        for (const id of ids) {
+          publisher.publish(topic, id, { qos }, (error) => {
+            if (error) failures.push(`${id}: ${error.message}`);
+            else acked.add(id);
+            if (acked.size + failures.length === ids.length) resolve();
+          });
         }
-        expect(failures).toEqual([]);
-        expect(tally.missing(ids)).toEqual([]);
-        if (qos === 2) expect(tally.duplicates()).toEqual([]);
-        expect(stack.proxy.dropped).toBeGreaterThan(0);
-      },
-      120_000,
-    );
+      });
+      try {
+        await tally.until(() => tally.distinct >= OUTAGE_AFTER, `${OUTAGE_AFTER} messages before the outage`);
+        await outage(stack);
+        await withTimeout(allAcked, WAIT_MS, 'every PUBLISH to be acknowledged');
+        await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the receiver`);
+      } finally {
+        clearInterval(poll);
+        drain();
+      }
+      expect(failures).toEqual([]);
+      expect(tally.missing(ids)).toEqual([]);
+      if (qos === 2) expect(tally.duplicates()).toEqual([]);
+      expect(stack.proxy.dropped).toBeGreaterThan(0);
+    }, 120_000);
 
     // BUG (QoS 2, AMQP → MQTT): messages are lost. In a failing run 9 of 300 (msg-0062..msg-0070), all
     // accepted by the backend, never reach the persistent-session subscriber, even 60 s after the network is

@@ -31,5 +31,6 @@ export {
   loadUsers,
   type ScryptParameters,
   UserDirectory,
+  type UserEntry,
   verifyPassword,
 } from './users';

@@ -7,11 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { IAuthPacket, Packet } from 'mqtt-packet';
+import mqttPacket, { type IAuthPacket, type Packet } from 'mqtt-packet';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,13 +22,14 @@ import {
   type RunningGateway,
   startGateway,
 } from '../src/index';
-import { mqttConnect, sample, subackCodes, WAIT_MS } from './support/peers';
+import { mqttConnect, next, sample, subackCodes, WAIT_MS } from './support/peers';
 
 const silent = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'dragoman-enhanced-auth-'));
 const exampleModule = resolve(fileURLToPath(import.meta.url), '../../examples/hmac-auth.mjs');
 const METHOD = 'dragoman-hmac-sha256';
 const deviceKey = randomBytes(32);
+const otherKey = randomBytes(32);
 const gateways: RunningGateway[] = [];
 const clients: MqttClient[] = [];
 let acl: string;
@@ -37,7 +39,10 @@ let answer: (key: Buffer, nonce: Buffer, device: string) => Buffer;
 
 beforeAll(async () => {
   const keys = join(dir, 'keys.json');
-  writeFileSync(keys, JSON.stringify({ 'device-7': deviceKey.toString('base64') }));
+  writeFileSync(
+    keys,
+    JSON.stringify({ 'device-7': deviceKey.toString('base64'), 'device-8': otherKey.toString('base64') }),
+  );
   process.env.DRAGOMAN_HMAC_KEYS = keys;
   ({ answer } = (await import(exampleModule)) as { answer: typeof answer });
   acl = join(dir, 'acl');
@@ -183,5 +188,98 @@ describe('checkPassword of a host hook (startGateway authenticate)', () => {
     expect(
       sample(await gateways[0]!.metrics.metrics(), 'dragoman_errors_total', { reason: 'auth-failed' }),
     ).toBe(2);
+  });
+});
+
+/** A raw MQTT 5 client (mqtt.js cannot re-authenticate): writes packets, reads them one by one. */
+class RawClient {
+  readonly #socket: Socket;
+  readonly #packets: Packet[] = [];
+  #waiting: ((packet: Packet) => void) | undefined;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    parser.on('packet', (packet) => {
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (waiting !== undefined) waiting(packet);
+      else this.#packets.push(packet);
+    });
+    socket.on('data', (chunk) => parser.parse(chunk));
+    socket.on('error', () => {});
+  }
+
+  static async open(url: string): Promise<RawClient> {
+    const { hostname, port } = new URL(url);
+    const socket = netConnect(Number(port), hostname);
+    await next(socket, 'connect');
+    return new RawClient(socket);
+  }
+
+  send(packet: Packet): void {
+    this.#socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
+  }
+
+  /** The next packet from the gateway. */
+  receive(): Promise<Packet> {
+    const queued = this.#packets.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no packet in time')), WAIT_MS);
+      this.#waiting = (packet) => {
+        clearTimeout(timer);
+        resolve(packet);
+      };
+    });
+  }
+
+  /** Answers the gateway's challenge (AUTH 0x18) for `device` with `key`; resolves to the packet that follows. */
+  async answer(device: string, key: Buffer): Promise<Packet> {
+    const challenge = (await this.receive()) as IAuthPacket;
+    expect(challenge.cmd).toBe('auth');
+    expect(challenge.reasonCode).toBe(0x18);
+    const nonce = challenge.properties?.authenticationData ?? Buffer.alloc(0);
+    const properties = { authenticationMethod: METHOD, authenticationData: answer(key, nonce, device) };
+    this.send({ cmd: 'auth', reasonCode: 0x18, properties });
+    return this.receive();
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+describe('re-authentication (AUTH 0x19) through the same method', () => {
+  it('succeeds for the same identity and disconnects (0x87) a client that would change it', async () => {
+    const url = await start({ authModule: exampleModule });
+    const client = await RawClient.open(url);
+    try {
+      const begin = { authenticationMethod: METHOD, authenticationData: Buffer.from('device-7') };
+      client.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        clientId: 'raw-device',
+        keepalive: 60,
+        properties: begin,
+      });
+      const connack = await client.answer('device-7', deviceKey);
+      expect(connack).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+
+      client.send({ cmd: 'auth', reasonCode: 0x19, properties: begin });
+      expect(await client.answer('device-7', deviceKey)).toMatchObject({ cmd: 'auth', reasonCode: 0 });
+
+      // device-8's key is right for device-8, but this connection is device-7's.
+      const other = { authenticationMethod: METHOD, authenticationData: Buffer.from('device-8') };
+      client.send({ cmd: 'auth', reasonCode: 0x19, properties: other });
+      expect(await client.answer('device-8', otherKey)).toMatchObject({
+        cmd: 'disconnect',
+        reasonCode: 0x87,
+      });
+    } finally {
+      client.close();
+    }
   });
 });

@@ -177,6 +177,7 @@ describe('the backend restarts on its durable store during a stream to a persist
           expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
           if (qos === 1) expect(ackedBeforeRestart.length).toBeGreaterThan(0);
           expect(tally.missing()).toEqual([]);
+          expect(tally.unexpected([END])).toEqual([]);
           if (qos === 2) expect(duplicates).toEqual([]);
         },
         240_000,
@@ -244,6 +245,7 @@ describe('the backend restarts on its durable store during a stream to a persist
           expect(sender.connections).toBeGreaterThan(1);
           expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
           expect(tally.missing()).toEqual([]);
+          expect(tally.unexpected([END])).toEqual([]);
           if (qos === 2) expect(duplicates).toEqual([]);
         },
         240_000,

@@ -31,6 +31,12 @@ export class ArrivalTally extends EventEmitter {
     return among.filter((id) => !this.counts.has(id));
   }
 
+  /** Ids that arrived and were never sent (none of `expected`, nor of `alsoSent`). */
+  unexpected(alsoSent: readonly string[] = []): string[] {
+    const sent = new Set([...this.expected, ...alsoSent]);
+    return [...this.counts.keys()].filter((id) => !sent.has(id));
+  }
+
   /** Resolves once `check()` holds (checked now and at every arrival); rejects after `timeoutMs`. */
   until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
     if (check()) return Promise.resolve();

@@ -103,9 +103,6 @@ describe('the AMQP network disappears and comes back', () => {
   });
 
   describe.each([1, 2] as const)('QoS %i', (qos: QoS) => {
-    // QoS 2 AMQP → MQTT is skipped on a product bug (QoS 1 runs):
-    const itQos2Bug = qos === 2 ? it.skip : it;
-
     // QoS 2: the backend remembers the (client id, packet id) of every QoS 2 publication it routed until the
     // client's PUBREL settles it, so the PUBLISHes mqtt.js re-sends after reconnecting (same packet id and
     // content; mqtt.js does not set DUP) are accepted and not routed twice (docs/mqtt-over-amqp-mapping.md,
@@ -153,46 +150,35 @@ describe('the AMQP network disappears and comes back', () => {
       expect(stack.proxy.dropped).toBeGreaterThan(0);
     }, 120_000);
 
-    // BUG (QoS 2, AMQP → MQTT): messages are lost. In a failing run 9 of 300 (msg-0062..msg-0070), all
-    // accepted by the backend, never reach the persistent-session subscriber, even 60 s after the network is
-    // back; fails in most runs. Diagnosis: they were in the PUBREL step when the connection went. The bridge
-    // sends AMQP_PUBREL and settles the delivery as soon as the client's PUBREC arrives
-    // (packages/mqtt-amqp/src/bridge/client-deliveries.ts:123-126), so the backend forgets the message; the
-    // PUBREL to the client is lost with the connection, and on the next connection (session present) nobody
-    // re-sends it: the bridge never uses the endpoint's `pendingPublishes()` / `resend()` (grep finds neither
-    // in packages/mqtt-amqp/src/bridge). mqtt.js hands a QoS 2 message to the application only on PUBREL, so
-    // it never sees them. The pending PUBRELs must be kept with the session (or the delivery settled only on
-    // PUBCOMP) and re-sent on resume.
-    itQos2Bug(
-      'AMQP → MQTT: every message reaches the persistent-session subscriber, none twice at QoS 2',
-      async () => {
-        stack = await startFaultStack();
-        const topic = `faults/down/${qos}`;
-        const tally = new Tally();
-        const subscriber = await connectMqtt(stack.mqttUrl, `faults-down-${qos}`);
-        clients.push(subscriber);
-        subscriber.on('message', (_topic, payload) => tally.add(payload.toString()));
-        await subscriber.subscribeAsync(topic, { qos });
+    // QoS 2: the session numbers its messages with packet ids and keeps the PUBREL step, so a PUBREL the
+    // outage cut off is re-sent on the next connection (docs/mqtt-over-amqp-mapping.md, "QoS 2 to MQTT
+    // clients, across connections").
+    it('AMQP → MQTT: every message reaches the persistent-session subscriber, none twice at QoS 2', async () => {
+      stack = await startFaultStack();
+      const topic = `faults/down/${qos}`;
+      const tally = new Tally();
+      const subscriber = await connectMqtt(stack.mqttUrl, `faults-down-${qos}`);
+      clients.push(subscriber);
+      subscriber.on('message', (_topic, payload) => tally.add(payload.toString()));
+      await subscriber.subscribeAsync(topic, { qos });
 
-        const connection = await rheaConnect({ port: stack.backendPort });
-        amqp.push(connection);
-        const sent = sendWithQos(
-          connection,
-          topic,
-          ids.map((id) => Buffer.from(id)),
-          qos,
-          WAIT_MS,
-        );
-        await tally.until(() => tally.distinct >= OUTAGE_AFTER, `${OUTAGE_AFTER} messages before the outage`);
-        await outage(stack);
-        const result = await sent;
-        expect(result.other).toEqual([]);
-        expect(result.accepted).toBe(MESSAGES);
-        await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the subscriber`);
-        expect(tally.missing(ids)).toEqual([]);
-        if (qos === 2) expect(tally.duplicates()).toEqual([]);
-      },
-      120_000,
-    );
+      const connection = await rheaConnect({ port: stack.backendPort });
+      amqp.push(connection);
+      const sent = sendWithQos(
+        connection,
+        topic,
+        ids.map((id) => Buffer.from(id)),
+        qos,
+        WAIT_MS,
+      );
+      await tally.until(() => tally.distinct >= OUTAGE_AFTER, `${OUTAGE_AFTER} messages before the outage`);
+      await outage(stack);
+      const result = await sent;
+      expect(result.other).toEqual([]);
+      expect(result.accepted).toBe(MESSAGES);
+      await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the subscriber`);
+      expect(tally.missing(ids)).toEqual([]);
+      if (qos === 2) expect(tally.duplicates()).toEqual([]);
+    }, 120_000);
   });
 });

@@ -635,7 +635,14 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
     case 'EXTERNAL':
       if (transport !== 'tls' || inProcess !== undefined)
         throw new InvalidArgumentError('SASL EXTERNAL needs amqps (a TLS client certificate)');
-      out.enable_sasl_external = true;
+      if (sasl.authzid !== undefined) {
+        if (sasl.authzid.includes('\u0000'))
+          throw new InvalidArgumentError('SASL EXTERNAL authzid must not contain NUL');
+        // rhea's own EXTERNAL client always sends an empty response: ours carries the authorization identity.
+        out.sasl_mechanisms = { EXTERNAL: () => externalClient(sasl.authzid ?? '') };
+      } else {
+        out.enable_sasl_external = true;
+      }
       break;
     case 'none':
       break;
@@ -645,4 +652,15 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
       );
   }
   return out;
+}
+
+/** A rhea SASL client mechanism for EXTERNAL whose initial response is `authzid` (RFC 4422, appendix A). */
+function externalClient(authzid: string): {
+  start(callback: (error: unknown, response: Buffer) => void): void;
+  step(challenge: unknown, callback: (error: unknown, response: Buffer) => void): void;
+} {
+  return {
+    start: (callback) => callback(undefined, Buffer.from(authzid, 'utf8')),
+    step: (_challenge, callback) => callback(undefined, Buffer.alloc(0)),
+  };
 }

@@ -238,7 +238,11 @@ export type SaslMechanism = 'ANONYMOUS' | 'PLAIN' | 'EXTERNAL';
 export type SaslOptions =
   | { readonly mechanism: 'ANONYMOUS'; readonly identity?: string }
   | { readonly mechanism: 'PLAIN'; readonly username: string; readonly password: string }
-  | { readonly mechanism: 'EXTERNAL' }
+  /**
+   * The TLS client certificate is the credential. `authzid`: the identity to act as (SASL authorization
+   * identity, sent as the initial response); default none — the certificate's own identity.
+   */
+  | { readonly mechanism: 'EXTERNAL'; readonly authzid?: string }
   | { readonly mechanism: 'none' };
 
 export interface ReconnectOptions {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as amqpConnect } from '@dragoman/amqp';
 import type { MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -36,7 +37,8 @@ beforeAll(() => {
 afterEach(async () => {
   for (const client of clients.splice(0)) client.end(true);
   await Promise.all(gateways.splice(0).map((g) => g.close(2_000)));
-  for (const close of closers.splice(0)) await close();
+  // Last opened, first closed: a listener closes only once its connections have.
+  for (const close of closers.splice(0).reverse()) await close();
 });
 
 interface SaslRecord {
@@ -121,6 +123,24 @@ describe('the gateway towards an external network with its own certificate', () 
     await opened;
     expect(network.records).toHaveLength(2);
     expect(network.records[1]).toEqual(network.records[0]);
+  });
+
+  it('@dragoman/amqp sends an EXTERNAL authorization identity when asked (for per-device connections)', async () => {
+    const network = await externalNetwork();
+    const connection = await amqpConnect({
+      url: network.url,
+      tls: {
+        ca: readFileSync(ca.cert),
+        cert: readFileSync(gatewayCert.cert),
+        key: readFileSync(gatewayCert.key),
+      },
+      sasl: { mechanism: 'EXTERNAL', authzid: 'device-1' },
+      reconnect: false,
+    });
+    closers.push(() => connection.close());
+    expect(network.records).toEqual([
+      { mechanism: 'EXTERNAL', authzid: 'device-1', certificateCn: 'dragoman-gateway-1' },
+    ]);
   });
 
   it('refuses settings that cannot work', async () => {

@@ -52,6 +52,11 @@ import {
 export const PUBLISHER_ID_KEY = 'x-opt-mqtt-client-id';
 /** Error-info key of a refused AMQP_SUBSCRIBE carrying the MQTT reason code for the SUBACK. */
 export const REASON_CODE_INFO_KEY = 'reason-code';
+/**
+ * Error-info key of a publication refused with `amqp:resource-limit-exceeded` because of a store limit the message
+ * itself breaks (`retained`, `payload`): sending it again will not help (the front end answers accordingly).
+ */
+export const LIMIT_INFO_KEY = 'limit';
 
 export const DEFAULT_PUBLISH_CREDIT_WINDOW = 100;
 export const DEFAULT_MAX_QUEUED_PER_NATIVE_RECEIVER = 100;
@@ -676,7 +681,11 @@ export class Backend extends EventEmitter<BackendEvents> {
         // Still reported, so that hosts counting retained-limit hits see this one.
         this.#fail(error);
         if (delivery.settleable) {
-          delivery.reject({ condition: 'amqp:resource-limit-exceeded', description: error.message });
+          delivery.reject({
+            condition: 'amqp:resource-limit-exceeded',
+            description: error.message,
+            info: { [LIMIT_INFO_KEY]: error.limit },
+          });
         }
         return false;
       },

@@ -1,6 +1,7 @@
 import type { AmqpMessage, Sender, SendResult } from '@dragoman/amqp';
 import type { InboundPublish } from '@dragoman/mqtt';
 import type { AuthorizationResult } from '../authz/decide';
+import { LIMIT_INFO_KEY } from '../backend/backend';
 import type { EncodedPublish } from '../types';
 import type { PublishLinks, TopicLinkKind } from './publish-links';
 import { publishRefusalCode } from './reason-codes';
@@ -278,6 +279,13 @@ export class ClientPublishes {
     }
     const condition = result.state === 'rejected' ? result.error?.condition : undefined;
     if (condition === 'amqp:resource-limit-exceeded') this.host.resourceLimit();
+    const limit = result.state === 'rejected' ? result.error?.info?.[LIMIT_INFO_KEY] : undefined;
+    if (condition === 'amqp:resource-limit-exceeded' && typeof limit === 'string') {
+      // A store limit the message itself breaks (the retained store is full): sending it again will not help,
+      // so a 3.1.1 client is answered as for a denied PUBLISH (acknowledged, dropped), not disconnected.
+      this.deny(publish, 0x97, `store limit: ${limit}`);
+      return;
+    }
     this.refuse(publish, publishRefusalCode(condition), `AMQP outcome ${result.state}`, undefined);
   }
 
@@ -288,7 +296,8 @@ export class ClientPublishes {
   }
 
   /**
-   * Answers a PUBLISH the authorization hook denied, or one beyond the topic limits. MQTT 5: PUBACK / PUBREC with the reason code (0x87 when
+   * Answers a PUBLISH the authorization hook denied, one beyond the topic limits, or one a store limit refused
+   * (the retained store full). MQTT 5: PUBACK / PUBREC with the reason code (0x87 when
    * the hook's code is not one those packets carry). MQTT 3.1.1 has no negative acknowledgement: the message
    * is dropped and acknowledged as usual, so that the client does not resend it forever (MQTT 3.1.1, 4.9 lets
    * a server drop what it will not authorize; closing the connection would just make the device reconnect

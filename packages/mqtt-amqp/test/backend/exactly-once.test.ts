@@ -245,7 +245,7 @@ describe('retained store full', () => {
     const refused = await send(publisher, publishMessage('rl/b', 'not kept', 1, true));
     expect(refused).toMatchObject({
       state: 'rejected',
-      error: { condition: 'amqp:resource-limit-exceeded' },
+      error: { condition: 'amqp:resource-limit-exceeded', info: { limit: 'retained' } },
     });
     // Replacing the one kept, deleting it, and non-retained messages go on.
     expect((await send(publisher, publishMessage('rl/a', 'replaced', 1, true))).state).toBe('accepted');

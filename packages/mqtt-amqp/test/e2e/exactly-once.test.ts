@@ -76,14 +76,23 @@ describe('a retained message the retained store cannot keep', () => {
     expect(stack.backend.stats().rejectedRetained).toBe(2);
   });
 
-  it('MQTT 3.1.1: the connection is closed (3.1.1 has no negative acknowledgement); nothing delivered', async () => {
+  it('MQTT 3.1.1: acknowledged and dropped, as a denied PUBLISH (no negative acknowledgement); still connected', async () => {
     stack = await startStack({ backend: { store: createMemoryStores({ maxRetained: 1 }) } });
     stack.backend.on('error', () => {});
+    const subscriber = await stack.connect({ protocolVersion: 4, clientId: 'rl-311-sub' });
+    await subscriber.subscribeAsync('rl/#', { qos: 1 });
+    const topics: string[] = [];
+    subscriber.on('message', (topic) => topics.push(topic));
     const client = await stack.connect({ protocolVersion: 4, clientId: 'rl-311' });
     await client.publishAsync('rl/1', 'one', { qos: 1, retain: true });
-    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
-    client.publish('rl/2', 'too many', { qos: 1, retain: true }, () => {});
-    await closed;
-    expect(stack.backend.stats().rejectedRetained).toBe(1);
+    await client.publishAsync('rl/2', 'too many', { qos: 1, retain: true });
+    await client.publishAsync('rl/3', 'too many', { qos: 2, retain: true });
+    const marker = nextPacket(subscriber, 'publish');
+    await client.publishAsync('rl/marker', 'm', { qos: 1 });
+    await marker;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(topics).toEqual(['rl/1', 'rl/marker']);
+    expect(client.connected).toBe(true);
+    expect(stack.backend.stats().rejectedRetained).toBe(2);
   });
 });

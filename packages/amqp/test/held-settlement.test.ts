@@ -297,3 +297,60 @@ describe('sendHeld between our own sender and receiver', () => {
     expect(held.settle()).toBe(false);
   });
 });
+
+describe('sendHeld across a reconnect', () => {
+  let client: AmqpConnection | undefined;
+  let listener: AmqpListener | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await listener?.close();
+    client = undefined;
+    listener = undefined;
+  });
+
+  /** A listener (on `port`, 0 = a free one) whose next incoming link is accepted as a receiver. */
+  async function serverOn(port: number): Promise<{ listener: AmqpListener; receiver: Promise<Receiver> }> {
+    const server = await listen({ port });
+    const receiver = new Promise<Receiver>((resolve) => {
+      server.once('connection', (c) => c.once('incomingLink', (l) => resolve(l.acceptReceiver())));
+    });
+    return { listener: server, receiver };
+  }
+
+  it('a held send waiting for its outcome is not re-sent; held deliveries are lost; sends after go out', async () => {
+    let server = await serverOn(0);
+    listener = server.listener;
+    const port = listener.address().port;
+    client = await connect(listener.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    const sender = await client.openSender({ target: 'q', name: 'held-sender', guarantee: 'exactly-once' });
+    const first = await server.receiver;
+    const accepted = waitFor<[Delivery]>(first, 'delivery');
+    const heldPromise = sender.sendHeld(binaryMessage('held'));
+    (await accepted)[0].accept();
+    const held = await heldPromise;
+    const waiting = waitFor<[Delivery]>(first, 'delivery');
+    const inFlight = sender.sendHeld(binaryMessage('in flight'));
+    inFlight.catch(() => {});
+    await waiting; // it reached the receiver, which gives no outcome
+
+    const settledHeld = held.whenSettled();
+    settledHeld.catch(() => {});
+    await listener.close();
+    await expect(inFlight).rejects.toBeInstanceOf(LinkClosedError);
+    await expect(settledHeld).rejects.toBeInstanceOf(LinkClosedError);
+    expect(held.state).toBe('lost');
+    expect(held.settle()).toBe(false);
+
+    server = await serverOn(port);
+    listener = server.listener;
+    const second = await server.receiver;
+    const arrivals: string[] = [];
+    second.on('delivery', (d) => {
+      arrivals.push(payloadOf(d.message).toString());
+      d.accept();
+    });
+    const after = await sender.sendHeld(binaryMessage('after'));
+    expect(after.outcome).toEqual({ state: 'accepted' });
+    expect(arrivals).toEqual(['after']);
+  });
+});

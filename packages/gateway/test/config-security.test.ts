@@ -93,6 +93,29 @@ describe('tenants and quotas', () => {
 });
 
 describe('authentication module and the AMQP client certificate', () => {
+  it('come from flags and DRAGOMAN_* variables', () => {
+    const merged = mergeSettings(
+      parseCommandLine([
+        '--auth-module',
+        './auth.mjs',
+        '--users',
+        '/u.json',
+        '--tenant-from',
+        'users-file',
+        '--amqp',
+        'amqps://broker',
+        '--amqp-cert',
+        '/g.pem',
+      ]),
+      readEnvironment({ DRAGOMAN_AMQP_KEY: '/g-key.pem', DRAGOMAN_MAX_CONNECTIONS_PER_TENANT: '7' }),
+    );
+    const config = resolveConfig(merged.options, merged.describe);
+    expect(config.authModule).toBe('./auth.mjs');
+    expect(config.tenantFrom).toBe('users-file');
+    expect(config.limits.maxConnectionsPerTenant).toBe(7);
+    expect(config.amqp).toMatchObject({ tls: { cert: '/g.pem', key: '/g-key.pem' } });
+  });
+
   it('authModule is a path; amqpCert needs amqps without credentials in the URL', () => {
     expect(resolveConfig({ authModule: './auth.mjs' }).authModule).toBe('./auth.mjs');
     expect(configError({ authModule: ' ' }).option).toBe('authModule');

@@ -39,10 +39,15 @@ export {
   DEFAULT_PUBLISH_CREDIT_WINDOW,
   DEFAULT_REFUSED_SUBSCRIPTION_REASON_CODE,
   DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS,
+  LIMIT_INFO_KEY,
   PUBLISHER_ID_KEY,
   REASON_CODE_INFO_KEY,
 } from './backend/backend';
 export type { BackendEvents, BackendOptions, BackendStats, SlowSubscriberPolicy } from './backend/types';
+export {
+  DEFAULT_MAX_UNRELEASED_QOS2,
+  DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT,
+} from './backend/unreleased-qos2';
 // Gateway bridge (front end): one bridge per MQTT client over a pool of AMQP connections
 export type { ClientBridge } from './bridge/bridge';
 export {
@@ -120,6 +125,11 @@ export {
 } from './mapping/links';
 export { decodePublish, encodePublish } from './mapping/publish';
 export {
+  decodePublishReleased,
+  encodePublishReleased,
+  PUBLISH_RELEASED_SUBJECT,
+} from './mapping/publish-released';
+export {
   decodePubrel,
   decodePubrelRequest,
   encodePubrel,
@@ -159,5 +169,11 @@ export {
 } from './services/will-service';
 export { createMemoryStores, openLmdbStores } from './store/index';
 export { DEFAULT_STORE_LIMITS } from './store/options';
+export {
+  createMemoryQos2Store,
+  openLmdbQos2Store,
+  type Qos2Entry,
+  type Qos2Store,
+} from './store/qos2-store';
 export { SESSION_NEVER_EXPIRES } from './store/session-store';
 export type * from './types';

@@ -41,8 +41,8 @@ import { type ExactlyOnceKey, type Publication, PublisherLink } from './publishe
 import { SenderOutlet } from './sender-outlet';
 import type { BackendEvents, BackendOptions, BackendStats } from './types';
 import {
-  DEFAULT_MAX_UNRELEASED,
-  DEFAULT_MAX_UNRELEASED_PER_CLIENT,
+  DEFAULT_MAX_UNRELEASED_QOS2,
+  DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT,
   fingerprintOf,
   type UnreleasedEntry,
   UnreleasedQos2,
@@ -891,8 +891,8 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       for (const listener of roomListeners) listener();
     };
     const unreleased = new UnreleasedQos2(qos2Store, {
-      maxPerClient: options.maxUnreleasedQos2PerClient ?? DEFAULT_MAX_UNRELEASED_PER_CLIENT,
-      max: options.maxUnreleasedQos2 ?? DEFAULT_MAX_UNRELEASED,
+      maxPerClient: options.maxUnreleasedQos2PerClient ?? DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT,
+      max: options.maxUnreleasedQos2 ?? DEFAULT_MAX_UNRELEASED_QOS2,
     });
     const subscriptions = await SubscriptionService.start({
       sessions: stores.sessions,

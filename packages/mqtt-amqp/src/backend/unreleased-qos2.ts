@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import type { Qos2Entry, Qos2Store } from '../store/qos2-store';
 import type { MqttMessage } from '../types';
 
-export const DEFAULT_MAX_UNRELEASED_PER_CLIENT = 1_000;
-export const DEFAULT_MAX_UNRELEASED = 100_000;
+export const DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT = 1_000;
+export const DEFAULT_MAX_UNRELEASED_QOS2 = 100_000;
 
 /** One remembered publication; `remove` takes it back only if it is still the current one for its key. */
 export type UnreleasedEntry = Qos2Entry;

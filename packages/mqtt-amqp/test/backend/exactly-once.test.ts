@@ -11,8 +11,13 @@ import { join } from 'node:path';
 import type { Delivery, EventContext, Message, Sender } from 'rhea';
 import rhea from 'rhea';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, createMemoryStores, PUBLISHER_ID_KEY } from '../../src/index';
-import { openLmdbQos2Store, type Qos2Store } from '../../src/store/qos2-store';
+import {
+  ConfigurationError,
+  createMemoryStores,
+  openLmdbQos2Store,
+  PUBLISHER_ID_KEY,
+  type Qos2Store,
+} from '../../src/index';
 import { type Fixture, startBackend } from './support/fixture';
 import { type Inbox, next, type Outcome, type Peer, publishMessage, send, text, until } from './support/peer';
 

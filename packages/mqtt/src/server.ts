@@ -93,6 +93,9 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
 
   /** Takes over a connected stream: waits for CONNECT, then emits 'endpoint'. */
   accept(stream: Duplex): void {
+    // The endpoint already gathers each tick's packets into one write (cork/uncork): Nagle's algorithm can only
+    // hold small packets (PUBACK, PINGRESP, a lone PUBLISH) back until the client's delayed ACK, up to 40 ms.
+    (stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
     const endpoint: MqttEndpoint = new MqttEndpoint(
       stream,
       this.limits,

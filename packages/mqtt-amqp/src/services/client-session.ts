@@ -260,15 +260,6 @@ export class ClientSession {
     return stored;
   }
 
-  /** Packet ids of the QoS 2 deliveries in their PUBREL step held in memory (for tests and stats). */
-  get releasedPacketIds(): number[] {
-    const ids: number[] = [];
-    for (const delivery of [...this.#inFlight.values(), ...this.#pending]) {
-      if (delivery.released && delivery.packetId !== undefined) ids.push(delivery.packetId);
-    }
-    return ids.sort((a, b) => a - b);
-  }
-
   /** Resolves once no store operation of this session is under way. */
   async idle(): Promise<void> {
     while (this.#operations.size > 0) await Promise.allSettled([...this.#operations]);

@@ -35,6 +35,14 @@ export interface ClientPublishesHost {
 }
 
 /**
+ * Most QoS 2 exchanges of one client sent to AMQP and not yet released by its PUBREL (each holds an unsettled
+ * AMQP delivery, and with it a slot of the AMQP session's window). Beyond it the client's socket is paused (its
+ * PUBRELs are still read) until one is released. A client PUBRELs right after PUBREC, so this binds only one
+ * that does not.
+ */
+export const MAX_AWAITING_PUBREL = 128;
+
+/**
  * Client → network. PUBLISHes are sent in the order they were read, each on its topic's link: QoS 0 and 1
  * on the at-least-once link, QoS 2 on the exactly-once link. When a link has no credit (or is still
  * attaching) the client's socket is paused, so TCP pushes back on the device; what was already read waits
@@ -49,11 +57,22 @@ export class ClientPublishes {
   private head = 0;
   private running = false;
   private unconfirmedCount = 0;
+  /** QoS 2 exchanges sent and not released by PUBREL yet (bounded by MAX_AWAITING_PUBREL). */
+  private awaitingRelease = 0;
+  private releaseWaiters: Array<() => void> = [];
   private pausedByUs = false;
   /** Called whenever nothing is queued or unconfirmed any more (see `whenIdle`). */
   private readonly idleWaiters = new Set<() => void>();
 
-  constructor(private readonly host: ClientPublishesHost) {}
+  constructor(private readonly host: ClientPublishesHost) {
+    host.signal.addEventListener('abort', () => this.wakeReleaseWaiters(), { once: true });
+  }
+
+  private wakeReleaseWaiters(): void {
+    const waiters = this.releaseWaiters;
+    this.releaseWaiters = [];
+    for (const wake of waiters) wake();
+  }
 
   /** PUBLISHes read and not yet handed to a link. */
   get queued(): number {
@@ -160,6 +179,11 @@ export class ClientPublishes {
       }
     }
     const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';
+    while (kind === 'qos2' && this.awaitingRelease >= MAX_AWAITING_PUBREL) {
+      this.pause();
+      await new Promise<void>((resolve) => this.releaseWaiters.push(resolve));
+      if (this.host.signal.aborted) return undefined;
+    }
     for (;;) {
       let link = this.host.links.peek(encoded.address, kind);
       if (link === undefined) {
@@ -200,15 +224,26 @@ export class ClientPublishes {
         this.unconfirmedCount--;
         this.notifyIfIdle();
       };
+      let released = false;
+      this.awaitingRelease++;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.awaitingRelease--;
+        this.wakeReleaseWaiters();
+      };
       // The link stays attached (`use`) until the whole exchange is over.
       this.host.links
         .use(encoded.address, kind, (link) =>
-          this.exactlyOnce(publish, link.sender, encoded.message, confirm),
+          this.exactlyOnce(publish, link.sender, encoded.message, confirm, release),
         )
         .catch((error: unknown) => {
           if (!confirmed) this.onSendError(publish, error);
         })
-        .finally(confirm);
+        .finally(() => {
+          confirm();
+          release();
+        });
       return;
     }
     this.host.links
@@ -224,7 +259,8 @@ export class ClientPublishes {
   }
 
   /**
-   * One QoS 2 exchange. `confirm` is called once the PUBLISH is answered (PUBREC written, or refused). A
+   * One QoS 2 exchange. `confirm` is called once the PUBLISH is answered (PUBREC written, or refused),
+   * `release` once the client's PUBREL came (or will not come on this connection). A
    * connection that closes before the PUBREL ends it there: the held delivery goes with the link, and the
    * client sends PUBREL again on its next connection.
    */
@@ -233,6 +269,7 @@ export class ClientPublishes {
     sender: Sender,
     message: AmqpMessage,
     confirm: () => void,
+    release: () => void,
   ): Promise<void> {
     const held = await sender.sendHeld(message);
     if (held.outcome.state !== 'accepted') {
@@ -247,6 +284,8 @@ export class ClientPublishes {
       await publish.released();
     } catch {
       return;
+    } finally {
+      release();
     }
     held.settle();
     try {

@@ -4,10 +4,13 @@
  * and PUBCOMP is written only once the backend has settled too — by then it has forgotten the packet id. And
  * the retained-store limit answered with PUBREC/PUBACK 0x97 to an MQTT 5 client.
  */
+import { connect as netConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import type { Packet } from 'mqtt-packet';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_AWAITING_PUBREL } from '../../src/bridge/client-publishes';
 import { createMemoryStores } from '../../src/index';
+import { pollUntil } from '../support/poll';
 import { type Stack, startStack } from './harness';
 
 let stack: Stack | undefined;
@@ -48,6 +51,69 @@ describe.each([4, 5] as const)('QoS 2 from an MQTT client (protocol version %i)'
     await marker;
     expect(stack.backend.stats().duplicatesNotRouted).toBe(0);
     expect(received.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+  });
+});
+
+describe('a client that does not send PUBREL', () => {
+  it(`is held after ${MAX_AWAITING_PUBREL} QoS 2 exchanges awaiting PUBREL, and goes on as it releases`, async () => {
+    stack = await startStack();
+    const socket = netConnect(stack.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const pubrecs = new Set<number>();
+    const pubcomps = new Set<number>();
+    let connacked = false;
+    let onPacket: () => void = () => {};
+    parser.on('packet', (packet: Packet) => {
+      if (packet.cmd === 'connack') connacked = true;
+      if (packet.cmd === 'pubrec' && packet.messageId !== undefined) pubrecs.add(packet.messageId);
+      if (packet.cmd === 'pubcomp' && packet.messageId !== undefined) pubcomps.add(packet.messageId);
+      onPacket();
+    });
+    socket.on('data', (chunk) => parser.parse(chunk));
+    const until = (check: () => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+        onPacket = () => {
+          if (!check()) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        onPacket();
+      });
+    const write = (packet: Record<string, unknown>): void => {
+      socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: 4 }));
+    };
+    write({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: 'no-pubrel',
+      keepalive: 0,
+    });
+    await until(() => connacked, 'CONNACK');
+    const total = MAX_AWAITING_PUBREL + 2;
+    for (let id = 1; id <= total; id++) {
+      write({
+        cmd: 'publish',
+        topic: 'np/t',
+        payload: Buffer.from(String(id)),
+        qos: 2,
+        messageId: id,
+        retain: false,
+        dup: false,
+      });
+    }
+    await until(() => pubrecs.size >= MAX_AWAITING_PUBREL, `${MAX_AWAITING_PUBREL} PUBRECs`);
+    const bridge = stack.gateway.bridge('no-pubrel');
+    // The rest waits: the bridge stopped reading the client, with exactly the bound answered.
+    await pollUntil(() => bridge?.stats().paused === true, 'the client to be paused', 10_000);
+    expect(pubrecs.size).toBe(MAX_AWAITING_PUBREL);
+    write({ cmd: 'pubrel', messageId: 1 });
+    write({ cmd: 'pubrel', messageId: 2 });
+    await until(() => pubrecs.size === total && pubcomps.has(1) && pubcomps.has(2), 'the rest answered');
+    socket.destroy();
   });
 });
 

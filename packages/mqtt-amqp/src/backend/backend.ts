@@ -661,7 +661,9 @@ export class Backend extends EventEmitter<BackendEvents> {
     return { delivery, message: published, publisherId, exactlyOnce };
   }
 
-  #hasRoomFor({ message, publisherId }: Publication): boolean {
+  #hasRoomFor({ message, publisherId, exactlyOnce }: Publication): boolean {
+    // A re-sent QoS 2 publication is not routed again: it needs no room (and must not time out as refused).
+    if (exactlyOnce !== undefined && this.#unreleased.resent(exactlyOnce) !== undefined) return true;
     return this.#native.hasRoomFor(message) && this.#subscriptions.hasRoomFor(message, publisherId);
   }
 

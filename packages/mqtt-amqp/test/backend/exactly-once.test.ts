@@ -184,6 +184,20 @@ describe('QoS 2 publications remembered until released', () => {
     expect(await arrivals(inbox, 1)).toEqual(['p1']);
   });
 
+  it('a re-send needs no subscriber room: it is accepted while a full subscriber holds new publications', async () => {
+    const f = await startBackend({ maxQueuedPerNativeReceiver: 1 });
+    const inbox = await (await f.peer()).receiver(TOPIC, 0); // no credit: one message fills its queue
+    const first = await f.peer();
+    const link = await exactlyOnceLink(first, 'eo-full');
+    expect((await publishQos2(link, 1, 'a')).outcome.state).toBe('accepted');
+    first.destroy();
+    const again = await exactlyOnceLink(await f.peer(), 'eo-full');
+    expect((await publishQos2(again, 1, 'a')).outcome.state).toBe('accepted');
+    expect(f.backend.stats()).toMatchObject({ duplicatesNotRouted: 1, heldPublisherLinks: 0 });
+    inbox.addCredit(1);
+    expect(await arrivals(inbox, 1)).toEqual(['a']);
+  });
+
   it('refuses bad limits', async () => {
     await expect(startBackend({ maxUnreleasedQos2: 0 })).rejects.toBeInstanceOf(ConfigurationError);
     await expect(startBackend({ maxUnreleasedQos2PerClient: 1.5 })).rejects.toBeInstanceOf(

@@ -148,6 +148,7 @@ export class MqttFrontEnd implements Adapter {
       connectTimeoutMs: config.limits.connectTimeout,
       maxPacketSize: config.limits.maxPacketSize,
       receiveMaximum: config.limits.receiveMaximum,
+      enforceReceiveMaximum: config.limits.receiveMaximumExceeded === 'disconnect',
       outboundWindow: config.limits.maxInflight,
     };
     /** An MQTT server whose clients come with `peer` (undefined: no client certificate). */

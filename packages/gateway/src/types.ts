@@ -27,6 +27,12 @@ export type AuthMode = 'none' | 'users' | 'pass-through';
  * to its tenant (@dragoman/mqtt-amqp README, "Tenants").
  */
 export type TenantMode = 'none' | 'username-prefix' | 'users-file';
+/**
+ * What happens to an MQTT 5 client with more unacknowledged QoS 1/2 PUBLISHes than its receive maximum:
+ * `disconnect` (DISCONNECT 0x93, as MQTT 5 requires) or `pushback` (its socket is not read until answers
+ * free room: for clients that do not count, e.g. mqtt.js 5).
+ */
+export type ReceiveMaximumPolicy = 'disconnect' | 'pushback';
 
 /**
  * Client certificates on the MQTT TLS and secure WebSocket listeners (`clientCa`):
@@ -127,6 +133,8 @@ export interface GatewayOptions {
   readonly maxInflight?: number;
   /** QoS 1/2 messages from each MQTT client waiting for their AMQP outcome. Default 64. */
   readonly receiveMaximum?: number;
+  /** An MQTT 5 client over its receive maximum. Default `disconnect`. */
+  readonly receiveMaximumExceeded?: ReceiveMaximumPolicy;
   /** Messages queued per offline session in the embedded backend. Default 1 000. */
   readonly maxOfflineMessages?: number;
   /** Shared AMQP connections of the bridge (not with `auth: pass-through`). Default 2. */
@@ -190,6 +198,7 @@ export interface GatewayConfig {
     readonly maxPacketSize: number;
     readonly maxInflight: number;
     readonly receiveMaximum: number;
+    readonly receiveMaximumExceeded: ReceiveMaximumPolicy;
     readonly maxOfflineMessages: number;
     readonly poolSize: number;
     readonly maxConnectionsPerAddress: number;

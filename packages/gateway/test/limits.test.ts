@@ -143,3 +143,31 @@ describe('connect time-out', () => {
     expect(typeof (await attempt(url, 5))).not.toBe('number');
   });
 });
+
+describe('MQTT 5 receive maximum (mqtt.js 5 does not count it)', () => {
+  const BURST = 200;
+
+  /** mqtt.js 5 writes the whole burst at once, far past the receive maximum of 4 it was given. */
+  function burst(client: MqttClient): Promise<PromiseSettledResult<unknown>[]> {
+    return Promise.allSettled(
+      Array.from({ length: BURST }, (_, i) => client.publishAsync('rm/burst', `m${i}`, { qos: 1 })),
+    );
+  }
+
+  it('default (disconnect): DISCONNECT 0x93 receive maximum exceeded', async () => {
+    const { url } = await start({ receiveMaximum: 4 });
+    const client = await mqttConnect(url, { protocolVersion: 5, reconnectPeriod: 0 });
+    clients.push(client);
+    const disconnected = next<[{ reasonCode?: number }]>(client, 'disconnect');
+    void burst(client);
+    expect((await disconnected)[0].reasonCode).toBe(0x93);
+  });
+
+  it('pushback: the same burst is read as answers free room, every PUBLISH is acknowledged', async () => {
+    const { url } = await start({ receiveMaximum: 4, receiveMaximumExceeded: 'pushback' });
+    const client = await mqttConnect(url, { protocolVersion: 5, reconnectPeriod: 0 });
+    clients.push(client);
+    const results = await burst(client);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+  });
+});

@@ -60,6 +60,7 @@ export interface EndpointLimits {
   assignClientId: () => string;
   drainTimeoutMs: number;
   authenticate: AuthenticateHook | undefined;
+  enforceReceiveMaximum: boolean;
 }
 
 /** How long to wait for the peer to close after our final packet before destroying the stream. */
@@ -97,6 +98,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private readonly inboundQos2 = new Map<number, InboundPublish>();
   /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
   private publishesAwaitingHost = 0;
+  /**
+   * Packet identifiers of inbound QoS 1/2 PUBLISHes the client counts against its receive maximum: read
+   * (parked or not) and not yet answered with PUBACK, or PUBCOMP / a failed PUBREC for QoS 2.
+   */
+  private readonly unacknowledgedInbound = new Set<number>();
   /** Inbound SUBSCRIBE / UNSUBSCRIBE waiting for the host's answer. */
   private requestsAwaitingHost = 0;
   /** Packets read while the host was full or paused, handled in order once it has room (at most inboundWindow). */
@@ -580,6 +586,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
             drained = this.parked.length === 0;
             break;
           }
+          if (packet.cmd === 'publish' && packet.qos > 0 && !this.admitInbound(packet.messageId!)) return;
           if (this.endpointState === 'connected' && this.mustPark(packet)) {
             this.parked.push(packet);
             continue;
@@ -598,6 +605,30 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     // Everything the client sent before going away has been handled and none of it closed us.
     if (drained && this.remoteGone !== undefined) this.closeLost();
     else this.updateReading();
+  }
+
+  /**
+   * Counts an inbound QoS 1/2 PUBLISH against the receive maximum; a re-sent one (same identifier, still
+   * unacknowledged) is not counted twice. An MQTT 5 client over the limit is disconnected with 0x93 and
+   * false is returned; 3.1.1 clients have no receive maximum (their excess is parked, then not read).
+   */
+  private admitInbound(messageId: number): boolean {
+    if (this.unacknowledgedInbound.has(messageId)) return true;
+    if (
+      this.protocolVersion === 5 &&
+      this.limits.enforceReceiveMaximum &&
+      this.unacknowledgedInbound.size >= this.inboundWindow
+    ) {
+      this.protocolError(
+        new MqttProtocolError(
+          `more than ${this.inboundWindow} unacknowledged QoS 1/2 PUBLISHes (receive maximum)`,
+          ReasonCode.ReceiveMaximumExceeded,
+        ),
+      );
+      return false;
+    }
+    this.unacknowledgedInbound.add(messageId);
+    return true;
   }
 
   /**
@@ -1151,6 +1182,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     options: AckOptions | undefined,
   ): void {
     if (this.endpointState !== 'connected') return;
+    // The last answer of a flow frees the identifier's place under the receive maximum.
+    if (cmd !== 'pubrec' || (options?.reasonCode ?? 0) >= 0x80) this.unacknowledgedInbound.delete(messageId);
     if (this.protocolVersion === 5) {
       this.send({
         cmd,

@@ -83,6 +83,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
         1,
         2_147_483_647,
       ),
+      enforceReceiveMaximum: options.enforceReceiveMaximum ?? true,
     };
   }
 

@@ -307,6 +307,13 @@ export interface MqttServerOptions {
    */
   receiveMaximum?: number;
   /**
+   * MQTT 5: an MQTT 5 client that has more unacknowledged QoS 1/2 PUBLISHes than the receive maximum it
+   * was given (QoS 1 until PUBACK, QoS 2 until PUBCOMP) is disconnected with 0x93 receive maximum exceeded,
+   * as the specification requires. `false` tolerates such clients (some, e.g. mqtt.js 5, do not count):
+   * their excess PUBLISHes are parked and reading stops, as for 3.1.1 clients. Default true.
+   */
+  enforceReceiveMaximum?: boolean;
+  /**
    * Outbound in-flight window (unacknowledged QoS 1/2 PUBLISHes to the client) for 3.1 / 3.1.1 clients,
    * and the upper bound for MQTT 5 clients (which announce their own receive maximum). Default 32.
    */

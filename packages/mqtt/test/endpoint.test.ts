@@ -206,32 +206,15 @@ describe('MQTT 5 limits the host tightens in accept()', () => {
     expect((await closed)[0]).toMatchObject({ kind: 'protocol-error', reasonCode: 0x95 });
   });
 
-  it('uses the receive maximum it announced for inbound flow control', async () => {
+  it('enforces the receive maximum it announced: one more unacknowledged PUBLISH is DISCONNECT 0x93', async () => {
     const { endpoint, client } = await accepted({ receiveMaximum: 1 });
-    let outstanding = 0;
-    let maxOutstanding = 0;
-    endpoint.on('publish', (m) => {
-      maxOutstanding = Math.max(maxOutstanding, ++outstanding);
-      setImmediate(() => {
-        outstanding--;
-        m.ack();
-      });
-    });
-    client.send(
-      ...[1, 2, 3].map(
-        (messageId): MqttPacket => ({
-          cmd: 'publish',
-          topic: 't',
-          payload: Buffer.from('x'),
-          qos: 1,
-          retain: false,
-          dup: false,
-          messageId,
-        }),
-      ),
-    );
-    await client.waitFor((p) => p.cmd === 'puback', 3);
-    expect(maxOutstanding).toBe(1);
+    expect(client.packets[0]).toMatchObject({ properties: { receiveMaximum: 1 } });
+    endpoint.on('publish', () => {}); // never answered
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    client.send(qos1Publish(1), qos1Publish(2));
+    expect((await closed)[0]).toMatchObject({ kind: 'protocol-error', reasonCode: 0x93 });
+    const [disconnect] = await client.waitFor((p) => p.cmd === 'disconnect');
+    expect(disconnect).toMatchObject({ reasonCode: 0x93 });
   });
 });
 
@@ -309,7 +292,8 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
   });
 
   it('holds back publishes beyond receiveMaximum until the host has room', async () => {
-    const { endpoint, client } = await connect(version, { receiveMaximum: 2 });
+    // MQTT 5 clients that do not count (pushback policy); 3.1.1 clients have no receive maximum to break.
+    const { endpoint, client } = await connect(version, { receiveMaximum: 2, enforceReceiveMaximum: false });
     let outstanding = 0;
     let maxOutstanding = 0;
     const topics: string[] = [];
@@ -343,7 +327,8 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
   });
 
   it('still reads acknowledgements while the host is full, so answers may wait for them', async () => {
-    const { endpoint, client } = await connect(version, { receiveMaximum: 2 });
+    // MQTT 5 clients that do not count (pushback policy); 3.1.1 clients have no receive maximum to break.
+    const { endpoint, client } = await connect(version, { receiveMaximum: 2, enforceReceiveMaximum: false });
     const topics: string[] = [];
     let down: Promise<unknown> | undefined;
     endpoint.on('publish', (m) => {
@@ -444,5 +429,79 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     const last = client.packets.at(-1);
     if (version === 5) expect(last).toEqual({ cmd: 'disconnect', reasonCode: 0x8d });
     else expect(last?.cmd).toBe('connack');
+  });
+});
+
+function qos1Publish(messageId: number, qos: 1 | 2 = 1, dup = false): MqttPacket {
+  return { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos, retain: false, dup, messageId };
+}
+
+describe('MQTT 5 receive maximum on inbound PUBLISHes', () => {
+  it('lets a client that waits for acknowledgements go on at the limit', async () => {
+    const { endpoint, client } = await connect(5, { receiveMaximum: 2 });
+    const held: InboundPublish[] = [];
+    endpoint.on('publish', (m) => held.push(m));
+    client.send(qos1Publish(1), qos1Publish(2));
+    await until(() => held.length === 2, endpoint, ['publish']);
+    held[0]!.ack();
+    await client.waitFor((p) => p.cmd === 'puback');
+    client.send(qos1Publish(3));
+    await until(() => held.length === 3, endpoint, ['publish']);
+    expect(endpoint.state).toBe('connected');
+  });
+
+  it('counts a QoS 2 PUBLISH until PUBCOMP, not until PUBREC', async () => {
+    const { endpoint, client } = await connect(5, { receiveMaximum: 1 });
+    endpoint.on('publish', (m) => m.received());
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    client.send(qos1Publish(1, 2));
+    await client.waitFor((p) => p.cmd === 'pubrec');
+    client.send(qos1Publish(2, 2)); // PUBREL 1 not sent yet: two in flight
+    expect((await closed)[0]).toMatchObject({ kind: 'protocol-error', reasonCode: 0x93 });
+  });
+
+  it('frees the place on PUBCOMP, and a re-sent PUBLISH (same identifier) is not counted twice', async () => {
+    const { endpoint, client } = await connect(5, { receiveMaximum: 1 });
+    endpoint.on('publish', (m) => {
+      m.received();
+      m.complete();
+    });
+    client.send(qos1Publish(1, 2), qos1Publish(1, 2, true));
+    await client.waitFor((p) => p.cmd === 'pubrec', 2);
+    client.send({ cmd: 'pubrel', messageId: 1 });
+    await client.waitFor((p) => p.cmd === 'pubcomp');
+    client.send(qos1Publish(2, 2));
+    await client.waitFor((p) => p.cmd === 'pubrec' && p.messageId === 2);
+    expect(endpoint.state).toBe('connected');
+  });
+
+  it('with enforceReceiveMaximum false, parks the excess instead (for clients that do not count)', async () => {
+    const { endpoint, client } = await connect(5, { receiveMaximum: 1, enforceReceiveMaximum: false });
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    endpoint.on('publish', (m) => {
+      maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+      setImmediate(() => {
+        outstanding--;
+        m.ack();
+      });
+    });
+    client.send(qos1Publish(1), qos1Publish(2), qos1Publish(3));
+    await client.waitFor((p) => p.cmd === 'puback', 3);
+    expect(maxOutstanding).toBe(1);
+    expect(endpoint.state).toBe('connected');
+  });
+
+  it('does not apply to MQTT 3.1.1 clients (no receive maximum): the excess is parked', async () => {
+    const { endpoint, client } = await connect(4, { receiveMaximum: 1 });
+    const held: InboundPublish[] = [];
+    endpoint.on('publish', (m) => held.push(m));
+    client.send(qos1Publish(1), qos1Publish(2));
+    await until(() => held.length === 1, endpoint, ['publish']);
+    held[0]!.ack();
+    await until(() => held.length === 2, endpoint, ['publish']);
+    held[1]!.ack();
+    await client.waitFor((p) => p.cmd === 'puback', 2);
+    expect(endpoint.state).toBe('connected');
   });
 });

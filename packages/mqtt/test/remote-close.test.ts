@@ -129,7 +129,10 @@ describe.each([4, 5] as const)(
     });
 
     it('handles packets parked behind a full host once it answers, after the socket closed', async () => {
-      const { endpoint, socket } = await connected(version, { receiveMaximum: 1 });
+      const { endpoint, socket } = await connected(version, {
+        receiveMaximum: 1,
+        enforceReceiveMaximum: false,
+      });
       const held: InboundPublish[] = [];
       endpoint.on('publish', (m) => held.push(m));
       socket.end(bytes(version, publish('q1', 1, 1), publish('q1b', 1, 2), { cmd: 'disconnect' }));

@@ -269,6 +269,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'QoS 1/2 messages from each MQTT client awaiting AMQP',
   ),
   spec(
+    'receiveMaximumExceeded',
+    'receive-maximum-exceeded',
+    'string',
+    'POLICY',
+    'disconnect',
+    'disconnect | pushback: an MQTT 5 client over its receive maximum gets DISCONNECT 0x93, or is not read',
+  ),
+  spec(
     'maxOfflineMessages',
     'max-offline-messages',
     'integer',

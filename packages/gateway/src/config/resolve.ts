@@ -19,6 +19,7 @@ import {
   parseInteger,
   parseListener,
   parsePath,
+  RECEIVE_MAXIMUM_POLICIES,
   TENANT_MODES,
 } from './values';
 
@@ -43,6 +44,7 @@ export const DEFAULTS = {
   maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
   maxInflight: 32,
   receiveMaximum: 64,
+  receiveMaximumExceeded: 'disconnect',
   maxOfflineMessages: 1_000,
   poolSize: 2,
   logLevel: 'info',
@@ -239,6 +241,11 @@ export function resolveConfig(
       maxPacketSize: int('maxPacketSize', DEFAULTS.maxPacketSize, 16, MQTT_MAX_PACKET_SIZE),
       maxInflight: int('maxInflight', DEFAULTS.maxInflight, 1, 65_535),
       receiveMaximum: int('receiveMaximum', DEFAULTS.receiveMaximum, 1, 65_535),
+      receiveMaximumExceeded: parseChoice(
+        describe('receiveMaximumExceeded'),
+        str('receiveMaximumExceeded') ?? DEFAULTS.receiveMaximumExceeded,
+        RECEIVE_MAXIMUM_POLICIES,
+      ),
       maxOfflineMessages: int('maxOfflineMessages', DEFAULTS.maxOfflineMessages, 1, 100_000_000),
       poolSize: int('poolSize', DEFAULTS.poolSize, 1, 1024),
       maxConnectionsPerAddress: int(

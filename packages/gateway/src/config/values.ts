@@ -12,6 +12,7 @@ import type {
   HostPort,
   LogFormat,
   LogLevel,
+  ReceiveMaximumPolicy,
   TenantMode,
 } from '../types';
 
@@ -27,6 +28,7 @@ export const DIALECTS: readonly GatewayDialect[] = [
 ];
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'users', 'pass-through'];
 export const TENANT_MODES: readonly TenantMode[] = ['none', 'username-prefix', 'users-file'];
+export const RECEIVE_MAXIMUM_POLICIES: readonly ReceiveMaximumPolicy[] = ['disconnect', 'pushback'];
 export const CLIENT_CERT_MODES: readonly ClientCertMode[] = ['none', 'request', 'require'];
 export const CERT_IDENTITY_MODES: readonly CertIdentityMode[] = ['cn', 'dn'];
 

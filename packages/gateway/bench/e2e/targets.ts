@@ -130,6 +130,8 @@ function nodeFlags(): string[] {
  * change can be measured without `npm run build` (which other work in the same tree may be running too).
  */
 function cliEntry(): string[] {
+  // BENCH_DRAGOMAN_CLI: another build of the CLI (e.g. a variant kept for a before/after comparison).
+  if (process.env.BENCH_DRAGOMAN_CLI !== undefined) return [process.env.BENCH_DRAGOMAN_CLI];
   if (process.env.BENCH_DRAGOMAN_SOURCE !== '1') return [GATEWAY_CLI];
   return ['--conditions=@dragoman/source', '--import', 'tsx', join(REPO_ROOT, 'packages/gateway/src/cli.ts')];
 }

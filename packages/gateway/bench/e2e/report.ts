@@ -99,6 +99,11 @@ export function renderReport(input: ReportInput): string {
   table('p50 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p50Ms)), 1);
   table('p99 latency, ms (median over runs; lower is better)', (runs) => median(runs.map((r) => r.p99Ms)), 1);
   table(
+    'CPU time of the target process per received message, µs (user + system from /proc, median; lower is better; RabbitMQ: the Erlang VM)',
+    (runs) => median(runs.map((r) => r.cpuUsPerMessage)),
+    0,
+  );
+  table(
     'Messages lost + duplicated, summed over runs (should be 0)',
     (runs) => runs.reduce((sum, r) => sum + r.lost + r.duplicates, 0),
     0,

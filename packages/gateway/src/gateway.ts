@@ -5,6 +5,7 @@
  * application adds; metrics, health and a deadline-bounded shutdown around it.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { type AdapterHost, AdapterStartError, runAdapters } from '@dragoman/adapter';
 import { type ConnectOptions, createInProcessTransport, type ListenOptions } from '@dragoman/amqp';
@@ -12,7 +13,9 @@ import {
   type Backend,
   createBackend,
   createMemoryStores,
+  openLmdbQos2Store,
   openLmdbStores,
+  type Qos2Store,
   StoreLimitError,
   type Stores,
 } from '@dragoman/mqtt-amqp';
@@ -55,6 +58,8 @@ interface Internal {
 /** What has been started so far; closed in reverse order, also when start-up fails half way. */
 interface Parts {
   stores?: Stores;
+  /** The durable memory of QoS 2 publications not released yet (with `store` only; else the backend's own). */
+  qos2Store?: Qos2Store;
   backend?: Backend;
   monitor?: AmqpMonitor;
   adapters?: AdapterHost;
@@ -243,6 +248,8 @@ async function startAmqpSide(
   if (config.amqp.store !== undefined) {
     try {
       parts.stores = openLmdbStores({ path: config.amqp.store, ...storeOptions });
+      // QoS 2 exactly-once across a restart needs the (client, packet id) pairs on disk too.
+      parts.qos2Store = openLmdbQos2Store({ path: join(config.amqp.store, 'qos2') });
     } catch (error) {
       throw new ConfigError(
         `${describe('store')} ${config.amqp.store}: cannot open the store (${errorCode(error)})`,
@@ -263,7 +270,12 @@ async function startAmqpSide(
     inProcess,
   };
   try {
-    parts.backend = await createBackend({ listen, store: parts.stores, dialect: dialectOf(config) });
+    parts.backend = await createBackend({
+      listen,
+      store: parts.stores,
+      ...(parts.qos2Store !== undefined ? { qos2Store: parts.qos2Store } : {}),
+      dialect: dialectOf(config),
+    });
   } catch (error) {
     if (typeof (error as { code?: unknown }).code === 'string') {
       throw listenFailure(describe('amqpListen'), config.amqp.listen, error);
@@ -272,9 +284,9 @@ async function startAmqpSide(
   }
   parts.backend.on('error', (error) => {
     if (error instanceof StoreLimitError && error.limit === 'retained') {
-      // Not a failure: the message was delivered, only not retained (the retained store is full).
+      // Not a failure: the retained store is full, the publish was refused (MQTT 5: 0x97).
       metrics.limitHit('retained');
-      logger.warn({ max: error.max }, 'retained message not kept: the retained store is full');
+      logger.warn({ max: error.max }, 'retained message refused: the retained store is full');
       return;
     }
     metrics.error('backend');
@@ -365,6 +377,9 @@ async function shutdown(parts: Parts, deadlineMs: number, logger: Logger, announ
   await parts.stores
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, 'closing the store failed'));
+  await parts.qos2Store
+    ?.close()
+    .catch((error: unknown) => logger.error({ err: error }, 'closing the QoS 2 store failed'));
   if (parts.operations !== undefined) {
     const server = parts.operations;
     await new Promise<void>((resolve) => {

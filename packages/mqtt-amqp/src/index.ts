@@ -137,7 +137,15 @@ export {
   isPubrelRequest,
   type PubrelRequest,
 } from './mapping/pubrel';
-export { decodeClose, decodeList, encodeClose, encodeList } from './mapping/session';
+export {
+  decodeClose,
+  decodeList,
+  decodeSessionExpiry,
+  encodeClose,
+  encodeList,
+  encodeSessionExpiry,
+  withSessionExpiry,
+} from './mapping/session';
 export { ANNOTATIONS, isControlSubject, SUBJECTS } from './mapping/subjects';
 export {
   decodeSubscribe,

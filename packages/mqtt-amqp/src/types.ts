@@ -186,11 +186,28 @@ export interface DecodedList {
   clientId: string;
   /** Where the subscriptions list goes (`reply-to`). */
   replyTo: string;
+  /**
+   * MQTT 5 session expiry interval, seconds (annotation `x-opt-mqtt-session-expiry`); undefined when absent,
+   * which means "never" (the 3.1.1 persistent session).
+   */
+  expiryInterval: number | undefined;
 }
 
 /** AMQP_CLOSE decoded. */
 export interface DecodedClose {
   clientId: string;
+  /**
+   * MQTT 5 session expiry interval of the clean session it starts, seconds; undefined when absent, which means
+   * 0 (the session ends with the connection, the 3.1.1 clean session).
+   */
+  expiryInterval: number | undefined;
+}
+
+/** AMQP_SESSION_EXPIRY decoded: the session expiry interval in force from now on (MQTT 5 DISCONNECT). */
+export interface DecodedSessionExpiry {
+  clientId: string;
+  /** Seconds; 0xFFFFFFFF = never. */
+  expiryInterval: number;
 }
 
 /** AMQP_SUBSCRIBE decoded. */
@@ -228,7 +245,8 @@ export type ControlSubject =
   | 'close'
   | 'subscribe'
   | 'unsubscribe'
-  | 'pubrel';
+  | 'pubrel'
+  | 'session-expiry';
 
 /** Any of the spec's control messages, decoded, tagged by subject (`decodeControl`). */
 export type DecodedControl =
@@ -239,7 +257,8 @@ export type DecodedControl =
   | { subject: 'close'; close: DecodedClose }
   | { subject: 'subscribe'; subscribe: DecodedSubscribe }
   | { subject: 'unsubscribe'; unsubscribe: DecodedUnsubscribe }
-  | { subject: 'pubrel'; pubrel: DecodedPubrel };
+  | { subject: 'pubrel'; pubrel: DecodedPubrel }
+  | { subject: 'session-expiry'; sessionExpiry: DecodedSessionExpiry };
 
 /** Re-exported so hosts can build SUBSCRIBE inputs without importing @dragoman/mqtt. */
 export type MqttSubscription = Subscription;
@@ -386,8 +405,11 @@ export interface SessionStore {
   disconnect(clientId: string, options?: { at?: number; expiryInterval?: number }): Promise<void>;
   /** Deletes the session and its backlog; false when there was none. */
   delete(clientId: string): Promise<boolean>;
-  /** Deletes every disconnected session whose expiry interval has passed; returns their client ids. */
-  expire(): Promise<string[]>;
+  /**
+   * Deletes every disconnected session whose expiry interval has passed (only `clientId`'s when given, in one
+   * atomic step, so a session resumed meanwhile is kept); returns their client ids.
+   */
+  expire(clientId?: string): Promise<string[]>;
   /** Queues a message for an offline session, applying the backlog policy (README, "Stores"). */
   enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult>;
   /** The backlog, oldest first, without expired entries (which are purged); at most `limit` entries. */

@@ -2,7 +2,7 @@ import type { AmqpMessage } from '@dragoman/amqp';
 import { MappingError } from '../errors';
 import type { Addresses, DecodedControl } from '../types';
 import { decodePubrel } from './pubrel';
-import { decodeClose, decodeList } from './session';
+import { decodeClose, decodeList, decodeSessionExpiry } from './session';
 import { SUBJECTS } from './subjects';
 import { decodeSubscribe, decodeSubscriptions, decodeUnsubscribe } from './subscriptions';
 import { decodeWill } from './will';
@@ -30,6 +30,8 @@ export function decodeControl(message: AmqpMessage, addresses: Addresses): Decod
       return { subject, unsubscribe: decodeUnsubscribe(message, addresses) };
     case SUBJECTS.pubrel:
       return { subject, pubrel: decodePubrel(message) };
+    case SUBJECTS.sessionExpiry:
+      return { subject, sessionExpiry: decodeSessionExpiry(message, addresses) };
     default:
       throw new MappingError(
         'unexpected-subject',

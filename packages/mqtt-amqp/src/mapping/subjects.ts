@@ -10,6 +10,8 @@ export const SUBJECTS = Object.freeze({
   subscribe: 'subscribe',
   unsubscribe: 'unsubscribe',
   pubrel: 'pubrel',
+  /** This mapping's extension (MQTT 5): the session expiry interval changed (DISCONNECT). */
+  sessionExpiry: 'session-expiry',
 } as const satisfies Record<string, ControlSubject>);
 
 const ALL: ReadonlySet<string> = new Set(Object.values(SUBJECTS));
@@ -35,6 +37,11 @@ export const ANNOTATIONS = Object.freeze({
   subscriptionIdentifiers: 'x-opt-mqtt-subscription-identifiers',
   /** uint seconds: the message expiry interval of a will (it counts from publication, so not `ttl`). */
   messageExpiryInterval: 'x-opt-mqtt-message-expiry-interval',
+  /**
+   * uint seconds: MQTT 5 session expiry interval (AMQP_LIST, AMQP_CLOSE, AMQP_SESSION_EXPIRY); 0xFFFFFFFF never.
+   * Absent: AMQP_LIST's session never expires, AMQP_CLOSE's ends with the connection (the 3.1.1 meanings).
+   */
+  sessionExpiryInterval: 'x-opt-mqtt-session-expiry',
   /** uint seconds: MQTT 5 will delay interval (AMQP_WILL). */
   willDelayInterval: 'x-opt-mqtt-will-delay-interval',
   /** map filter → map of no-local / retain-as-published / retain-handling (AMQP_SUBSCRIBE, AMQP_SUBSCRIPTIONS). */

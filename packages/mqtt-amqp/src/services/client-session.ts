@@ -73,8 +73,11 @@ export interface ClientSessionContext {
 
 export class ClientSession {
   readonly clientId: string;
-  /** Survives the client's disconnect (AMQP_LIST); a clean session (AMQP_CLOSE) ends with the connection. */
-  persistent = false;
+  /**
+   * Seconds the session outlives its client's connection (MQTT 5 session expiry interval): 0 ends it with the
+   * connection (AMQP_CLOSE without an interval), 0xFFFFFFFF never (AMQP_LIST without one).
+   */
+  expiryInterval = 0;
   readonly subscriptions = new Map<string, SessionSubscription>();
   readonly #context: ClientSessionContext;
   /** Not sent yet, in order (store entries by seq; QoS 0 wherever they came). */

@@ -18,6 +18,7 @@
 import type { AmqpMessage } from '@dragoman/amqp';
 import { parseSubscriptionFilter, type QoS } from '@dragoman/mqtt';
 import { StoreLimitError } from '../errors';
+import { SESSION_NEVER_EXPIRES } from '../store/session-store';
 import type { MqttMessage, RetainedStore, SessionStore, SessionSubscription } from '../types';
 import { ClientSession, type EnqueueOutcome, type PendingDelivery } from './client-session';
 import { DeliveryCounters } from './counters';
@@ -47,6 +48,12 @@ export interface SubscriptionServiceOptions {
   readonly onError?: (error: unknown) => void;
   /** A connected session may have room again (see `hasRoomFor`); called often, so keep it cheap. */
   readonly onRoom?: () => void;
+  /**
+   * A session ended without its client starting a new one: it expired (its client gone longer than its
+   * session expiry interval, or an interval of 0 when its connection closed). The embedded backend publishes
+   * the client's will then, if it is still waiting out its delay (MQTT 5: at the earlier of the two).
+   */
+  readonly onSessionEnded?: (clientId: string) => void;
 }
 
 /** What became of an AMQP_SUBSCRIBE. */
@@ -76,6 +83,13 @@ export interface PublishOutcome {
 
 export const DEFAULT_MAX_IN_MEMORY_PER_CLIENT = 100;
 
+/** Session expiry interval meaning "never": AMQP_LIST without `x-opt-mqtt-session-expiry`. */
+const NEVER_EXPIRES = SESSION_NEVER_EXPIRES;
+/** setTimeout's longest delay (about 24.8 days); a later deadline is reached in steps. */
+const MAX_TIMER_MS = 0x7fff_ffff;
+/** Least delay before a deadline is looked at again (the store's clock may lag the service's by a little). */
+const MIN_RECHECK_MS = 50;
+
 export class SubscriptionService {
   readonly #sessions = new Map<string, ClientSession>();
   readonly #index: SubscriptionIndex;
@@ -85,6 +99,16 @@ export class SubscriptionService {
   readonly #authorize: SubscriptionAuthorizer | undefined;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
+  readonly #onSessionEnded: (clientId: string) => void;
+  /**
+   * One timer per disconnected session that expires (never one per connected client); its deadline is in the
+   * session store (`disconnectedAt` + interval), so it is set again from there after a restart.
+   */
+  readonly #expiryTimers = new Map<
+    string,
+    { session: ClientSession; timer: ReturnType<typeof setTimeout> }
+  >();
+  #stopped = false;
   readonly #context;
 
   private constructor(options: SubscriptionServiceOptions) {
@@ -93,6 +117,7 @@ export class SubscriptionService {
     this.#authorize = options.authorize;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    this.#onSessionEnded = options.onSessionEnded ?? (() => {});
     const window = options.maxInMemoryPerClient ?? DEFAULT_MAX_IN_MEMORY_PER_CLIENT;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(`maxInMemoryPerClient must be a positive integer: ${window}`);
@@ -112,18 +137,35 @@ export class SubscriptionService {
 
   /**
    * Loads the stored sessions (so offline persistent sessions keep receiving into their backlogs). Sessions
-   * the store still shows connected (the previous process ended without saying) are marked disconnected.
+   * the store still shows connected (the previous process ended without saying) are marked disconnected now.
+   * Sessions that expired meanwhile are removed (`onSessionEnded` is called for each, before this resolves);
+   * the others get their expiry timer back, from the deadline in the store.
    */
   static async start(options: SubscriptionServiceOptions): Promise<SubscriptionService> {
     const service = new SubscriptionService(options);
+    // Sessions whose client was gone longer than their expiry interval while the service was down.
+    for (const clientId of await options.sessions.expire()) service.#onSessionEnded(clientId);
     for (const stored of await options.sessions.list()) {
-      if (stored.disconnectedAt === undefined) await options.sessions.disconnect(stored.clientId);
+      let disconnectedAt = stored.disconnectedAt;
+      if (disconnectedAt === undefined) {
+        // Connected when the previous process ended: its client is gone since now.
+        disconnectedAt = service.#now();
+        await options.sessions.disconnect(stored.clientId, { at: disconnectedAt });
+      }
       if (stored.expiryInterval === 0) continue; // ended with its connection
       const session = service.#session(stored.clientId);
-      session.persistent = true;
+      session.expiryInterval = stored.expiryInterval;
       service.#setSubscriptions(session, stored.subscriptions);
+      service.#armExpiry(session, disconnectedAt);
     }
     return service;
+  }
+
+  /** Stops the expiry timers (stored deadlines stay, for the next start). */
+  stop(): void {
+    this.#stopped = true;
+    for (const { timer } of this.#expiryTimers.values()) clearTimeout(timer);
+    this.#expiryTimers.clear();
   }
 
   stats(): SubscriptionServiceStats {
@@ -149,24 +191,53 @@ export class SubscriptionService {
   }
 
   /**
-   * AMQP_LIST: resumes the client's session (or starts an empty persistent one) and returns its subscriptions
-   * for AMQP_SUBSCRIPTIONS. Call `ready` once that reply is sent: only then does the backlog flow.
+   * AMQP_LIST: resumes the client's session unless it expired (or starts an empty one) and returns its
+   * subscriptions for AMQP_SUBSCRIPTIONS. Call `ready` once that reply is sent: only then does the backlog flow.
+   * `expiryInterval`: seconds the session outlives the connection (MQTT 5); default never (3.1.1).
    */
-  async list(clientId: string): Promise<ReadonlyMap<string, SessionSubscription>> {
-    const { session: stored, present } = await this.#sessionStore.open(clientId, { clean: false });
+  async list(
+    clientId: string,
+    expiryInterval: number = NEVER_EXPIRES,
+  ): Promise<ReadonlyMap<string, SessionSubscription>> {
+    this.#cancelExpiry(clientId);
+    const { session: stored, present } = await this.#sessionStore.open(clientId, {
+      clean: false,
+      expiryInterval,
+    });
     const session = this.#takeOver(clientId);
-    session.persistent = true;
+    session.expiryInterval = expiryInterval;
     this.#setSubscriptions(session, present ? stored.subscriptions : new Map());
     return new Map(session.subscriptions);
   }
 
-  /** AMQP_CLOSE: drops any previous session and starts a clean one, which ends when the client disconnects. */
-  async close(clientId: string): Promise<void> {
-    await this.#sessionStore.open(clientId, { clean: true });
+  /**
+   * AMQP_CLOSE: drops any previous session and starts a clean one, which ends when the client disconnects, or
+   * `expiryInterval` seconds later (MQTT 5 clean start with a session expiry interval).
+   */
+  async close(clientId: string, expiryInterval = 0): Promise<void> {
+    this.#cancelExpiry(clientId);
+    await this.#sessionStore.open(clientId, { clean: true, expiryInterval });
     const session = this.#takeOver(clientId);
-    session.persistent = false;
+    session.expiryInterval = expiryInterval;
     this.#setSubscriptions(session, new Map());
     session.activate();
+  }
+
+  /**
+   * AMQP_SESSION_EXPIRY: the session expiry interval in force from now on (an MQTT 5 DISCONNECT changed it);
+   * the one in force when the client goes decides how long the session outlives it. False when the client has
+   * no session.
+   */
+  setExpiry(clientId: string, expiryInterval: number): boolean {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return false;
+    session.expiryInterval = expiryInterval;
+    return true;
+  }
+
+  /** The session's expiry interval, seconds; undefined when the client has no session. */
+  expiryOf(clientId: string): number | undefined {
+    return this.#sessions.get(clientId)?.expiryInterval;
   }
 
   /** The reply to AMQP_LIST went out: the session's backlog may flow. */
@@ -292,8 +363,12 @@ export class SubscriptionService {
   }
 
   async #ended(session: ClientSession): Promise<void> {
-    if (session.persistent) {
-      await this.#sessionStore.disconnect(session.clientId);
+    const expiryInterval = session.expiryInterval;
+    if (expiryInterval > 0) {
+      const at = this.#now();
+      await this.#sessionStore.disconnect(session.clientId, { at, expiryInterval });
+      // Resumed or taken over meanwhile: the newer session decides.
+      if (this.#isOffline(session)) this.#armExpiry(session, at);
       return;
     }
     this.#drop(session);
@@ -301,7 +376,54 @@ export class SubscriptionService {
     if (this.#sessions.get(session.clientId) === undefined) {
       this.#context.sentUnsettled.delete(session.clientId);
       await this.#sessionStore.delete(session.clientId);
+      this.#onSessionEnded(session.clientId);
     }
+  }
+
+  /**
+   * Ends the offline session at `disconnectedAt` + its interval, looked at no sooner than `minDelayMs` from now
+   * (nothing for a session that never expires). A deadline beyond setTimeout's reach is reached in steps.
+   */
+  #armExpiry(session: ClientSession, disconnectedAt: number, minDelayMs = 0): void {
+    this.#cancelExpiry(session.clientId);
+    if (this.#stopped || session.expiryInterval === NEVER_EXPIRES) return;
+    const deadline = disconnectedAt + session.expiryInterval * 1000;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(minDelayMs, deadline - this.#now()));
+    const timer = setTimeout(() => {
+      if (this.#expiryTimers.get(session.clientId)?.timer !== timer) return;
+      this.#expiryTimers.delete(session.clientId);
+      if (!this.#isOffline(session)) return;
+      if (this.#now() < deadline) this.#armExpiry(session, disconnectedAt);
+      else this.#expire(session, disconnectedAt).catch((error: unknown) => this.#onError(error));
+    }, delay);
+    timer.unref?.();
+    this.#expiryTimers.set(session.clientId, { session, timer });
+  }
+
+  /** The deadline passed: the store removes the session (if it is still the expired one), then memory does. */
+  async #expire(session: ClientSession, disconnectedAt: number): Promise<void> {
+    const removed = await this.#sessionStore.expire(session.clientId);
+    if (!this.#isOffline(session)) return;
+    if (removed.length === 0 && (await this.#sessionStore.get(session.clientId)) !== undefined) {
+      // Not expired by the store's clock yet: look again shortly.
+      if (this.#isOffline(session)) this.#armExpiry(session, disconnectedAt, MIN_RECHECK_MS);
+      return;
+    }
+    this.#drop(session);
+    this.#context.sentUnsettled.delete(session.clientId);
+    this.#onSessionEnded(session.clientId);
+  }
+
+  /** Still the client's session, and its client is not connected. */
+  #isOffline(session: ClientSession): boolean {
+    return this.#sessions.get(session.clientId) === session && !session.connected;
+  }
+
+  #cancelExpiry(clientId: string): void {
+    const armed = this.#expiryTimers.get(clientId);
+    if (armed === undefined) return;
+    clearTimeout(armed.timer);
+    this.#expiryTimers.delete(clientId);
   }
 
   /**
@@ -393,6 +515,7 @@ export class SubscriptionService {
   }
 
   #drop(session: ClientSession): void {
+    if (this.#expiryTimers.get(session.clientId)?.session === session) this.#cancelExpiry(session.clientId);
     session.deactivate();
     for (const filter of session.subscriptions.keys()) this.#index.remove(session.clientId, filter);
     session.subscriptions.clear();

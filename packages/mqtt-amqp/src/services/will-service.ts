@@ -7,7 +7,10 @@
  * - a will waiting out its delay is cancelled when the client resumes its session (AMQP_LIST) and published at
  *   once when the client starts a clean one (AMQP_CLOSE: the old session ends, MQTT 5 section 3.1.3.2.2);
  * - after a restart every stored will waits `restartGraceMs` for its client to come back (a will link attached
- *   with its client id, or its AMQP_LIST / AMQP_CLOSE) and is published if it does not.
+ *   with its client id, or its AMQP_LIST / AMQP_CLOSE) and is published if it does not;
+ * - the end of the client's session (`sessionExpired`: its expiry interval passed, or was 0 when its connection
+ *   closed) publishes a waiting will at once: MQTT 5 sends the will at the earlier of its delay and the session's
+ *   end. A will whose link is still attached then goes at once when that link detaches abruptly.
  *
  * A will is deleted from the store only after it has been published (at least once across a crash).
  */
@@ -63,6 +66,8 @@ export class WillService {
    */
   readonly #superseded = new Map<WillLinkToken, HeldWill>();
   readonly #waiting = new Map<string, WaitingWill>();
+  /** Wills whose session ended while their link was still attached: no delay left for them. */
+  readonly #sessionOver = new WeakSet<HeldWill>();
   #generation = 0;
   #published = 0;
   #closed = false;
@@ -142,8 +147,9 @@ export class WillService {
       void this.#forget(clientId, will).catch(this.#onError);
       return;
     }
-    if (will.delayInterval > 0) this.#wait(clientId, will, 'delay', will.delayInterval * 1000);
-    else void this.#publishWill(clientId, will);
+    if (will.delayInterval > 0 && !this.#sessionOver.has(will)) {
+      this.#wait(clientId, will, 'delay', will.delayInterval * 1000);
+    } else void this.#publishWill(clientId, will);
   }
 
   /** AMQP_LIST: the client resumes its session; a will waiting out its delay is not published. */
@@ -162,6 +168,24 @@ export class WillService {
     clearTimeout(waiting.timer);
     this.#waiting.delete(clientId);
     void this.#publishWill(clientId, waiting.will);
+  }
+
+  /**
+   * The client's session ended without the client starting a new one (it expired, or ended with its connection):
+   * a will waiting out its delay interval, or the restart grace time, is published now; a will whose link is
+   * still attached is published as soon as that link detaches abruptly (a clean detach still drops it).
+   */
+  sessionExpired(clientId: string): void {
+    if (this.#closed) return;
+    const waiting = this.#waiting.get(clientId);
+    if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
+      this.#waiting.delete(clientId);
+      void this.#publishWill(clientId, waiting.will);
+      return;
+    }
+    const will = this.#held.get(clientId);
+    if (will !== undefined) this.#sessionOver.add(will);
   }
 
   /** Stops every timer. Stored wills stay stored, for the next start. */

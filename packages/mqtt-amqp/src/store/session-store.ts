@@ -150,9 +150,19 @@ export class BackendSessionStore implements SessionStore {
     });
   }
 
-  async expire(): Promise<string[]> {
+  async expire(clientId?: string): Promise<string[]> {
     this.#checkOpen();
-    return this.#backend.transaction(() => this.#purgeExpiredSessions(this.#options.now()));
+    if (clientId === undefined) {
+      return this.#backend.transaction(() => this.#purgeExpiredSessions(this.#options.now()));
+    }
+    return this.#backend.transaction(() => {
+      const record = this.#backend.sessions.get(clientId);
+      // Checked inside the transaction: a session resumed (or replaced) meanwhile is not expired.
+      if (record === undefined || !sessionExpired(record, this.#options.now())) return [];
+      this.#backend.sessions.remove(clientId);
+      this.#backend.backlog.clear(clientId);
+      return [clientId];
+    });
   }
 
   async enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {

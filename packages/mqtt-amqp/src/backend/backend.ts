@@ -209,6 +209,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#closing ??= (async () => {
       this.#stopHeldTimer();
       this.#wills.close();
+      this.#subscriptions.stop();
       this.#controls.close(new Error('backend closing'));
       await this.#listener.close();
       await this.#subscriptions.idle();
@@ -410,7 +411,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     switch (request.subject) {
       case 'list': {
         this.#wills.sessionResumed(clientId);
-        const subscriptions = await this.#subscriptions.list(clientId);
+        const subscriptions = await this.#subscriptions.list(clientId, request.list.expiryInterval);
         this.#own(clientId, connection);
         const replyTo =
           request.list.replyTo !== '' ? request.list.replyTo : this.#addresses.control(clientId);
@@ -434,7 +435,7 @@ export class Backend extends EventEmitter<BackendEvents> {
         this.#wills.sessionEnded(clientId);
         // A clean session starts: what the client had not released belongs to the session it drops.
         this.#unreleased.clear(clientId);
-        await this.#subscriptions.close(clientId);
+        await this.#subscriptions.close(clientId, request.close.expiryInterval);
         this.#own(clientId, connection);
         this.#attachPublishLink(clientId, connection);
         delivery.accept();
@@ -454,6 +455,11 @@ export class Backend extends EventEmitter<BackendEvents> {
       }
       case 'unsubscribe':
         await this.#subscriptions.unsubscribe(clientId, request.unsubscribe.filters);
+        delivery.accept();
+        return;
+      case 'session-expiry':
+        // An MQTT 5 DISCONNECT changed the interval: the one in force when the client goes decides.
+        this.#subscriptions.setExpiry(clientId, request.sessionExpiry.expiryInterval);
         delivery.accept();
         return;
       default:
@@ -862,6 +868,8 @@ function clientOf(request: DecodedControl): string | undefined {
       return request.subscribe.clientId;
     case 'unsubscribe':
       return request.unsubscribe.clientId;
+    case 'session-expiry':
+      return request.sessionExpiry.clientId;
     default:
       return undefined;
   }
@@ -896,7 +904,16 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       maxPerClient: options.maxUnreleasedQos2PerClient ?? DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT,
       max: options.maxUnreleasedQos2 ?? DEFAULT_MAX_UNRELEASED_QOS2,
     });
+    // A session that ends (expired, or found expired at start) publishes its client's waiting will at once;
+    // those ending before the Will service is up are handed to it once it is.
+    let willService: WillService | undefined;
+    const endedEarly: string[] = [];
+    const onSessionEnded = (clientId: string): void => {
+      if (willService === undefined) endedEarly.push(clientId);
+      else willService.sessionExpired(clientId);
+    };
     const subscriptions = await SubscriptionService.start({
+      onSessionEnded,
       sessions: stores.sessions,
       retained: stores.retained,
       encode: (delivery, at) => encodePending(codec, delivery, at),
@@ -929,11 +946,14 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       onPublished: (clientId, message) => backend?.emit('willPublished', clientId, message),
       onError,
     });
+    willService = wills;
+    for (const clientId of endedEarly.splice(0)) wills.sessionExpired(clientId);
     let listener: AmqpListener;
     try {
       listener = await listen(options.listen ?? {});
     } catch (error) {
       wills.close();
+      subscriptions.stop();
       throw error;
     }
     backend = new Backend({

@@ -103,6 +103,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    * (parked or not) and not yet answered with PUBACK, or PUBCOMP / a failed PUBREC for QoS 2.
    */
   private readonly unacknowledgedInbound = new Set<number>();
+  /** 'pubrelUnknown' events whose complete() the host has not called yet. */
+  private unknownPubrelsWaiting = 0;
   /** Inbound SUBSCRIBE / UNSUBSCRIBE waiting for the host's answer. */
   private requestsAwaitingHost = 0;
   /** Packets read while the host was full or paused, handled in order once it has room (at most inboundWindow). */
@@ -993,15 +995,36 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.emit('publish', message);
   }
 
-  private handlePubrel(messageId: number): void {
-    const message = this.inboundQos2.get(messageId);
-    if (message === undefined) {
-      // Unknown (e.g. completed in an earlier connection): PUBCOMP, MQTT 5 says "not found".
+  /**
+   * A PUBREL for a flow of an earlier connection: the host may release what it kept for it before PUBCOMP.
+   * Bounded, so that a client sending PUBRELs in a loop cannot make waiting answers pile up.
+   */
+  private handleUnknownPubrel(messageId: number): void {
+    if (this.listenerCount('pubrelUnknown') === 0 || this.unknownPubrelsWaiting >= this.inboundWindow) {
       this.writeAck(
         'pubcomp',
         messageId,
         this.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : undefined,
       );
+      return;
+    }
+    this.unknownPubrelsWaiting++;
+    let completed = false;
+    this.emit('pubrelUnknown', {
+      messageId,
+      complete: (options?: AckOptions) => {
+        if (completed) return;
+        completed = true;
+        this.unknownPubrelsWaiting--;
+        this.writeAck('pubcomp', messageId, options);
+      },
+    });
+  }
+
+  private handlePubrel(messageId: number): void {
+    const message = this.inboundQos2.get(messageId);
+    if (message === undefined) {
+      this.handleUnknownPubrel(messageId);
       return;
     }
     if (!message.release()) {

@@ -479,6 +479,13 @@ export interface PublishOptions {
   dup?: boolean;
 }
 
+/** A PUBREL the connection has no QoS 2 flow for (see the 'pubrelUnknown' event). */
+export interface UnknownPubrel {
+  readonly messageId: number;
+  /** Writes PUBCOMP (reason code 0 unless given); once only, a no-op after the endpoint closed. */
+  complete(options?: AckOptions): void;
+}
+
 /**
  * An outbound QoS 1/2 message the client has not completed; the host stores these for session resume and
  * gives them back to `resend()` on the next connection.
@@ -571,6 +578,13 @@ export interface MqttEndpointEvents {
   subscribe: [request: InboundSubscribe];
   /** Answer with request.done(codes?). Without a listener every filter gets 0x00. */
   unsubscribe: [request: InboundUnsubscribe];
+  /**
+   * A PUBREL for a packet identifier with no QoS 2 flow on this connection (its PUBLISH came over an earlier
+   * one): the host releases what it keeps for it elsewhere, then calls `release.complete()`, which writes
+   * PUBCOMP. Without a listener, or beyond receiveMaximum such PUBRELs waiting, PUBCOMP (MQTT 5: 0x92 packet
+   * identifier not found) is written at once.
+   */
+  pubrelUnknown: [release: UnknownPubrel];
   /** The client sent DISCONNECT; 'close' follows. */
   disconnect: [packet: DisconnectPacket];
   /** MQTT 5: a re-authentication (AUTH 0x19) succeeded; the AUTH 0x00 has been written. */

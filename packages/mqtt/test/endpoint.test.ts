@@ -13,6 +13,7 @@ import {
   type MqttEndpoint,
   type MqttPacket,
   type ProtocolVersion,
+  type UnknownPubrel,
 } from '../src/index';
 import { type Harness, next, rawSocket, startServer, TIMEOUT_MS, until } from './support/harness';
 
@@ -503,5 +504,35 @@ describe('MQTT 5 receive maximum on inbound PUBLISHes', () => {
     held[1]!.ack();
     await client.waitFor((p) => p.cmd === 'puback', 2);
     expect(endpoint.state).toBe('connected');
+  });
+});
+
+describe('a PUBREL for a QoS 2 flow of an earlier connection', () => {
+  it('is handed to the host (pubrelUnknown); PUBCOMP is written when it completes', async () => {
+    const { endpoint, client } = await connect(5);
+    const releases: UnknownPubrel[] = [];
+    endpoint.on('pubrelUnknown', (release) => releases.push(release));
+    client.send({ cmd: 'pubrel', messageId: 9 });
+    await until(() => releases.length === 1, endpoint, ['pubrelUnknown']);
+    expect(releases[0]!.messageId).toBe(9);
+    expect(client.packets.some((p) => p.cmd === 'pubcomp')).toBe(false);
+    releases[0]!.complete();
+    releases[0]!.complete(); // once only
+    const [pubcomp] = await client.waitFor((p) => p.cmd === 'pubcomp');
+    expect(pubcomp).toMatchObject({ messageId: 9, reasonCode: 0 });
+  });
+
+  it('beyond receiveMaximum waiting, PUBCOMP 0x92 goes at once (a PUBREL loop cannot pile up)', async () => {
+    const { endpoint, client } = await connect(5, { receiveMaximum: 2 });
+    const releases: UnknownPubrel[] = [];
+    endpoint.on('pubrelUnknown', (release) => releases.push(release));
+    client.send(
+      { cmd: 'pubrel', messageId: 1 },
+      { cmd: 'pubrel', messageId: 2 },
+      { cmd: 'pubrel', messageId: 3 },
+    );
+    const [pubcomp] = await client.waitFor((p) => p.cmd === 'pubcomp');
+    expect(pubcomp).toMatchObject({ messageId: 3, reasonCode: 0x92 });
+    expect(releases.map((r) => r.messageId)).toEqual([1, 2]);
   });
 });

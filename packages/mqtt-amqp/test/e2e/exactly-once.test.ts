@@ -10,6 +10,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_AWAITING_PUBREL } from '../../src/bridge/client-publishes';
 import { createMemoryStores } from '../../src/index';
+import { RawMqttClient } from '../bridge/support/raw-client';
 import { pollUntil } from '../support/poll';
 import { type Stack, startStack } from './harness';
 
@@ -51,6 +52,45 @@ describe.each([4, 5] as const)('QoS 2 from an MQTT client (protocol version %i)'
     await marker;
     expect(stack.backend.stats().duplicatesNotRouted).toBe(0);
     expect(received.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+  });
+});
+
+describe.each([4, 5] as const)('a PUBREL on the next connection (protocol version %i)', (protocolVersion) => {
+  it('releases the packet id in the backend before PUBCOMP: the same content under that id is new again', async () => {
+    stack = await startStack();
+    const subscriber = await stack.connect({ protocolVersion, clientId: `pr-sub-${protocolVersion}` });
+    await subscriber.subscribeAsync('pr/t', { qos: 2 });
+    const received: string[] = [];
+    subscriber.on('message', (_topic, payload) => received.push(payload.toString()));
+    const device = { clientId: `pr-dev-${protocolVersion}`, protocolVersion, clean: false, keepalive: 0 };
+    const publish = {
+      cmd: 'publish',
+      topic: 'pr/t',
+      payload: Buffer.from('same'),
+      qos: 2,
+      messageId: 5,
+      retain: false,
+      dup: false,
+    } as const;
+
+    const { client: first } = await RawMqttClient.connect(stack.port, device);
+    first.send(publish);
+    await first.next((p) => p.cmd === 'pubrec' && p.messageId === 5);
+    first.destroy(); // before its PUBREL: the backend remembers (client, 5)
+    await pollUntil(() => stack?.gateway.bridge(device.clientId) === undefined, 'the bridge to go', 10_000);
+    expect(stack.backend.stats().unreleasedQos2).toBe(1);
+
+    const { client: second } = await RawMqttClient.connect(stack.port, device);
+    second.send({ cmd: 'pubrel', messageId: 5 });
+    const pubcomp = await second.next((p) => p.cmd === 'pubcomp' && p.messageId === 5);
+    if (protocolVersion === 5) expect(pubcomp).toMatchObject({ reasonCode: 0 });
+    expect(stack.backend.stats().unreleasedQos2).toBe(0);
+    // The packet id is free: the same content under it is a new message, routed again.
+    second.send(publish);
+    await second.next((p) => p.cmd === 'pubrec' && p.messageId === 5 && p !== undefined);
+    await pollUntil(() => received.length === 2, 'the second message', 10_000);
+    expect(received).toEqual(['same', 'same']);
+    second.destroy();
   });
 });
 

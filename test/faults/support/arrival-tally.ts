@@ -1,6 +1,6 @@
 /**
- * Counts arrivals per message id on the receiving side of a fault test, and waits (on arrivals, with a
- * deadline) until a condition on the counts holds; a time-out says what is still missing.
+ * Counts arrivals per message id on the receiving side of a fault test, and waits (on arrivals, and on other
+ * progress the test reports, with a deadline) until a condition holds; a time-out says what is still missing.
  */
 import { EventEmitter } from 'node:events';
 
@@ -13,7 +13,12 @@ export class ArrivalTally extends EventEmitter {
 
   add(id: string): void {
     this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-    this.emit('arrival');
+    this.emit('progress');
+  }
+
+  /** Something else a waiting condition looks at has changed (e.g. an acknowledgement): check again. */
+  progress(): void {
+    this.emit('progress');
   }
 
   /** Ids that arrived at least once. */
@@ -37,27 +42,30 @@ export class ArrivalTally extends EventEmitter {
     return [...this.counts.keys()].filter((id) => !sent.has(id));
   }
 
-  /** Resolves once `check()` holds (checked now and at every arrival); rejects after `timeoutMs`. */
-  until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once `check()` holds (checked now, at every arrival and `progress()`); rejects after `timeoutMs`,
+   * saying `what` (a function is called then, so it can report the state at that moment).
+   */
+  until(check: () => boolean, what: string | (() => string), timeoutMs: number): Promise<void> {
     if (check()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const onArrival = (): void => {
         if (!check()) return;
         clearTimeout(timer);
-        this.off('arrival', onArrival);
+        this.off('progress', onArrival);
         resolve();
       };
       const timer = setTimeout(() => {
-        this.off('arrival', onArrival);
+        this.off('progress', onArrival);
         const missing = this.missing();
         reject(
           new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}: ${this.distinct} distinct arrived, missing ` +
+            `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}: ${this.distinct} distinct arrived, missing ` +
               `${missing.length} (${missing.slice(0, 5).join(', ')}…), duplicated ${this.duplicates().length}`,
           ),
         );
       }, timeoutMs);
-      this.on('arrival', onArrival);
+      this.on('progress', onArrival);
     });
   }
 }

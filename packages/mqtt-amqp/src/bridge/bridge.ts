@@ -14,12 +14,12 @@ import type {
   InboundUnsubscribe,
   MqttEndpoint,
   RequestedSubscription,
-  UnknownPubrel,
 } from '@dragoman/mqtt';
 import { type AuthorizationResult, decide, denialOf } from '../authz/decide';
 import { isValidTenant, type TenantResolver, TenantScope } from '../authz/tenants';
 import type { AuthorizeAction, ClientIdentity } from '../authz/types';
 import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
+import { encodeSessionExpiry, withSessionExpiry } from '../mapping/session';
 import type { Addresses } from '../types';
 import type { AmqpLease, ConnectionProvider } from './amqp-lease';
 import { ClientDeliveries } from './client-deliveries';
@@ -92,6 +92,8 @@ export class ClientBridge {
   private draining = false;
   /** The AMQP-side filters the client's session holds (or has asked for and awaits the answer to). */
   private readonly subscribed = new Set<string>();
+  /** MQTT 5: the session expiry interval the Subscription service has (AMQP_LIST / AMQP_CLOSE). */
+  private sessionExpirySent: number | undefined;
 
   constructor(
     private readonly endpoint: MqttEndpoint,
@@ -233,7 +235,6 @@ export class ClientBridge {
     endpoint.on('subscribe', (request) => this.onSubscribe(request));
     endpoint.on('unsubscribe', (request) => this.onUnsubscribe(request));
     endpoint.on('windowOpen', () => this.deliveries?.topUp());
-    endpoint.on('pubrelUnknown', (release) => this.onUnknownPubrel(release));
 
     if (this.tenantError !== undefined) {
       endpoint.reject(BridgeReasonCode.NotAuthorized, {
@@ -347,8 +348,12 @@ export class ClientBridge {
     );
     this.subscriptionLink = ss;
     this.endOnRemoteDetach(ss, 'subscription-service');
+    // MQTT 5 carries its session expiry interval (x-opt-mqtt-session-expiry); 3.1.1 keeps the spec's meanings.
+    const expiry = this.v5 ? this.grantedSessionExpiry() : undefined;
+    this.sessionExpirySent = expiry;
     if (endpoint.clean) {
-      await this.expectAccepted('close', step('close', ss.send(codec.close(this.amqpId))));
+      const close = withSessionExpiry(codec.close(this.amqpId), expiry);
+      await this.expectAccepted('close', step('close', ss.send(close)));
       return false;
     }
     const controlName = lease.names.claimDerived(this.amqpId, 'control');
@@ -369,7 +374,7 @@ export class ClientBridge {
       control.addCredit(1);
       const reply = nextDelivery(control, signal);
       // The service accepts AMQP_LIST only once its AMQP_SUBSCRIPTIONS reply is accepted: take the reply first.
-      const listed = step('list', ss.send(codec.list(this.amqpId)));
+      const listed = step('list', ss.send(withSessionExpiry(codec.list(this.amqpId), expiry)));
       listed.catch(() => {});
       const delivery = await step('subscriptions', reply);
       let subscriptions: Map<string, unknown>;
@@ -472,10 +477,40 @@ export class ClientBridge {
     this.deliveries.topUp();
   }
 
-  private connackProperties(): { serverKeepAlive: number } | undefined {
+  private connackProperties(): { serverKeepAlive?: number; sessionExpiryInterval?: number } | undefined {
     if (!this.v5) return undefined;
+    const properties: { serverKeepAlive?: number; sessionExpiryInterval?: number } = {};
     const granted = this.keepAliveSeconds();
-    return granted !== this.endpoint.keepAliveSeconds ? { serverKeepAlive: granted } : undefined;
+    if (granted !== this.endpoint.keepAliveSeconds) properties.serverKeepAlive = granted;
+    // A capped session expiry interval is announced (MQTT 5 CONNACK); the endpoint then holds that one.
+    const expiry = this.grantedSessionExpiry();
+    if (expiry !== this.endpoint.sessionExpiryInterval) properties.sessionExpiryInterval = expiry;
+    return Object.keys(properties).length > 0 ? properties : undefined;
+  }
+
+  /** MQTT 5 session expiry interval in force (CONNECT's, or DISCONNECT's), capped by `maxSessionExpirySeconds`. */
+  private grantedSessionExpiry(): number {
+    return Math.min(this.endpoint.sessionExpiryInterval, this.env.options.maxSessionExpirySeconds);
+  }
+
+  /**
+   * MQTT 5 DISCONNECT changed the session expiry interval: AMQP_SESSION_EXPIRY tells the Subscription service,
+   * before the publish link detaches (the interval in force then decides). A refusal (a service that does not
+   * know the message) or a time-out leaves the session with CONNECT's interval.
+   */
+  private async sendSessionExpiryUpdate(): Promise<void> {
+    const sent = this.sessionExpirySent;
+    const link = this.subscriptionLink;
+    if (sent === undefined || link === undefined || !link.isOpen) return;
+    const expiry = this.grantedSessionExpiry();
+    if (expiry === sent) return;
+    const message = encodeSessionExpiry(this.amqpId, this.env.addresses, expiry);
+    await withDeadline(
+      'session-expiry',
+      link.send(message),
+      this.env.options.stepTimeoutMs,
+      new AbortController().signal,
+    ).catch(() => {});
   }
 
   /** Keep-alive granted: the client's, capped by `maxKeepAliveSeconds` (0 = "none" counts as over the cap). */
@@ -688,21 +723,6 @@ export class ClientBridge {
     return { sender, address, kind, name };
   }
 
-  /**
-   * A PUBREL for a QoS 2 flow of an earlier connection: the backend is told to forget that packet id
-   * (AMQP_PUBLISH_RELEASED), then PUBCOMP. A network that does not take the message (no such address) does not
-   * hold the client up; a bridge going away answers nothing (the client re-sends PUBREL next time).
-   */
-  private onUnknownPubrel(release: UnknownPubrel): void {
-    const complete = (): void => {
-      if (!this.lifetime.signal.aborted) release.complete();
-    };
-    this.sendPubrel(release.messageId, this.env.codec.publishReleased(release.messageId)).then(
-      complete,
-      complete,
-    );
-  }
-
   /** AMQP_PUBREL for `messageId` on the client's pubrel link (or another message for that address). */
   private sendPubrel(messageId: MessageId, message = this.env.codec.pubrel(messageId)): Promise<void> {
     const lease = this.lease;
@@ -800,6 +820,7 @@ export class ClientBridge {
     // Links still attaching finish first (bounded by their attach time-out), so that every name is given
     // back before a newcomer with this client id attaches its own.
     await Promise.allSettled([...this.attaching]);
+    await this.sendSessionExpiryUpdate();
     this.publishLinks.closeAll();
     const will = this.willLink;
     if (will !== undefined) {

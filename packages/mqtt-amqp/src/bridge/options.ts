@@ -10,6 +10,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 8_000;
 export const DEFAULT_STEP_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT = 32;
 export const DEFAULT_MAX_KEEP_ALIVE_SECONDS = 3_600;
+/** No cap: 0xFFFFFFFF is MQTT 5's "never expires". */
+export const DEFAULT_MAX_SESSION_EXPIRY_SECONDS = 0xffff_ffff;
 export const DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE = 0x80;
 export const DEFAULT_POOLED_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_AUTHORIZE_TIMEOUT_MS = 5_000;
@@ -26,6 +28,7 @@ export interface ResolvedBridgeOptions {
   readonly stepTimeoutMs: number;
   readonly maxPublishLinksPerClient: number;
   readonly maxKeepAliveSeconds: number;
+  readonly maxSessionExpirySeconds: number;
   readonly subscribeFailureReasonCode: number;
   readonly sendWillClear: boolean;
   readonly outboundTopicAliases: boolean;
@@ -94,6 +97,12 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
       options.maxKeepAliveSeconds ?? DEFAULT_MAX_KEEP_ALIVE_SECONDS,
       0,
       65_535,
+    ),
+    maxSessionExpirySeconds: integer(
+      'maxSessionExpirySeconds',
+      options.maxSessionExpirySeconds ?? DEFAULT_MAX_SESSION_EXPIRY_SECONDS,
+      0,
+      DEFAULT_MAX_SESSION_EXPIRY_SECONDS,
     ),
     subscribeFailureReasonCode,
     sendWillClear: options.sendWillClear === true,

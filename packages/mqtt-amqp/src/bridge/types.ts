@@ -60,6 +60,13 @@ export interface GatewayBridgeOptions {
    * told, the endpoint's own keep-alive applies. 0 disables the cap. Default 3 600 (1 hour).
    */
   readonly maxKeepAliveSeconds?: number;
+  /**
+   * Longest MQTT 5 session expiry interval granted, seconds: a client asking for more (CONNECT or DISCONNECT)
+   * gets this one, announced in CONNACK (session expiry interval). 3.1.1 sessions are not capped (clean
+   * session false never expires). Default 0xFFFFFFFF: no cap — the Subscription service's store bounds the
+   * number of sessions (`maxSessions`).
+   */
+  readonly maxSessionExpirySeconds?: number;
   /** SUBACK reason code for a filter the Subscription service refuses without a more precise condition. Default 0x80. */
   readonly subscribeFailureReasonCode?: number;
   /**

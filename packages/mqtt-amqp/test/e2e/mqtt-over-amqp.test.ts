@@ -73,6 +73,8 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
 
   const client = (clientId: string, options: Parameters<Stack['connect']>[0] = {}) =>
     stack.connect({ clientId, protocolVersion, ...options });
+  // MQTT 5 keeps a session past its connection only with a session expiry interval (3.1.1: clean false).
+  const persistent = protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3_600 } } : {};
 
   it('carries QoS 0, 1 and 2 both ways, each at the lower of publish and subscription QoS', async () => {
     const sub = await client('sub');
@@ -164,7 +166,12 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
   });
 
   it('keeps a persistent session: subscriptions and offline QoS 1 messages, in order, session present', async () => {
-    const first = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: false });
+    const first = await stack.connectAck({
+      clientId: 'durable',
+      protocolVersion,
+      clean: false,
+      ...persistent,
+    });
     expect(first.connack.sessionPresent).toBe(false);
     await first.client.subscribeAsync('offline/#', { qos: 1 });
     await first.client.endAsync();
@@ -172,7 +179,12 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
     const pub = await client('offline-pub');
     for (let i = 1; i <= 5; i++) await pub.publishAsync('offline/x', `m${i}`, { qos: 1 });
 
-    const again = await stack.connectAck({ clientId: 'durable', protocolVersion, clean: false });
+    const again = await stack.connectAck({
+      clientId: 'durable',
+      protocolVersion,
+      clean: false,
+      ...persistent,
+    });
     expect(again.connack.sessionPresent).toBe(true);
     const received = collect(again.client);
     await receivedCount(again.client, received, 5);
@@ -230,11 +242,12 @@ describe.each([4, 5] as const)('MQTT over AMQP end to end (MQTT protocol version
     await watcher.subscribeAsync('takeover-will/#', { qos: 1 });
     const first = await client('same', {
       clean: false,
+      ...persistent,
       will: { topic: 'takeover-will/same', payload: Buffer.from('first gone'), qos: 1, retain: false },
     });
     await first.subscribeAsync('takeover/#', { qos: 1 });
     const gone = next(first, 'close');
-    const second = await client('same', { clean: false });
+    const second = await client('same', { clean: false, ...persistent });
     await gone;
     const received = collect(second);
     const pub = await client('takeover-pub');

@@ -14,6 +14,7 @@ import type {
   InboundUnsubscribe,
   MqttEndpoint,
   RequestedSubscription,
+  UnknownPubrel,
 } from '@dragoman/mqtt';
 import { type AuthorizationResult, decide, denialOf } from '../authz/decide';
 import { isValidTenant, type TenantResolver, TenantScope } from '../authz/tenants';
@@ -235,6 +236,7 @@ export class ClientBridge {
     endpoint.on('subscribe', (request) => this.onSubscribe(request));
     endpoint.on('unsubscribe', (request) => this.onUnsubscribe(request));
     endpoint.on('windowOpen', () => this.deliveries?.topUp());
+    endpoint.on('pubrelUnknown', (release) => this.onUnknownPubrel(release));
 
     if (this.tenantError !== undefined) {
       endpoint.reject(BridgeReasonCode.NotAuthorized, {
@@ -721,6 +723,21 @@ export class ClientBridge {
       }),
     );
     return { sender, address, kind, name };
+  }
+
+  /**
+   * A PUBREL for a QoS 2 flow of an earlier connection: the backend is told to forget that packet id
+   * (AMQP_PUBLISH_RELEASED), then PUBCOMP. A network that does not take the message (no such address) does not
+   * hold the client up; a bridge going away answers nothing (the client re-sends PUBREL next time).
+   */
+  private onUnknownPubrel(release: UnknownPubrel): void {
+    const complete = (): void => {
+      if (!this.lifetime.signal.aborted) release.complete();
+    };
+    this.sendPubrel(release.messageId, this.env.codec.publishReleased(release.messageId)).then(
+      complete,
+      complete,
+    );
   }
 
   /** AMQP_PUBREL for `messageId` on the client's pubrel link (or another message for that address). */

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors';
+import { encodeFast } from './internal/message-encoder';
 import { rhea } from './internal/rhea';
 
 /** The header section. */
@@ -161,6 +162,16 @@ export function toRhea(message: AmqpMessage): RheaMessage {
     }
   }
   return out;
+}
+
+/**
+ * The bytes of a transfer's payload for `message`: written directly for the common shapes (simple values in
+ * the header, annotations, properties and application-properties; a data or simple amqp-value body), with
+ * the same AMQP types rhea would give them, and by rhea's encoder otherwise. About 3-4× faster than
+ * `rhea.message.encode(toRhea(message))` on the bridge's messages (bench/encode.bench.ts).
+ */
+export function encodeMessage(message: AmqpMessage): Buffer {
+  return encodeFast(message) ?? rhea.message.encode(toRhea(message));
 }
 
 /** Converts a message decoded by rhea into an `AmqpMessage`. */

@@ -26,6 +26,7 @@ import {
 import { validateTopicFilter, validateTopicName } from '@dragoman/mqtt';
 import { createAddresses } from '../addresses';
 import { ConfigurationError, MappingError, StoreLimitError } from '../errors';
+import { releasesExplicitly } from '../mapping/publish';
 import { decodePublishReleased, isPublishReleased, packetIdOf } from '../mapping/publish-released';
 import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
@@ -655,7 +656,12 @@ export class Backend extends EventEmitter<BackendEvents> {
       packetId !== undefined &&
       !delivery.presettled &&
       receiver.settleModes.receiver === 'second'
-        ? { clientId: publisherId, packetId, fingerprint: fingerprintOf(message) }
+        ? {
+            clientId: publisherId,
+            packetId,
+            fingerprint: fingerprintOf(message),
+            explicitRelease: releasesExplicitly(delivery.message),
+          }
         : undefined;
     const published: MqttMessage = {
       topic: message.topic,
@@ -702,8 +708,10 @@ export class Backend extends EventEmitter<BackendEvents> {
 
   /**
    * Routes a publication and settles its delivery with the outcome. A QoS 2 publication of an MQTT client is
-   * remembered, once routed, before it is accepted, until its publisher settles (PUBREL) or releases it; one
-   * that comes again meanwhile (same packet id, same content: DUP set or not) is accepted and not routed twice.
+   * remembered, once routed, before it is accepted, until its publisher settles (PUBREL) or releases it
+   * (AMQP_PUBLISH_RELEASED; only that for one marked `x-opt-mqtt-release: explicit`, which the publisher settles
+   * at once); one that comes again meanwhile (same packet id, same content: DUP set or not) is accepted and not
+   * routed twice.
    */
   #routePublication({ delivery, message, publisherId, exactlyOnce }: Publication): Promise<void> {
     const resent = exactlyOnce === undefined ? undefined : this.#unreleased.resent(exactlyOnce);
@@ -711,7 +719,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       this.#duplicatesNotRouted += 1;
       if (delivery.settleable) {
         delivery.accept();
-        this.#forgetOnSettle(delivery, resent);
+        // A held re-send releases the entry when settled; an explicit one leaves it to AMQP_PUBLISH_RELEASED.
+        if (exactlyOnce?.explicitRelease !== true) this.#forgetOnSettle(delivery, resent);
       }
       return Promise.resolve();
     }
@@ -732,7 +741,8 @@ export class Backend extends EventEmitter<BackendEvents> {
         if (!delivery.settleable) return;
         if (outcome.refused === 0) {
           delivery.accept();
-          if (entry !== undefined) this.#forgetOnSettle(delivery, entry);
+          if (entry !== undefined && exactlyOnce?.explicitRelease !== true)
+            this.#forgetOnSettle(delivery, entry);
           return;
         }
         // The store's `refuse` policy: a full backlog pushes back on the publisher (MQTT 5: quota exceeded).

@@ -32,6 +32,11 @@ export interface ExactlyOnceKey {
   readonly clientId: string;
   readonly packetId: number;
   readonly fingerprint: string;
+  /**
+   * The publication carries `x-opt-mqtt-release: explicit` (mapping/publish.ts): remembered after its delivery
+   * is settled, until AMQP_PUBLISH_RELEASED for the packet id, not only until the publisher settles.
+   */
+  readonly explicitRelease: boolean;
 }
 
 /** What a publisher link asks of the backend. */

@@ -1,7 +1,9 @@
 /**
  * The QoS 2 publications the backend routed and whose publisher has not released them yet, per client (MQTT
  * 4.3.3 "method B" on the receiving side, kept across connections): a re-send of one of them (same packet id,
- * same content) is accepted and not routed again. Bounded per client and in total; when full, the oldest entry is forgotten
+ * same content) is accepted and not routed again. An entry goes when the publisher settles the delivery (its
+ * client sent PUBREL), or — for a publication marked `x-opt-mqtt-release: explicit`, which the publisher settles
+ * at PUBREC — only on AMQP_PUBLISH_RELEASED. Bounded per client and in total; when full, the oldest entry is forgotten
  * (at worst a later DUP re-send of it is routed twice — never a loss). Every change is written through to a
  * `Qos2Store` (durable or not).
  */

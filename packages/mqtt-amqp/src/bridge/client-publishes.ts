@@ -2,6 +2,7 @@ import type { AmqpMessage, Sender, SendResult } from '@dragoman/amqp';
 import type { InboundPublish } from '@dragoman/mqtt';
 import type { AuthorizationResult } from '../authz/decide';
 import { LIMIT_INFO_KEY } from '../backend/backend';
+import { withExplicitRelease } from '../mapping/publish';
 import type { EncodedPublish } from '../types';
 import type { PublishLinks, TopicLinkKind } from './publish-links';
 import { publishRefusalCode } from './reason-codes';
@@ -32,15 +33,34 @@ export interface ClientPublishesHost {
    * PUBREL is answered at once and the receiver keeps its entry until the packet id is used again.
    */
   publishReleased?(packetId: number): Promise<void>;
+  /** The QoS 2 bounds (tests); default `MAX_AWAITING_PUBREL` and `MAX_EXPLICIT_RELEASES`. */
+  readonly qos2Limits?: { readonly maxHeld?: number; readonly maxExplicit?: number };
 }
 
 /**
- * Most QoS 2 exchanges of one client sent to AMQP and not yet released by its PUBREL (each holds an unsettled
- * AMQP delivery, and with it a slot of the AMQP session's window). Beyond it the client's socket is paused (its
- * PUBRELs are still read) until one is released. A client PUBRELs right after PUBREC, so this binds only one
- * that does not.
+ * Most QoS 2 exchanges of one client that follow the spec's held settlement at once: sent with
+ * `Sender.sendHeld` and not yet released by the client's PUBREL (each holds an unsettled AMQP delivery, and with
+ * it a slot of the AMQP session's window). Beyond it the client is NOT paused — a client that writes many
+ * PUBLISHes before its first PUBREL (mqtt.js does) would then never be read as far as the PUBRELs that free a
+ * slot — its next QoS 2 PUBLISHes are released explicitly instead (`MAX_EXPLICIT_RELEASES`).
  */
 export const MAX_AWAITING_PUBREL = 128;
+
+/**
+ * Most QoS 2 exchanges of one client beyond `MAX_AWAITING_PUBREL` that are released explicitly at once: the
+ * AMQP_PUBLISH carries `x-opt-mqtt-release: explicit`, its delivery is settled as soon as the receiver's outcome
+ * arrives (PUBREC), the receiver keeps its (client, packet id, content) record until the client's PUBREL is
+ * passed on as AMQP_PUBLISH_RELEASED, then PUBCOMP. Each costs the bridge a small record (no AMQP delivery).
+ * Together with the held ones this stays below the embedded backend's `maxUnreleasedQos2PerClient` (1 000), and
+ * the AMQP_PUBLISH_RELEASED sends it causes below the pubrel link's send queue (1 000). Beyond it too, a QoS 2
+ * exchange is released at PUBREC (counted in `releasedAtPubrec`): settled at once without the annotation and
+ * PUBCOMP answered on PUBREL, so the receiver forgets it at once; nothing is lost, but a re-send of it after a
+ * reconnect (PUBREC lost) would be routed again. Reading never stops for want of a PUBREL.
+ */
+export const MAX_EXPLICIT_RELEASES = 512;
+
+/** How one QoS 2 exchange is settled with the AMQP receiver (see `MAX_AWAITING_PUBREL`). */
+type Qos2Release = 'held' | 'explicit' | 'at-pubrec';
 
 /**
  * Client → network. PUBLISHes are sent in the order they were read, each on its topic's link: QoS 0 and 1
@@ -49,29 +69,40 @@ export const MAX_AWAITING_PUBREL = 128;
  * here (at most what one socket read decoded). Acknowledgements follow the AMQP outcome:
  * QoS 1 PUBACK on `accepted`. QoS 2 follows the spec's settlement steps: the delivery is sent with
  * `Sender.sendHeld` and stays unsettled; the receiver's `accepted` → PUBREC; the client's PUBREL → the delivery
- * is settled; once the receiver has settled too → PUBCOMP. Held deliveries are bounded by the client's QoS 2
- * exchanges in flight (the endpoint's receive maximum).
+ * is settled; once the receiver has settled too → PUBCOMP — for up to `MAX_AWAITING_PUBREL` exchanges at once.
+ * Beyond that the delivery is settled at PUBREC and the release is explicit (`MAX_EXPLICIT_RELEASES`), so the
+ * socket is never paused for want of a PUBREL.
  */
 export class ClientPublishes {
   private readonly queue: InboundPublish[] = [];
   private head = 0;
   private running = false;
   private unconfirmedCount = 0;
-  /** QoS 2 exchanges sent and not released by PUBREL yet (bounded by MAX_AWAITING_PUBREL). */
+  /** Held QoS 2 exchanges sent and not released by PUBREL yet (bounded by `maxHeld`). */
   private awaitingRelease = 0;
-  private releaseWaiters: Array<() => void> = [];
+  /** Explicitly released QoS 2 exchanges not completed yet (bounded by `maxExplicit`). */
+  private explicitReleases = 0;
+  private releasedAtPubrecCount = 0;
+  private readonly maxHeld: number;
+  private readonly maxExplicit: number;
   private pausedByUs = false;
   /** Called whenever nothing is queued or unconfirmed any more (see `whenIdle`). */
   private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly host: ClientPublishesHost) {
-    host.signal.addEventListener('abort', () => this.wakeReleaseWaiters(), { once: true });
+    this.maxHeld = host.qos2Limits?.maxHeld ?? MAX_AWAITING_PUBREL;
+    this.maxExplicit =
+      host.publishReleased === undefined ? 0 : (host.qos2Limits?.maxExplicit ?? MAX_EXPLICIT_RELEASES);
   }
 
-  private wakeReleaseWaiters(): void {
-    const waiters = this.releaseWaiters;
-    this.releaseWaiters = [];
-    for (const wake of waiters) wake();
+  /** QoS 2 exchanges in progress by how they are released (held: the spec's steps; explicit: see above). */
+  get qos2InProgress(): { held: number; explicit: number } {
+    return { held: this.awaitingRelease, explicit: this.explicitReleases };
+  }
+
+  /** QoS 2 exchanges released at PUBREC because both bounds were reached (see `MAX_EXPLICIT_RELEASES`). */
+  get releasedAtPubrec(): number {
+    return this.releasedAtPubrecCount;
   }
 
   /** PUBLISHes read and not yet handed to a link. */
@@ -179,11 +210,6 @@ export class ClientPublishes {
       }
     }
     const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';
-    while (kind === 'qos2' && this.awaitingRelease >= MAX_AWAITING_PUBREL) {
-      this.pause();
-      await new Promise<void>((resolve) => this.releaseWaiters.push(resolve));
-      if (this.host.signal.aborted) return undefined;
-    }
     for (;;) {
       let link = this.host.links.peek(encoded.address, kind);
       if (link === undefined) {
@@ -217,33 +243,7 @@ export class ClientPublishes {
   private send(publish: InboundPublish, encoded: EncodedPublish, kind: TopicLinkKind): void {
     this.unconfirmedCount++;
     if (kind === 'qos2' && publish.qos === 2) {
-      let confirmed = false;
-      const confirm = (): void => {
-        if (confirmed) return;
-        confirmed = true;
-        this.unconfirmedCount--;
-        this.notifyIfIdle();
-      };
-      let released = false;
-      this.awaitingRelease++;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        this.awaitingRelease--;
-        this.wakeReleaseWaiters();
-      };
-      // The link stays attached (`use`) until the whole exchange is over.
-      this.host.links
-        .use(encoded.address, kind, (link) =>
-          this.exactlyOnce(publish, link.sender, encoded.message, confirm, release),
-        )
-        .catch((error: unknown) => {
-          if (!confirmed) this.onSendError(publish, error);
-        })
-        .finally(() => {
-          confirm();
-          release();
-        });
+      this.sendExactlyOnce(publish, encoded);
       return;
     }
     this.host.links
@@ -258,18 +258,62 @@ export class ClientPublishes {
       });
   }
 
+  /** Chooses how the exchange is released (in read order, so the bounds hold) and runs it. */
+  private sendExactlyOnce(publish: InboundPublish, encoded: EncodedPublish): void {
+    let confirmed = false;
+    const confirm = (): void => {
+      if (confirmed) return;
+      confirmed = true;
+      this.unconfirmedCount--;
+      this.notifyIfIdle();
+    };
+    const release = this.nextRelease(publish);
+    const message = release === 'explicit' ? withExplicitRelease(encoded.message) : encoded.message;
+    const exchange =
+      release === 'held'
+        ? // The link stays attached (`use`) until the whole exchange is over.
+          this.host.links.use(encoded.address, 'qos2', (link) =>
+            this.heldExchange(publish, link.sender, message, confirm),
+          )
+        : this.host.links
+            .use(encoded.address, 'qos2', (link) =>
+              this.settledAtOutcome(publish, link.sender, message, confirm),
+            )
+            .then((received) => (received ? this.completeAfterPubrel(publish, release) : undefined));
+    exchange
+      .catch((error: unknown) => {
+        if (!confirmed) this.onSendError(publish, error);
+      })
+      .finally(() => {
+        confirm();
+        if (release === 'held') this.awaitingRelease--;
+        else if (release === 'explicit') this.explicitReleases--;
+      });
+  }
+
+  private nextRelease(publish: InboundPublish): Qos2Release {
+    if (this.awaitingRelease < this.maxHeld) {
+      this.awaitingRelease++;
+      return 'held';
+    }
+    if (this.explicitReleases < this.maxExplicit && publish.messageId !== undefined) {
+      this.explicitReleases++;
+      return 'explicit';
+    }
+    this.releasedAtPubrecCount++;
+    return 'at-pubrec';
+  }
+
   /**
-   * One QoS 2 exchange. `confirm` is called once the PUBLISH is answered (PUBREC written, or refused),
-   * `release` once the client's PUBREL came (or will not come on this connection). A
-   * connection that closes before the PUBREL ends it there: the held delivery goes with the link, and the
-   * client sends PUBREL again on its next connection.
+   * The spec's QoS 2 steps: PUBREC on the receiver's `accepted`, the delivery settled on the client's PUBREL,
+   * PUBCOMP once the receiver has settled too. A connection that closes before the PUBREL ends it there: the
+   * held delivery goes with the link, and the client sends PUBREL again on its next connection.
    */
-  private async exactlyOnce(
+  private async heldExchange(
     publish: InboundPublish,
     sender: Sender,
     message: AmqpMessage,
     confirm: () => void,
-    release: () => void,
   ): Promise<void> {
     const held = await sender.sendHeld(message);
     if (held.outcome.state !== 'accepted') {
@@ -284,8 +328,6 @@ export class ClientPublishes {
       await publish.released();
     } catch {
       return;
-    } finally {
-      release();
     }
     held.settle();
     try {
@@ -303,6 +345,57 @@ export class ClientPublishes {
       }
     }
     publish.complete();
+  }
+
+  /**
+   * Sends on the exactly-once link and settles as soon as the receiver's outcome arrives (no AMQP delivery
+   * is held while the client takes its time to PUBREL). True once PUBREC was written.
+   */
+  private async settledAtOutcome(
+    publish: InboundPublish,
+    sender: Sender,
+    message: AmqpMessage,
+    confirm: () => void,
+  ): Promise<boolean> {
+    const held = await sender.sendHeld(message);
+    held.settle();
+    if (held.outcome.state !== 'accepted') {
+      this.onOutcome(publish, held.outcome);
+      confirm();
+      return false;
+    }
+    publish.received();
+    confirm();
+    return true;
+  }
+
+  /**
+   * After PUBREC of a delivery already settled: `explicit` passes the client's PUBREL on as
+   * AMQP_PUBLISH_RELEASED and writes PUBCOMP once it is answered (also when refused: a network without the
+   * pubrel address must not hold the client up); `at-pubrec` answers PUBREL with PUBCOMP at once. A connection
+   * that closes before the PUBREL ends it there: the client re-sends PUBREL on its next connection, which is
+   * passed on as an unknown PUBREL.
+   */
+  private async completeAfterPubrel(publish: InboundPublish, release: Qos2Release): Promise<void> {
+    if (
+      release !== 'explicit' ||
+      this.host.publishReleased === undefined ||
+      publish.messageId === undefined
+    ) {
+      publish.complete(); // PUBCOMP is written when PUBREL arrives.
+      return;
+    }
+    try {
+      await publish.released();
+    } catch {
+      return;
+    }
+    try {
+      await this.host.publishReleased(publish.messageId);
+    } catch {
+      // Refused, or the AMQP side went: the bridge goes with it and answers nothing more.
+    }
+    if (!this.host.signal.aborted) publish.complete();
   }
 
   private onOutcome(publish: InboundPublish, result: SendResult): void {

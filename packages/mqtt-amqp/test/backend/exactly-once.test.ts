@@ -49,13 +49,16 @@ async function publishQos2(
   sender: Sender,
   packetId: number,
   payload: string,
-  options: { dup?: boolean; retain?: boolean } = {},
+  options: { dup?: boolean; retain?: boolean; explicitRelease?: boolean } = {},
 ): Promise<HeldAtPeer> {
   if (!sender.sendable()) await next(sender as unknown as EventEmitter, 'sendable');
   const message = publishMessage(TOPIC, payload, 2, options.retain === true, {
     message_id: packetId,
     ...(options.dup === true ? { delivery_count: 1 } : {}),
   } as Partial<Message>);
+  if (options.explicitRelease === true) {
+    message.message_annotations = { ...message.message_annotations, 'x-opt-mqtt-release': 'explicit' };
+  }
   const delivery = sender.send(message) as HeldAtPeer['delivery'];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no outcome for packet ${packetId}`)), 10_000);
@@ -139,6 +142,39 @@ describe('QoS 2 publications remembered until released', () => {
     // Not a packet id: refused as malformed.
     const bad = await send(pubrel, { subject: 'publish-released', message_id: 'x' } as Message);
     expect(bad).toMatchObject({ state: 'rejected', error: { condition: 'amqp:decode-error' } });
+  });
+
+  it('x-opt-mqtt-release: explicit keeps the entry after settlement until AMQP_PUBLISH_RELEASED', async () => {
+    const f = await startBackend();
+    const inbox = await (await f.peer()).receiver(TOPIC, 100);
+    const peer = await f.peer();
+    const link = await exactlyOnceLink(peer, 'eo-explicit');
+    // The front end settles as soon as the outcome arrives (its client has not sent PUBREL yet).
+    const sent = await publishQos2(link, 11, 'eleven', { explicitRelease: true });
+    expect(sent.outcome.state).toBe('accepted');
+    await settle(link, sent);
+    expect(await arrivals(inbox, 1)).toEqual(['eleven']);
+    expect(f.backend.stats().unreleasedQos2).toBe(1);
+
+    // A re-send meanwhile (the front end's connection went before PUBREC reached the client) is not routed,
+    // and its settlement does not forget the entry either.
+    const again = await exactlyOnceLink(await f.peer(), 'eo-explicit');
+    const resent = await publishQos2(again, 11, 'eleven', { dup: true, explicitRelease: true });
+    expect(resent.outcome.state).toBe('accepted');
+    await settle(again, resent);
+    const marker = await publishQos2(again, 12, 'marker');
+    expect(await arrivals(inbox, 1)).toEqual(['marker']);
+    await settle(again, marker);
+    expect(f.backend.stats()).toMatchObject({ duplicatesNotRouted: 1, unreleasedQos2: 1 });
+
+    // The client's PUBREL, passed on as AMQP_PUBLISH_RELEASED: forgotten; the same content is new again.
+    const pubrel = await peer.sender('$mqtt.eo-explicit.pubrel');
+    expect((await send(pubrel, { subject: 'publish-released', message_id: 11 } as Message)).state).toBe(
+      'accepted',
+    );
+    expect(f.backend.stats().unreleasedQos2).toBe(0);
+    await publishQos2(again, 11, 'eleven', { dup: true });
+    expect(await arrivals(inbox, 1)).toEqual(['eleven']);
   });
 
   it('other clients and other packet ids are not taken for duplicates', async () => {

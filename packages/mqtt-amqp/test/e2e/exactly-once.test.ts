@@ -4,9 +4,8 @@
  * and PUBCOMP is written only once the backend has settled too — by then it has forgotten the packet id. And
  * the retained-store limit answered with PUBREC/PUBACK 0x97 to an MQTT 5 client.
  */
-import { connect as netConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_AWAITING_PUBREL } from '../../src/bridge/client-publishes';
 import { createMemoryStores } from '../../src/index';
@@ -94,68 +93,121 @@ describe.each([4, 5] as const)('a PUBREL on the next connection (protocol versio
   });
 });
 
-describe('a client that does not send PUBREL', () => {
-  it(`is held after ${MAX_AWAITING_PUBREL} QoS 2 exchanges awaiting PUBREL, and goes on as it releases`, async () => {
+/** Packet ids of the `cmd` packets `client` has received. */
+function idsOf(client: RawMqttClient, cmd: string): Set<number> {
+  const ids = new Set<number>();
+  for (const packet of client.packets) {
+    if (packet.cmd === cmd && packet.messageId !== undefined) ids.add(packet.messageId);
+  }
+  return ids;
+}
+
+function qos2Publish(topic: string, messageId: number, dup = false): Packet {
+  return {
+    cmd: 'publish',
+    topic,
+    payload: Buffer.from(String(messageId)),
+    qos: 2,
+    messageId,
+    retain: false,
+    dup,
+  };
+}
+
+describe('a client that sends many QoS 2 PUBLISHes before any PUBREL', () => {
+  it(`gets every PUBREC beyond the ${MAX_AWAITING_PUBREL} held exchanges without being paused, then PUBCOMP after its PUBRELs; each message arrives once`, async () => {
     stack = await startStack();
-    const socket = netConnect(stack.port, '127.0.0.1');
-    socket.on('error', () => {});
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const pubrecs = new Set<number>();
-    const pubcomps = new Set<number>();
-    let connacked = false;
-    let onPacket: () => void = () => {};
-    parser.on('packet', (packet: Packet) => {
-      if (packet.cmd === 'connack') connacked = true;
-      if (packet.cmd === 'pubrec' && packet.messageId !== undefined) pubrecs.add(packet.messageId);
-      if (packet.cmd === 'pubcomp' && packet.messageId !== undefined) pubcomps.add(packet.messageId);
-      onPacket();
-    });
-    socket.on('data', (chunk) => parser.parse(chunk));
-    const until = (check: () => boolean, what: string): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
-        onPacket = () => {
-          if (!check()) return;
-          clearTimeout(timer);
-          resolve();
-        };
-        onPacket();
-      });
-    const write = (packet: Record<string, unknown>): void => {
-      socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: 4 }));
-    };
-    write({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clean: true,
-      clientId: 'no-pubrel',
-      keepalive: 0,
-    });
-    await until(() => connacked, 'CONNACK');
-    const total = MAX_AWAITING_PUBREL + 2;
-    for (let id = 1; id <= total; id++) {
-      write({
-        cmd: 'publish',
-        topic: 'np/t',
-        payload: Buffer.from(String(id)),
-        qos: 2,
-        messageId: id,
-        retain: false,
-        dup: false,
-      });
-    }
-    await until(() => pubrecs.size >= MAX_AWAITING_PUBREL, `${MAX_AWAITING_PUBREL} PUBRECs`);
+    const subscriber = await stack.connect({ protocolVersion: 4, clientId: 'np-sub' });
+    await subscriber.subscribeAsync('np/t', { qos: 2 });
+    const received: string[] = [];
+    subscriber.on('message', (_topic, payload) => received.push(payload.toString()));
+    const device = { clientId: 'no-pubrel', protocolVersion: 4 as const, clean: true, keepalive: 0 };
+    const { client } = await RawMqttClient.connect(stack.port, device);
+    const total = MAX_AWAITING_PUBREL + 40;
+    for (let id = 1; id <= total; id++) client.send(qos2Publish('np/t', id));
+    await pollUntil(() => idsOf(client, 'pubrec').size === total, `${total} PUBRECs`, 20_000);
     const bridge = stack.gateway.bridge('no-pubrel');
-    // The rest waits: the bridge stopped reading the client, with exactly the bound answered.
-    await pollUntil(() => bridge?.stats().paused === true, 'the client to be paused', 10_000);
-    expect(pubrecs.size).toBe(MAX_AWAITING_PUBREL);
-    write({ cmd: 'pubrel', messageId: 1 });
-    write({ cmd: 'pubrel', messageId: 2 });
-    await until(() => pubrecs.size === total && pubcomps.has(1) && pubcomps.has(2), 'the rest answered');
-    socket.destroy();
+    expect(bridge?.stats().paused).toBe(false);
+    // The backend remembers every packet id until its PUBREL: the held ones and the explicitly released ones.
+    expect(stack.backend.stats().unreleasedQos2).toBe(total);
+    expect(idsOf(client, 'pubcomp').size).toBe(0);
+
+    for (let id = 1; id <= total; id++) client.send({ cmd: 'pubrel', messageId: id });
+    await pollUntil(() => idsOf(client, 'pubcomp').size === total, `${total} PUBCOMPs`, 20_000);
+    expect(stack.backend.stats().unreleasedQos2).toBe(0);
+    await pollUntil(() => received.length >= total, 'every message', 20_000);
+    expect([...received].sort()).toEqual(Array.from({ length: total }, (_, i) => String(i + 1)).sort());
+    expect(stack.backend.stats().duplicatesNotRouted).toBe(0);
+    client.destroy();
+  });
+
+  it('an exchange beyond the held ones is remembered across connections until PUBREL: its re-send is not routed again', async () => {
+    stack = await startStack();
+    const subscriber = await stack.connect({ protocolVersion: 4, clientId: 'xr-sub' });
+    await subscriber.subscribeAsync('xr/t', { qos: 2 });
+    const received: string[] = [];
+    subscriber.on('message', (_topic, payload) => received.push(payload.toString()));
+    const device = { clientId: 'xr-dev', protocolVersion: 4 as const, clean: false, keepalive: 0 };
+    const total = MAX_AWAITING_PUBREL + 1; // the last one is released explicitly
+    const { client: first } = await RawMqttClient.connect(stack.port, device);
+    for (let id = 1; id <= total; id++) first.send(qos2Publish('xr/t', id));
+    await pollUntil(() => idsOf(first, 'pubrec').size === total, `${total} PUBRECs`, 20_000);
+    first.destroy(); // before any PUBREL
+    await pollUntil(() => stack?.gateway.bridge(device.clientId) === undefined, 'the bridge to go', 10_000);
+    expect(stack.backend.stats().unreleasedQos2).toBe(total);
+
+    // The client did not see that PUBREC: it sends the PUBLISH again (DUP), then releases everything.
+    const { client: second } = await RawMqttClient.connect(stack.port, device);
+    second.send(qos2Publish('xr/t', total, true));
+    await second.next((p) => p.cmd === 'pubrec' && p.messageId === total);
+    // In batches below the receive maximum: the endpoint passes on at most that many PUBRELs of an earlier
+    // connection at once (and answers the rest itself, leaving the backend's entry to be replaced later).
+    for (let from = 1; from <= total; from += 32) {
+      const to = Math.min(total, from + 31);
+      for (let id = from; id <= to; id++) second.send({ cmd: 'pubrel', messageId: id });
+      await pollUntil(() => idsOf(second, 'pubcomp').size === to, `${to} PUBCOMPs`, 20_000);
+    }
+    expect(stack.backend.stats().unreleasedQos2).toBe(0);
+    expect(stack.backend.stats().duplicatesNotRouted).toBe(1);
+    await pollUntil(() => received.length >= total, 'every message', 20_000);
+    const marker = nextPacket(subscriber, 'publish');
+    const publisher = await stack.connect({ protocolVersion: 4, clientId: 'xr-marker' });
+    await publisher.publishAsync('xr/t', 'end', { qos: 2 });
+    await marker;
+    expect(received.filter((payload) => payload === String(total))).toEqual([String(total)]);
+    second.destroy();
   });
 });
+
+describe.each([4, 5] as const)(
+  'mqtt.js publishing 500 QoS 2 messages at once (protocol version %i)',
+  (protocolVersion) => {
+    it('every publish is completed and every message arrives exactly once', async () => {
+      stack = await startStack(
+        // MQTT 5: a receive maximum above the held bound, so that the explicit release is used here too.
+        protocolVersion === 5 ? { mqtt: { receiveMaximum: 1000 } } : {},
+      );
+      const subscriber = await stack.connect({ protocolVersion, clientId: `burst-sub-${protocolVersion}` });
+      await subscriber.subscribeAsync('burst/#', { qos: 2 });
+      const received: string[] = [];
+      subscriber.on('message', (_topic, payload) => received.push(payload.toString()));
+      const publisher = await stack.connect({ protocolVersion, clientId: `burst-pub-${protocolVersion}` });
+      const count = 500;
+      // Not awaited one by one: mqtt.js writes every PUBLISH before its first PUBREL.
+      await Promise.all(
+        Array.from({ length: count }, (_, i) => publisher.publishAsync('burst/t', `m${i}`, { qos: 2 })),
+      );
+      await pollUntil(() => received.length >= count, `${count} messages`, 20_000);
+      const marker = nextPacket(subscriber, 'publish');
+      await publisher.publishAsync('burst/marker', 'end', { qos: 2 });
+      await marker;
+      expect(received.length).toBe(count);
+      expect(new Set(received).size).toBe(count);
+      expect(stack.backend.stats().unreleasedQos2).toBe(0);
+      expect(stack.gateway.bridge(`burst-pub-${protocolVersion}`)?.stats().paused).toBe(false);
+    });
+  },
+);
 
 describe('a retained message the retained store cannot keep', () => {
   it('MQTT 5: PUBACK / PUBREC 0x97, not delivered; the client stays connected', async () => {

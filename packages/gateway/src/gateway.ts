@@ -5,8 +5,8 @@
  * application adds; metrics, health and a deadline-bounded shutdown around it.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { type AdapterHost, AdapterStartError, runAdapters } from '@dragoman/adapter';
 import { type ConnectOptions, createInProcessTransport, type ListenOptions } from '@dragoman/amqp';
 import {

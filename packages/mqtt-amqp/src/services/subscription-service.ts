@@ -345,8 +345,9 @@ export class SubscriptionService {
   }
 
   /**
-   * The client's publish link went away: the client is gone. A persistent session stays (its QoS 1/2 messages
-   * queue in the store), a clean one ends. Ignored for an outlet that is no longer the session's.
+   * The client's publish link went away: the client is gone. A session with an expiry interval stays (its QoS
+   * 1/2 messages queue in the store) until the interval passes; one with interval 0 ends now. Ignored for an
+   * outlet that is no longer the session's.
    */
   async detach(clientId: string, outlet: Outlet): Promise<void> {
     const session = this.#sessions.get(clientId);

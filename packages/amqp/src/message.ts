@@ -219,30 +219,51 @@ export function fromRhea(m: RheaMessage): AmqpMessage {
   return result;
 }
 
-const PROPERTY_FIELDS: ReadonlyArray<readonly [string, keyof AmqpProperties]> = [
-  ['message_id', 'messageId'],
-  ['user_id', 'userId'],
-  ['to', 'to'],
-  ['subject', 'subject'],
-  ['reply_to', 'replyTo'],
-  ['correlation_id', 'correlationId'],
-  ['content_type', 'contentType'],
-  ['content_encoding', 'contentEncoding'],
-  ['absolute_expiry_time', 'absoluteExpiryTime'],
-  ['creation_time', 'creationTime'],
-  ['group_id', 'groupId'],
-  ['group_sequence', 'groupSequence'],
-  ['reply_to_group_id', 'replyToGroupId'],
-];
-
+/** Reads the properties section's fields rhea put at the top level (direct reads: this runs per delivery). */
 function readProperties(m: RheaMessage): AmqpProperties | undefined {
-  let properties: Record<string, unknown> | undefined;
-  for (const [wire, ours] of PROPERTY_FIELDS) {
-    const value = m[wire];
-    if (value !== undefined && value !== null) {
-      properties ??= {};
-      properties[ours] = value;
-    }
+  const messageId = m.message_id;
+  const userId = m.user_id;
+  const to = m.to;
+  const subject = m.subject;
+  const replyTo = m.reply_to;
+  const correlationId = m.correlation_id;
+  const contentType = m.content_type;
+  const contentEncoding = m.content_encoding;
+  const absoluteExpiryTime = m.absolute_expiry_time;
+  const creationTime = m.creation_time;
+  const groupId = m.group_id;
+  const groupSequence = m.group_sequence;
+  const replyToGroupId = m.reply_to_group_id;
+  if (
+    messageId == null &&
+    userId == null &&
+    to == null &&
+    subject == null &&
+    replyTo == null &&
+    correlationId == null &&
+    contentType == null &&
+    contentEncoding == null &&
+    absoluteExpiryTime == null &&
+    creationTime == null &&
+    groupId == null &&
+    groupSequence == null &&
+    replyToGroupId == null
+  ) {
+    return undefined;
   }
-  return properties as AmqpProperties | undefined;
+  const properties: Record<string, unknown> = {};
+  if (messageId != null) properties.messageId = messageId;
+  if (userId != null) properties.userId = userId;
+  if (to != null) properties.to = to;
+  if (subject != null) properties.subject = subject;
+  if (replyTo != null) properties.replyTo = replyTo;
+  if (correlationId != null) properties.correlationId = correlationId;
+  if (contentType != null) properties.contentType = contentType;
+  if (contentEncoding != null) properties.contentEncoding = contentEncoding;
+  if (absoluteExpiryTime != null) properties.absoluteExpiryTime = absoluteExpiryTime;
+  if (creationTime != null) properties.creationTime = creationTime;
+  if (groupId != null) properties.groupId = groupId;
+  if (groupSequence != null) properties.groupSequence = groupSequence;
+  if (replyToGroupId != null) properties.replyToGroupId = replyToGroupId;
+  return properties as AmqpProperties;
 }

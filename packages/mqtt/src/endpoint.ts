@@ -105,6 +105,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private readonly unacknowledgedInbound = new Set<number>();
   /** 'pubrelUnknown' events whose complete() the host has not called yet. */
   private unknownPubrelsWaiting = 0;
+  /** Unknown PUBRELs read while receiveMaximum of them wait for the host; reading stops until one completes. */
+  private readonly unknownPubrelsQueued: number[] = [];
   /** Inbound SUBSCRIBE / UNSUBSCRIBE waiting for the host's answer. */
   private requestsAwaitingHost = 0;
   /** Packets read while the host was full or paused, handled in order once it has room (at most inboundWindow). */
@@ -554,7 +556,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       // Between CONNECT and CONNACK only an enhanced-authentication exchange waiting for the client reads.
       return this.connectPacket !== undefined && this.auth?.awaitingClient !== true;
     }
-    return this.parked.length >= this.inboundWindow || (this.remoteGone === undefined && this.writerFull());
+    return (
+      this.parked.length >= this.inboundWindow ||
+      this.unknownPubrelsQueued.length > 0 ||
+      (this.remoteGone === undefined && this.writerFull())
+    );
   }
 
   /**
@@ -997,15 +1003,21 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   /**
    * A PUBREL for a flow of an earlier connection: the host may release what it kept for it before PUBCOMP.
-   * Bounded, so that a client sending PUBRELs in a loop cannot make waiting answers pile up.
+   * At most receiveMaximum wait for the host; the next one waits here and reading stops until one completes
+   * (the host's answer never depends on more bytes from the client, so this cannot deadlock), so a client
+   * sending PUBRELs in a loop cannot make answers pile up, and none is answered before the host released it.
    */
   private handleUnknownPubrel(messageId: number): void {
-    if (this.listenerCount('pubrelUnknown') === 0 || this.unknownPubrelsWaiting >= this.inboundWindow) {
+    if (this.listenerCount('pubrelUnknown') === 0) {
       this.writeAck(
         'pubcomp',
         messageId,
         this.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : undefined,
       );
+      return;
+    }
+    if (this.unknownPubrelsWaiting >= this.inboundWindow) {
+      this.unknownPubrelsQueued.push(messageId);
       return;
     }
     this.unknownPubrelsWaiting++;
@@ -1017,6 +1029,9 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         completed = true;
         this.unknownPubrelsWaiting--;
         this.writeAck('pubcomp', messageId, options);
+        const next = this.unknownPubrelsQueued.shift();
+        if (next !== undefined) this.handleUnknownPubrel(next);
+        this.pump();
       },
     });
   }

@@ -581,8 +581,8 @@ export interface MqttEndpointEvents {
   /**
    * A PUBREL for a packet identifier with no QoS 2 flow on this connection (its PUBLISH came over an earlier
    * one): the host releases what it keeps for it elsewhere, then calls `release.complete()`, which writes
-   * PUBCOMP. Without a listener, or beyond receiveMaximum such PUBRELs waiting, PUBCOMP (MQTT 5: 0x92 packet
-   * identifier not found) is written at once.
+   * PUBCOMP. At most receiveMaximum wait for the host; the next one waits (and reading stops) until one
+   * completes. Without a listener, PUBCOMP (MQTT 5: 0x92 packet identifier not found) is written at once.
    */
   pubrelUnknown: [release: UnknownPubrel];
   /** The client sent DISCONNECT; 'close' follows. */

@@ -33,6 +33,8 @@ export interface InboundSink {
 
 type Qos2State = 'received' | 'pubrec-sent' | 'released' | 'completed';
 
+const EMPTY_PAYLOAD = Buffer.alloc(0);
+
 /**
  * An inbound PUBLISH.
  * - QoS 0: nothing to do.
@@ -44,13 +46,14 @@ type Qos2State = 'received' | 'pubrec-sent' | 'released' | 'completed';
  */
 export class InboundPublish implements PublishMessage {
   readonly topic: string;
-  readonly payload: Buffer;
   readonly qos: QoS;
   readonly retain: boolean;
   readonly dup: boolean;
   readonly messageId: number | undefined;
   readonly properties: PublishProperties | undefined;
   private answered: boolean;
+  /** Let go of once a QoS 2 PUBREC is written: the flow may wait long for PUBREL, the payload need not. */
+  private body: Buffer;
   private qos2: Qos2State = 'received';
   private completeOptions: AckOptions | undefined;
   private completeRequested = false;
@@ -64,13 +67,21 @@ export class InboundPublish implements PublishMessage {
     message: PublishMessage,
   ) {
     this.topic = message.topic;
-    this.payload = message.payload;
+    this.body = message.payload;
     this.qos = message.qos;
     this.retain = message.retain;
     this.dup = message.dup;
     this.messageId = message.messageId;
     this.properties = message.properties;
     this.answered = message.qos === 0;
+  }
+
+  /**
+   * The message body. QoS 2: empty once received() has written PUBREC — the message is the host's by then,
+   * and an exchange waiting for the client's PUBREL should not keep it in memory; read it before.
+   */
+  get payload(): Buffer {
+    return this.body;
   }
 
   /** True once the host has answered (ack() for QoS 1, received() for QoS 2; always for QoS 0). */
@@ -93,6 +104,7 @@ export class InboundPublish implements PublishMessage {
     if (this.answered) return;
     this.answered = true;
     this.qos2 = 'pubrec-sent';
+    this.body = EMPTY_PAYLOAD;
     this.sink.hostAnswered('publish');
     if (this.sink.closed) return;
     this.sink.writeAck('pubrec', this.messageId!, options);

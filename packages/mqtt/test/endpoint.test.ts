@@ -547,3 +547,20 @@ describe('a PUBREL for a QoS 2 flow of an earlier connection', () => {
     ]);
   });
 });
+
+describe('an inbound QoS 2 message waiting for PUBREL', () => {
+  it('lets go of its payload once PUBREC is written (the flow state stays)', async () => {
+    const { endpoint, client } = await connect(4);
+    const messages: InboundPublish[] = [];
+    endpoint.on('publish', (m) => messages.push(m));
+    client.send(qos1Publish(4, 2));
+    await until(() => messages.length === 1, endpoint, ['publish']);
+    expect(messages[0]!.payload.toString()).toBe('x');
+    messages[0]!.received();
+    expect(messages[0]!.payload.length).toBe(0);
+    messages[0]!.complete();
+    client.send({ cmd: 'pubrel', messageId: 4 });
+    const [pubcomp] = await client.waitFor((p) => p.cmd === 'pubcomp');
+    expect(pubcomp).toMatchObject({ messageId: 4 });
+  });
+});

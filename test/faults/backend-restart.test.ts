@@ -49,7 +49,10 @@ const stops = [
   ['killed (SIGKILL)', 'kill'],
 ] as const;
 
-function connectMqtt(url: string, clientId: string): Promise<MqttClient> {
+/** mqtt.js speaks MQTT 3.1.1 (4) or 5. */
+type MqttVersion = 4 | 5;
+
+function connectMqtt(url: string, clientId: string, version: MqttVersion): Promise<MqttClient> {
   // mqtt.js's own reconnect brings the client back once the gateway has an AMQP network again. While the
   // backend is down the gateway answers CONNECT with "server unavailable", after which mqtt.js stops
   // reconnecting unless told otherwise (reconnectOnConnackError), as a device should keep trying.
@@ -59,6 +62,9 @@ function connectMqtt(url: string, clientId: string): Promise<MqttClient> {
     reconnectPeriod: 250,
     reconnectOnConnackError: true,
     connectTimeout: 10_000,
+    protocolVersion: version,
+    // MQTT 5: without a session expiry interval the session ends with the connection, clean start or not.
+    ...(version === 5 ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
   });
   client.on('error', () => {});
   return withTimeout(
@@ -98,7 +104,7 @@ describe('the backend restarts on its durable store during a stream to a persist
   });
 
   /** Backend on a fixed port and a fresh LMDB dir, the gateway on it, a subscriber counting arrivals. */
-  async function startStack(stop: BackendStop, qos: QoS, name: string) {
+  async function startStack(stop: BackendStop, qos: QoS, name: string, version: MqttVersion = 4) {
     dir = mkdtempSync(join(tmpdir(), 'dragoman-backend-restart-'));
     const port = await freePort();
     backend = await startRestartableBackend({ port, dir, stop });
@@ -107,7 +113,7 @@ describe('the backend restarts on its durable store during a stream to a persist
     if (url === undefined) throw new Error('the gateway has no MQTT listener');
     const topic = `faults/backend-restart/${name}`;
     const tally = new ArrivalTally(ids);
-    const subscriber = await connectMqtt(url, `${name}-sub`);
+    const subscriber = await connectMqtt(url, `${name}-sub`, version);
     clients.push(subscriber);
     subscriber.on('message', (_topic, payload) => tally.add(payload.toString()));
     await subscriber.subscribeAsync(topic, { qos });
@@ -115,7 +121,12 @@ describe('the backend restarts on its durable store during a stream to a persist
   }
 
   describe.each(stops)('backend %s, MQTT → MQTT', (_title, stop: BackendStop) => {
-    for (const qos of [1, 2] as const) {
+    for (const [version, qos] of [
+      [4, 1],
+      [4, 2],
+      [5, 1],
+      [5, 2],
+    ] as const) {
       // BUG (QoS 2, MQTT 3.1.1 publisher; no fault needed): the stream stops for good before the restart:
       // 128 messages reach the subscriber, the publisher gets 128 PUBRECs and no PUBCOMP at all, and nothing
       // moves for 90 s (every run since aab5b03). mqtt.js writes its 400 PUBLISHes before the first PUBREL, so
@@ -128,12 +139,15 @@ describe('the backend restarts on its durable store during a stream to a persist
       // packets that can only be read after the PUBLISHes it holds back (e.g. keep reading past parked
       // PUBLISHes for PUBRELs, without decoding more of them into memory than a bound, or not count exchanges
       // whose PUBREC is written as blocking).
-      const itUnlessBug = qos === 2 ? it.skip : it;
+      // (MQTT 5 escapes it only because the endpoint disconnects mqtt.js, which does not count the receive
+      // maximum, at the 65th PUBLISH in flight (0x93); mqtt.js then re-sends one exchange at a time.)
+      const itUnlessBug = version === 4 && qos === 2 ? it.skip : it;
+      const name = `mqtt${version}-${stop}-${qos}`;
       itUnlessBug(
-        `QoS ${qos}: every acknowledged PUBLISH reaches the subscriber`,
+        `MQTT ${version === 4 ? '3.1.1' : '5'}, QoS ${qos}: every acknowledged PUBLISH reaches the subscriber`,
         async () => {
-          const { backend, url, topic, tally } = await startStack(stop, qos, `mqtt-${stop}-${qos}`);
-          const publisher = await connectMqtt(url, `mqtt-${stop}-${qos}-pub`);
+          const { backend, url, topic, tally } = await startStack(stop, qos, name, version);
+          const publisher = await connectMqtt(url, `${name}-pub`, version);
           clients.push(publisher);
           const acked = new Set<string>();
           const failures: string[] = [];
@@ -175,7 +189,7 @@ describe('the backend restarts on its durable store during a stream to a persist
           // A last message after everything: re-sends still on their way arrive before it, so they are counted.
           await publisher.publishAsync(topic, END, { qos });
           await tally.until(() => tally.counts.has(END), 'the end-of-stream message', WAIT_MS);
-          const duplicates = report(`MQTT → MQTT, backend ${stop}, QoS ${qos}`, tally, {
+          const duplicates = report(`MQTT ${version} → MQTT, backend ${stop}, QoS ${qos}`, tally, {
             acked: ackedBeforeRestart.length,
             received: receivedBeforeRestart,
           });

@@ -113,7 +113,9 @@ export class MqttFrontEnd implements Adapter {
     const connection: Omit<GatewayBridgeOptions, 'amqp'> =
       config.auth === 'pass-through'
         ? { connectionMode: 'per-client', credentials: 'client' }
-        : { connectionMode: 'pooled', poolSize: config.limits.poolSize };
+        : config.amqp.kind === 'external' && config.amqp.identity === 'device'
+          ? { connectionMode: 'per-client', credentials: 'client-identity' }
+          : { connectionMode: 'pooled', poolSize: config.limits.poolSize };
     const authorize = this.#options.authorize;
     const tenantOf = tenantResolver(config.tenantFrom, this.#options.users);
     const bridgeOptions: GatewayBridgeOptions = {

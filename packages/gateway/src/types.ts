@@ -33,6 +33,12 @@ export type TenantMode = 'none' | 'username-prefix' | 'users-file';
  * free room: for clients that do not count, e.g. mqtt.js 5).
  */
 export type ReceiveMaximumPolicy = 'disconnect' | 'pushback';
+/**
+ * Towards an external network with the gateway's certificate (SASL EXTERNAL): `gateway` — pooled connections
+ * as the gateway itself; `device` — one AMQP connection per MQTT client, asking to act as the client's
+ * identity (SASL EXTERNAL authorization identity: the device certificate's identity, or the user name).
+ */
+export type AmqpIdentityMode = 'gateway' | 'device';
 
 /**
  * Client certificates on the MQTT TLS and secure WebSocket listeners (`clientCa`):
@@ -104,6 +110,8 @@ export interface GatewayOptions {
   /** The gateway's own client certificate for an `amqps://` external network; it then uses SASL EXTERNAL. */
   readonly amqpCert?: string;
   readonly amqpKey?: string;
+  /** With `amqpCert`: whose identity each AMQP connection asks to act as. Default `gateway`. */
+  readonly amqpIdentity?: AmqpIdentityMode;
   /**
    * An ES module (`.mjs` / `.js`) whose default export is an `AuthenticationHook`: password checks and MQTT 5
    * enhanced-authentication methods (docs/security.md, "Authentication hook").
@@ -183,6 +191,8 @@ export interface GatewayConfig {
         readonly ca: string | undefined;
         /** The gateway's client certificate (SASL EXTERNAL). */
         readonly tls: TlsFiles | undefined;
+        /** `device`: per-client connections acting as each client's identity (needs `tls`). */
+        readonly identity: AmqpIdentityMode;
       };
   readonly metrics: HostPort | undefined;
   readonly dialect: GatewayDialect;

@@ -143,6 +143,38 @@ describe('the gateway towards an external network with its own certificate', () 
     ]);
   });
 
+  it('with amqpIdentity device, opens one connection per MQTT client acting as its identity (authzid)', async () => {
+    const network = await externalNetwork();
+    const gateway = await startGateway(
+      {
+        mqtt: '127.0.0.1:0',
+        ws: 'off',
+        amqp: network.url,
+        amqpCa: ca.cert,
+        amqpCert: gatewayCert.cert,
+        amqpKey: gatewayCert.key,
+        amqpIdentity: 'device',
+        connectTimeout: 3_000,
+      },
+      { logger: silent },
+    );
+    gateways.push(gateway);
+    for (const device of ['device-7', 'device-8']) {
+      const opened = next(network.events, 'connection_open');
+      const client = mqtt.connect(gateway.addresses.mqtt?.url ?? '', {
+        username: device,
+        clientId: `${device}-client`,
+        reconnectPeriod: 0,
+      });
+      client.on('error', () => {});
+      clients.push(client);
+      await opened;
+    }
+    // The health monitor's connection acts as the gateway; each client's, as that client.
+    expect(network.records.map((r) => r.authzid)).toEqual(['', 'device-7', 'device-8']);
+    expect(network.records.every((r) => r.certificateCn === 'dragoman-gateway-1')).toBe(true);
+  });
+
   it('refuses settings that cannot work', async () => {
     const base = { mqtt: '127.0.0.1:0', ws: 'off', amqpCert: gatewayCert.cert, amqpKey: gatewayCert.key };
     for (const options of [
@@ -150,6 +182,13 @@ describe('the gateway towards an external network with its own certificate', () 
       { ...base, amqp: 'amqps://user:secret@127.0.0.1:5671' }, // PLAIN and EXTERNAL at once
       { ...base }, // the embedded backend
       { ...base, amqp: 'amqps://127.0.0.1:5671', amqpKey: undefined },
+      { mqtt: '127.0.0.1:0', ws: 'off', amqp: 'amqps://127.0.0.1:5671', amqpIdentity: 'device' as const }, // no certificate
+      {
+        ...base,
+        amqp: 'amqps://127.0.0.1:5671',
+        amqpIdentity: 'device' as const,
+        auth: 'pass-through' as const,
+      },
     ]) {
       await expect(startGateway(options, { logger: silent })).rejects.toThrow(ConfigError);
     }

@@ -177,6 +177,7 @@ describe('values', () => {
       kind: 'external',
       url: 'amqps://u:p@broker:5671',
       ca: undefined,
+      identity: 'gateway',
     });
     expect(configError(() => resolveConfig({ amqp: 'amqp://b', store: '/tmp/x' })).message).toMatch(
       /embedded backend/,

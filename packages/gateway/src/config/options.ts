@@ -121,6 +121,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   ),
   spec('amqpKey', 'amqp-key', 'string', 'FILE', '-', 'PEM private key of --amqp-cert'),
   spec(
+    'amqpIdentity',
+    'amqp-identity',
+    'string',
+    'WHO',
+    'gateway',
+    'gateway | device: with --amqp-cert, act as the gateway (pooled) or as each device (one connection each, SASL EXTERNAL authzid = its identity)',
+  ),
+  spec(
     'clientCa',
     'client-ca',
     'string',

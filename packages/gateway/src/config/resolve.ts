@@ -7,6 +7,7 @@ import { ConfigError } from '../errors';
 import type { ClientCertConfig, GatewayConfig, GatewayOptions, TlsFiles } from '../types';
 import { type OptionKey, SPEC_BY_KEY } from './options';
 import {
+  AMQP_IDENTITY_MODES,
   AUTH_MODES,
   CERT_IDENTITY_MODES,
   CLIENT_CERT_MODES,
@@ -144,9 +145,20 @@ export function resolveConfig(
         );
       }
     }
-    amqp = { kind: 'external', url, ca, tls: clientTls };
+    const identity = parseChoice(
+      describe('amqpIdentity'),
+      str('amqpIdentity') ?? 'gateway',
+      AMQP_IDENTITY_MODES,
+    );
+    if (identity === 'device' && clientTls === undefined) {
+      throw new ConfigError(
+        `${describe('amqpIdentity')} device acts through the gateway's certificate: it needs ${describe('amqpCert')}`,
+        { option: describe('amqpIdentity') },
+      );
+    }
+    amqp = { kind: 'external', url, ca, tls: clientTls, identity };
   } else {
-    for (const key of ['amqpCert', 'amqpKey'] as const) {
+    for (const key of ['amqpCert', 'amqpKey', 'amqpIdentity'] as const) {
       if (options[key] !== undefined) {
         throw new ConfigError(`${describe(key)} is for an external network; it needs ${describe('amqp')}`, {
           option: describe(key),
@@ -189,6 +201,12 @@ export function resolveConfig(
     throw new ConfigError(
       `${describe('auth')} pass-through with the embedded backend needs ${describe('users')} FILE (the backend checks the credentials)`,
       { option: describe('users') },
+    );
+  }
+  if (auth === 'pass-through' && amqp.kind === 'external' && amqp.identity === 'device') {
+    throw new ConfigError(
+      `${describe('auth')} pass-through sends the clients' passwords; ${describe('amqpIdentity')} device acts through the gateway's certificate — choose one`,
+      { option: describe('amqpIdentity') },
     );
   }
   if (auth === 'none' && users !== undefined) {

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors';
 import type {
+  AmqpIdentityMode,
   AuthMode,
   CertIdentityMode,
   ClientCertMode,
@@ -29,6 +30,7 @@ export const DIALECTS: readonly GatewayDialect[] = [
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'users', 'pass-through'];
 export const TENANT_MODES: readonly TenantMode[] = ['none', 'username-prefix', 'users-file'];
 export const RECEIVE_MAXIMUM_POLICIES: readonly ReceiveMaximumPolicy[] = ['disconnect', 'pushback'];
+export const AMQP_IDENTITY_MODES: readonly AmqpIdentityMode[] = ['gateway', 'device'];
 export const CLIENT_CERT_MODES: readonly ClientCertMode[] = ['none', 'request', 'require'];
 export const CERT_IDENTITY_MODES: readonly CertIdentityMode[] = ['cn', 'dn'];
 

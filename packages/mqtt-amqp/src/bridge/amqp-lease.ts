@@ -1,12 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import type { AmqpConnection, ConnectOptions } from '@dragoman/amqp';
+import type { AmqpConnection, ConnectOptions, SaslOptions } from '@dragoman/amqp';
 import { connect } from '@dragoman/amqp';
 import { LinkNames } from './link-names';
+import type { CredentialsMode } from './types';
 
 /** What a client asks of the AMQP side when it connects. */
 export interface LeaseRequest {
   readonly clientId: string;
-  /** MQTT CONNECT user name and password, for `credentials: 'client'`. */
+  /** MQTT CONNECT user name (the client's identity) and password, for `credentials: 'client' | 'client-identity'`. */
   readonly username: string | undefined;
   readonly password: Buffer | undefined;
   /** Keep-alive in force for the client, seconds (0: none). */
@@ -142,8 +143,9 @@ function freshSlot(): PoolSlot {
 }
 
 /**
- * One connection per client, opened at CONNECT with the client's keep-alive as its idle time-out and,
- * for `credentials: 'client'`, the client's user name and password as SASL PLAIN.
+ * One connection per client, opened at CONNECT with the client's keep-alive as its idle time-out and, for
+ * `credentials: 'client'`, the client's user name and password as SASL PLAIN; for `'client-identity'`, SASL
+ * EXTERNAL (the connect options' certificate) acting as the client's identity.
  */
 export class PerClientConnections implements ConnectionProvider {
   private readonly open = new Set<AmqpConnection>();
@@ -151,7 +153,7 @@ export class PerClientConnections implements ConnectionProvider {
 
   constructor(
     private readonly options: ConnectOptions,
-    private readonly passCredentials: boolean,
+    private readonly credentials: CredentialsMode,
   ) {}
 
   get size(): number {
@@ -165,15 +167,7 @@ export class PerClientConnections implements ConnectionProvider {
       reconnect: false,
       signal: request.signal,
       idleTimeoutMs: request.keepAliveSeconds * 1000,
-      ...(this.passCredentials
-        ? {
-            sasl: {
-              mechanism: 'PLAIN' as const,
-              username: request.username ?? '',
-              password: request.password?.toString('utf8') ?? '',
-            },
-          }
-        : {}),
+      ...this.saslFor(request),
     };
     const connection = await connect(options);
     this.open.add(connection);
@@ -196,6 +190,23 @@ export class PerClientConnections implements ConnectionProvider {
         await connection.close().catch(() => {});
       },
     };
+  }
+
+  private saslFor(request: LeaseRequest): { sasl?: SaslOptions } {
+    switch (this.credentials) {
+      case 'client':
+        return {
+          sasl: {
+            mechanism: 'PLAIN',
+            username: request.username ?? '',
+            password: request.password?.toString('utf8') ?? '',
+          },
+        };
+      case 'client-identity':
+        return { sasl: { mechanism: 'EXTERNAL', authzid: request.username ?? '' } };
+      default:
+        return {};
+    }
   }
 
   async close(): Promise<void> {

@@ -46,7 +46,7 @@ export class BridgeGateway {
             { ...amqp, idleTimeoutMs: amqp.idleTimeoutMs ?? this.options.idleTimeoutMs },
             this.options.poolSize,
           )
-        : new PerClientConnections(amqp, this.options.credentials === 'client');
+        : new PerClientConnections(amqp, this.options.credentials);
   }
 
   /**

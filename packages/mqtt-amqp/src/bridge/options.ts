@@ -60,11 +60,17 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
     throw new ConfigurationError('connectionMode', `connectionMode must be 'pooled' or 'per-client'`);
   }
   const credentials = options.credentials ?? 'gateway';
-  if (credentials !== 'gateway' && credentials !== 'client') {
-    throw new ConfigurationError('credentials', `credentials must be 'gateway' or 'client'`);
+  if (credentials !== 'gateway' && credentials !== 'client' && credentials !== 'client-identity') {
+    throw new ConfigurationError(
+      'credentials',
+      `credentials must be 'gateway', 'client' or 'client-identity'`,
+    );
   }
-  if (credentials === 'client' && connectionMode !== 'per-client') {
-    throw new ConfigurationError('credentials', `credentials 'client' needs connectionMode 'per-client'`);
+  if (credentials !== 'gateway' && connectionMode !== 'per-client') {
+    throw new ConfigurationError(
+      'credentials',
+      `credentials '${credentials}' needs connectionMode 'per-client'`,
+    );
   }
   const subscribeFailureReasonCode =
     options.subscribeFailureReasonCode ?? DEFAULT_SUBSCRIBE_FAILURE_REASON_CODE;

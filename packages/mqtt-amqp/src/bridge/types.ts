@@ -21,8 +21,12 @@ export type AmqpConnectionMode = 'pooled' | 'per-client';
  * - `gateway` (default): the `amqp` options' own (SASL ANONYMOUS, or the URL's user).
  * - `client` (per-client mode only): the MQTT CONNECT user name and password as SASL PLAIN; an AMQP
  *   authentication failure answers CONNACK "not authorized" (3.1.1 return code 5, MQTT 5 0x87).
+ * - `client-identity` (per-client mode only): SASL EXTERNAL with the `amqp` options' TLS client certificate
+ *   (the gateway's), asking to act as the client: the authorization identity (authzid) is the client's user
+ *   name as the bridge sees it — for a device certificate, the identity its subject gave. The network decides
+ *   whether the gateway may act as that identity; a refusal answers CONNACK "not authorized".
  */
-export type CredentialsMode = 'gateway' | 'client';
+export type CredentialsMode = 'gateway' | 'client' | 'client-identity';
 
 export interface GatewayBridgeOptions {
   /** How to reach the AMQP network: options of `@dragoman/amqp` `connect()` (url, sasl, tls, reconnect, …). */

@@ -126,6 +126,7 @@ export class MqttFrontEnd implements Adapter {
       // The AMQP part of CONNECT must end before the MQTT connect time-out does.
       connectTimeoutMs: Math.max(500, Math.min(8_000, config.limits.connectTimeout - 2_000)),
       maxSubscriptionsPerClient: config.limits.maxSubscriptions,
+      maxSessionExpirySeconds: config.limits.maxSessionExpiry,
       maxTopicLength: config.limits.maxTopicLength,
       maxTopicLevels: config.limits.maxTopicLevels,
       onLimit: (limit) => metrics.limitHit(limit),

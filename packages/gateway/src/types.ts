@@ -131,6 +131,8 @@ export interface GatewayOptions {
   readonly maxRetained?: number;
   /** Subscriptions per client (session); more get SUBACK 0x97 (3.1.1: 0x80). Default 100. */
   readonly maxSubscriptions?: number;
+  /** Longest MQTT 5 session expiry interval granted, seconds (announced in CONNACK). Default 4 294 967 295 (no cap). */
+  readonly maxSessionExpiry?: number;
   /** Longest topic name or filter, UTF-8 bytes. Default 1 024. */
   readonly maxTopicLength?: number;
   /** Most levels in a topic name or filter. Default 32. */
@@ -217,6 +219,7 @@ export interface GatewayConfig {
     readonly connectTimeout: number;
     readonly maxRetained: number;
     readonly maxSubscriptions: number;
+    readonly maxSessionExpiry: number;
     readonly maxTopicLength: number;
     readonly maxTopicLevels: number;
     /** 0: no per-tenant limit. */

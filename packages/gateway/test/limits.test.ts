@@ -4,7 +4,7 @@
  * documented code and moves `dragoman_limit_hits_total{limit}`; the gateway keeps serving.
  */
 import { connect as netConnect } from 'node:net';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GatewayOptions, type RunningGateway, startGateway } from '../src/index';
@@ -169,5 +169,21 @@ describe('MQTT 5 receive maximum (mqtt.js 5 does not count it)', () => {
     clients.push(client);
     const results = await burst(client);
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+  });
+});
+
+describe('--max-session-expiry', () => {
+  it('grants at most the cap and says so in CONNACK (MQTT 5)', async () => {
+    const { url } = await start({ maxSessionExpiry: 30 });
+    const client = mqtt.connect(url, {
+      protocolVersion: 5,
+      clean: false,
+      clientId: 'capped-session',
+      properties: { sessionExpiryInterval: 3_600 },
+      reconnectPeriod: 0,
+    });
+    clients.push(client);
+    const [connack] = await next<[IConnackPacket]>(client, 'connect');
+    expect(connack.properties?.sessionExpiryInterval).toBe(30);
   });
 });

@@ -243,6 +243,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'retained messages kept in total (embedded backend); more are refused (MQTT 5 PUBACK 0x97)',
   ),
   spec(
+    'maxSessionExpiry',
+    'max-session-expiry',
+    'integer',
+    'SECONDS',
+    '4294967295',
+    'longest MQTT 5 session expiry interval granted (announced in CONNACK); 4294967295 = no cap',
+  ),
+  spec(
     'maxSubscriptions',
     'max-subscriptions',
     'integer',

@@ -172,6 +172,8 @@ export class ClientBridge {
       queuedPublishes: this.publishes.queued,
       unconfirmedPublishes: this.publishes.unconfirmed,
       paused: this.publishes.paused,
+      qos2InProgress: this.publishes.qos2InProgress,
+      qos2ReleasedAtPubrec: this.publishes.releasedAtPubrec,
     };
   }
 

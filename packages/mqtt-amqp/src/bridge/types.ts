@@ -149,6 +149,13 @@ export interface BridgeStats {
   readonly unconfirmedPublishes: number;
   /** Whether reading from the client's socket is paused (no AMQP credit). */
   readonly paused: boolean;
+  /**
+   * Client QoS 2 exchanges PUBRECed and waiting for PUBREL: `held` keep their AMQP delivery unsettled (the
+   * spec's steps), `explicit` were settled and wait for AMQP_PUBLISH_RELEASED (docs/mqtt-over-amqp-mapping.md).
+   */
+  readonly qos2InProgress: { readonly held: number; readonly explicit: number };
+  /** Client QoS 2 exchanges released at PUBREC because both bounds were full (a re-send after a reconnect is routed again). */
+  readonly qos2ReleasedAtPubrec: number;
 }
 
 /** Counters of the gateway: sums over its clients, plus its AMQP connections. */

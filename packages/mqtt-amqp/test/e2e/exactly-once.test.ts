@@ -128,6 +128,8 @@ describe('a client that sends many QoS 2 PUBLISHes before any PUBREL', () => {
     await pollUntil(() => idsOf(client, 'pubrec').size === total, `${total} PUBRECs`, 20_000);
     const bridge = stack.gateway.bridge('no-pubrel');
     expect(bridge?.stats().paused).toBe(false);
+    expect(bridge?.stats().qos2InProgress).toEqual({ held: MAX_AWAITING_PUBREL, explicit: 40 });
+    expect(bridge?.stats().qos2ReleasedAtPubrec).toBe(0);
     // The backend remembers every packet id until its PUBREL: the held ones and the explicitly released ones.
     expect(stack.backend.stats().unreleasedQos2).toBe(total);
     expect(idsOf(client, 'pubcomp').size).toBe(0);

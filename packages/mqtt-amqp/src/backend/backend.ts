@@ -32,8 +32,8 @@ import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
 import { type PublishOutcome, SubscriptionService } from '../services/subscription-service';
 import { WillService } from '../services/will-service';
-import { createMemoryStores } from '../store';
-import { createMemoryQos2Store, type Qos2Store } from '../store/qos2-store';
+import { createMemoryStores, type GroupedResult, type StoresQos2, storesQos2Of } from '../store';
+import { createMemoryQos2Store, type Qos2Entry, type Qos2Store } from '../store/qos2-store';
 import type { Addresses, DecodedControl, DecodedPublish, MqttMessage, Stores } from '../types';
 import { type BackendCodec, createCodec } from './codec';
 import { ControlLinks } from './control-links';
@@ -101,6 +101,8 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #unreleased: UnreleasedQos2;
   readonly #qos2Store: Qos2Store;
   readonly #ownQos2Store: boolean;
+  /** Set when the QoS 2 memory is in the stores' environment: a routing and its remember commit together. */
+  readonly #durableQos2: StoresQos2 | undefined;
   #duplicatesNotRouted = 0;
   #rejectedRetained = 0;
   #resumeScheduled = false;
@@ -124,6 +126,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     unreleased: UnreleasedQos2;
     qos2Store: Qos2Store;
     ownQos2Store: boolean;
+    durableQos2: StoresQos2 | undefined;
     options: BackendOptions;
   }) {
     super();
@@ -141,6 +144,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     this.#unreleased = parts.unreleased;
     this.#qos2Store = parts.qos2Store;
     this.#ownQos2Store = parts.ownQos2Store;
+    this.#durableQos2 = parts.durableQos2;
     this.#holdBack = (parts.options.slowSubscriberPolicy ?? 'backpressure') === 'backpressure';
     this.#slowSubscriberTimeoutMs =
       parts.options.slowSubscriberTimeoutMs ?? DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS;
@@ -711,7 +715,8 @@ export class Backend extends EventEmitter<BackendEvents> {
    * remembered, once routed, before it is accepted, until its publisher settles (PUBREL) or releases it
    * (AMQP_PUBLISH_RELEASED; only that for one marked `x-opt-mqtt-release: explicit`, which the publisher settles
    * at once); one that comes again meanwhile (same packet id, same content: DUP set or not) is accepted and not
-   * routed twice.
+   * routed twice. With the QoS 2 memory in the stores' environment (`openLmdbStores`), the backlog writes and the
+   * remember are one transaction: a crash leaves the publication routed and remembered, or neither.
    */
   #routePublication({ delivery, message, publisherId, exactlyOnce }: Publication): Promise<void> {
     const resent = exactlyOnce === undefined ? undefined : this.#unreleased.resent(exactlyOnce);
@@ -724,18 +729,43 @@ export class Backend extends EventEmitter<BackendEvents> {
       }
       return Promise.resolve();
     }
-    return this.#route(message, publisherId).then(
+    const key: Qos2Entry | undefined =
+      exactlyOnce === undefined
+        ? undefined
+        : {
+            clientId: exactlyOnce.clientId,
+            packetId: exactlyOnce.packetId,
+            fingerprint: exactlyOnce.fingerprint,
+          };
+    const durable = key === undefined ? undefined : this.#durableQos2;
+    let written = false;
+    const routing =
+      key === undefined || durable === undefined
+        ? this.#route(message, publisherId)
+        : durable.atomically(
+            () => this.#route(message, publisherId),
+            (results) => {
+              // Remembered only when every session took it: a refused publication is not accepted.
+              if (!results.every(tookIt)) return;
+              durable.store.add(key);
+              written = true;
+            },
+          );
+    return routing.then(
       (outcome) => {
         let entry: UnreleasedEntry | undefined;
-        if (exactlyOnce !== undefined && outcome.refused === 0) {
+        if (key !== undefined && outcome.refused === 0) {
           // Kept even when the link went meanwhile: the client re-sends it on its next connection.
           try {
-            const { clientId, packetId, fingerprint } = exactlyOnce;
-            entry = this.#unreleased.add(clientId, packetId, fingerprint);
+            entry = written
+              ? this.#unreleased.addWritten(key)
+              : this.#unreleased.add(key.clientId, key.packetId, key.fingerprint);
           } catch (error) {
             if (delivery.settleable) delivery.reject(this.#errorFor(error));
             return;
           }
+        } else if (written) {
+          this.#unwrite(key);
         }
         // The publisher's link may have detached while routing (a client that published and left at once).
         if (!delivery.settleable) return;
@@ -753,9 +783,23 @@ export class Backend extends EventEmitter<BackendEvents> {
         });
       },
       (error: unknown) => {
+        if (written) this.#unwrite(key);
         if (delivery.settleable) delivery.reject(this.#errorFor(error));
       },
     );
+  }
+
+  /** Takes back a remember written with a routing whose publication is then refused after all. */
+  #unwrite(key: Qos2Entry | undefined): void {
+    if (key === undefined) return;
+    // The write replaced any older entry of the packet id in the store: that one is put back.
+    const older = this.#unreleased.get(key.clientId, key.packetId);
+    try {
+      if (older === undefined) this.#qos2Store.remove(key.clientId, key.packetId);
+      else this.#qos2Store.add(older);
+    } catch (error) {
+      this.#fail(error);
+    }
   }
 
   /** The publisher settled (its client sent PUBREL): forgotten. A link gone first keeps it. */
@@ -868,6 +912,22 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 }
 
+/**
+ * Whether one store transaction of a routing took the message: it did not throw, and it is no backlog's
+ * refusal (`EnqueueResult` `refused` / `backlog-full`, the store's `refuse` policy).
+ */
+function tookIt(result: GroupedResult): boolean {
+  if (!result.ok) return false;
+  const value = result.value;
+  if (typeof value !== 'object' || value === null) return true;
+  return !(
+    'status' in value &&
+    value.status === 'refused' &&
+    'reason' in value &&
+    value.reason === 'backlog-full'
+  );
+}
+
 function clientOf(request: DecodedControl): string | undefined {
   switch (request.subject) {
     case 'list':
@@ -896,8 +956,11 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
   const stores = options.store ?? createMemoryStores();
   const now = options.now ?? Date.now;
   const codec = createCodec(addresses, options.dialect ?? 'enmasse', now);
-  const ownQos2Store = options.qos2Store === undefined;
-  const qos2Store = options.qos2Store ?? createMemoryQos2Store();
+  // The stores' own QoS 2 memory (LMDB stores) unless the host gives one: then routings and remembers commit
+  // together.
+  const durableQos2 = options.qos2Store === undefined ? storesQos2Of(stores) : undefined;
+  const ownQos2Store = options.qos2Store === undefined && durableQos2 === undefined;
+  const qos2Store = options.qos2Store ?? durableQos2?.store ?? createMemoryQos2Store();
   let backend: Backend | undefined;
   const onError = (error: unknown): void => {
     if (backend !== undefined && backend.listenerCount('error') > 0) {
@@ -981,6 +1044,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       unreleased,
       qos2Store,
       ownQos2Store,
+      durableQos2,
       options,
     });
     return backend;

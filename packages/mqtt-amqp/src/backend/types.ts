@@ -69,9 +69,11 @@ export interface BackendOptions {
   readonly refusedSubscriptionReasonCode?: number;
   /**
    * Where the QoS 2 publications routed and not yet released by their MQTT client are remembered (so that a
-   * DUP re-send after a reconnect is not routed twice). Default: memory, made for this backend (lost with it).
-   * For persistent sessions that must survive a restart pass `openLmdbQos2Store({ path })`; a store given here
-   * belongs to the caller and is not closed by `close()`.
+   * DUP re-send after a reconnect is not routed twice). Default: with `openLmdbStores` stores, their own LMDB
+   * environment, written in the same transaction as the publication's backlog writes (a crash leaves it routed
+   * and remembered, or neither); with other stores, memory made for this backend (lost with it). A store given
+   * here (`openLmdbQos2Store({ path })`) is written after the routing (a crash in between can give one
+   * duplicate); it belongs to the caller and is not closed by `close()`.
    */
   readonly qos2Store?: Qos2Store;
   /**

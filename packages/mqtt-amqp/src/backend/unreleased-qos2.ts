@@ -83,6 +83,18 @@ export class UnreleasedQos2 {
     return this.#insert(entry);
   }
 
+  /**
+   * Remembers an entry already written to the store (in the routing's own transaction, `StoresQos2`): memory
+   * only, plus any eviction it causes.
+   */
+  addWritten(entry: Qos2Entry): UnreleasedEntry {
+    return this.#insert({
+      clientId: entry.clientId,
+      packetId: entry.packetId,
+      fingerprint: entry.fingerprint,
+    });
+  }
+
   /** Forgets `entry` if it is still the current one (a newer publication may have replaced it). */
   remove(entry: UnreleasedEntry): void {
     const forClient = this.#byClient.get(entry.clientId);

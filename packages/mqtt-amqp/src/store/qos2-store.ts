@@ -42,7 +42,7 @@ export function createMemoryQos2Store(): Qos2Store {
 }
 
 /** What is kept under a key: how old the entry is, and the entry itself (the key may hold only a digest). */
-interface EntryValue {
+export interface EntryValue {
   age: number;
   clientId: string;
   packetId: number;
@@ -63,17 +63,20 @@ function entryKey(clientId: string, packetId: number): string {
 }
 
 /**
- * The durable store: one LMDB environment at `options.path` (its own, apart from the session stores' one).
- * Each entry is kept under its client and packet id with a counter saying how old it is.
+ * The durable store over one LMDB database: a named database of the session stores' environment
+ * (`openLmdbStores` makes one, so that a routing and its remember commit together), or of an environment of its
+ * own (`openLmdbQos2Store`). Each entry is kept under its client and packet id with a counter saying how old it
+ * is. Writes are synchronous; inside a transaction of the environment they are part of it.
  */
 export class LmdbQos2Store implements Qos2Store {
-  readonly #root: RootDatabase;
   readonly #db: Database<EntryValue, string>;
+  readonly #close: () => Promise<void>;
   #next = 0;
 
-  constructor(path: string) {
-    this.#root = open({ path, maxDbs: 2 });
-    this.#db = this.#root.openDB<EntryValue, string>({ name: 'qos2-unreleased' });
+  /** Over `db`; `close` is what closing the store does (nothing for a database of a shared environment). */
+  constructor(db: Database<EntryValue, string>, close: () => Promise<void>) {
+    this.#db = db;
+    this.#close = close;
   }
 
   load(): Qos2Entry[] {
@@ -104,11 +107,25 @@ export class LmdbQos2Store implements Qos2Store {
   }
 
   close(): Promise<void> {
-    return this.#root.close();
+    return this.#close();
   }
 }
 
-/** Opens (creating it if missing) the durable QoS 2 store at `options.path`. One process opens a path at a time. */
+/** The name of the QoS 2 database, in its own environment or in the session stores' one. */
+export const QOS2_DB_NAME = 'qos2-unreleased';
+
+/** The entries' database in an open environment. */
+export function openQos2Db(root: RootDatabase): Database<EntryValue, string> {
+  return root.openDB<EntryValue, string>({ name: QOS2_DB_NAME });
+}
+
+/**
+ * Opens (creating it if missing) a durable QoS 2 store in an LMDB environment of its own at `options.path`. One
+ * process opens a path at a time. Its writes are not atomic with the routing (a crash between the two can give a
+ * duplicate): with `openLmdbStores`, leave `BackendOptions.qos2Store` unset instead, and the backend keeps the
+ * entries in the stores' environment, committed together with the routing.
+ */
 export function openLmdbQos2Store(options: { path: string }): Qos2Store {
-  return new LmdbQos2Store(options.path);
+  const root = open({ path: options.path, maxDbs: 2 });
+  return new LmdbQos2Store(openQos2Db(root), () => root.close());
 }

@@ -6,14 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { type AdapterHost, AdapterStartError, runAdapters } from '@dragoman/adapter';
 import { type ConnectOptions, createInProcessTransport, type ListenOptions } from '@dragoman/amqp';
 import {
   type Backend,
   createBackend,
   createMemoryStores,
-  openLmdbQos2Store,
   openLmdbStores,
   type Qos2Store,
   StoreLimitError,
@@ -247,9 +245,9 @@ async function startAmqpSide(
   };
   if (config.amqp.store !== undefined) {
     try {
+      // The backend keeps its QoS 2 memory in these stores too, committed with the routing (exactly-once across
+      // a crash).
       parts.stores = openLmdbStores({ path: config.amqp.store, ...storeOptions });
-      // QoS 2 exactly-once across a restart needs the (client, packet id) pairs on disk too.
-      parts.qos2Store = openLmdbQos2Store({ path: join(config.amqp.store, 'qos2') });
     } catch (error) {
       throw new ConfigError(
         `${describe('store')} ${config.amqp.store}: cannot open the store (${errorCode(error)})`,

@@ -106,7 +106,7 @@ interface GroupedTransaction {
 
 /**
  * The durable backend: one LMDB environment at `path` with six named databases (sessions, backlog, retained,
- * wills, the backlogs' bookkeeping, and the QoS 2 publications routed and not released, `qos2`). Values are
+ * wills, the backlogs' bookkeeping, and the QoS 2 publications routed and not released, `qos2-unreleased`). Values are
  * encoded by lmdb's own msgpack encoding; a transaction's promise resolves once LMDB has committed it. One
  * process opens a path at a time.
  */
@@ -155,6 +155,8 @@ export class LmdbBackend implements StoreBackend {
     const committed = this.#root.transaction(fn);
     const tail = this.#tail;
     if (tail === undefined) return committed;
+    // Its failure is seen through `answered`; not an unhandled rejection while the tail is pending.
+    committed.catch(() => {});
     const answered = tail.then(() => committed);
     this.#setTail(answered);
     return answered;
@@ -225,6 +227,7 @@ export class LmdbBackend implements StoreBackend {
       return;
     }
     const tail = this.#tail;
+    committed.catch(() => {}); // seen by `failAll` below
     const answered = (tail === undefined ? committed : tail.then(() => committed)).then(settle, failAll);
     this.#setTail(answered);
   }

@@ -177,4 +177,20 @@ describe('LmdbBackend.atomically: routed and remembered together, or neither', (
     await Promise.all([before, grouped, ...after, second]);
     expect(answers).toEqual(['before:1', 'group:2', 'after1:3', 'after2:4', 'group2:5']);
   });
+
+  it('a lone transaction that fails while a group is under way rejects with its own error', async () => {
+    const { backend, sessions } = reopen();
+    await sessions.open('sub', { clean: false });
+    const grouped = backend.atomically(
+      () => sessions.enqueue('sub', MESSAGE),
+      () => backend.qos2.add(ENTRY),
+    );
+    const failure = new Error('lone failure');
+    const lone = backend.transaction(() => {
+      throw failure;
+    });
+    await expect(lone).rejects.toBe(failure);
+    expect(await grouped).toMatchObject({ status: 'queued', seq: 1 });
+    expect(await sessions.enqueue('sub', MESSAGE)).toMatchObject({ status: 'queued', seq: 2 });
+  });
 });

@@ -13,7 +13,6 @@ import {
   createBackend,
   createMemoryStores,
   openLmdbStores,
-  type Qos2Store,
   StoreLimitError,
   type Stores,
 } from '@dragoman/mqtt-amqp';
@@ -56,8 +55,6 @@ interface Internal {
 /** What has been started so far; closed in reverse order, also when start-up fails half way. */
 interface Parts {
   stores?: Stores;
-  /** The durable memory of QoS 2 publications not released yet (with `store` only; else the backend's own). */
-  qos2Store?: Qos2Store;
   backend?: Backend;
   monitor?: AmqpMonitor;
   adapters?: AdapterHost;
@@ -271,7 +268,6 @@ async function startAmqpSide(
     parts.backend = await createBackend({
       listen,
       store: parts.stores,
-      ...(parts.qos2Store !== undefined ? { qos2Store: parts.qos2Store } : {}),
       dialect: dialectOf(config),
     });
   } catch (error) {
@@ -375,9 +371,6 @@ async function shutdown(parts: Parts, deadlineMs: number, logger: Logger, announ
   await parts.stores
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, 'closing the store failed'));
-  await parts.qos2Store
-    ?.close()
-    .catch((error: unknown) => logger.error({ err: error }, 'closing the QoS 2 store failed'));
   if (parts.operations !== undefined) {
     const server = parts.operations;
     await new Promise<void>((resolve) => {

@@ -44,20 +44,6 @@ type QoS = 1 | 2;
 const END = 'end-of-stream';
 const ids = Array.from({ length: MESSAGES }, (_, i) => `msg-${String(i).padStart(4, '0')}`);
 
-// KILL_QOS2_BUG — QoS 2 across a SIGKILL of the backend duplicates (lost 0 in every run), so those cases are
-// skipped. Observed: MQTT 3.1.1 → MQTT in 3 of about 10 runs (2, 1 and 8 duplicates, e.g. msg-0327, msg-0328),
-// MQTT 5 → MQTT in 1 of about 12 (msg-0100), rhea → MQTT in 4 of 15 (1, 9, 9, 4: e.g. msg-0181..msg-0189). A
-// packet trace shows each duplicate: the publisher sent it before the kill and got no PUBREC (msg-0100 was
-// sent 3 ms before the kill); the old backend had already routed it (after the restart it comes out of the
-// subscriber's backlog with packet id 101) and the new backend routes the re-send again (packet id 102).
-// Cause: `#routePublication` (packages/mqtt-amqp/src/backend/backend.ts:727-734) remembers the publication's
-// (client id, packet id) in the QoS 2 store only once `#route` has resolved, i.e. after the session store has
-// committed it to the subscribers' backlogs, and the two stores are separate LMDB environments
-// (store/qos2-store.ts: "its own, apart from the session stores' one"), so no transaction covers both. A kill
-// between the two commits leaves the message routed and not remembered; publications routed together widen
-// the window. A restart in order (`close`) does not show it. Needs the entry committed before or atomically
-// with the backlog writes (one LMDB environment and transaction), with routing idempotent per (client id,
-// packet id).
 const stops = [
   ['closed in order', 'close'],
   ['killed (SIGKILL)', 'kill'],
@@ -142,142 +128,126 @@ describe('the backend restarts on its durable store during a stream to a persist
       [5, 2],
     ] as const) {
       const name = `mqtt${version}-${stop}-${qos}`;
-      // BUG: see KILL_QOS2_BUG at the top.
-      const itUnlessBug = stop === 'kill' && qos === 2 ? it.skip : it;
-      itUnlessBug(
-        `MQTT ${version === 4 ? '3.1.1' : '5'}, QoS ${qos}: every acknowledged PUBLISH reaches the subscriber`,
-        async () => {
-          const { backend, url, topic, tally } = await startStack(stop, qos, name, version);
-          const publisher = await connectMqtt(url, `${name}-pub`, version);
-          clients.push(publisher);
-          const acked = new Set<string>();
-          const failures: string[] = [];
-          const allAcked = new Promise<void>((resolve) => {
-            for (const id of ids) {
-              publisher.publish(topic, id, { qos }, (error) => {
-                if (error) failures.push(`${id}: ${error.message}`);
-                else acked.add(id);
-                tally.progress();
-                if (acked.size + failures.length === ids.length) resolve();
-              });
-            }
-          });
+      it(`MQTT ${version === 4 ? '3.1.1' : '5'}, QoS ${qos}: every acknowledged PUBLISH reaches the subscriber`, async () => {
+        const { backend, url, topic, tally } = await startStack(stop, qos, name, version);
+        const publisher = await connectMqtt(url, `${name}-pub`, version);
+        clients.push(publisher);
+        const acked = new Set<string>();
+        const failures: string[] = [];
+        const allAcked = new Promise<void>((resolve) => {
+          for (const id of ids) {
+            publisher.publish(topic, id, { qos }, (error) => {
+              if (error) failures.push(`${id}: ${error.message}`);
+              else acked.add(id);
+              tally.progress();
+              if (acked.size + failures.length === ids.length) resolve();
+            });
+          }
+        });
 
-          // Mid-stream, and the stream flows: messages arrive and the publisher gets its acknowledgements.
-          await tally.until(
-            () => tally.distinct >= RESTART_AFTER && acked.size >= ACKNOWLEDGED_BEFORE_RESTART,
-            () =>
-              `${RESTART_AFTER} messages and ${ACKNOWLEDGED_BEFORE_RESTART} acknowledgements before the restart ` +
-              `(${acked.size} acknowledged)`,
-            WAIT_MS,
-          );
-          await backend.stop();
-          const ackedBeforeRestart = [...acked];
-          const receivedBeforeRestart = tally.distinct;
-          await backend.start();
+        // Mid-stream, and the stream flows: messages arrive and the publisher gets its acknowledgements.
+        await tally.until(
+          () => tally.distinct >= RESTART_AFTER && acked.size >= ACKNOWLEDGED_BEFORE_RESTART,
+          () =>
+            `${RESTART_AFTER} messages and ${ACKNOWLEDGED_BEFORE_RESTART} acknowledgements before the restart ` +
+            `(${acked.size} acknowledged)`,
+          WAIT_MS,
+        );
+        await backend.stop();
+        const ackedBeforeRestart = [...acked];
+        const receivedBeforeRestart = tally.distinct;
+        await backend.start();
 
-          await tally.until(
-            () => tally.missing(ackedBeforeRestart).length === 0,
-            'every message acknowledged before the restart',
-            WAIT_MS,
-          );
-          await withTimeout(
-            allAcked,
-            WAIT_MS,
-            'the publisher to get every acknowledgement after the restart',
-          );
-          await tally.until(() => tally.missing().length === 0, `all ${MESSAGES} messages`, WAIT_MS);
-          // A last message after everything: re-sends still on their way arrive before it, so they are counted.
-          await publisher.publishAsync(topic, END, { qos });
-          await tally.until(() => tally.counts.has(END), 'the end-of-stream message', WAIT_MS);
-          const duplicates = report(`MQTT ${version} → MQTT, backend ${stop}, QoS ${qos}`, tally, {
-            acked: ackedBeforeRestart.length,
-            received: receivedBeforeRestart,
-          });
-          expect(failures).toEqual([]);
-          // The restart fell in the middle of the stream.
-          expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
-          if (qos === 1) expect(ackedBeforeRestart.length).toBeGreaterThan(0);
-          expect(tally.missing()).toEqual([]);
-          expect(tally.unexpected([END])).toEqual([]);
-          if (qos === 2) expect(duplicates).toEqual([]);
-        },
-        240_000,
-      );
+        await tally.until(
+          () => tally.missing(ackedBeforeRestart).length === 0,
+          'every message acknowledged before the restart',
+          WAIT_MS,
+        );
+        await withTimeout(allAcked, WAIT_MS, 'the publisher to get every acknowledgement after the restart');
+        await tally.until(() => tally.missing().length === 0, `all ${MESSAGES} messages`, WAIT_MS);
+        // A last message after everything: re-sends still on their way arrive before it, so they are counted.
+        await publisher.publishAsync(topic, END, { qos });
+        await tally.until(() => tally.counts.has(END), 'the end-of-stream message', WAIT_MS);
+        const duplicates = report(`MQTT ${version} → MQTT, backend ${stop}, QoS ${qos}`, tally, {
+          acked: ackedBeforeRestart.length,
+          received: receivedBeforeRestart,
+        });
+        expect(failures).toEqual([]);
+        // The restart fell in the middle of the stream.
+        expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
+        if (qos === 1) expect(ackedBeforeRestart.length).toBeGreaterThan(0);
+        expect(tally.missing()).toEqual([]);
+        expect(tally.unexpected([END])).toEqual([]);
+        if (qos === 2) expect(duplicates).toEqual([]);
+      }, 240_000);
     }
   });
 
   describe.each(stops)('backend %s, AMQP (rhea) → MQTT', (_title, stop: BackendStop) => {
     for (const qos of [1, 2] as const) {
-      // BUG: see KILL_QOS2_BUG at the top.
-      const itUnlessBug = stop === 'kill' && qos === 2 ? it.skip : it;
-      itUnlessBug(
-        `QoS ${qos}: every accepted message reaches the subscriber`,
-        async () => {
-          const { backend, port, topic, tally } = await startStack(stop, qos, `amqp-${stop}-${qos}`);
-          const sender = new ResendingAmqpSender({
-            port,
-            address: topic,
-            publisherId: `amqp-${stop}-${qos}-pub`,
-            bodies: ids,
-            qos,
-            reconnectTimeoutMs: WAIT_MS,
-          });
-          senders.push(sender);
-          const gaveUp = new Promise<never>((_, reject) => sender.once('error', reject));
-          gaveUp.catch(() => {});
-          sender.on('progress', () => tally.progress());
-          await sender.start();
+      it(`QoS ${qos}: every accepted message reaches the subscriber`, async () => {
+        const { backend, port, topic, tally } = await startStack(stop, qos, `amqp-${stop}-${qos}`);
+        const sender = new ResendingAmqpSender({
+          port,
+          address: topic,
+          publisherId: `amqp-${stop}-${qos}-pub`,
+          bodies: ids,
+          qos,
+          reconnectTimeoutMs: WAIT_MS,
+        });
+        senders.push(sender);
+        const gaveUp = new Promise<never>((_, reject) => sender.once('error', reject));
+        gaveUp.catch(() => {});
+        sender.on('progress', () => tally.progress());
+        await sender.start();
 
-          // Mid-stream, and the stream flows: messages arrive and the sender finishes exchanges.
-          await tally.until(
-            () => tally.distinct >= RESTART_AFTER && sender.finished >= ACKNOWLEDGED_BEFORE_RESTART,
-            () =>
-              `${RESTART_AFTER} messages and ${ACKNOWLEDGED_BEFORE_RESTART} finished exchanges before the ` +
-              `restart (${sender.finished} finished)`,
-            WAIT_MS,
-          );
-          await backend.stop();
-          const acceptedBeforeRestart = sender.accepted;
-          const receivedBeforeRestart = tally.distinct;
-          await backend.start();
+        // Mid-stream, and the stream flows: messages arrive and the sender finishes exchanges.
+        await tally.until(
+          () => tally.distinct >= RESTART_AFTER && sender.finished >= ACKNOWLEDGED_BEFORE_RESTART,
+          () =>
+            `${RESTART_AFTER} messages and ${ACKNOWLEDGED_BEFORE_RESTART} finished exchanges before the ` +
+            `restart (${sender.finished} finished)`,
+          WAIT_MS,
+        );
+        await backend.stop();
+        const acceptedBeforeRestart = sender.accepted;
+        const receivedBeforeRestart = tally.distinct;
+        await backend.start();
 
-          const allFinished = new Promise<void>((resolve) => {
-            const check = (): void => {
-              if (sender.finished < MESSAGES) return;
-              sender.off('progress', check);
-              resolve();
-            };
-            sender.on('progress', check);
-            check();
-          });
-          await withTimeout(
-            Promise.race([allFinished, gaveUp]),
-            WAIT_MS,
-            `the sender to finish all ${MESSAGES} exchanges (finished ${sender.finished})`,
-          );
-          await tally.until(() => tally.missing().length === 0, `all ${MESSAGES} messages`, WAIT_MS);
-          const connection = await rheaConnect({ port });
-          connections.push(connection);
-          const end = await sendWithQos(connection, topic, [Buffer.from(END)], qos, WAIT_MS);
-          expect(end.accepted).toBe(1);
-          await tally.until(() => tally.counts.has(END), 'the end-of-stream message', WAIT_MS);
-          const duplicates = report(`AMQP → MQTT, backend ${stop}, QoS ${qos}`, tally, {
-            acked: acceptedBeforeRestart,
-            received: receivedBeforeRestart,
-          });
-          console.log(
-            `  sender: ${sender.connections} connections, ${sender.resent} re-sent (DUP), ${sender.released} released after reconnect`,
-          );
-          expect(sender.failures).toEqual([]);
-          expect(sender.connections).toBeGreaterThan(1);
-          expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
-          expect(tally.missing()).toEqual([]);
-          expect(tally.unexpected([END])).toEqual([]);
-          if (qos === 2) expect(duplicates).toEqual([]);
-        },
-        240_000,
-      );
+        const allFinished = new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (sender.finished < MESSAGES) return;
+            sender.off('progress', check);
+            resolve();
+          };
+          sender.on('progress', check);
+          check();
+        });
+        await withTimeout(
+          Promise.race([allFinished, gaveUp]),
+          WAIT_MS,
+          `the sender to finish all ${MESSAGES} exchanges (finished ${sender.finished})`,
+        );
+        await tally.until(() => tally.missing().length === 0, `all ${MESSAGES} messages`, WAIT_MS);
+        const connection = await rheaConnect({ port });
+        connections.push(connection);
+        const end = await sendWithQos(connection, topic, [Buffer.from(END)], qos, WAIT_MS);
+        expect(end.accepted).toBe(1);
+        await tally.until(() => tally.counts.has(END), 'the end-of-stream message', WAIT_MS);
+        const duplicates = report(`AMQP → MQTT, backend ${stop}, QoS ${qos}`, tally, {
+          acked: acceptedBeforeRestart,
+          received: receivedBeforeRestart,
+        });
+        console.log(
+          `  sender: ${sender.connections} connections, ${sender.resent} re-sent (DUP), ${sender.released} released after reconnect`,
+        );
+        expect(sender.failures).toEqual([]);
+        expect(sender.connections).toBeGreaterThan(1);
+        expect(receivedBeforeRestart).toBeLessThan(MESSAGES);
+        expect(tally.missing()).toEqual([]);
+        expect(tally.unexpected([END])).toEqual([]);
+        if (qos === 2) expect(duplicates).toEqual([]);
+      }, 240_000);
     }
   });
 });

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBackend, openLmdbQos2Store, openLmdbStores } from '@dragoman/mqtt-amqp';
+import { createBackend, openLmdbStores } from '@dragoman/mqtt-amqp';
 import { ManagedProcess } from '../../support/managed-process';
 import { retryUntil, withTimeout } from '../../support/wait';
 
@@ -33,26 +33,19 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(root, 'test/faults/support/backend-main.ts');
 const START_TIMEOUT_MS = 30_000;
 
-/** Where the backend remembers unreleased QoS 2 publications, beside the session stores in `dir`. */
-function qos2StorePath(dir: string): string {
-  return join(dir, 'qos2');
-}
-
 async function startInProcess(port: number, dir: string): Promise<Running> {
+  // The stores also hold the unreleased QoS 2 publications, committed with their routing.
   const stores = openLmdbStores({ path: dir });
-  const qos2Store = openLmdbQos2Store({ path: qos2StorePath(dir) });
   try {
-    const backend = await createBackend({ store: stores, qos2Store, listen: { host: '127.0.0.1', port } });
+    const backend = await createBackend({ store: stores, listen: { host: '127.0.0.1', port } });
     backend.on('error', () => {});
     return {
       async stop() {
         await backend.close();
-        await qos2Store.close();
         await stores.close();
       },
     };
   } catch (error) {
-    await qos2Store.close();
     await stores.close();
     throw error;
   }
@@ -61,7 +54,7 @@ async function startInProcess(port: number, dir: string): Promise<Running> {
 async function startChild(port: number, dir: string): Promise<Running> {
   const child = await ManagedProcess.start(
     process.execPath,
-    ['--conditions=@dragoman/source', '--import', 'tsx', MAIN, String(port), dir, qos2StorePath(dir)],
+    ['--conditions=@dragoman/source', '--import', 'tsx', MAIN, String(port), dir],
     { name: 'backend', cwd: root },
   );
   try {

@@ -3,7 +3,7 @@
  * the running gateway.
  */
 import type { Adapter } from '@dragoman/adapter';
-import type { UserProperties } from '@dragoman/mqtt';
+import type { AuthenticationStep } from '@dragoman/mqtt';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -304,21 +304,14 @@ export type PasswordDecision =
   | { readonly result: 'deny'; readonly reasonCode?: number; readonly reasonString?: string }
   | { readonly result: 'next' };
 
-/** One step of an MQTT 5 enhanced-authentication exchange (AUTH packets), as an authentication method sees it. */
-export interface AuthenticationExchangeStep {
-  /** `connect`: the exchange a CONNECT began; `re-authenticate`: one the client began with AUTH 0x19 later. */
-  readonly kind: 'connect' | 're-authenticate';
-  readonly method: string;
-  /** The client's authentication data of this step (CONNECT / AUTH), if any. */
-  readonly data: Buffer | undefined;
-  /** 0 for the packet that began the exchange, then 1, 2, … for each AUTH 0x18 from the client. */
-  readonly step: number;
-  /** The same Map for every step of one exchange (nonces and the like). */
-  readonly state: Map<string, unknown>;
-  readonly userProperties: UserProperties | undefined;
+/**
+ * One step of an MQTT 5 enhanced-authentication exchange (AUTH packets), as an authentication method sees it:
+ * the endpoint's step (`kind`, `method`, `data`, `step`, `state`, `userProperties`, `signal`; aborted when the
+ * exchange is abandoned — the connection closed or `connectTimeout` ran out), with the client as the gateway
+ * knows it instead of the endpoint.
+ */
+export interface AuthenticationExchangeStep extends Omit<AuthenticationStep, 'endpoint'> {
   readonly client: ConnectingClient;
-  /** Aborted when the exchange is abandoned (the connection closed or its time, `connectTimeout`, ran out). */
-  readonly signal: AbortSignal;
 }
 
 /**

@@ -5,20 +5,18 @@
  * rhea, used directly, plays the gateway front end (exactly-once link, client id in the link properties).
  */
 import type { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery, EventContext, Message, Sender } from 'rhea';
 import rhea from 'rhea';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ConfigurationError, createMemoryStores, openLmdbQos2Store, PUBLISHER_ID_KEY } from '../../src/index';
 import {
-  ConfigurationError,
-  createMemoryStores,
-  openLmdbQos2Store,
-  PUBLISHER_ID_KEY,
-  type Qos2Store,
-} from '../../src/index';
-import { type Fixture, startBackend } from './support/fixture';
+  closeAfterTest,
+  closeStore,
+  type Fixture,
+  startBackend,
+  temporaryDirectory,
+} from './support/fixture';
 import { type Inbox, next, type Outcome, type Peer, publishMessage, send, text, until } from './support/peer';
 
 const CONFIRMATION = 'dragoman:settlement-confirmation';
@@ -244,25 +242,18 @@ describe('QoS 2 publications remembered until released', () => {
 
 describe('QoS 2 memory on the durable store (LMDB)', () => {
   let dir: string;
-  const stores: Qos2Store[] = [];
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dragoman-qos2-'));
-  });
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close();
-    await rm(dir, { recursive: true, force: true });
+    dir = await temporaryDirectory('dragoman-qos2-');
   });
 
   async function durable(): Promise<Fixture & { stop(): Promise<void> }> {
-    const store = openLmdbQos2Store({ path: join(dir, 'qos2') });
-    stores.push(store);
+    const store = closeAfterTest(openLmdbQos2Store({ path: join(dir, 'qos2') }));
     const f = await startBackend({ qos2Store: store });
     return {
       ...f,
       async stop() {
         await f.backend.close();
-        stores.splice(stores.indexOf(store), 1);
-        await store.close();
+        await closeStore(store);
       },
     };
   }

@@ -5,44 +5,28 @@
  * publication is not remembered, so its re-send is routed. rhea, used directly, plays the front ends.
  */
 import type { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Sender } from 'rhea';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openLmdbStores, PUBLISHER_ID_KEY, type StoreOptions, type Stores } from '../../src/index';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { PUBLISHER_ID_KEY, type StoreOptions } from '../../src/index';
 import { storesQos2Of } from '../../src/store';
-import { type Fixture, startBackend } from './support/fixture';
+import {
+  type DurableFixture,
+  type Fixture,
+  startDurableBackend,
+  takeUpTo,
+  temporaryDirectory,
+} from './support/fixture';
 import { FrontEnd, type Inbox, next, type Peer, publishMessage, send, text } from './support/peer';
 
 let dir: string;
-const opened: Stores[] = [];
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'dragoman-qos2-crash-'));
-});
-
-afterEach(async () => {
-  for (const stores of opened.splice(0)) await stores.close();
-  await rm(dir, { recursive: true, force: true });
+  dir = await temporaryDirectory('dragoman-qos2-crash-');
 });
 
 /** A backend on the LMDB stores at `dir` (QoS 2 memory in the same environment); `stop` closes both. */
-async function durableBackend(
-  options: StoreOptions = {},
-): Promise<Fixture & { stores: Stores; stop(): Promise<void> }> {
-  const stores = openLmdbStores({ ...options, path: dir });
-  opened.push(stores);
-  const f = await startBackend({ store: stores });
-  return {
-    ...f,
-    stores,
-    async stop() {
-      await f.backend.close();
-      await stores.close();
-      opened.splice(opened.indexOf(stores), 1);
-    },
-  };
+function durableBackend(options: StoreOptions = {}): Promise<DurableFixture> {
+  return startDurableBackend(dir, options);
 }
 
 /** The front end's exactly-once topic link for `clientId` (settled by hand). */
@@ -75,14 +59,7 @@ async function backlogOf(f: Fixture, clientId: string, marker: string): Promise<
   const fe = new FrontEnd(await f.peer(), clientId);
   await fe.list();
   const inbox: Inbox = await fe.attachPublish(100);
-  const seen: string[] = [];
-  for (;;) {
-    const [item] = await inbox.take(1);
-    if (item === undefined) return seen;
-    item.delivery.accept();
-    seen.push(text(item.message));
-    if (text(item.message) === marker) return seen;
-  }
+  return takeUpTo(inbox, marker);
 }
 
 describe('QoS 2 on the durable stores: routing and remembering are one step', () => {

@@ -3,39 +3,24 @@
  * same path), seen by a plain rhea peer acting as the front end: packet ids as message-ids, the AMQP_PUBREL
  * accepted before the restart becomes a PUBREL request after it, the other message comes with its packet id.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openLmdbStores, type Stores } from '../../src/index';
-import { startBackend, upToMarker } from '../backend/support/fixture';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Stores } from '../../src/index';
+import {
+  type DurableFixture,
+  startDurableBackend,
+  temporaryDirectory,
+  upToMarker,
+} from '../backend/support/fixture';
 import { FrontEnd, publishMessage, send, text } from '../backend/support/peer';
 
 let dir: string;
-const opened: Stores[] = [];
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'dragoman-qos2-'));
+  dir = await temporaryDirectory('dragoman-qos2-');
 });
 
-afterEach(async () => {
-  for (const stores of opened.splice(0)) await stores.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function durableBackend() {
-  const stores = openLmdbStores({ path: dir });
-  opened.push(stores);
-  const f = await startBackend({ store: stores });
-  return {
-    ...f,
-    stores,
-    async stop() {
-      await f.backend.close();
-      await stores.close();
-      opened.splice(opened.indexOf(stores), 1);
-    },
-  };
+function durableBackend(): Promise<DurableFixture> {
+  return startDurableBackend(dir);
 }
 
 /** Waits (bounded) until the client's backlog is empty, re-reading it as the backend's writes land. */

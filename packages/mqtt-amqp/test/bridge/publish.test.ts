@@ -5,8 +5,8 @@
 
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Delivery } from 'rhea';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { next, type RunningGateway, runGateway, track } from './support/harness';
+import { describe, expect, it } from 'vitest';
+import { gatewayOnRecordingPeer, next, type RunningGateway, runGateway, track } from './support/harness';
 import { RawMqttClient } from './support/raw-client';
 import {
   type AttachEvent,
@@ -23,22 +23,11 @@ const isTopicMessage = (topic: string) => (e: { kind: string; address?: string |
   e.kind === 'message' && e.address === topic;
 
 describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (protocolVersion) => {
-  let peer: RecordingPeer;
-  let gw: RunningGateway;
-
-  beforeEach(async () => {
-    peer = await RecordingPeer.start();
-    gw = await runGateway({ amqp: { url: peer.url } });
-  });
-
-  afterEach(async () => {
-    await gw.close();
-    await peer.close();
-  });
+  const bridge = gatewayOnRecordingPeer();
 
   async function connected(clientId: string, options: Parameters<RunningGateway['connect']>[0] = {}) {
-    const client = await gw.connect({ clientId, protocolVersion, ...options });
-    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
+    const client = await bridge.gw.connect({ clientId, protocolVersion, ...options });
+    await bridge.peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
     return client;
   }
 
@@ -47,13 +36,13 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
     await client.publishAsync('t/a', 'zero', { qos: 0 });
     await client.publishAsync('t/a', 'one', { qos: 1 });
     await client.publishAsync('t/a', 'two', { qos: 2 });
-    const attaches = peer.ofKind('attach').filter((e) => e.address === 't/a');
+    const attaches = bridge.peer.ofKind('attach').filter((e) => e.address === 't/a');
     expect(attaches).toHaveLength(2);
     expect(attaches.map((a) => [a.sndSettleMode, a.rcvSettleMode]).sort()).toEqual([
       [0, 0],
       [0, 1],
     ]);
-    const messages = peer.ofKind('message').filter((e) => e.address === 't/a');
+    const messages = bridge.peer.ofKind('message').filter((e) => e.address === 't/a');
     expect(messages.map((m) => bodyBytes(m.message).toString())).toEqual(['zero', 'one', 'two']);
     expect(messages.map((m) => m.message.message_annotations?.['x-opt-mqtt-qos'])).toEqual([0, 1, 2]);
     expect(messages[1]?.message.durable).toBe(true);
@@ -62,9 +51,9 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
 
   it('writes PUBACK only after the AMQP peer accepted the delivery', async () => {
     const client = await connected(`puback-${protocolVersion}`);
-    peer.dispose = (e) => (e.address === 'held/1' ? 'hold' : 'accept');
+    bridge.peer.dispose = (e) => (e.address === 'held/1' ? 'hold' : 'accept');
     const publishing = track(client.publishAsync('held/1', 'payload', { qos: 1 }));
-    const message = await peer.waitFor((e): e is MessageEvent => isTopicMessage('held/1')(e));
+    const message = await bridge.peer.waitFor((e): e is MessageEvent => isTopicMessage('held/1')(e));
     // A PINGREQ round trip: anything the bridge had written before it has reached the client.
     await pingRoundTrip(client);
     expect(publishing.settled).toBe(false);
@@ -75,23 +64,23 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
 
   it('QoS 2 from the client: PUBREC after the disposition, PUBCOMP after the FE settled', async () => {
     const client = await connected(`qos2-in-${protocolVersion}`);
-    peer.dispose = (e) => (e.address === 'exactly/once' ? 'hold' : 'accept');
+    bridge.peer.dispose = (e) => (e.address === 'exactly/once' ? 'hold' : 'accept');
     const publishing = track(client.publishAsync('exactly/once', 'payload', { qos: 2 }));
-    const message = await peer.waitFor((e): e is MessageEvent => isTopicMessage('exactly/once')(e));
-    const link = peer.ofKind('attach').find((e) => e.name === message.link) as AttachEvent;
+    const message = await bridge.peer.waitFor((e): e is MessageEvent => isTopicMessage('exactly/once')(e));
+    const link = bridge.peer.ofKind('attach').find((e) => e.name === message.link) as AttachEvent;
     expect(link.rcvSettleMode).toBe(1);
     await pingRoundTrip(client);
     expect(publishing.settled).toBe(false);
     message.delivery.accept(); // mode second: the outcome goes unsettled
     await publishing.promise; // PUBREC, PUBREL, PUBCOMP
-    const settled = await peer.waitFor((e) => e.kind === 'settled' && e.link === message.link);
+    const settled = await bridge.peer.waitFor((e) => e.kind === 'settled' && e.link === message.link);
     expect(settled.seq).toBeGreaterThan(message.seq);
     client.end(true);
   });
 
   it('a refused QoS 1 publish: MQTT 5 gets a failure PUBACK, 3.1.1 is disconnected', async () => {
     const client = await connected(`refused-${protocolVersion}`);
-    peer.dispose = (e) => (e.address === 'forbidden' ? 'reject' : 'accept');
+    bridge.peer.dispose = (e) => (e.address === 'forbidden' ? 'reject' : 'accept');
     if (protocolVersion === 5) {
       const error = await client
         .publishAsync('forbidden', 'x', { qos: 1 })
@@ -121,27 +110,29 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
       client.publish('$mqtt.to.victim.publish', 'x', { qos: 1 });
       await closed;
     }
-    expect(peer.ofKind('attach').some((e) => e.address === '$mqtt.to.victim.publish')).toBe(false);
+    expect(bridge.peer.ofKind('attach').some((e) => e.address === '$mqtt.to.victim.publish')).toBe(false);
     client.end(true);
   });
 
   it('QoS 0 and QoS 1 to the client: QoS 0 settled at once, QoS 1 settled on PUBACK', async () => {
     const clientId = `down-${protocolVersion}`;
-    const { client } = await RawMqttClient.connect(gw.port, {
+    const { client } = await RawMqttClient.connect(bridge.gw.port, {
       clientId,
       protocolVersion,
       clean: true,
       keepalive: 0,
     });
-    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
-    const zero = await peer.sendToClient(clientId, amqpPublish('down/0', 'a', 0));
-    await peer.waitFor((e) => e.kind === 'outcome' && e.deliveryId === zero.id && e.state === 'accepted');
-    const one = await peer.sendToClient(clientId, amqpPublish('down/1', 'b', 1));
+    await bridge.peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
+    const zero = await bridge.peer.sendToClient(clientId, amqpPublish('down/0', 'a', 0));
+    await bridge.peer.waitFor(
+      (e) => e.kind === 'outcome' && e.deliveryId === zero.id && e.state === 'accepted',
+    );
+    const one = await bridge.peer.sendToClient(clientId, amqpPublish('down/1', 'b', 1));
     const publish = (await client.next((p) => p.cmd === 'publish' && p.topic === 'down/1')) as IPublishPacket;
     await client.roundTrip();
-    expect(peer.ofKind('outcome').some((e) => e.deliveryId === one.id)).toBe(false);
+    expect(bridge.peer.ofKind('outcome').some((e) => e.deliveryId === one.id)).toBe(false);
     client.send({ cmd: 'puback', messageId: publish.messageId as number });
-    const outcome = await peer.waitFor(
+    const outcome = await bridge.peer.waitFor(
       (e): e is OutcomeEvent => e.kind === 'outcome' && e.deliveryId === one.id,
     );
     expect(outcome.state).toBe('accepted');
@@ -156,16 +147,19 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
     const clientId = `qos2-out-${protocolVersion}`;
     const client = await connected(clientId);
     const got = next<[string, Buffer]>(client, 'message');
-    peer.dispose = (e) => (e.subject === 'pubrel' ? 'hold' : 'accept');
-    const delivery = await peer.sendToClient(clientId, amqpPublish('down/2', 'c', 2, { message_id: 77 }));
-    const pubrel = await peer.waitFor(
+    bridge.peer.dispose = (e) => (e.subject === 'pubrel' ? 'hold' : 'accept');
+    const delivery = await bridge.peer.sendToClient(
+      clientId,
+      amqpPublish('down/2', 'c', 2, { message_id: 77 }),
+    );
+    const pubrel = await bridge.peer.waitFor(
       (e): e is MessageEvent => e.kind === 'message' && e.subject === 'pubrel',
     );
     expect(pubrel.address).toBe(`$mqtt.${clientId}.pubrel`);
     expect(pubrel.message.message_id).toBe(77);
-    expect(peer.ofKind('outcome').some((e) => e.deliveryId === delivery.id)).toBe(false);
+    expect(bridge.peer.ofKind('outcome').some((e) => e.deliveryId === delivery.id)).toBe(false);
     pubrel.delivery.accept();
-    const outcome = await peer.waitFor(
+    const outcome = await bridge.peer.waitFor(
       (e): e is OutcomeEvent => e.kind === 'outcome' && e.deliveryId === delivery.id,
     );
     expect(outcome.state).toBe('accepted');
@@ -176,22 +170,22 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
   });
 
   it('pauses the client socket while a topic has no AMQP credit', async () => {
-    await peer.close();
-    peer = await RecordingPeer.start({ topicCredit: 1 });
-    peer.topUpTopicCredit = false;
-    await gw.close();
-    gw = await runGateway({ amqp: { url: peer.url } });
+    await bridge.peer.close();
+    bridge.peer = await RecordingPeer.start({ topicCredit: 1 });
+    bridge.peer.topUpTopicCredit = false;
+    await bridge.gw.close();
+    bridge.gw = await runGateway({ amqp: { url: bridge.peer.url } });
     const clientId = `paused-${protocolVersion}`;
     const client = await connected(clientId);
     const acks = [1, 2, 3].map((n) => client.publishAsync('slow', `m${n}`, { qos: 1 }));
-    const first = await peer.waitFor((e): e is MessageEvent => isTopicMessage('slow')(e));
-    await waitFor(() => gw.gateway.bridge(clientId)?.stats().paused === true);
-    expect(peer.ofKind('message').filter((e) => e.address === 'slow')).toHaveLength(1);
-    peer.grant(first.link, 5);
+    const first = await bridge.peer.waitFor((e): e is MessageEvent => isTopicMessage('slow')(e));
+    await waitFor(() => bridge.gw.gateway.bridge(clientId)?.stats().paused === true);
+    expect(bridge.peer.ofKind('message').filter((e) => e.address === 'slow')).toHaveLength(1);
+    bridge.peer.grant(first.link, 5);
     await Promise.all(acks);
-    expect(gw.gateway.bridge(clientId)?.stats().paused).toBe(false);
+    expect(bridge.gw.gateway.bridge(clientId)?.stats().paused).toBe(false);
     expect(
-      peer
+      bridge.peer
         .ofKind('message')
         .filter((e) => e.address === 'slow')
         .map((m) => bodyBytes(m.message).toString()),
@@ -200,56 +194,49 @@ describe.each([4, 5] as const)('bridge publish (MQTT protocol version %i)', (pro
   });
 
   it('never gives more credit on the publish address than the client has free window', async () => {
-    await gw.close();
-    gw = await runGateway({ amqp: { url: peer.url } }, { outboundWindow: 3 });
+    await bridge.gw.close();
+    bridge.gw = await runGateway({ amqp: { url: bridge.peer.url } }, { outboundWindow: 3 });
     const clientId = `window-${protocolVersion}`;
-    const { client } = await RawMqttClient.connect(gw.port, {
+    const { client } = await RawMqttClient.connect(bridge.gw.port, {
       clientId,
       protocolVersion,
       clean: true,
       keepalive: 0,
     });
     const address = publishAddress(clientId);
-    await peer.waitFor((e): e is FlowEvent => e.kind === 'flow' && e.address === address && e.credit > 0);
-    const sends = [1, 2, 3, 4, 5].map((n) => peer.sendToClient(clientId, amqpPublish('w', `m${n}`, 1)));
+    await bridge.peer.waitFor(
+      (e): e is FlowEvent => e.kind === 'flow' && e.address === address && e.credit > 0,
+    );
+    const sends = [1, 2, 3, 4, 5].map((n) =>
+      bridge.peer.sendToClient(clientId, amqpPublish('w', `m${n}`, 1)),
+    );
     await client.next(() => client.publishes().length === 3);
     await client.roundTrip();
     // Three in flight, the window is full: no credit, so the fourth has not been sent.
     expect(client.publishes()).toHaveLength(3);
-    expect(peer.senderFor(address)?.sendable()).toBe(false);
+    expect(bridge.peer.senderFor(address)?.sendable()).toBe(false);
     for (const p of client.publishes()) client.send({ cmd: 'puback', messageId: p.messageId as number });
     await Promise.all(sends);
     await client.next(() => client.publishes().length === 5);
-    const credits = peer.ofKind('flow').filter((e) => e.address === address);
+    const credits = bridge.peer.ofKind('flow').filter((e) => e.address === address);
     expect(Math.max(...credits.map((f) => f.credit))).toBeLessThanOrEqual(3);
     client.destroy();
   });
 });
 
 describe('bridge publish links', () => {
-  let peer: RecordingPeer;
-  let gw: RunningGateway;
-
-  beforeEach(async () => {
-    peer = await RecordingPeer.start();
-    gw = await runGateway({ amqp: { url: peer.url }, maxPublishLinksPerClient: 2 });
-  });
-
-  afterEach(async () => {
-    await gw.close();
-    await peer.close();
-  });
+  const bridge = gatewayOnRecordingPeer({ maxPublishLinksPerClient: 2 });
 
   it('keeps at most maxPublishLinksPerClient topic links, detaching the least recently used', async () => {
-    const client = await gw.connect({ clientId: 'lru', protocolVersion: 5 });
+    const client = await bridge.gw.connect({ clientId: 'lru', protocolVersion: 5 });
     await client.publishAsync('one', 'x', { qos: 1 });
     await client.publishAsync('two', 'x', { qos: 1 });
     await client.publishAsync('one', 'x', { qos: 1 });
     await client.publishAsync('three', 'x', { qos: 1 });
-    const detach = await peer.waitFor((e) => e.kind === 'detach' && e.address === 'two');
+    const detach = await bridge.peer.waitFor((e) => e.kind === 'detach' && e.address === 'two');
     expect(detach.kind).toBe('detach');
-    expect(peer.ofKind('detach').some((e) => e.address === 'one')).toBe(false);
-    expect(gw.gateway.bridge('lru')?.stats().publishLinks).toBeLessThanOrEqual(2);
+    expect(bridge.peer.ofKind('detach').some((e) => e.address === 'one')).toBe(false);
+    expect(bridge.gw.gateway.bridge('lru')?.stats().publishLinks).toBeLessThanOrEqual(2);
     client.end(true);
   });
 });

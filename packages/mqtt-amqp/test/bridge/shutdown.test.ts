@@ -4,9 +4,9 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningGateway, runGateway, track, until } from './support/harness';
-import { type MessageEvent, publishAddress, RecordingPeer } from './support/recording-peer';
+import { describe, expect, it } from 'vitest';
+import { gatewayOnRecordingPeer, track, until } from './support/harness';
+import { type MessageEvent, publishAddress } from './support/recording-peer';
 
 const SERVER_SHUTTING_DOWN = 0x8b;
 
@@ -43,32 +43,21 @@ const isMessageTo = (address: string) => (e: { kind: string; address?: string | 
   e.kind === 'message' && e.address === address;
 
 describe('bridge gateway graceful shutdown (MQTT 5)', () => {
-  let peer: RecordingPeer;
-  let gw: RunningGateway;
-
-  beforeEach(async () => {
-    peer = await RecordingPeer.start();
-    gw = await runGateway({ amqp: { url: peer.url } });
-  });
-
-  afterEach(async () => {
-    await gw.close();
-    await peer.close();
-  });
+  const bridge = gatewayOnRecordingPeer();
 
   async function connected(clientId: string): Promise<{ client: MqttClient; received: string[] }> {
-    const client = await gw.connect({ clientId, protocolVersion: 5 });
-    await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
+    const client = await bridge.gw.connect({ clientId, protocolVersion: 5 });
+    await bridge.peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress(clientId));
     return { client, received: recordPackets(client) };
   }
 
   it('close({ drainMs }) writes the PUBACK of a pending QoS 1 PUBLISH before DISCONNECT 0x8B', async () => {
     const { client, received } = await connected('drain-ok');
-    peer.dispose = (e) => (e.address === 'drain/held' ? 'hold' : 'accept');
+    bridge.peer.dispose = (e) => (e.address === 'drain/held' ? 'hold' : 'accept');
     client.publishAsync('drain/held', 'in flight', { qos: 1 }).catch(() => {});
-    const held = await peer.waitFor((e): e is MessageEvent => isMessageTo('drain/held')(e));
+    const held = await bridge.peer.waitFor((e): e is MessageEvent => isMessageTo('drain/held')(e));
 
-    const closing = track(gw.gateway.close({ drainMs: 5_000 }));
+    const closing = track(bridge.gw.gateway.close({ drainMs: 5_000 }));
     // Sent once the drain began: parked by the paused endpoint, never taken (the client resends it later).
     client.publishAsync('drain/late', 'after shutdown began', { qos: 1 }).catch(() => {});
     await pingRoundTrip(client); // the late PUBLISH has been read; the client is still connected
@@ -82,16 +71,16 @@ describe('bridge gateway graceful shutdown (MQTT 5)', () => {
       'puback',
       `disconnect:${SERVER_SHUTTING_DOWN}`,
     ]);
-    expect(peer.ofKind('message').some(isMessageTo('drain/late'))).toBe(false);
+    expect(bridge.peer.ofKind('message').some(isMessageTo('drain/late'))).toBe(false);
   });
 
   it('at the drain deadline the client gets DISCONNECT 0x8B without PUBACK and close() resolves', async () => {
     const { client, received } = await connected('drain-deadline');
-    peer.dispose = (e) => (e.address === 'drain/never' ? 'hold' : 'accept');
+    bridge.peer.dispose = (e) => (e.address === 'drain/never' ? 'hold' : 'accept');
     client.publishAsync('drain/never', 'never answered', { qos: 1 }).catch(() => {});
-    await peer.waitFor(isMessageTo('drain/never'));
+    await bridge.peer.waitFor(isMessageTo('drain/never'));
 
-    await expect(gw.gateway.close({ drainMs: 300 })).resolves.toBe(false);
+    await expect(bridge.gw.gateway.close({ drainMs: 300 })).resolves.toBe(false);
     await until(emitterOf(client), 'packetreceive', () => received.some((p) => p.startsWith('disconnect')));
     expect(received).toContain(`disconnect:${SERVER_SHUTTING_DOWN}`);
     expect(received).not.toContain('puback');

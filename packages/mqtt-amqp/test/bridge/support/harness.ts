@@ -6,8 +6,10 @@ import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { MqttServer, type MqttServerOptions } from '@dragoman/mqtt';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import { afterEach, beforeEach } from 'vitest';
 import { type BridgeGateway, createBridgeGateway } from '../../../src/bridge/gateway';
 import type { GatewayBridgeOptions } from '../../../src/bridge/types';
+import { RecordingPeer } from './recording-peer';
 
 export const EVENT_TIMEOUT_MS = 10_000;
 
@@ -80,6 +82,49 @@ export async function runGateway(
       await gateway.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A recording AMQP peer and a gateway bridged to it, both fresh for each test. */
+export interface GatewayOnPeer {
+  /** A test may replace the peer or the gateway; what is current at its end is closed. */
+  peer: RecordingPeer;
+  gw: RunningGateway;
+}
+
+/**
+ * Starts a recording peer and a gateway on it before each test of the enclosing suite and closes both after it
+ * (gateway first). Read `peer` and `gw` inside a test: they are that test's.
+ */
+export function gatewayOnRecordingPeer(options: Omit<GatewayBridgeOptions, 'amqp'> = {}): GatewayOnPeer {
+  let current: GatewayOnPeer | undefined;
+  beforeEach(async () => {
+    const peer = await RecordingPeer.start();
+    current = { peer, gw: await runGateway({ ...options, amqp: { url: peer.url } }) };
+  });
+  afterEach(async () => {
+    const running = current;
+    current = undefined;
+    await running?.gw.close();
+    await running?.peer.close();
+  });
+  const started = (): GatewayOnPeer => {
+    if (current === undefined) throw new Error('gatewayOnRecordingPeer: use peer and gw inside a test');
+    return current;
+  };
+  return {
+    get peer() {
+      return started().peer;
+    },
+    set peer(peer) {
+      started().peer = peer;
+    },
+    get gw() {
+      return started().gw;
+    },
+    set gw(gw) {
+      started().gw = gw;
     },
   };
 }

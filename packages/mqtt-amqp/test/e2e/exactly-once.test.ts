@@ -212,47 +212,49 @@ describe.each([4, 5] as const)(
 );
 
 describe('a retained message the retained store cannot keep', () => {
-  it('MQTT 5: PUBACK / PUBREC 0x97, not delivered; the client stays connected', async () => {
+  /** A stack whose retained store keeps one message, a subscriber on `rl/#` noting topics, and a publisher. */
+  async function retainedStoreOfOne(protocolVersion: 4 | 5, subscriberId: string, publisherId: string) {
     stack = await startStack({ backend: { store: createMemoryStores({ maxRetained: 1 }) } });
     stack.backend.on('error', () => {});
-    const subscriber = await stack.connect({ protocolVersion: 5, clientId: 'rl-sub' });
+    const subscriber = await stack.connect({ protocolVersion, clientId: subscriberId });
     await subscriber.subscribeAsync('rl/#', { qos: 1 });
     const topics: string[] = [];
     subscriber.on('message', (topic) => topics.push(topic));
-    const client = await stack.connect({ protocolVersion: 5, clientId: 'rl-pub' });
+    const client = await stack.connect({ protocolVersion, clientId: publisherId });
     await client.publishAsync('rl/1', 'one', { qos: 1, retain: true });
-    for (const qos of [1, 2] as const) {
-      const answer = nextPacket(client, qos === 1 ? 'puback' : 'pubrec');
-      client.publish(`rl/${qos + 1}`, 'too many', { qos, retain: true }, () => {});
-      expect(((await answer) as { reasonCode?: number }).reasonCode).toBe(0x97);
-    }
+    return { stack, subscriber, topics, client };
+  }
+
+  /** After a marker: only what was kept (and the marker) was delivered, and the publisher is still connected. */
+  async function expectOnlyKeptDelivered({
+    stack,
+    subscriber,
+    topics,
+    client,
+  }: Awaited<ReturnType<typeof retainedStoreOfOne>>): Promise<void> {
     const marker = nextPacket(subscriber, 'publish');
     await client.publishAsync('rl/marker', 'm', { qos: 1 });
     await marker;
-    // Only what was kept (and the marker) was delivered.
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(topics).toEqual(['rl/1', 'rl/marker']);
     expect(client.connected).toBe(true);
     expect(stack.backend.stats().rejectedRetained).toBe(2);
+  }
+
+  it('MQTT 5: PUBACK / PUBREC 0x97, not delivered; the client stays connected', async () => {
+    const limited = await retainedStoreOfOne(5, 'rl-sub', 'rl-pub');
+    for (const qos of [1, 2] as const) {
+      const answer = nextPacket(limited.client, qos === 1 ? 'puback' : 'pubrec');
+      limited.client.publish(`rl/${qos + 1}`, 'too many', { qos, retain: true }, () => {});
+      expect(((await answer) as { reasonCode?: number }).reasonCode).toBe(0x97);
+    }
+    await expectOnlyKeptDelivered(limited);
   });
 
   it('MQTT 3.1.1: acknowledged and dropped, as a denied PUBLISH (no negative acknowledgement); still connected', async () => {
-    stack = await startStack({ backend: { store: createMemoryStores({ maxRetained: 1 }) } });
-    stack.backend.on('error', () => {});
-    const subscriber = await stack.connect({ protocolVersion: 4, clientId: 'rl-311-sub' });
-    await subscriber.subscribeAsync('rl/#', { qos: 1 });
-    const topics: string[] = [];
-    subscriber.on('message', (topic) => topics.push(topic));
-    const client = await stack.connect({ protocolVersion: 4, clientId: 'rl-311' });
-    await client.publishAsync('rl/1', 'one', { qos: 1, retain: true });
-    await client.publishAsync('rl/2', 'too many', { qos: 1, retain: true });
-    await client.publishAsync('rl/3', 'too many', { qos: 2, retain: true });
-    const marker = nextPacket(subscriber, 'publish');
-    await client.publishAsync('rl/marker', 'm', { qos: 1 });
-    await marker;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(topics).toEqual(['rl/1', 'rl/marker']);
-    expect(client.connected).toBe(true);
-    expect(stack.backend.stats().rejectedRetained).toBe(2);
+    const limited = await retainedStoreOfOne(4, 'rl-311-sub', 'rl-311');
+    await limited.client.publishAsync('rl/2', 'too many', { qos: 1, retain: true });
+    await limited.client.publishAsync('rl/3', 'too many', { qos: 2, retain: true });
+    await expectOnlyKeptDelivered(limited);
   });
 });

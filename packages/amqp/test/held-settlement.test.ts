@@ -17,7 +17,7 @@ import {
   SETTLEMENT_CONFIRMATION_CAPABILITY,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { waitFor } from './helpers';
+import { bodyText, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -34,13 +34,6 @@ interface RheaContext {
   message?: { body?: unknown };
   delivery?: RheaDelivery;
   receiver?: { local: { attach: Record<string, unknown> } };
-}
-
-function bodyText(body: unknown): string {
-  const section = body as { content?: unknown };
-  if (section !== null && typeof section === 'object' && Buffer.isBuffer(section.content))
-    return section.content.toString();
-  return String(body);
 }
 
 interface Emitter {

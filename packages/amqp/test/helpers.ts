@@ -35,3 +35,11 @@ export async function until(predicate: () => boolean, ms = 10_000): Promise<void
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/** The text of a message body rhea decoded: a data section's bytes as UTF-8, anything else through String(). */
+export function bodyText(body: unknown): string {
+  const section = body as { content?: unknown };
+  if (section !== null && typeof section === 'object' && Buffer.isBuffer(section.content))
+    return section.content.toString();
+  return String(body);
+}

@@ -17,7 +17,7 @@ import {
   SaslError,
   valueMessage,
 } from '../src/index';
-import { waitFor } from './helpers';
+import { bodyText, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -35,13 +35,6 @@ interface RheaContext {
   receiver?: { close(error?: unknown): void; add_credit(n: number): void };
   sender?: { send(message: unknown): unknown; sendable(): boolean; close(error?: unknown): void };
   connection?: { close(): void };
-}
-
-function bodyText(body: unknown): string {
-  const section = body as { content?: unknown; typecode?: number };
-  if (section !== null && typeof section === 'object' && Buffer.isBuffer(section.content))
-    return section.content.toString();
-  return String(body);
 }
 
 describe('our client against a rhea listener', () => {

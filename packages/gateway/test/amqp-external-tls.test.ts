@@ -90,22 +90,32 @@ async function externalNetwork(): Promise<{ url: string; records: SaslRecord[]; 
   return { url: `amqps://127.0.0.1:${port}`, records, events: container };
 }
 
+/** A gateway bridging to `network` with its own certificate (SASL EXTERNAL); closed after the test. */
+async function gatewayTowards(
+  network: { url: string },
+  options: Partial<Parameters<typeof startGateway>[0]> = {},
+): Promise<RunningGateway> {
+  const gateway = await startGateway(
+    {
+      mqtt: '127.0.0.1:0',
+      ws: 'off',
+      amqp: network.url,
+      amqpCa: ca.cert,
+      amqpCert: gatewayCert.cert,
+      amqpKey: gatewayCert.key,
+      connectTimeout: 3_000,
+      ...options,
+    },
+    { logger: silent },
+  );
+  gateways.push(gateway);
+  return gateway;
+}
+
 describe('the gateway towards an external network with its own certificate', () => {
   it('authenticates every AMQP connection with SASL EXTERNAL and its certificate', async () => {
     const network = await externalNetwork();
-    const gateway = await startGateway(
-      {
-        mqtt: '127.0.0.1:0',
-        ws: 'off',
-        amqp: network.url,
-        amqpCa: ca.cert,
-        amqpCert: gatewayCert.cert,
-        amqpKey: gatewayCert.key,
-        connectTimeout: 3_000,
-      },
-      { logger: silent },
-    );
-    gateways.push(gateway);
+    const gateway = await gatewayTowards(network);
     // The health monitor's connection answered: EXTERNAL, with the gateway's certificate.
     expect(gateway.health().amqp).toBe('up');
     expect(network.records[0]).toEqual({
@@ -145,20 +155,7 @@ describe('the gateway towards an external network with its own certificate', () 
 
   it('with amqpIdentity device, opens one connection per MQTT client acting as its identity (authzid)', async () => {
     const network = await externalNetwork();
-    const gateway = await startGateway(
-      {
-        mqtt: '127.0.0.1:0',
-        ws: 'off',
-        amqp: network.url,
-        amqpCa: ca.cert,
-        amqpCert: gatewayCert.cert,
-        amqpKey: gatewayCert.key,
-        amqpIdentity: 'device',
-        connectTimeout: 3_000,
-      },
-      { logger: silent },
-    );
-    gateways.push(gateway);
+    const gateway = await gatewayTowards(network, { amqpIdentity: 'device' });
     for (const device of ['device-7', 'device-8']) {
       const opened = next(network.events, 'connection_open');
       const client = mqtt.connect(gateway.addresses.mqtt?.url ?? '', {

@@ -21,9 +21,19 @@ function openssl(args: readonly string[]): void {
   execFileSync('openssl', args, { stdio: 'ignore' });
 }
 
-/** A self-signed certificate for 127.0.0.1 / localhost, valid one day (its own CA). */
-export function selfSignedServerCertificate(dir: string, name = 'server'): CertificateFiles {
-  const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+function filesFor(dir: string, name: string): CertificateFiles {
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+}
+
+/** A self-signed certificate `name` for `subject` with these `-addext` extensions, valid one day. */
+function selfSigned(
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: readonly string[],
+): CertificateFiles {
+  const files = filesFor(dir, name);
+  const addExtensions = extensions.flatMap((extension) => ['-addext', extension]);
   openssl([
     'req',
     '-x509',
@@ -31,9 +41,8 @@ export function selfSignedServerCertificate(dir: string, name = 'server'): Certi
     '-days',
     '1',
     '-subj',
-    '/CN=localhost',
-    '-addext',
-    SERVER_NAMES,
+    subject,
+    ...addExtensions,
     '-keyout',
     files.key,
     '-out',
@@ -42,27 +51,17 @@ export function selfSignedServerCertificate(dir: string, name = 'server'): Certi
   return files;
 }
 
+/** A self-signed certificate for 127.0.0.1 / localhost, valid one day (its own CA). */
+export function selfSignedServerCertificate(dir: string, name = 'server'): CertificateFiles {
+  return selfSigned(dir, name, '/CN=localhost', [SERVER_NAMES]);
+}
+
 /** A certificate authority (self-signed, CA:TRUE) named `name`. */
 export function certificateAuthority(dir: string, name: string): CertificateFiles {
-  const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
-  openssl([
-    'req',
-    '-x509',
-    ...EC_KEY,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
+  return selfSigned(dir, name, `/CN=${name}`, [
     'basicConstraints=critical,CA:TRUE',
-    '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout',
-    files.key,
-    '-out',
-    files.cert,
   ]);
-  return files;
 }
 
 /**
@@ -76,7 +75,7 @@ export function issueCertificate(
   subject: string,
   usage: 'server' | 'client',
 ): CertificateFiles {
-  const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+  const files = filesFor(dir, name);
   const request = join(dir, `${name}.csr`);
   const extensions = join(dir, `${name}.ext`);
   writeFileSync(

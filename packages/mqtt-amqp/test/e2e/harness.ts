@@ -3,6 +3,7 @@
  * services), a BridgeGateway on it, an MqttServer and a TCP listener, all on free ports of 127.0.0.1.
  */
 import type { MqttServerOptions } from '@dragoman/mqtt';
+import type { MqttClient } from 'mqtt';
 import { type Backend, createBackend } from '../../src/backend/backend';
 import type { BackendOptions } from '../../src/backend/types';
 import type { GatewayBridgeOptions } from '../../src/bridge/types';
@@ -35,4 +36,31 @@ export async function startStack(
       await backend.close();
     },
   };
+}
+
+/**
+ * Resolves once `received` (filled by an earlier 'message' listener of `client`) holds at least `count`
+ * messages, checked on each message event.
+ */
+export function receivedCount(
+  client: MqttClient,
+  received: readonly unknown[],
+  count: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  if (received.length >= count) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage);
+      reject(new Error(`expected ${count} messages, got ${received.length}: ${JSON.stringify(received)}`));
+    }, timeoutMs);
+    const onMessage = (): void => {
+      // This listener runs after the one filling `received`, so it is up to date.
+      if (received.length < count) return;
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve();
+    };
+    client.on('message', onMessage);
+  });
 }

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { next } from '../bridge/support/harness';
 import { RawMqttClient } from '../bridge/support/raw-client';
 import { pollUntil } from '../support/poll';
-import { type Stack, startStack } from './harness';
+import { receivedCount, type Stack, startStack } from './harness';
 
 interface Received {
   topic: string;
@@ -25,30 +25,6 @@ function collect(client: MqttClient): Received[] {
     received.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain });
   });
   return received;
-}
-
-/** Resolves once `received` holds at least `count` messages (checked on each message event). */
-function receivedCount(
-  client: MqttClient,
-  received: Received[],
-  count: number,
-  timeoutMs = 10_000,
-): Promise<void> {
-  if (received.length >= count) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('message', onMessage);
-      reject(new Error(`expected ${count} messages, got ${received.length}: ${JSON.stringify(received)}`));
-    }, timeoutMs);
-    const onMessage = (): void => {
-      // Our listener runs after collect()'s, so `received` is up to date.
-      if (received.length < count) return;
-      clearTimeout(timer);
-      client.off('message', onMessage);
-      resolve();
-    };
-    client.on('message', onMessage);
-  });
 }
 
 /** A publish through the whole stack and back: when it arrives, everything published before it has too. */

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openLmdbStores } from '../../src/store/index';
 import type { Stores } from '../../src/types';
 import { pollUntil } from '../support/poll';
-import { type Stack, startStack } from './harness';
+import { receivedCount, type Stack, startStack } from './harness';
 
 const WAIT_MS = 15_000;
 
@@ -24,24 +24,6 @@ function collect(client: MqttClient): Received[] {
   const received: Received[] = [];
   client.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
   return received;
-}
-
-/** Resolves once `received` holds `count` messages (checked on each message event). */
-function receivedCount(client: MqttClient, received: Received[], count: number): Promise<void> {
-  if (received.length >= count) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('message', onMessage);
-      reject(new Error(`expected ${count} messages, got ${JSON.stringify(received)}`));
-    }, WAIT_MS);
-    const onMessage = (): void => {
-      if (received.length < count) return;
-      clearTimeout(timer);
-      client.off('message', onMessage);
-      resolve();
-    };
-    client.on('message', onMessage);
-  });
 }
 
 describe('MQTT 5 session expiry through the bridge', () => {
@@ -86,7 +68,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     await again.client.subscribeAsync('probe', { qos: 1 });
     await pub.publishAsync('brief/2', 'after', { qos: 1 });
     await pub.publishAsync('probe', 'probe', { qos: 1 });
-    await receivedCount(again.client, received, 1);
+    await receivedCount(again.client, received, 1, WAIT_MS);
     expect(received).toEqual([{ topic: 'probe', payload: 'probe' }]);
   });
 
@@ -104,7 +86,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     const again = await stack.connectAck({ clientId: 'kept', protocolVersion: 5, clean: false, properties });
     expect(again.connack.sessionPresent).toBe(true);
     const received = collect(again.client);
-    await receivedCount(again.client, received, 5);
+    await receivedCount(again.client, received, 5, WAIT_MS);
     expect(received.map((m) => m.payload)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
   });
 
@@ -121,7 +103,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     const again = await stack.connectAck({ clientId: 'fresh', protocolVersion: 5, clean: false, properties });
     expect(again.connack.sessionPresent).toBe(true);
     const received = collect(again.client);
-    await receivedCount(again.client, received, 1);
+    await receivedCount(again.client, received, 1, WAIT_MS);
     expect(received[0]?.payload).toBe('kept for you');
   });
 
@@ -148,7 +130,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     await sessionsAre(2, 2);
     client.stream.destroy(); // gone without DISCONNECT: the will is due, after its delay or the session's end
 
-    await receivedCount(watcher, wills, 1);
+    await receivedCount(watcher, wills, 1, WAIT_MS);
     expect(wills).toEqual([{ topic: 'wills/short', payload: 'short gone' }]);
     await sessionsAre(1, 1);
     expect(stack.backend.stats().wills).toMatchObject({ wills: 0, pending: 0, published: 1 });
@@ -179,7 +161,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
       },
     });
     client.stream.destroy();
-    await receivedCount(watcher, wills, 1);
+    await receivedCount(watcher, wills, 1, WAIT_MS);
     expect(wills).toEqual([{ topic: 'wills0/zero', payload: 'zero gone' }]);
   });
 
@@ -236,7 +218,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     const again = await stack.connectAck({ clientId: 'classic', protocolVersion: 4, clean: false });
     expect(again.connack.sessionPresent).toBe(true);
     const received = collect(again.client);
-    await receivedCount(again.client, received, 1);
+    await receivedCount(again.client, received, 1, WAIT_MS);
     expect(received[0]?.payload).toBe('kept');
   });
 
@@ -288,7 +270,7 @@ describe('MQTT 5 session expiry through the bridge', () => {
     });
     expect(lasting.connack.sessionPresent).toBe(true);
     const received = collect(lasting.client);
-    await receivedCount(lasting.client, received, 1);
+    await receivedCount(lasting.client, received, 1, WAIT_MS);
     expect(received[0]?.payload).toBe('across the restart');
   });
 });

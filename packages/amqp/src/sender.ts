@@ -18,9 +18,8 @@ import {
   REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
-import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
-import { type AmqpMessage, toRhea } from './message';
+import { type AmqpMessage, encodeMessage } from './message';
 import {
   type AmqpErrorInit,
   type CloseInfo,
@@ -798,7 +797,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 function encode(message: AmqpMessage): Buffer {
   if (message === null || typeof message !== 'object')
     throw new InvalidArgumentError('message must be an object');
-  return rhea.message.encode(toRhea(message));
+  return encodeMessage(message);
 }
 
 function errorFromInit(linkName: string, init: AmqpErrorInit | undefined): AmqpError | undefined {

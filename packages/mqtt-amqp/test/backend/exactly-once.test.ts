@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Delivery, EventContext, Message, Sender } from 'rhea';
 import rhea from 'rhea';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, createMemoryStores, openLmdbQos2Store, PUBLISHER_ID_KEY } from '../../src/index';
+import { ConfigurationError, createMemoryStores, openLmdbQos2Store } from '../../src/index';
 import {
   closeAfterTest,
   closeStore,
@@ -17,24 +17,24 @@ import {
   startBackend,
   temporaryDirectory,
 } from './support/fixture';
-import { type Inbox, next, type Outcome, type Peer, publishMessage, send, text, until } from './support/peer';
+import {
+  type Inbox,
+  next,
+  type Outcome,
+  exactlyOnceLink as openExactlyOnceLink,
+  type Peer,
+  publishMessage,
+  send,
+  text,
+  until,
+} from './support/peer';
 
 const CONFIRMATION = 'dragoman:settlement-confirmation';
 const TOPIC = 'eo/t';
 
 /** The front end's exactly-once topic link for `clientId`: settled by hand, confirmation desired. */
-async function exactlyOnceLink(peer: Peer, clientId: string, topic = TOPIC): Promise<Sender> {
-  const sender = peer.connection.open_sender({
-    target: { address: topic },
-    snd_settle_mode: 0,
-    rcv_settle_mode: 1,
-    autosettle: false,
-    properties: { [PUBLISHER_ID_KEY]: clientId },
-    desired_capabilities: [CONFIRMATION],
-  } as never);
-  sender.on('sender_error', () => {});
-  await next(sender as unknown as EventEmitter, 'sender_open');
-  return sender;
+function exactlyOnceLink(peer: Peer, clientId: string, topic = TOPIC): Promise<Sender> {
+  return openExactlyOnceLink(peer, clientId, topic, [CONFIRMATION]);
 }
 
 interface HeldAtPeer {

@@ -4,10 +4,8 @@
  * backlog write leaves neither, and the publisher's re-send on a new backend is routed exactly once; a refused
  * publication is not remembered, so its re-send is routed. rhea, used directly, plays the front ends.
  */
-import type { EventEmitter } from 'node:events';
-import type { Sender } from 'rhea';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PUBLISHER_ID_KEY, type StoreOptions } from '../../src/index';
+import type { StoreOptions } from '../../src/index';
 import { storesQos2Of } from '../../src/store';
 import {
   type DurableFixture,
@@ -16,7 +14,7 @@ import {
   takeUpTo,
   temporaryDirectory,
 } from './support/fixture';
-import { FrontEnd, type Inbox, next, type Peer, publishMessage, send, text } from './support/peer';
+import { exactlyOnceLink, FrontEnd, type Inbox, publishMessage, send, text } from './support/peer';
 
 let dir: string;
 
@@ -27,20 +25,6 @@ beforeEach(async () => {
 /** A backend on the LMDB stores at `dir` (QoS 2 memory in the same environment); `stop` closes both. */
 function durableBackend(options: StoreOptions = {}): Promise<DurableFixture> {
   return startDurableBackend(dir, options);
-}
-
-/** The front end's exactly-once topic link for `clientId` (settled by hand). */
-async function exactlyOnceLink(peer: Peer, clientId: string, topic: string): Promise<Sender> {
-  const sender = peer.connection.open_sender({
-    target: { address: topic },
-    snd_settle_mode: 0,
-    rcv_settle_mode: 1,
-    autosettle: false,
-    properties: { [PUBLISHER_ID_KEY]: clientId },
-  } as never);
-  sender.on('sender_error', () => {});
-  await next(sender as unknown as EventEmitter, 'sender_open');
-  return sender;
 }
 
 const qos2 = (topic: string, packetId: number, payload: string) =>

@@ -5,6 +5,7 @@
 import { EventEmitter, once } from 'node:events';
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import rhea from 'rhea';
+import { PUBLISHER_ID_KEY } from '../../../src/index';
 
 export const TIMEOUT_MS = 10_000;
 
@@ -209,6 +210,29 @@ export function publishMessage(
     body: data(payload),
     ...extra,
   } as Message;
+}
+
+/**
+ * The front end's exactly-once topic link for `clientId`: settled by hand (sender unsettled, receiver settles
+ * second), with the capabilities it desires (none: the attach carries no desired-capabilities).
+ */
+export async function exactlyOnceLink(
+  peer: Peer,
+  clientId: string,
+  topic: string,
+  desiredCapabilities: readonly string[] = [],
+): Promise<Sender> {
+  const sender = peer.connection.open_sender({
+    target: { address: topic },
+    snd_settle_mode: 0,
+    rcv_settle_mode: 1,
+    autosettle: false,
+    properties: { [PUBLISHER_ID_KEY]: clientId },
+    ...(desiredCapabilities.length > 0 ? { desired_capabilities: [...desiredCapabilities] } : {}),
+  } as never);
+  sender.on('sender_error', () => {});
+  await next(sender as unknown as EventEmitter, 'sender_open');
+  return sender;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Exactly-once with the settlement held by the sender (`Sender.sendHeld`) and the receiver settling last
 // (receiver settle mode `second`), against rhea used directly in both directions and between our own links.
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,7 @@ import {
   SETTLEMENT_CONFIRMATION_CAPABILITY,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { bodyText, waitFor } from './helpers';
+import { bodyText, rheaListen, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -94,15 +94,9 @@ describe('sendHeld: our sender against a rhea receiver (receiver settle mode sec
         delivery.update(true, outcomes.rejected({ error: { condition: 'amqp:invalid-field' } }).described());
       } else delivery.update(false, outcomes.accepted().described());
     });
-    container.on('error', () => {});
-    const listener = container.listen({
-      port: 0,
-      host: '127.0.0.1',
-      autoaccept: false,
-    } as never) as unknown as Server;
-    await waitFor(listener, 'listening');
-    server = listener;
-    return { port: (listener.address() as AddressInfo).port, container, deliveries };
+    const listening = await rheaListen(container);
+    server = listening.server;
+    return { port: listening.port, container, deliveries };
   }
 
   it('holds the delivery unsettled after the disposition until settle(); rhea then sees it settled', async () => {

@@ -1,3 +1,6 @@
+import type { AddressInfo, Server } from 'node:net';
+import type { Container } from 'rhea';
+
 /** Something with on/off, like an EventEmitter (typed emitters included). */
 interface Emitter {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -42,4 +45,19 @@ export function bodyText(body: unknown): string {
   if (section !== null && typeof section === 'object' && Buffer.isBuffer(section.content))
     return section.content.toString();
   return String(body);
+}
+
+/**
+ * Makes a rhea container listen on a free port of 127.0.0.1, accepting connections by hand (autoaccept off)
+ * and ignoring its 'error' events; resolves once it listens. The caller closes `server`.
+ */
+export async function rheaListen(container: Container): Promise<{ server: Server; port: number }> {
+  container.on('error', () => {});
+  const server = container.listen({
+    port: 0,
+    host: '127.0.0.1',
+    autoaccept: false,
+  } as never) as unknown as Server;
+  await waitFor(server, 'listening');
+  return { server, port: (server.address() as AddressInfo).port };
 }

@@ -17,7 +17,7 @@ import {
   SaslError,
   valueMessage,
 } from '../src/index';
-import { bodyText, waitFor } from './helpers';
+import { bodyText, rheaListen, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -71,15 +71,9 @@ describe('our client against a rhea listener', () => {
       if (sender?.sendable())
         sender.send({ body: 'from rhea', subject: 'greeting', application_properties: { n: 7 } });
     });
-    container.on('error', () => {});
-    const listener = container.listen({
-      port: 0,
-      host: '127.0.0.1',
-      autoaccept: false,
-    } as never) as unknown as Server;
-    await waitFor(listener, 'listening');
-    server = listener;
-    return { port: (listener.address() as AddressInfo).port, container };
+    const listening = await rheaListen(container);
+    server = listening.server;
+    return { port: listening.port, container };
   }
 
   it('every outcome, at-least-once and exactly-once', async () => {

@@ -120,6 +120,10 @@ describe('the backend restarts on its durable store during a stream to a persist
     return { backend, port, url, topic, tally };
   }
 
+  // Open question (QoS 1, backend killed, not diagnosed): about 1 run in 20 of this whole file, one message
+  // that the publisher had acknowledged never reaches the subscriber: msg-0100 twice (MQTT 5; 100 received
+  // before the kill) and msg-0128 once (3.1.1; 128 received before the kill), each time the first message the
+  // subscriber had not received yet when the backend died. Not reproduced in about 60 runs of the QoS 1 cases alone.
   describe.each(stops)('backend %s, MQTT → MQTT', (_title, stop: BackendStop) => {
     for (const [version, qos] of [
       [4, 1],

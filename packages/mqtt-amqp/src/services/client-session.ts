@@ -127,6 +127,21 @@ export class ClientSession {
     return this.#ready;
   }
 
+  /** Some `enqueueDurable` call of this session is still writing to the store. */
+  get writing(): boolean {
+    return this.#writing > 0;
+  }
+
+  /**
+   * The store may have got entries this session did not write itself (those of a session it replaced, whose
+   * writes were under way): it is read again, and a read that began before does not count as its end.
+   */
+  storeGrew(): void {
+    this.#storeBehind = true;
+    this.#behindMarks += 1;
+    this.#refill();
+  }
+
   /**
    * Whether a QoS 1/2 message can be taken without piling up in the store behind memory: always for a client
    * that is not connected (its backlog's policy applies); for a connected one, when the backlog has been read

@@ -512,6 +512,9 @@ export class SubscriptionService {
     if (previous !== undefined) this.#drop(previous);
     const session = new ClientSession(clientId, this.#context);
     this.#sessions.set(clientId, session);
+    // Messages routed to the previous session may reach the store after the new one first read it (it would
+    // then take the backlog as read to its end and never load them): read it again once they are written.
+    if (previous?.writing === true) void previous.idle().then(() => session.storeGrew());
     return session;
   }
 

@@ -48,10 +48,11 @@ class RawClient {
   }
 }
 
-async function connect(
+/** A raw client's CONNECT (clean, client id 'raw') reaching a new server; the endpoint is not accepted yet. */
+async function connecting(
   version: ProtocolVersion,
   options: Parameters<typeof startServer>[0] = {},
-  keepalive = 0,
+  connect: { keepalive?: number; properties?: Record<string, unknown> } = {},
 ): Promise<{ endpoint: MqttEndpoint; client: RawClient }> {
   harness = await startServer(options);
   const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
@@ -61,10 +62,20 @@ async function connect(
     protocolId: 'MQTT',
     protocolVersion: version,
     clean: true,
-    keepalive,
+    keepalive: connect.keepalive ?? 0,
     clientId: 'raw',
-  });
+    ...(connect.properties !== undefined ? { properties: connect.properties } : {}),
+  } as MqttPacket);
   const [endpoint] = await endpointPromise;
+  return { endpoint, client };
+}
+
+async function connect(
+  version: ProtocolVersion,
+  options: Parameters<typeof startServer>[0] = {},
+  keepalive = 0,
+): Promise<{ endpoint: MqttEndpoint; client: RawClient }> {
+  const { endpoint, client } = await connecting(version, options, { keepalive });
   endpoint.accept();
   await client.waitFor((p) => p.cmd === 'connack');
   return { endpoint, client };
@@ -85,19 +96,11 @@ describe('MQTT 5 request problem information', () => {
     [true, { reasonString: 'stored' }],
     [false, undefined],
   ] as const)('requestProblemInformation %s: PUBACK properties %o', async (request, expected) => {
-    harness = await startServer();
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const client = new RawClient(await rawSocket(harness.port), 5);
-    client.send({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepalive: 0,
-      clientId: 'raw',
-      properties: { requestProblemInformation: request },
-    });
-    const [endpoint] = await endpointPromise;
+    const { endpoint, client } = await connecting(
+      5,
+      {},
+      { properties: { requestProblemInformation: request } },
+    );
     endpoint.on('publish', (m) => m.ack({ properties: { reasonString: 'stored' } }));
     endpoint.accept();
     client.send({
@@ -152,18 +155,7 @@ describe('packets sent right behind CONNECT', () => {
 
 describe('MQTT 5 server keep-alive imposed by the host', () => {
   it('enforces the serverKeepAlive the host put in the CONNACK', async () => {
-    harness = await startServer();
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const client = new RawClient(await rawSocket(harness.port), 5);
-    client.send({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepalive: 0,
-      clientId: 'raw',
-    });
-    const [endpoint] = await endpointPromise;
+    const { endpoint, client } = await connecting(5);
     expect(endpoint.keepAliveSeconds).toBe(0);
     endpoint.accept({ properties: { serverKeepAlive: 1 } });
     expect(endpoint.keepAliveSeconds).toBe(1);
@@ -175,18 +167,7 @@ describe('MQTT 5 server keep-alive imposed by the host', () => {
 
 describe('MQTT 5 limits the host tightens in accept()', () => {
   async function accepted(properties: Record<string, number>) {
-    harness = await startServer();
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const client = new RawClient(await rawSocket(harness.port), 5);
-    client.send({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepalive: 0,
-      clientId: 'raw',
-    });
-    const [endpoint] = await endpointPromise;
+    const { endpoint, client } = await connecting(5);
     endpoint.accept({ properties });
     await client.waitFor((p) => p.cmd === 'connack');
     return { endpoint, client };
@@ -221,19 +202,7 @@ describe('MQTT 5 limits the host tightens in accept()', () => {
 
 describe('MQTT 5 outbound topic aliases chosen by the host', () => {
   it('binds and uses aliases within the client maximum; pending messages keep the full topic', async () => {
-    harness = await startServer();
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const client = new RawClient(await rawSocket(harness.port), 5);
-    client.send({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepalive: 0,
-      clientId: 'raw',
-      properties: { topicAliasMaximum: 2 },
-    });
-    const [endpoint] = await endpointPromise;
+    const { endpoint, client } = await connecting(5, {}, { properties: { topicAliasMaximum: 2 } });
     endpoint.accept();
     void endpoint.publish({ topic: 'long/topic/name', payload: 'a', qos: 1, properties: { topicAlias: 1 } });
     void endpoint.publish({ topic: '', payload: 'b', qos: 1, properties: { topicAlias: 1 } });

@@ -304,13 +304,10 @@ export class Sender extends EventEmitter<SenderEvents> {
    * signal's reason when aborted while queued.
    */
   send(message: AmqpMessage, options: SendOptions = {}): Promise<SendResult> {
-    const closed = this.#closedError();
-    if (closed !== undefined) return Promise.reject(closed);
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     let payload: Buffer;
     try {
-      payload = encode(message);
+      payload = this.#payloadFor(message, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -329,6 +326,14 @@ export class Sender extends EventEmitter<SenderEvents> {
     return new Promise((resolve, reject) => {
       this.#enqueue(new PendingSend(payload, resolve, reject, undefined, signal));
     });
+  }
+
+  /** The encoded message, or throws what a send must reject with: the link closed, the signal aborted, bad input. */
+  #payloadFor(message: AmqpMessage, signal: AbortSignal | undefined): Buffer {
+    const closed = this.#closedError();
+    if (closed !== undefined) throw closed;
+    if (signal?.aborted) throw signal.reason;
+    return encode(message);
   }
 
   /**
@@ -351,13 +356,10 @@ export class Sender extends EventEmitter<SenderEvents> {
         ),
       );
     }
-    const closed = this.#closedError();
-    if (closed !== undefined) return Promise.reject(closed);
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     let payload: Buffer;
     try {
-      payload = encode(message);
+      payload = this.#payloadFor(message, signal);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { aclAuthorizer, parseAcl } from '../../src/authz/acl';
 import type { AuthorizationDenial, Authorizer } from '../../src/authz/types';
 import { EVENT_TIMEOUT_MS, next } from '../bridge/support/harness';
-import { type Stack, startStack } from './harness';
+import { publishMarker, type Stack, startStack } from './harness';
 
 const ACL = `
 # anonymous clients may only read public/#
@@ -89,18 +89,7 @@ async function throughMarker(
   topics: string[],
   marker: string,
 ): Promise<string[]> {
-  const arrived = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`marker ${marker} not received`)), EVENT_TIMEOUT_MS);
-    const onMessage = (topic: string): void => {
-      if (topic !== marker) return;
-      subscriber.off('message', onMessage);
-      clearTimeout(timer);
-      resolve();
-    };
-    subscriber.on('message', onMessage);
-  });
-  await publisher.publishAsync(marker, 'marker', { qos: 1 });
-  await arrived;
+  await publishMarker(publisher, subscriber, marker, EVENT_TIMEOUT_MS);
   return topics.filter((t) => t !== marker);
 }
 

@@ -64,3 +64,30 @@ export function receivedCount(
     client.on('message', onMessage);
   });
 }
+
+/**
+ * Publishes a QoS 1 message on `marker` and resolves once `subscriber` has it: everything published before it
+ * on the same path has arrived by then (or never will).
+ */
+export async function publishMarker(
+  publisher: MqttClient,
+  subscriber: MqttClient,
+  marker: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const arrived = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscriber.off('message', onMessage);
+      reject(new Error(`marker ${marker} not received`));
+    }, timeoutMs);
+    const onMessage = (topic: string): void => {
+      if (topic !== marker) return;
+      subscriber.off('message', onMessage);
+      clearTimeout(timer);
+      resolve();
+    };
+    subscriber.on('message', onMessage);
+  });
+  await publisher.publishAsync(marker, 'marker', { qos: 1 });
+  await arrived;
+}

@@ -6,7 +6,7 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_TIMEOUT_MS, next } from '../bridge/support/harness';
-import { type Stack, startStack } from './harness';
+import { publishMarker, type Stack, startStack } from './harness';
 
 interface Received {
   readonly topic: string;
@@ -32,18 +32,7 @@ async function throughMarker(
   received: Received[],
   marker: string,
 ): Promise<Received[]> {
-  const arrived = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`marker ${marker} not received`)), EVENT_TIMEOUT_MS);
-    const onMessage = (topic: string): void => {
-      if (topic !== marker) return;
-      subscriber.off('message', onMessage);
-      clearTimeout(timer);
-      resolve();
-    };
-    subscriber.on('message', onMessage);
-  });
-  await publisher.publishAsync(marker, 'marker', { qos: 1 });
-  await arrived;
+  await publishMarker(publisher, subscriber, marker, EVENT_TIMEOUT_MS);
   return received.filter((m) => m.topic !== marker);
 }
 

@@ -2,12 +2,12 @@
  * One link a peer publishes on, with back-pressure: its credit is granted by hand, so that credit left plus
  * publications being routed plus publications waiting never exceed the link's window.
  *
- * A QoS 1/2 publication the publisher has not settled is routed only once every connected subscriber it
+ * A publication (any QoS, settled by the publisher or not) is routed only once every connected subscriber it
  * reaches has room for it (`hasRoom`); until then it waits, the publications after it wait behind it (order
  * per link is kept) and the link gets no credit: the publisher is held, as a TCP sender is by a slow reader.
  * Its delivery is settled only once routed, so nothing is accepted that a subscriber could not take. A
- * publication waiting longer than the time-out is rejected (`amqp:resource-limit-exceeded`), so a subscriber
- * that never takes anything holds its publishers for a bounded time only.
+ * publication waiting longer than the time-out is rejected (`amqp:resource-limit-exceeded`; a pre-settled one
+ * is dropped and counted), so a subscriber that never takes anything holds its publishers for a bounded time.
  *
  * A publication may first need an asynchronous admission (a retained message needs room in the retained
  * store): while it is being admitted the publications after it wait, so the order per link still holds.
@@ -134,9 +134,9 @@ export class PublisherLink {
   }
 
   #mayGo(publication: Publication): boolean {
-    // QoS 0, or settled by the publisher already: at most once, so it never waits (dropped where no room).
-    if (!this.#holdBack || publication.message.qos === 0 || publication.delivery.presettled) return true;
-    return this.#router.hasRoom(publication);
+    // QoS 0 and pre-settled publications wait too: pushing back on the publisher, not dropping, is what keeps
+    // a fast publisher from losing most of what it sends to a slower subscriber.
+    return !this.#holdBack || this.#router.hasRoom(publication);
   }
 
   #route(publication: Publication): void {

@@ -28,8 +28,9 @@ export interface BackendOptions {
   readonly restartGraceMs?: number;
   /**
    * Most messages held in memory per session, sent or waiting for credit. Default 100. QoS 1/2 messages beyond
-   * it wait in the session store (bounded by its `maxBacklogPerSession`, with its policy); QoS 0 messages with
-   * no credit to go are dropped (`stats().subscriptions.droppedNoCredit`).
+   * it wait in the session store (bounded by its `maxBacklogPerSession`, with its policy); QoS 0 messages wait
+   * for credit in memory too, and those that find memory full (only possible with the `drop` policy) are
+   * dropped (`stats().subscriptions.droppedNoCredit`).
    */
   readonly maxInMemoryPerClient?: number;
   /**
@@ -38,24 +39,27 @@ export interface BackendOptions {
    */
   readonly publishCreditWindow?: number;
   /**
-   * Most messages queued on one native AMQP receiver link without credit. A QoS 1/2 publication waits until
-   * every matching link has room (with the `backpressure` policy); QoS 0 messages (and, with `drop`, any) that
-   * find the queue full are dropped (`stats().nativeDropped`). Default 100.
+   * Most messages queued on one native AMQP receiver link without credit. With the `backpressure` policy a
+   * publication waits until every matching link has room; with `drop`, what finds the queue full is dropped
+   * (`stats().nativeDropped`). Default 100.
    */
   readonly maxQueuedPerNativeReceiver?: number;
   /**
-   * What a QoS 1/2 publication (an unsettled delivery) does when a connected subscriber it reaches has no room
-   * (a native receiver's queue full; an MQTT session's memory window full or its backlog not read up to its
-   * end). `backpressure` (default): it is accepted only once every such subscriber has room; meanwhile it and
-   * the publications after it on the same link wait and that link gets no credit, so a slow subscriber slows
-   * its publishers to its pace. `drop`: it is routed at once; native receivers drop what does not fit
-   * (`nativeDropped`) and sessions queue it in their backlog under the store's policy (`droppedBacklogFull`).
+   * What a publication does when a connected subscriber it reaches has no room (a native receiver's queue
+   * full; an MQTT session's memory window full or, for a QoS 1/2 copy, its backlog not read up to its end).
+   * `backpressure` (default), for every QoS, pre-settled or not: it is routed (and an unsettled one accepted)
+   * only once every such subscriber has room; meanwhile it and the publications after it on the same link wait
+   * and that link gets no credit, so a slow subscriber slows its publishers to its pace instead of losing
+   * their QoS 0 messages. `drop`: it is routed at once; native receivers drop what does not fit
+   * (`nativeDropped`), sessions drop QoS 0 copies that find memory full (`droppedNoCredit`) and queue QoS 1/2
+   * ones in their backlog under the store's policy (`droppedBacklogFull`).
    */
   readonly slowSubscriberPolicy?: SlowSubscriberPolicy;
   /**
    * With `backpressure`: how long a publication waits for room before it is rejected with
-   * `amqp:resource-limit-exceeded` (the bridge answers PUBACK/PUBREC 0x97), so that a subscriber that takes
-   * nothing holds its publishers for a bounded time (`stats().rejectedSlowSubscriber`). Default 60 000 ms.
+   * `amqp:resource-limit-exceeded` (the bridge answers PUBACK/PUBREC 0x97; a pre-settled one is dropped), so
+   * that a subscriber that takes nothing holds its publishers for a bounded time
+   * (`stats().rejectedSlowSubscriber` counts both). Default 60 000 ms.
    */
   readonly slowSubscriberTimeoutMs?: number;
   /** How long AMQP_LIST waits for the client's control link to attach and take the reply, ms. Default 10 000. */

@@ -4,8 +4,8 @@
  *
  * QoS 1/2 messages are written to the session store's backlog before they count as taken (so a restart
  * loses nothing acknowledged); memory holds only a window of at most `window` of them (plus QoS 0
- * messages, which are never stored), refilled from the store as deliveries settle. A QoS 0 message is sent
- * only when the link has spare credit, and dropped (counted) otherwise.
+ * messages, which are never stored), refilled from the store as deliveries settle. A QoS 0 message waits in
+ * memory for credit like the others, and is dropped (counted) only when memory is full.
  *
  * Packet ids: a QoS 1/2 backlog entry goes out with message-id = its MQTT packet id, derived from its store
  * seq (`packetIdOf`), so every delivery of it — a redelivery after a reconnect or a restart included —
@@ -201,15 +201,21 @@ export class ClientSession {
     this.#context.onRoom();
   }
 
-  /** Offers a QoS 0 message: sent if the link has spare credit, otherwise dropped and counted. */
+  /**
+   * Whether a QoS 0 message can be taken now: memory below the window for a connected, ready client; always
+   * otherwise (an offline or not yet ready session stores it under its backlog's policy).
+   */
+  hasRoomForVolatile(): boolean {
+    return this.#outlet === undefined || !this.#ready || this.buffered < this.#context.window;
+  }
+
+  /**
+   * Offers a QoS 0 message: queued for delivery (it goes as credit comes, in order with QoS 1/2 ones) while
+   * memory is below the window, otherwise dropped and counted. With the backend's `backpressure` policy its
+   * publisher waited for `hasRoomForVolatile`, so only a `drop` policy or a race drops here.
+   */
   offerVolatile(message: MqttMessage, expiresAt: number | undefined): void {
-    const outlet = this.#outlet;
-    if (
-      outlet === undefined ||
-      !this.#ready ||
-      outlet.credit <= this.#pending.length ||
-      this.buffered >= this.#context.window
-    ) {
+    if (this.#outlet === undefined || !this.#ready || this.buffered >= this.#context.window) {
       this.#context.counters.droppedNoCredit += 1;
       return;
     }

@@ -466,16 +466,17 @@ export class SubscriptionService {
   }
 
   /**
-   * Whether every connected session `publish` would now give a QoS 1/2 copy of `message` has room for it
-   * (`ClientSession.hasRoom`). Offline sessions always have room: their backlog policy applies. Publishing
-   * right after a true answer (in the same tick) reaches the same sessions.
+   * Whether every connected session `publish` would now give a copy of `message` has room for it: for a QoS
+   * 1/2 copy `ClientSession.hasRoom`, for a QoS 0 one `hasRoomForVolatile`. Offline sessions always have room:
+   * their backlog policy applies. Publishing right after a true answer (in the same tick) reaches the same
+   * sessions.
    */
   hasRoomFor(message: MqttMessage, publisherId: string | undefined): boolean {
-    if (message.qos === 0) return true;
     for (const match of this.#index.match(message.topic, publisherId, false)) {
-      if (match.qos === 0) continue;
       const session = this.#sessions.get(match.clientId);
-      if (session !== undefined && !session.hasRoom()) return false;
+      if (session === undefined) continue;
+      const room = message.qos === 0 || match.qos === 0 ? session.hasRoomForVolatile() : session.hasRoom();
+      if (!room) return false;
     }
     return true;
   }

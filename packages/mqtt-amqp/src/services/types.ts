@@ -15,7 +15,7 @@ export interface SubscriptionServiceStats {
   readonly buffered: number;
   /** The most `buffered` ever was. */
   readonly bufferedHighWater: number;
-  /** QoS 0 messages dropped because the client's link had no spare credit, or the client was offline. */
+  /** QoS 0 messages dropped: the client's memory window was full (the backend's `drop` policy) or its link had gone. */
   readonly droppedNoCredit: number;
   /** Messages dropped because a session's backlog was full (evicted by `drop-oldest` or refused by `refuse`). */
   readonly droppedBacklogFull: number;

@@ -134,8 +134,41 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     expect(f.backend.stats().nativeDropped).toBe(0);
   });
 
-  it('a QoS 0 flood to slow subscribers is not held: what finds no room is dropped and counted', async () => {
-    const f = await startBackend({ maxQueuedPerNativeReceiver: 5, maxInMemoryPerClient: 10 });
+  it('a QoS 0 flood holds its publisher like a QoS 1 one: both slow subscribers get every message, nothing dropped', async () => {
+    const MESSAGES = 40;
+    const f = await startBackend({
+      maxQueuedPerNativeReceiver: 5,
+      maxInMemoryPerClient: 10,
+      publishCreditWindow: 8,
+    });
+    const stalled = await (await f.peer()).receiver('q0', 0);
+    const fe = new FrontEnd(await f.peer(), 'q0-session');
+    await fe.list();
+    await fe.subscribe({ q0: 1 });
+    const inbox = await fe.attachPublish(0);
+    const flood = new Flood(await (await f.peer()).sender('q0'), 'q0', MESSAGES, 0);
+    await pollUntil(() => held(f.backend), 'the QoS 0 publisher link to be held', TIMEOUT_MS);
+    expect(flood.accepted).toBeLessThan(MESSAGES);
+    expect(f.backend.stats().nativeQueued).toBeLessThanOrEqual(5);
+
+    stalled.addCredit(MESSAGES);
+    const received = await drainSlowly(inbox, MESSAGES, () => {
+      expect(f.backend.stats().subscriptions.buffered).toBeLessThanOrEqual(10);
+    });
+    expect(received).toEqual(range(MESSAGES));
+    expect((await stalled.take(MESSAGES)).map((r) => text(r.message))).toEqual(range(MESSAGES));
+    const stats = f.backend.stats();
+    expect(stats.nativeDropped).toBe(0);
+    expect(stats.subscriptions.droppedNoCredit).toBe(0);
+    expect(stats.heldPublisherLinks).toBe(0);
+  });
+
+  it("slowSubscriberPolicy 'drop': a QoS 0 flood is not held; what finds no room is dropped and counted", async () => {
+    const f = await startBackend({
+      maxQueuedPerNativeReceiver: 5,
+      maxInMemoryPerClient: 10,
+      slowSubscriberPolicy: 'drop',
+    });
     const stalled = await (await f.peer()).receiver('q0', 0);
     const fe = new FrontEnd(await f.peer(), 'q0-session');
     await fe.list();
@@ -148,10 +181,12 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     expect(stats.heldPublisherLinks).toBe(0);
     expect(stats.nativeQueued).toBe(5);
     expect(stats.nativeDropped).toBe(15);
-    expect(stats.subscriptions.droppedNoCredit).toBe(20);
+    // The session's memory window (10) waits for credit; the rest is dropped.
+    expect(stats.subscriptions.droppedNoCredit).toBe(10);
     stalled.addCredit(10);
     expect((await stalled.take(5)).map((r) => text(r.message))).toEqual(range(5));
-    expect(inbox.items).toEqual([]);
+    inbox.addCredit(20);
+    expect((await inbox.take(10)).map((r) => text(r.message))).toEqual(range(10));
   });
 
   it('a subscriber that takes nothing holds its publisher for slowSubscriberTimeoutMs, then publications are rejected', async () => {

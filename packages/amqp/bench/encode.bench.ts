@@ -11,12 +11,27 @@ const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaN
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 
+/** QoS as the enmasse dialect writes it: an AMQP int, through rhea's `toRheaTyped()` hook. */
+const INT = {
+  typecode: 0x71,
+  width: 4,
+  category: 1,
+  write: (b: Buffer, v: number, o: number) => b.writeInt32BE(v, o),
+};
+const typedInt = (value: number) => ({ toRheaTyped: () => ({ type: INT, value }) });
+
 const SHAPES: Record<string, AmqpMessage> = {
-  // What the MQTT bridge sends for a QoS 1 PUBLISH of 64 bytes.
+  // What the MQTT bridge sends for a QoS 1 PUBLISH of 64 bytes (QoS as a plain number).
   'bridge-publish': binaryMessage(Buffer.alloc(64, 0x61), {
     header: { durable: true },
     properties: { to: 'bench/abcdef' },
     messageAnnotations: { 'x-opt-retain': false, 'x-opt-mqtt-qos': 1 },
+  }),
+  // The same as @dragoman/mqtt-amqp builds it (enmasse dialect): QoS an AMQP int, DUP as delivery-count.
+  'bridge-publish-typed-qos': binaryMessage(Buffer.alloc(64, 0x61), {
+    header: { durable: true, deliveryCount: 0 },
+    properties: { messageId: 17, to: 'bench/abcdef' },
+    messageAnnotations: { 'x-opt-retain-message': false, 'x-opt-mqtt-qos': typedInt(1) },
   }),
   'with-application-properties': binaryMessage(Buffer.alloc(64, 0x61), {
     header: { durable: true },

@@ -55,6 +55,17 @@ function typecodes(buffer: Buffer): string[] {
   return out;
 }
 
+/** A number with its AMQP type `int`, as @dragoman/mqtt-amqp's AmqpTypedNumber gives it to rhea. */
+function typedInt(value: number): number {
+  const type = {
+    typecode: 0x71,
+    width: 4,
+    category: 1,
+    write: (b: Buffer, v: number, o: number) => b.writeInt32BE(v, o),
+  };
+  return { toRheaTyped: () => ({ type, value }) } as unknown as number;
+}
+
 function viaRhea(message: AmqpMessage): Buffer {
   return rhea.message.encode(toRhea(message));
 }
@@ -100,6 +111,22 @@ const samples: Record<string, AmqpMessage> = {
       bytes: Buffer.from([1, 2, 3]),
     },
   }),
+  "typed values (rhea's own and a toRheaTyped() object, as @dragoman/mqtt-amqp writes QoS)": binaryMessage(
+    'q',
+    {
+      header: { durable: true, deliveryCount: 0 },
+      properties: { to: 'a/b' },
+      messageAnnotations: {
+        'x-opt-retain-message': false,
+        'x-opt-mqtt-qos': typedInt(1),
+        small: rhea.types.wrap_int(-3),
+        wide: rhea.types.wrap_int(100_000),
+        byte: rhea.types.wrap_ubyte(7),
+        yes: rhea.types.wrap_boolean(true),
+      },
+      applicationProperties: { qos: typedInt(-2), big: typedInt(2_000_000) },
+    },
+  ),
   'an amqp-value string body': valueMessage('value body'),
   'an empty message': {},
   'a null value body': valueMessage(null),
@@ -130,6 +157,9 @@ describe('encodeMessage', () => {
       valueMessage({ nested: [1, { deep: true }] }),
       binaryMessage('x', { applicationProperties: { unsafe: 2 ** 60 } }),
       binaryMessage('x', { properties: { messageId: Buffer.alloc(16, 1) } }),
+      // Typed values other than fixed-width ones (a variable-width string, a described value).
+      binaryMessage('x', { messageAnnotations: { s: rhea.types.wrap_string('text') } }),
+      binaryMessage('x', { messageAnnotations: { d: rhea.types.wrap_described(1, 'x:d') } }),
     ];
     for (const message of others) {
       expect(encodeFast(message)).toBeUndefined();

@@ -4,7 +4,7 @@
 // gives them, so a peer cannot tell the two apart. `encodeFast` returns undefined for anything it does not
 // cover (delivery annotations, footers, sequence bodies, nested or rhea-typed values, binary message ids):
 // the caller then uses rhea's encoder.
-import type { AmqpMessage } from '../message';
+import type { AmqpHeader, AmqpMessage, AmqpProperties } from '../message';
 
 const MAX_UINT = 4294967295;
 const MIN_INT = -2147483648;
@@ -44,20 +44,6 @@ function writeBoolean(value: boolean): void {
 function writeUbyte(value: number): void {
   byte(0x50);
   byte(value);
-}
-
-/** An unsigned field (ubyte, uint) within range; anything else is left to rhea's encoder and its errors. */
-function unsigned(
-  value: number | undefined,
-  max: number,
-  write: (value: number) => void,
-): (() => boolean) | undefined {
-  if (value === undefined || value === null) return undefined;
-  return () => {
-    if (!Number.isInteger(value) || value < 0 || value > max) return false;
-    write(value);
-    return true;
-  };
 }
 
 function writeUint(value: number): void {
@@ -199,6 +185,9 @@ function writeValue(value: unknown): boolean {
         writeBinary(value);
         return true;
       }
+      if (typeof (value as Partial<TypedSource>).toRheaTyped === 'function') {
+        return writeTyped((value as TypedSource).toRheaTyped());
+      }
       return false;
     default:
       return false;
@@ -240,66 +229,182 @@ function writeMap(entries: Readonly<Record<string, unknown>>, symbolKeys: boolea
   return true;
 }
 
-/** A composite's fields as a list32, trailing absent fields left out; each writer returns false to give up. */
-function writeFields(fields: ReadonlyArray<(() => boolean) | undefined>): boolean {
-  let last = fields.length - 1;
-  while (last >= 0 && fields[last] === undefined) last--;
-  if (last < 0) {
+/**
+ * A value that carries its own AMQP type through rhea's `toRheaTyped()` hook (e.g. @dragoman/mqtt-amqp's
+ * `int` QoS): a type descriptor (typecode, width, category, writer) and the value, written as rhea's
+ * `Writer.write` would. Only fixed-width types without a descriptor are written here; false otherwise.
+ */
+interface TypedSource {
+  toRheaTyped(): unknown;
+}
+
+interface RheaTyped {
+  readonly type?: {
+    readonly typecode?: unknown;
+    readonly width?: unknown;
+    readonly category?: unknown;
+    readonly write?: unknown;
+  };
+  readonly value?: unknown;
+  readonly descriptor?: unknown;
+}
+
+/** rhea's category of fixed-width types. */
+const FIXED_WIDTH = 1;
+
+function writeTyped(typed: unknown): boolean {
+  if (typeof typed !== 'object' || typed === null) return false;
+  const { type, value, descriptor } = typed as RheaTyped;
+  if (type === undefined || descriptor !== undefined) return false;
+  const { typecode, width, category, write } = type;
+  if (typeof typecode !== 'number' || typeof width !== 'number' || category !== FIXED_WIDTH) return false;
+  if (width === 0) {
+    byte(typecode);
+    return true;
+  }
+  if (typeof write !== 'function') return false;
+  byte(typecode);
+  room(width);
+  (write as (buffer: Buffer, value: unknown, offset: number) => void)(scratch, value, at);
+  at += width;
+  return true;
+}
+
+// A composite section (header, properties) is a list of its fields with trailing absent fields left out.
+// Each field writer writes a null for an absent field and returns false for a value of the wrong type (the
+// caller then gives the whole message to rhea's encoder).
+
+function absent(value: unknown): boolean {
+  return value === undefined || value === null;
+}
+
+function flagField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (typeof value === 'boolean') writeBoolean(value);
+  else return false;
+  return true;
+}
+
+/** ubyte or uint within range; anything else is left to rhea's encoder and its errors. */
+function unsignedField(value: unknown, max: number): boolean {
+  if (absent(value)) writeNull();
+  else if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) return false;
+  else if (max === 255) writeUbyte(value);
+  else writeUint(value);
+  return true;
+}
+
+function stringField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (typeof value === 'string') writeString(value);
+  else return false;
+  return true;
+}
+
+function symbolField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (typeof value === 'string') writeSymbol(value);
+  else return false;
+  return true;
+}
+
+function binaryField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (value instanceof Uint8Array) writeBinary(value);
+  else return false;
+  return true;
+}
+
+function timestampField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (value instanceof Date) writeTimestamp(value.getTime());
+  else return false;
+  return true;
+}
+
+/** message-id / correlation-id: string or ulong here; binary (uuid) and typed ids go to rhea's encoder. */
+function messageIdField(value: unknown): boolean {
+  if (absent(value)) writeNull();
+  else if (typeof value === 'string') writeString(value);
+  else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) writeUlong(value);
+  else return false;
+  return true;
+}
+
+function writeHeader(header: AmqpHeader): boolean {
+  const count = !absent(header.deliveryCount)
+    ? 5
+    : !absent(header.firstAcquirer)
+      ? 4
+      : !absent(header.ttl)
+        ? 3
+        : !absent(header.priority)
+          ? 2
+          : !absent(header.durable)
+            ? 1
+            : 0;
+  if (count === 0) {
     byte(0x45);
     return true;
   }
   const sizeAt = open(0xd0);
-  for (let i = 0; i <= last; i++) {
-    const write = fields[i];
-    if (write === undefined) writeNull();
-    else if (!write()) return false;
-  }
-  close(sizeAt, last + 1);
+  if (!flagField(header.durable)) return false;
+  if (count > 1 && !unsignedField(header.priority, 255)) return false;
+  if (count > 2 && !unsignedField(header.ttl, MAX_UINT)) return false;
+  if (count > 3 && !flagField(header.firstAcquirer)) return false;
+  if (count > 4 && !unsignedField(header.deliveryCount, MAX_UINT)) return false;
+  close(sizeAt, count);
   return true;
 }
 
-function messageId(value: unknown): (() => boolean) | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return () => (writeString(value), true);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)
-    return () => (writeUlong(value), true);
-  return () => false; // binary (uuid) and typed ids: rhea's encoder
+function propertiesCount(p: AmqpProperties): number {
+  if (!absent(p.replyToGroupId)) return 13;
+  if (!absent(p.groupSequence)) return 12;
+  if (!absent(p.groupId)) return 11;
+  if (!absent(p.creationTime)) return 10;
+  if (!absent(p.absoluteExpiryTime)) return 9;
+  if (!absent(p.contentEncoding)) return 8;
+  if (!absent(p.contentType)) return 7;
+  if (!absent(p.correlationId)) return 6;
+  if (!absent(p.replyTo)) return 5;
+  if (!absent(p.subject)) return 4;
+  if (!absent(p.to)) return 3;
+  if (!absent(p.userId)) return 2;
+  if (!absent(p.messageId)) return 1;
+  return 0;
 }
 
-function flag(value: boolean | undefined): (() => boolean) | undefined {
-  if (value === undefined || value === null) return undefined;
-  return () => {
-    if (typeof value !== 'boolean') return false;
-    writeBoolean(value);
+function writeProperties(p: AmqpProperties): boolean {
+  const count = propertiesCount(p);
+  if (count === 0) {
+    byte(0x45);
     return true;
-  };
-}
-
-function text(value: string | undefined, write: (value: string) => void): (() => boolean) | undefined {
-  if (value === undefined || value === null) return undefined;
-  return () => {
-    if (typeof value !== 'string') return false;
-    write(value);
-    return true;
-  };
-}
-
-function optional<T>(value: T | undefined, write: (value: T) => void): (() => boolean) | undefined {
-  return value === undefined || value === null ? undefined : () => (write(value), true);
+  }
+  const sizeAt = open(0xd0);
+  const ok =
+    messageIdField(p.messageId) &&
+    (count < 2 || binaryField(p.userId)) &&
+    (count < 3 || stringField(p.to)) &&
+    (count < 4 || stringField(p.subject)) &&
+    (count < 5 || stringField(p.replyTo)) &&
+    (count < 6 || messageIdField(p.correlationId)) &&
+    (count < 7 || symbolField(p.contentType)) &&
+    (count < 8 || symbolField(p.contentEncoding)) &&
+    (count < 9 || timestampField(p.absoluteExpiryTime)) &&
+    (count < 10 || timestampField(p.creationTime)) &&
+    (count < 11 || stringField(p.groupId)) &&
+    (count < 12 || unsignedField(p.groupSequence, MAX_UINT)) &&
+    (count < 13 || stringField(p.replyToGroupId));
+  if (!ok) return false;
+  close(sizeAt, count);
+  return true;
 }
 
 function encodeSections(message: AmqpMessage): boolean {
   const header = message.header;
   if (header !== undefined) {
     described(0x70);
-    const ok = writeFields([
-      flag(header.durable),
-      unsigned(header.priority, 255, writeUbyte),
-      unsigned(header.ttl, MAX_UINT, writeUint),
-      flag(header.firstAcquirer),
-      unsigned(header.deliveryCount, MAX_UINT, writeUint),
-    ]);
-    if (!ok) return false;
+    if (!writeHeader(header)) return false;
   }
   if (message.messageAnnotations !== undefined) {
     described(0x72);
@@ -308,22 +413,7 @@ function encodeSections(message: AmqpMessage): boolean {
   const p = message.properties;
   if (p !== undefined) {
     described(0x73);
-    const ok = writeFields([
-      messageId(p.messageId),
-      optional(p.userId, writeBinary),
-      text(p.to, writeString),
-      text(p.subject, writeString),
-      text(p.replyTo, writeString),
-      messageId(p.correlationId),
-      text(p.contentType, writeSymbol),
-      text(p.contentEncoding, writeSymbol),
-      optional(p.absoluteExpiryTime, (d: Date) => writeTimestamp(d.getTime())),
-      optional(p.creationTime, (d: Date) => writeTimestamp(d.getTime())),
-      text(p.groupId, writeString),
-      unsigned(p.groupSequence, MAX_UINT, writeUint),
-      text(p.replyToGroupId, writeString),
-    ]);
-    if (!ok) return false;
+    if (!writeProperties(p)) return false;
   }
   if (message.applicationProperties !== undefined) {
     described(0x74);

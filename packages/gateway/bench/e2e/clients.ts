@@ -4,9 +4,16 @@
  * because mqtt.js and rhea would otherwise buffer without bound and measure the generator, not the target.
  */
 import { once } from 'node:events';
+import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
-import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
+import rhea, {
+  type Connection,
+  type ConnectionOptions,
+  type EventContext,
+  type Receiver,
+  type Sender,
+} from 'rhea';
 import { encodePayload } from './payload';
 
 /** Outstanding publishes per publisher (documented in docs/performance.md). */
@@ -138,16 +145,32 @@ export async function endMqtt(client: MqttClient): Promise<void> {
   await Promise.race([client.endAsync(true), delay(5_000)]);
 }
 
+/**
+ * rhea's socket factory (its `connect` option, missing from its types) with Nagle off: a pre-settled publisher
+ * gets nothing back to piggyback ACKs on, so with Nagle its small transfers could wait for the target's delayed
+ * ACK (up to 40 ms) and a fixed-rate run would measure the generator's socket, not the target.
+ */
+function connectWithoutNagle(
+  port: number,
+  host: string,
+  _options: unknown,
+  connected: () => void,
+): net.Socket {
+  return net.connect({ port, host, noDelay: true }, connected);
+}
+
 export async function connectAmqp(endpoint: Endpoint, id: string): Promise<Connection> {
   const container = rhea.create_container({ id });
-  const connection = container.connect({
+  const options: ConnectionOptions & { connect: typeof connectWithoutNagle } = {
     host: '127.0.0.1',
     port: endpoint.port,
     username: endpoint.username,
     password: endpoint.password,
     reconnect: false,
     idle_time_out: 0,
-  });
+    connect: connectWithoutNagle,
+  };
+  const connection = container.connect(options);
   const [context] = (await Promise.race([
     once(connection, 'connection_open'),
     once(connection, 'connection_error').then(([c]) => {

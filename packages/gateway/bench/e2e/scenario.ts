@@ -38,14 +38,16 @@ export interface Scenario {
   readonly rate: number | undefined;
 }
 
-/** The table, plus the fixed-rate latency row. */
+/** The table, MQTT→MQTT at QoS 0 too, and fixed-rate latency rows for both directions. */
 export const DEFAULT_SCENARIOS = [
   'mqtt-amqp-qos0-1p',
   'mqtt-amqp-qos1-10p',
   'amqp-mqtt-qos0-10p',
   'amqp-mqtt-qos1-1p',
+  'mqtt-mqtt-qos0-10p',
   'mqtt-mqtt-qos1-10p',
   'mqtt-amqp-qos0-1p@2000',
+  'amqp-mqtt-qos0-1p@2000',
 ] as const;
 
 const SCENARIO_NAME = /^(mqtt-amqp|amqp-mqtt|mqtt-mqtt)-qos([01])-(\d+)p(?:@(\d+))?$/;

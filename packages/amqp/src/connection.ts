@@ -13,6 +13,7 @@ import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/c
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
+import { receiveRawTransfers } from './internal/raw-transfers';
 import { rhea } from './internal/rhea';
 import type {
   RheaConnection,
@@ -283,6 +284,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   }
 
   #wire(conn: RheaConnection): void {
+    // Our Receivers decode messages themselves (internal/raw-transfers.ts).
+    receiveRawTransfers(conn);
     conn.on('connection_open', () => {
       if (conn === this.#rhea) this.#onOpen(conn);
     });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors';
+import { decodeFast } from './internal/message-decoder';
 import { encodeFast } from './internal/message-encoder';
 import { rhea } from './internal/rhea';
 
@@ -172,6 +173,15 @@ export function toRhea(message: AmqpMessage): RheaMessage {
  */
 export function encodeMessage(message: AmqpMessage): Buffer {
   return encodeFast(message) ?? rhea.message.encode(toRhea(message));
+}
+
+/**
+ * The message in a transfer's payload: read directly for the common shapes (internal/message-decoder.ts), the
+ * same as `fromRhea(rhea.message.decode(payload))` gives, and by rhea's decoder otherwise (which throws for
+ * malformed input).
+ */
+export function decodeMessage(payload: Buffer): AmqpMessage {
+  return decodeFast(payload) ?? fromRhea(rhea.message.decode(payload) as RheaMessage);
 }
 
 /** Converts a message decoded by rhea into an `AmqpMessage`. */

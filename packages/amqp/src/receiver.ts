@@ -19,8 +19,9 @@ import {
   REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
+import { RAW_STANDARD_FORMAT } from './internal/raw-transfers';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
-import { fromRhea, type RheaMessage } from './message';
+import { type AmqpMessage, decodeMessage, fromRhea, type RheaMessage } from './message';
 import { hasCapability, withCapability } from './sender';
 import {
   type AmqpErrorInit,
@@ -481,12 +482,15 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     // settled: mark it now, or the window (2048) closes for good.
     if (rheaDelivery.remote_settled) rheaDelivery.settled = true;
     const secondStep = this.#settleModes.receiver === 'second';
-    const delivery = new Delivery(
-      fromRhea(context.message as unknown as RheaMessage),
-      rheaDelivery,
-      this.#owner,
-      secondStep,
-    );
+    let message: AmqpMessage;
+    if (rheaDelivery.format === RAW_STANDARD_FORMAT) {
+      // A standard message whose payload rhea left to us (internal/raw-transfers.ts).
+      (rheaDelivery as { format: number }).format = 0;
+      message = decodeMessage(context.message as unknown as Buffer);
+    } else {
+      message = fromRhea(context.message as unknown as RheaMessage);
+    }
+    const delivery = new Delivery(message, rheaDelivery, this.#owner, secondStep);
     if (secondStep && !delivery.presettled) rheaDelivery[OURS] = delivery;
     if (this.#state !== 'open') {
       // Arrived while closing: nobody will take it; the peer learns nothing more from us.

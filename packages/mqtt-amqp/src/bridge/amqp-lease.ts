@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { AmqpConnection, ConnectOptions, SaslOptions } from '@dragoman/amqp';
 import { connect } from '@dragoman/amqp';
 import { LinkNames } from './link-names';
+import { SharedSender } from './shared-sender';
 import type { CredentialsMode } from './types';
 
 /** What a client asks of the AMQP side when it connects. */
@@ -24,8 +25,17 @@ export interface AmqpLease {
   readonly names: LinkNames;
   /** Aborted when the AMQP connection is lost (not when the lease is released). */
   readonly lost: AbortSignal;
+  /** The connection's link to the Subscription service, shared by every client on the connection. */
+  readonly requests: SharedSender;
   /** Gives the connection back: a per-client connection is closed, a pooled one stays for others. */
   release(): Promise<void>;
+}
+
+/** The links a connection's clients share. */
+export interface SharedLinkOptions {
+  /** The Subscription service's address. */
+  readonly subscriptionService: string;
+  readonly attachTimeoutMs: number;
 }
 
 /** Hands out AMQP connections to clients: pooled or one per client. */
@@ -40,6 +50,7 @@ interface PoolSlot {
   connecting: Promise<AmqpConnection> | undefined;
   connection: AmqpConnection | undefined;
   names: LinkNames;
+  requests: SharedSender | undefined;
   clients: number;
   lost: AbortController;
 }
@@ -56,6 +67,7 @@ export class ConnectionPool implements ConnectionProvider {
   constructor(
     private readonly options: ConnectOptions,
     size: number,
+    private readonly shared: SharedLinkOptions,
   ) {
     this.slots = Array.from({ length: size }, () => freshSlot());
   }
@@ -80,12 +92,16 @@ export class ConnectionPool implements ConnectionProvider {
       slot.clients--;
       throw error;
     }
+    const requests = slot.requests;
+    // The connection went away while we waited for it (the slot starts over): the client gets none.
+    if (slot.connection !== connection || requests === undefined) throw new Error('AMQP connection lost');
     const lost = slot.lost;
     let released = false;
     return {
       connection,
       names: slot.names,
       lost: lost.signal,
+      requests,
       release: async () => {
         if (released) return;
         released = true;
@@ -114,6 +130,7 @@ export class ConnectionPool implements ConnectionProvider {
           throw new Error('the connection pool is closed');
         }
         slot.connection = connection;
+        slot.requests = sharedRequests(connection, slot.names, this.shared);
         const onGone = (): void => {
           if (slot.connection !== connection) return;
           // Clients on it are ended; the slot starts over for the next client.
@@ -139,7 +156,28 @@ function freshSlot(): PoolSlot {
   const lost = new AbortController();
   // Every client on the connection listens to it (and removes its listener when it ends).
   setMaxListeners(0, lost.signal);
-  return { connecting: undefined, connection: undefined, names: new LinkNames(), clients: 0, lost };
+  return {
+    connecting: undefined,
+    connection: undefined,
+    names: new LinkNames(),
+    requests: undefined,
+    clients: 0,
+    lost,
+  };
+}
+
+function sharedRequests(
+  connection: AmqpConnection,
+  names: LinkNames,
+  shared: SharedLinkOptions,
+): SharedSender {
+  return new SharedSender({
+    connection,
+    names,
+    address: shared.subscriptionService,
+    purpose: 'subscriptions',
+    attachTimeoutMs: shared.attachTimeoutMs,
+  });
 }
 
 /**
@@ -154,6 +192,7 @@ export class PerClientConnections implements ConnectionProvider {
   constructor(
     private readonly options: ConnectOptions,
     private readonly credentials: CredentialsMode,
+    private readonly shared: SharedLinkOptions,
   ) {}
 
   get size(): number {
@@ -179,10 +218,12 @@ export class PerClientConnections implements ConnectionProvider {
     };
     connection.once('disconnected', onGone);
     connection.once('close', onGone);
+    const names = new LinkNames();
     return {
       connection,
-      names: new LinkNames(),
+      names,
       lost: lost.signal,
+      requests: sharedRequests(connection, names, this.shared),
       release: async () => {
         if (released) return;
         released = true;

@@ -76,7 +76,6 @@ export class ClientBridge {
   private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
   private lease: AmqpLease | undefined;
   private willLink: Sender | undefined;
-  private subscriptionLink: Sender | undefined;
   private pubrelLink: Promise<Sender> | undefined;
   private deliveries: ClientDeliveries | undefined;
   /** Attaches under way. */
@@ -337,21 +336,9 @@ export class ClientBridge {
       await this.expectAccepted('will', step('will', link.send(codec.will(scopedWill))));
     }
 
-    const ssName = lease.names.claimDerived(this.amqpId, 'subscriptions');
-    const ss = await step(
-      'attach subscription-service link',
-      this.opened(
-        ssName,
-        lease.connection.openSender({
-          name: ssName,
-          target: addresses.subscriptionService,
-          guarantee: 'at-least-once',
-          attachTimeoutMs: options.connectTimeoutMs,
-        }),
-      ),
-    );
-    this.subscriptionLink = ss;
-    this.endOnRemoteDetach(ss, 'subscription-service');
+    // The connection's subscription-service link, shared by its clients: the requests name the client.
+    const ss = lease.requests;
+    await step('attach subscription-service link', ss.get());
     // MQTT 5 carries its session expiry interval (x-opt-mqtt-session-expiry); 3.1.1 keeps the spec's meanings.
     const expiry = this.v5 ? this.grantedSessionExpiry() : undefined;
     this.sessionExpirySent = expiry;
@@ -401,8 +388,9 @@ export class ClientBridge {
   }
 
   /**
-   * A will or subscription-service link the peer detaches leaves the client without its will or its
-   * session requests: end the client (it reconnects and gets fresh links) rather than carry on half-served.
+   * A will link the peer detaches leaves the client without its will: end the client (it reconnects and gets
+   * fresh links) rather than carry on half-served. (The shared subscription-service link is attached again for
+   * the next request instead.)
    */
   private endOnRemoteDetach(link: Sender, what: string): void {
     link.on('close', (info) => {
@@ -504,14 +492,14 @@ export class ClientBridge {
    */
   private async sendSessionExpiryUpdate(): Promise<void> {
     const sent = this.sessionExpirySent;
-    const link = this.subscriptionLink;
-    if (sent === undefined || link === undefined || !link.isOpen) return;
+    const requests = this.lease?.requests;
+    if (sent === undefined || requests === undefined || this.lease?.lost.aborted !== false) return;
     const expiry = this.grantedSessionExpiry();
     if (expiry === sent) return;
     const message = encodeSessionExpiry(this.amqpId, this.env.addresses, expiry);
     await withDeadline(
       'session-expiry',
-      link.send(message),
+      requests.send(message),
       this.env.options.stepTimeoutMs,
       new AbortController().signal,
     ).catch(() => {});
@@ -602,8 +590,8 @@ export class ClientBridge {
       answer(() => BridgeReasonCode.NotAuthorized);
       return;
     }
-    const link = this.subscriptionLink;
-    if (link === undefined || this.bridgeState !== 'connected') {
+    const requests = this.lease?.requests;
+    if (requests === undefined || this.bridgeState !== 'connected') {
       refuse(undefined);
       return;
     }
@@ -616,7 +604,12 @@ export class ClientBridge {
       refuse(undefined);
       return;
     }
-    withDeadline('subscribe', link.send(message), this.env.options.stepTimeoutMs, this.lifetime.signal).then(
+    withDeadline(
+      'subscribe',
+      requests.send(message),
+      this.env.options.stepTimeoutMs,
+      this.lifetime.signal,
+    ).then(
       (result) => {
         if (result.state === 'accepted') answer((qos) => qos);
         else if (result.state === 'rejected') {
@@ -675,8 +668,8 @@ export class ClientBridge {
   private onUnsubscribe(request: InboundUnsubscribe): void {
     const failed = (): void =>
       request.done(request.unsubscriptions.map(() => BridgeReasonCode.UnspecifiedError));
-    const link = this.subscriptionLink;
-    if (link === undefined || this.bridgeState !== 'connected') {
+    const requests = this.lease?.requests;
+    if (requests === undefined || this.bridgeState !== 'connected') {
       failed();
       return;
     }
@@ -687,7 +680,7 @@ export class ClientBridge {
     const message = this.env.codec.unsubscribe(this.amqpId, request.messageId, filters);
     withDeadline(
       'unsubscribe',
-      link.send(message),
+      requests.send(message),
       this.env.options.stepTimeoutMs,
       this.lifetime.signal,
     ).then(

@@ -40,13 +40,18 @@ export class BridgeGateway {
       ...(options.dialect !== undefined ? { dialect: options.dialect } : {}),
     });
     const amqp = { ...this.options.amqp };
+    const shared = {
+      subscriptionService: this.addresses.subscriptionService,
+      attachTimeoutMs: this.options.connectTimeoutMs,
+    };
     this.connections =
       this.options.connectionMode === 'pooled'
         ? new ConnectionPool(
             { ...amqp, idleTimeoutMs: amqp.idleTimeoutMs ?? this.options.idleTimeoutMs },
             this.options.poolSize,
+            shared,
           )
-        : new PerClientConnections(amqp, this.options.credentials);
+        : new PerClientConnections(amqp, this.options.credentials, shared);
   }
 
   /**

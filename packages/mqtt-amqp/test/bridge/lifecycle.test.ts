@@ -63,16 +63,45 @@ describe('bridge gateway lifecycle', () => {
     },
   );
 
-  it('ends a client whose subscription-service link the peer detaches', async () => {
+  it('clients on one AMQP connection share its subscription-service link', async () => {
+    gw = await runGateway({ amqp: { url: peer.url }, poolSize: 1 });
+    const a = await gw.connect({ clientId: 'share-a', protocolVersion: 4 });
+    const b = await gw.connect({ clientId: 'share-b', protocolVersion: 5, clean: false });
+    await a.subscribeAsync('t/a', { qos: 1 });
+    await b.subscribeAsync('t/b', { qos: 1 });
+    const ssAttaches = peer
+      .ofKind('attach')
+      .filter((e) => e.role === 'sender' && e.address === '$mqtt.subscriptionservice');
+    expect(ssAttaches).toHaveLength(1);
+    // Each request names its client: the service keeps the sessions apart.
+    expect(peer.sessions.get('share-a')?.get('t/a')).toBe(1);
+    expect(peer.sessions.get('share-b')?.get('t/b')).toBe(1);
+    // A client that goes leaves the shared link attached for the other.
+    await a.endAsync();
+    await b.subscribeAsync('t/c', { qos: 0 });
+    expect(peer.sessions.get('share-b')?.get('t/c')).toBe(0);
+    expect(peer.ofKind('detach').filter((e) => e.name.endsWith('/subscriptions'))).toEqual([]);
+    b.end(true);
+  });
+
+  it('a subscription-service link the peer detaches is attached again for the next request', async () => {
     gw = await runGateway({ amqp: { url: peer.url } });
     const client = await gw.connect({ clientId: 'orphan', protocolVersion: 5 });
     await peer.waitFor((e) => e.kind === 'attach' && e.address === publishAddress('orphan'));
-    const disconnect = next<[{ reasonCode?: number }]>(client, 'disconnect');
-    peer
-      .receiverNamed('orphan/subscriptions')
-      ?.close({ condition: 'amqp:internal-error', description: 'gone' });
-    const [packet] = await disconnect;
-    expect(packet.reasonCode).toBe(0x80);
+    const shared = peer
+      .ofKind('attach')
+      .find((e) => e.role === 'sender' && e.address === '$mqtt.subscriptionservice');
+    peer.receiverNamed(shared?.name ?? '')?.close({ condition: 'amqp:internal-error', description: 'gone' });
+    await peer.waitFor((e) => e.kind === 'detach' && e.name === shared?.name);
+    const granted = await client.subscribeAsync('after/detach', { qos: 1 });
+    expect(granted.map((g) => g.qos)).toEqual([1]);
+    expect(peer.sessions.get('orphan')?.get('after/detach')).toBe(1);
+    const attaches = peer
+      .ofKind('attach')
+      .filter((e) => e.role === 'sender' && e.address === '$mqtt.subscriptionservice');
+    expect(attaches).toHaveLength(2);
+    expect(client.connected).toBe(true);
+    client.end(true);
   });
 
   it('a client gone while its links attach leaves no half-attached link behind', async () => {

@@ -269,10 +269,14 @@ export class Sender extends EventEmitter<SenderEvents> {
     return this.#state === 'closed';
   }
 
-  /** Credit available now: the peer's link credit minus sends already handed to the transport. */
+  /**
+   * Sends that would be written now: the peer's link credit minus sends already handed to the transport, and 0
+   * while the session's outgoing window is full (deliveries of every link of the session not yet settled on
+   * both sides: a send then waits in the queue whatever the link credit).
+   */
   get credit(): number {
     const link = this.#link;
-    if (link === undefined || this.#state !== 'open') return 0;
+    if (link === undefined || this.#state !== 'open' || link.session.outgoing.available() <= 0) return 0;
     return Math.max(0, link.credit - this.#unwrittenCount(link));
   }
 

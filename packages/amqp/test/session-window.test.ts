@@ -1,0 +1,64 @@
+// A sender's credit also counts the session's outgoing window: rhea frees a slot of it only once the oldest
+// delivery of the session is settled on both sides, so a peer that grants plenty of link credit but settles
+// nothing closes the window first. Tested against a rhea listener (a peer we did not write).
+import type { Server } from 'node:net';
+import * as rheaNamespace from 'rhea';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AmqpConnection, binaryMessage, connect } from '../src/index';
+import { rheaListen, until } from './helpers';
+
+type Rhea = typeof rheaNamespace;
+const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+
+/** rhea's default session buffer: deliveries of a session not yet settled on both sides. */
+const RHEA_SESSION_WINDOW = 2048;
+const LINK_CREDIT = RHEA_SESSION_WINDOW + 500;
+
+interface HeldDelivery {
+  accept(): void;
+}
+
+describe("sender credit and the session's outgoing window", () => {
+  let server: Server | undefined;
+  let client: AmqpConnection | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    client = undefined;
+    server = undefined;
+  });
+
+  it('is 0 while the window is full, whatever the link credit; sends made then wait, none is lost', async () => {
+    const container = rhea.create_container({ id: 'rhea-unsettling-peer' });
+    const held: HeldDelivery[] = [];
+    container.on('receiver_open', (context) => {
+      context.receiver?.set_credit_window(0);
+      context.receiver?.add_credit(LINK_CREDIT);
+    });
+    container.on('message', (context) => held.push(context.delivery as unknown as HeldDelivery));
+    const listening = await rheaListen(container);
+    server = listening.server;
+    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    const sender = await client.openSender({ target: 'never-settles' });
+    await until(() => sender.credit > 0);
+
+    let written = 0;
+    while (sender.credit > 0) {
+      expect(sender.trySend(binaryMessage(`m${written}`))).toBe(true);
+      written += 1;
+    }
+    expect(written).toBe(RHEA_SESSION_WINDOW);
+    // Link credit is left, but a send now would only queue: credit says so, and trySend refuses.
+    expect(sender.trySend(binaryMessage('refused'))).toBe(false);
+    const waiting = sender.send(binaryMessage('waits'));
+    expect(sender.queued).toBe(1);
+
+    await until(() => held.length === RHEA_SESSION_WINDOW);
+    // The oldest settled frees one slot: the waiting send goes.
+    held[0]?.accept();
+    await until(() => held.length === RHEA_SESSION_WINDOW + 1);
+    expect(sender.queued).toBe(0);
+    held[RHEA_SESSION_WINDOW]?.accept();
+    await expect(waiting).resolves.toEqual({ state: 'accepted' });
+  });
+});

@@ -16,7 +16,7 @@ import { metric, scrapeMetrics } from '../support/metrics';
 import { SlowSubscriber } from './slow-subscriber';
 
 /** The gateway defaults this benchmark runs with (packages/gateway/README.md). */
-const DEFAULTS = { maxOfflineMessages: 1_000, maxInflight: 32, receiveMaximum: 64 } as const;
+const DEFAULTS = { maxOfflineMessages: 1_000, maxInflight: 128, receiveMaximum: 64 } as const;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

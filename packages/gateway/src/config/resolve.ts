@@ -44,7 +44,7 @@ export const DEFAULTS = {
   maxConnectionsPerTenant: 0,
   certIdentity: 'cn',
   maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
-  maxInflight: 32,
+  maxInflight: 128,
   receiveMaximum: 64,
   receiveMaximumExceeded: 'disconnect',
   maxOfflineMessages: 1_000,

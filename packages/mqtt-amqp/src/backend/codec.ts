@@ -13,6 +13,7 @@ import type {
   Dialect,
   DialectName,
   MqttMessage,
+  PublishInput,
   SessionSubscription,
 } from '../types';
 
@@ -32,6 +33,8 @@ export function createCodec(
   dialect: DialectName | Dialect,
   now: () => number,
 ): BackendCodec {
+  // Built once: these run for every message.
+  const mapping = { dialect, now };
   return {
     decodeControl: (message) => decodeControl(message, addresses),
     encodeSubscriptions: (subscriptions) => encodeSubscriptions(subscriptions),
@@ -42,8 +45,17 @@ export function createCodec(
         settled,
         ...(linkAddress !== undefined ? { linkAddress } : {}),
       }),
-    encodeDelivery: (message, messageId, dup) =>
-      encodePublish({ ...message, dup, ...(messageId !== undefined ? { messageId } : {}) }, { dialect, now })
-        .message,
+    encodeDelivery: (message, messageId, dup) => {
+      const input: PublishInput = {
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        dup,
+      };
+      if (message.properties !== undefined) input.properties = message.properties;
+      if (messageId !== undefined) input.messageId = messageId;
+      return encodePublish(input, mapping).message;
+    },
   };
 }

@@ -12,6 +12,7 @@ import type {
   Dialect,
   DialectName,
   EncodedPublish,
+  PublishInput,
   SessionSubscription,
 } from '../types';
 
@@ -73,19 +74,19 @@ export function createBridgeCodec(options: {
       ),
     unsubscribe: (clientId, messageId, filters) =>
       encodeUnsubscribe({ messageId, unsubscriptions: [...filters] }, clientId, addresses),
-    publish: (publish, topic) =>
-      encodePublish(
-        {
-          topic: topic ?? publish.topic,
-          payload: publish.payload,
-          qos: publish.qos,
-          retain: publish.retain,
-          dup: publish.dup,
-          ...(publish.messageId !== undefined ? { messageId: publish.messageId } : {}),
-          ...(publish.properties !== undefined ? { properties: publish.properties } : {}),
-        },
-        mapping,
-      ),
+    publish: (publish, topic) => {
+      // Runs for every PUBLISH: fields assigned one by one rather than spread.
+      const input: PublishInput = {
+        topic: topic ?? publish.topic,
+        payload: publish.payload,
+        qos: publish.qos,
+        retain: publish.retain,
+        dup: publish.dup,
+      };
+      if (publish.messageId !== undefined) input.messageId = publish.messageId;
+      if (publish.properties !== undefined) input.properties = publish.properties;
+      return encodePublish(input, mapping);
+    },
     decodePublish: (message, presettled, linkAddress) =>
       decodePublish(message, { ...mapping, settled: presettled, linkAddress }),
     pubrel: (messageId) => encodePubrel(messageId),

@@ -96,7 +96,7 @@ export function encodeProperties(
  * then holds the first value (and a reserved name is left out).
  */
 function encodeUserProperties(user: UserProperties, dialect: Dialect, out: EncodedProperties): void {
-  const reserved = new Set(dialect.reservedApplicationProperties);
+  const reserved = reservedNames(dialect);
   let needsList = false;
   const pairs: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(user)) {
@@ -120,9 +120,22 @@ export interface DecodePropertiesOptions {
   now: number;
 }
 
+const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** The dialect's reserved application-property names as a set, built once per dialect. */
+const reservedSets = new WeakMap<Dialect, ReadonlySet<string>>();
+function reservedNames(dialect: Dialect): ReadonlySet<string> {
+  let names = reservedSets.get(dialect);
+  if (names === undefined) {
+    names = new Set(dialect.reservedApplicationProperties);
+    reservedSets.set(dialect, names);
+  }
+  return names;
+}
+
 export function decodeProperties(message: AmqpMessage, options: DecodePropertiesOptions): DecodedProperties {
-  const annotations = message.messageAnnotations ?? {};
-  const amqp = message.properties ?? {};
+  const annotations = message.messageAnnotations ?? NO_FIELDS;
+  const amqp: AmqpProperties = message.properties ?? NO_FIELDS;
   const out: MessageProperties = {};
   let expired = false;
 
@@ -161,7 +174,7 @@ export function decodeProperties(message: AmqpMessage, options: DecodeProperties
     else if (list.length > 1) out.subscriptionIdentifier = list;
   }
 
-  return { properties: Object.keys(out).length === 0 ? undefined : out, expired };
+  return { properties: hasKeys(out) ? out : undefined, expired };
 }
 
 /** Milliseconds the message has left: `absolute-expiry-time` first, else `ttl` (counted from arrival). */
@@ -184,19 +197,27 @@ function correlationBytes(value: unknown): Buffer | undefined {
 
 function decodeUserProperties(message: AmqpMessage, dialect: Dialect): UserProperties | undefined {
   const list = message.messageAnnotations?.[ANNOTATIONS.userProperties];
+  const applicationProperties = message.applicationProperties;
+  if (!Array.isArray(list) && applicationProperties === undefined) return undefined;
   const out: UserProperties = {};
   if (Array.isArray(list)) {
     for (const pair of list) {
       if (!Array.isArray(pair) || typeof pair[0] !== 'string') continue;
       addUserProperty(out, pair[0], stringOf(pair[1]));
     }
-  } else {
-    const reserved = new Set(dialect.reservedApplicationProperties);
-    for (const [name, value] of Object.entries(message.applicationProperties ?? {})) {
+  } else if (applicationProperties !== undefined) {
+    const reserved = reservedNames(dialect);
+    for (const [name, value] of Object.entries(applicationProperties)) {
       if (!reserved.has(name)) addUserProperty(out, name, stringOf(value));
     }
   }
-  return Object.keys(out).length === 0 ? undefined : out;
+  return hasKeys(out) ? out : undefined;
+}
+
+/** Whether the object has an own enumerable key (without building the list of keys). */
+function hasKeys(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }
 
 function addUserProperty(out: UserProperties, name: string, value: string): void {

@@ -18,33 +18,48 @@ import { decodeProperties, encodeProperties } from './properties';
  */
 export function encodePublish(input: PublishInput, options: MappingOptions = {}): EncodedPublish {
   const dialect = resolveDialect(options.dialect);
-  const now = (options.now ?? Date.now)();
   const address = dialect.topicToAddress(input.topic);
   const flags: FlagFields = { durable: input.qos > 0, messageAnnotations: {}, applicationProperties: {} };
   dialect.writeFlags({ qos: input.qos, retain: input.retain, dup: input.dup ?? false }, flags);
-  const extra = encodeProperties(input.properties, { dialect, now, expiry: 'amqp' });
-
   const header: { -readonly [K in keyof AmqpHeader]: AmqpHeader[K] } = { durable: flags.durable ?? false };
   if (flags.deliveryCount !== undefined) header.deliveryCount = flags.deliveryCount;
-  if (extra.ttl !== undefined) header.ttl = extra.ttl;
+  const message: { -readonly [K in keyof AmqpMessage]: AmqpMessage[K] } = { header };
 
-  const message: { -readonly [K in keyof AmqpMessage]: AmqpMessage[K] } = {
-    header,
-    properties: {
-      ...(input.messageId !== undefined ? { messageId: input.messageId } : {}),
-      to: address,
-      ...extra.properties,
-    },
-    body: { type: 'data', data: input.payload },
+  if (input.properties === undefined) {
+    // No MQTT 5 properties (every MQTT 3.1.1 message): only the dialect's flags, in objects of their own.
+    message.properties =
+      input.messageId !== undefined ? { messageId: input.messageId, to: address } : { to: address };
+    message.body = { type: 'data', data: input.payload };
+    if (hasKeys(flags.messageAnnotations)) message.messageAnnotations = flags.messageAnnotations;
+    if (hasKeys(flags.applicationProperties)) {
+      message.applicationProperties = flags.applicationProperties as Record<string, ApplicationPropertyValue>;
+    }
+    return { message, address, presettled: dialect.presettled(input.qos) };
+  }
+
+  const now = (options.now ?? Date.now)();
+  const extra = encodeProperties(input.properties, { dialect, now, expiry: 'amqp' });
+  if (extra.ttl !== undefined) header.ttl = extra.ttl;
+  message.properties = {
+    ...(input.messageId !== undefined ? { messageId: input.messageId } : {}),
+    to: address,
+    ...extra.properties,
   };
+  message.body = { type: 'data', data: input.payload };
   const annotations = { ...flags.messageAnnotations, ...extra.messageAnnotations };
-  if (Object.keys(annotations).length > 0) message.messageAnnotations = annotations;
+  if (hasKeys(annotations)) message.messageAnnotations = annotations;
   const applicationProperties = { ...extra.applicationProperties, ...flags.applicationProperties };
-  if (Object.keys(applicationProperties).length > 0) {
+  if (hasKeys(applicationProperties)) {
     // Typed numbers (e.g. Artemis' int QoS) are encoded by rhea like any other application-property value.
     message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
   }
   return { message, address, presettled: dialect.presettled(input.qos) };
+}
+
+/** Whether the object has an own enumerable key (without building the list of keys). */
+function hasKeys(object: Readonly<Record<string, unknown>>): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }
 
 /**

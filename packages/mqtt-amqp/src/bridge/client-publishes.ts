@@ -156,14 +156,16 @@ export class ClientPublishes {
     try {
       while (this.head < this.queue.length && !this.host.signal.aborted) {
         const publish = this.queue[this.head] as InboundPublish;
-        const ready = await this.prepare(publish);
+        // Most PUBLISHes are ready at once (no hook, link attached with credit): no promise, no await.
+        let encoded = this.prepare(publish);
+        if (encoded instanceof Promise) encoded = await encoded;
         this.queue[this.head] = undefined as unknown as InboundPublish;
         this.head++;
         if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue.splice(0, this.head);
           this.head = 0;
         }
-        if (ready !== undefined) this.send(publish, ready.encoded, ready.kind);
+        if (encoded !== undefined) this.send(publish, encoded, kindOf(publish));
       }
     } finally {
       this.running = false;
@@ -179,10 +181,11 @@ export class ClientPublishes {
     }
   }
 
-  /** Maps the message and waits until its link can take it; undefined when it was answered already. */
-  private async prepare(
-    publish: InboundPublish,
-  ): Promise<{ encoded: EncodedPublish; kind: TopicLinkKind } | undefined> {
+  /**
+   * Maps the message and, when its link can take it now, returns it; otherwise a promise of it once the
+   * authorization hook has allowed it and its link can take it. Undefined when it was answered already.
+   */
+  private prepare(publish: InboundPublish): EncodedPublish | undefined | Promise<EncodedPublish | undefined> {
     const limit = this.host.topicLimit(publish.topic);
     if (limit !== undefined) {
       this.deny(publish, 0x90, `topic beyond the ${limit} limit`);
@@ -199,17 +202,35 @@ export class ClientPublishes {
       return undefined;
     }
     const decision = this.host.authorize?.(publish);
-    if (decision !== undefined) {
-      // The socket is not read while the hook decides, so what waits here stays one socket read's worth.
-      this.pause();
-      const result = await decision;
-      if (this.host.signal.aborted) return undefined;
-      if (!result.allowed) {
-        this.deny(publish, result.reasonCode, 'not authorized');
-        return undefined;
-      }
+    if (decision !== undefined) return this.authorized(publish, encoded, decision);
+    const link = this.host.links.peek(encoded.address, kindOf(publish));
+    if (link !== undefined && link.sender.credit > 0) return encoded;
+    return this.linkReady(publish, encoded);
+  }
+
+  /** The hook's decision, then the link (see `prepare`). */
+  private async authorized(
+    publish: InboundPublish,
+    encoded: EncodedPublish,
+    decision: Promise<AuthorizationResult>,
+  ): Promise<EncodedPublish | undefined> {
+    // The socket is not read while the hook decides, so what waits here stays one socket read's worth.
+    this.pause();
+    const result = await decision;
+    if (this.host.signal.aborted) return undefined;
+    if (!result.allowed) {
+      this.deny(publish, result.reasonCode, 'not authorized');
+      return undefined;
     }
-    const kind: TopicLinkKind = publish.qos === 2 ? 'qos2' : 'qos01';
+    return this.linkReady(publish, encoded);
+  }
+
+  /** Waits until the message's link is attached and has credit (see `prepare`). */
+  private async linkReady(
+    publish: InboundPublish,
+    encoded: EncodedPublish,
+  ): Promise<EncodedPublish | undefined> {
+    const kind = kindOf(publish);
     for (;;) {
       let link = this.host.links.peek(encoded.address, kind);
       if (link === undefined) {
@@ -222,11 +243,11 @@ export class ClientPublishes {
           return undefined;
         }
       }
-      if (link.sender.credit > 0) return { encoded, kind };
+      if (link.sender.credit > 0) return encoded;
       this.pause();
       try {
         await link.sender.whenSendable({ signal: this.host.signal });
-        return { encoded, kind };
+        return encoded;
       } catch {
         if (this.host.signal.aborted) return undefined;
         // The link closed while we waited: attach it again.
@@ -246,16 +267,47 @@ export class ClientPublishes {
       this.sendExactlyOnce(publish, encoded);
       return;
     }
+    if (this.trySend(publish, encoded, kind)) return;
     this.host.links
       .use(encoded.address, kind, (link) => link.sender.send(encoded.message))
       .then(
         (result) => this.onOutcome(publish, result),
         (error: unknown) => this.onSendError(publish, error),
       )
-      .finally(() => {
-        this.unconfirmedCount--;
-        this.notifyIfIdle();
+      .finally(() => this.confirmed());
+  }
+
+  /**
+   * The promise-free path of `send` (one callback per PUBLISH): the link is attached, has credit and
+   * nothing queued. False when it is not so; nothing was sent then.
+   */
+  private trySend(publish: InboundPublish, encoded: EncodedPublish, kind: TopicLinkKind): boolean {
+    const links = this.host.links;
+    const held = links.hold(encoded.address, kind);
+    if (held === undefined) return false;
+    let sent: boolean;
+    try {
+      sent = held.link.sender.trySend(encoded.message, (error, result) => {
+        links.release(held);
+        if (error !== undefined) this.onSendError(publish, error);
+        else this.onOutcome(publish, result as SendResult);
+        this.confirmed();
       });
+    } catch (error) {
+      // Not encodable: as the promise path would report it.
+      links.release(held);
+      this.onSendError(publish, error);
+      this.confirmed();
+      return true;
+    }
+    if (!sent) links.release(held);
+    return sent;
+  }
+
+  /** A PUBLISH handed to a link has its outcome (or failed). */
+  private confirmed(): void {
+    this.unconfirmedCount--;
+    this.notifyIfIdle();
   }
 
   /** Chooses how the exchange is released (in read order, so the bounds hold) and runs it. */
@@ -462,6 +514,11 @@ export class ClientPublishes {
     if (publish.qos === 1) publish.ack({ reasonCode, properties: { reasonString: reason } });
     else publish.received({ reasonCode, properties: { reasonString: reason } });
   }
+}
+
+/** The topic link a PUBLISH goes on: QoS 2 on the exactly-once link, QoS 0 and 1 on the at-least-once link. */
+function kindOf(publish: InboundPublish): TopicLinkKind {
+  return publish.qos === 2 ? 'qos2' : 'qos01';
 }
 
 /** PUBACK / PUBREC failure reason codes (MQTT 5.0, 3.4.2.1). */

@@ -13,6 +13,11 @@ export interface TopicLink {
   readonly name: string;
 }
 
+/** A link held open by `hold` until `release`. */
+export interface HeldLink {
+  readonly link: TopicLink;
+}
+
 interface Slot {
   /** Settles with the link once attached. */
   readonly ready: Promise<TopicLink>;
@@ -66,6 +71,25 @@ export class PublishLinks {
     const result = slot.link !== undefined ? send(slot.link) : slot.ready.then(send);
     result.then(done, done);
     return result;
+  }
+
+  /**
+   * The promise-free form of `use` for a link attached now: holds the open link for (address, kind) as `use`
+   * does until `release` is called with it; undefined (nothing held) when it is not attached or closed.
+   */
+  hold(address: string, kind: TopicLinkKind): HeldLink | undefined {
+    const slot = this.cache.get(`${kind}:${address}`);
+    const link = slot?.link;
+    if (slot === undefined || link === undefined || link.sender.isClosed) return undefined;
+    slot.pending++;
+    return slot as HeldLink;
+  }
+
+  /** Ends a `hold`. */
+  release(held: HeldLink): void {
+    const slot = held as Slot;
+    slot.pending--;
+    if (slot.evicted && slot.pending === 0) this.finish(slot);
   }
 
   /** The attached, open link for (address, kind), if there is one now (marks it recently used). */

@@ -23,7 +23,7 @@ import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
 import { encodeSessionExpiry, withSessionExpiry } from '../mapping/session';
 import type { Addresses } from '../types';
 import type { AmqpLease, ConnectionProvider } from './amqp-lease';
-import { ClientDeliveries } from './client-deliveries';
+import { ClientDeliveries, type ClientDeliveriesHost } from './client-deliveries';
 import { ClientPublishes } from './client-publishes';
 import type { ClientRegistry } from './client-registry';
 import type { BridgeCodec } from './codec';
@@ -78,20 +78,24 @@ export class ClientBridge {
   private willLink: Sender | undefined;
   private pubrelLink: Promise<Sender> | undefined;
   private deliveries: ClientDeliveries | undefined;
-  /** Attaches under way. */
-  private readonly attaching = new Set<Promise<OpenLink>>();
+  /** Attaches under way (created on demand and dropped once empty: an idle client holds none). */
+  private attaching: Set<Promise<OpenLink>> | undefined;
   /** Every link opened, so teardown finds them all (with the name to give back). */
   private readonly openLinks = new Map<OpenLink, string>();
   /** The error the will link is detached with once the bridge ends (undefined: clean). */
   private willDetachError: AmqpErrorInit | undefined = DETACH_FORCED;
-  private readonly publishLinks: PublishLinks;
-  private readonly publishes: ClientPublishes;
+  /** The client → network path, built at the client's first PUBLISH (`publishPath`). */
+  private publishLinks: PublishLinks | undefined;
+  private publishes: ClientPublishes | undefined;
   private readonly aliases: OutboundTopicAliases;
   private readonly v5: boolean;
   /** Set by `drain()`: the client's socket stays paused, whatever the publish path would resume. */
   private draining = false;
-  /** The AMQP-side filters the client's session holds (or has asked for and awaits the answer to). */
-  private readonly subscribed = new Set<string>();
+  /**
+   * The AMQP-side filters the client's session holds (or has asked for and awaits the answer to); created at
+   * the first one.
+   */
+  private subscribed: Set<string> | undefined;
   /** MQTT 5: the session expiry interval the Subscription service has (AMQP_LIST / AMQP_CLOSE). */
   private sessionExpirySent: number | undefined;
 
@@ -118,7 +122,14 @@ export class ClientBridge {
     this.aliases = new OutboundTopicAliases(
       this.v5 && env.options.outboundTopicAliases ? endpoint.connectProperties.topicAliasMaximum : undefined,
     );
-    this.publishLinks = new PublishLinks({
+  }
+
+  /** The client's publish path: topic links and the PUBLISH queue, built when the client first publishes. */
+  private publishPath(): ClientPublishes {
+    if (this.publishes !== undefined) return this.publishes;
+    const env = this.env;
+    const endpoint = this.endpoint;
+    const links = new PublishLinks({
       max: env.options.maxPublishLinksPerClient,
       open: (address, kind) => this.openTopicLink(address, kind),
       close: (link) => {
@@ -126,7 +137,7 @@ export class ClientBridge {
       },
     });
     this.publishes = new ClientPublishes({
-      links: this.publishLinks,
+      links,
       encode: (publish) => {
         if (publish.topic.startsWith('$mqtt')) throw new ReservedTopicError(publish.topic);
         const encoded = env.codec.publish(publish, this.scope.topic(publish.topic));
@@ -150,6 +161,8 @@ export class ClientBridge {
       signal: this.lifetime.signal,
       publishReleased: (packetId) => this.sendPubrel(packetId, env.codec.publishReleased(packetId)),
     });
+    this.publishLinks = links;
+    return this.publishes;
   }
 
   get state(): BridgeState {
@@ -167,12 +180,12 @@ export class ClientBridge {
       state: this.bridgeState,
       heldDeliveries: this.deliveries?.heldDeliveries ?? 0,
       outstandingCredit: this.deliveries?.outstandingCredit ?? 0,
-      publishLinks: this.publishLinks.size,
-      queuedPublishes: this.publishes.queued,
-      unconfirmedPublishes: this.publishes.unconfirmed,
-      paused: this.publishes.paused,
-      qos2InProgress: this.publishes.qos2InProgress,
-      qos2ReleasedAtPubrec: this.publishes.releasedAtPubrec,
+      publishLinks: this.publishLinks?.size ?? 0,
+      queuedPublishes: this.publishes?.queued ?? 0,
+      unconfirmedPublishes: this.publishes?.unconfirmed ?? 0,
+      paused: this.publishes?.paused ?? false,
+      qos2InProgress: this.publishes?.qos2InProgress ?? { held: 0, explicit: 0 },
+      qos2ReleasedAtPubrec: this.publishes?.releasedAtPubrec ?? 0,
     };
   }
 
@@ -200,12 +213,12 @@ export class ClientBridge {
     // A CONNECT still being bridged is refused (server unavailable): the gateway takes no new clients.
     if (this.endpoint.state === 'connecting') this.serverDisconnect(BridgeReasonCode.ServerUnavailable);
     else if (this.endpoint.state === 'connected') this.endpoint.pause();
-    return this.publishes.whenIdle(signal);
+    return this.publishes?.whenIdle(signal) ?? Promise.resolve();
   }
 
   /** Every PUBLISH taken from the client has been answered (see `drain`). */
   get drained(): boolean {
-    return this.publishes.idle;
+    return this.publishes?.idle ?? true;
   }
 
   /** Ends the client from the server side (gateway shutting down, AMQP connection lost, …). */
@@ -380,7 +393,7 @@ export class ClientBridge {
       }
       delivery.accept();
       await this.expectAccepted('list', listed);
-      for (const filter of subscriptions.keys()) this.subscribed.add(filter);
+      if (subscriptions.size > 0) this.subscribed = new Set(subscriptions.keys());
       return subscriptions.size > 0;
     } finally {
       void this.closeLink(control);
@@ -434,10 +447,7 @@ export class ClientBridge {
     const endpoint = this.endpoint;
     const codec = this.env.codec;
     const address = this.env.addresses.publish(this.amqpId);
-    this.deliveries = new ClientDeliveries(receiver, {
-      get window() {
-        return endpoint.window;
-      },
+    const host: Omit<ClientDeliveriesHost, 'window'> = {
       publish: (message, options) => endpoint.publish(message, options),
       writeBlocked: () => !endpoint.canPublish,
       decode: (delivery: Delivery) => {
@@ -460,7 +470,8 @@ export class ClientBridge {
         }),
       v5: this.v5,
       aliases: this.aliases,
-    });
+    };
+    this.deliveries = new ClientDeliveries(receiver, withLiveWindow(host, endpoint));
     receiver.on('close', (info) => {
       if (this.lifetime.signal.aborted) return;
       const why = info.error ? `: ${info.error.message}` : '';
@@ -519,7 +530,7 @@ export class ClientBridge {
 
   private onPublish(publish: InboundPublish): void {
     if (this.bridgeState !== 'connected') return;
-    this.publishes.push(publish);
+    this.publishPath().push(publish);
   }
 
   private onSubscribe(request: InboundSubscribe): void {
@@ -572,18 +583,20 @@ export class ClientBridge {
     request.subscriptions.forEach((s, i) => {
       if (verdicts[i] !== undefined) return;
       const filter = scopedOf(s);
-      if (this.subscribed.has(filter)) return;
-      if (this.subscribed.size >= this.env.options.maxSubscriptionsPerClient) {
+      const subscribed = this.subscribed ?? new Set<string>();
+      this.subscribed = subscribed;
+      if (subscribed.has(filter)) return;
+      if (subscribed.size >= this.env.options.maxSubscriptionsPerClient) {
         verdicts[i] = BridgeReasonCode.QuotaExceeded;
         this.reportLimit('subscriptions-per-client');
         return;
       }
-      this.subscribed.add(filter);
+      subscribed.add(filter);
       reserved.push(filter);
     });
     denied = verdicts;
     const unreserve = (): void => {
-      for (const filter of reserved) this.subscribed.delete(filter);
+      for (const filter of reserved) this.subscribed?.delete(filter);
     };
     const allowed = request.subscriptions.filter((_, i) => denied[i] === undefined);
     if (allowed.length === 0) {
@@ -686,7 +699,7 @@ export class ClientBridge {
     ).then(
       (result) => {
         if (result.state === 'accepted') {
-          for (const filter of filters) this.subscribed.delete(filter);
+          for (const filter of filters) this.subscribed?.delete(filter);
           request.done();
         } else failed();
       },
@@ -786,9 +799,12 @@ export class ClientBridge {
         throw error;
       },
     );
-    this.attaching.add(attached);
+    const pending = this.attaching ?? new Set();
+    this.attaching = pending;
+    pending.add(attached);
     const done = (): void => {
-      this.attaching.delete(attached);
+      pending.delete(attached);
+      if (pending.size === 0 && this.attaching === pending) this.attaching = undefined;
     };
     attached.then(done, done);
     return attached;
@@ -831,9 +847,9 @@ export class ClientBridge {
     this.deliveries?.stop();
     // Links still attaching finish first (bounded by their attach time-out), so that every name is given
     // back before a newcomer with this client id attaches its own.
-    await Promise.allSettled([...this.attaching]);
+    await Promise.allSettled([...(this.attaching ?? [])]);
     await this.sendSessionExpiryUpdate();
-    this.publishLinks.closeAll();
+    this.publishLinks?.closeAll();
     const will = this.willLink;
     if (will !== undefined) {
       if (this.willDetachError === undefined && this.env.options.sendWillClear && will.isOpen) {
@@ -855,6 +871,21 @@ export class ClientBridge {
     this.releasedGate.resolve();
     this.env.onClosed(this);
   }
+}
+
+/**
+ * `host` with a `window` read from the endpoint at each use. Defined on the object rather than written as a
+ * getter in its literal: V8 keeps an object literal with an accessor in dictionary mode, several times the
+ * size of a plain one, and there is one per client.
+ */
+function withLiveWindow(
+  host: Omit<ClientDeliveriesHost, 'window'>,
+  endpoint: MqttEndpoint,
+): ClientDeliveriesHost {
+  return Object.defineProperty(host, 'window', {
+    get: () => endpoint.window,
+    enumerable: true,
+  }) as ClientDeliveriesHost;
 }
 
 /** Levels of a topic, counted only up to `max + 1` (enough to know it is over). */

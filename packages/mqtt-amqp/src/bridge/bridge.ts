@@ -471,7 +471,7 @@ export class ClientBridge {
       v5: this.v5,
       aliases: this.aliases,
     };
-    this.deliveries = new ClientDeliveries(receiver, withLiveWindow(host, endpoint));
+    this.deliveries = new ClientDeliveries(receiver, new LiveWindowHost(endpoint, host));
     receiver.on('close', (info) => {
       if (this.lifetime.signal.aborted) return;
       const why = info.error ? `: ${info.error.message}` : '';
@@ -874,18 +874,35 @@ export class ClientBridge {
 }
 
 /**
- * `host` with a `window` read from the endpoint at each use. Defined on the object rather than written as a
- * getter in its literal: V8 keeps an object literal with an accessor in dictionary mode, several times the
- * size of a plain one, and there is one per client.
+ * The deliveries' host with a `window` read from the endpoint at each use. A class, because an accessor of its
+ * own (a getter in an object literal, or one defined on each object) puts every such object in dictionary mode,
+ * several times the size of a plain one, and there is one per client.
  */
-function withLiveWindow(
-  host: Omit<ClientDeliveriesHost, 'window'>,
-  endpoint: MqttEndpoint,
-): ClientDeliveriesHost {
-  return Object.defineProperty(host, 'window', {
-    get: () => endpoint.window,
-    enumerable: true,
-  }) as ClientDeliveriesHost;
+class LiveWindowHost implements ClientDeliveriesHost {
+  readonly publish: ClientDeliveriesHost['publish'];
+  readonly writeBlocked: ClientDeliveriesHost['writeBlocked'];
+  readonly decode: ClientDeliveriesHost['decode'];
+  readonly pubrel: ClientDeliveriesHost['pubrel'];
+  readonly resendPubrel: ClientDeliveriesHost['resendPubrel'];
+  readonly v5: boolean;
+  readonly aliases: OutboundTopicAliases;
+
+  constructor(
+    private readonly endpoint: MqttEndpoint,
+    hooks: Omit<ClientDeliveriesHost, 'window'>,
+  ) {
+    this.publish = hooks.publish;
+    this.writeBlocked = hooks.writeBlocked;
+    this.decode = hooks.decode;
+    this.pubrel = hooks.pubrel;
+    this.resendPubrel = hooks.resendPubrel;
+    this.v5 = hooks.v5;
+    this.aliases = hooks.aliases;
+  }
+
+  get window(): number {
+    return this.endpoint.window;
+  }
 }
 
 /** Levels of a topic, counted only up to `max + 1` (enough to know it is over). */

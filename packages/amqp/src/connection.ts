@@ -22,6 +22,7 @@ import type {
   RheaReceiver,
   RheaSender,
 } from './internal/rhea-types';
+import { freeSessionSlotsOutOfOrder } from './internal/session-window';
 import { coalesceWrites, watchSocketClose } from './internal/socket';
 import { Receiver } from './receiver';
 import { Backoff, type ResolvedReconnectOptions, resolveReconnectOptions } from './reconnect';
@@ -286,6 +287,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   #wire(conn: RheaConnection): void {
     // Our Receivers decode messages themselves (internal/raw-transfers.ts).
     receiveRawTransfers(conn);
+    // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
+    freeSessionSlotsOutOfOrder(conn);
     conn.on('connection_open', () => {
       if (conn === this.#rhea) this.#onOpen(conn);
     });

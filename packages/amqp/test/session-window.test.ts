@@ -1,10 +1,12 @@
-// A sender's credit also counts the session's outgoing window: rhea frees a slot of it only once the oldest
-// delivery of the session is settled on both sides, so a peer that grants plenty of link credit but settles
-// nothing closes the window first. Tested against a rhea listener (a peer we did not write).
+// A sender's credit also counts the session's outgoing window (deliveries not yet settled on both sides), so a
+// peer that grants plenty of link credit but settles nothing closes the window first: against a rhea listener
+// (a peer we did not write). Between two of our ends any delivery settled frees its slot, not only the oldest
+// (internal/session-window.ts).
 import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, connect } from '../src/index';
+import { type AmqpConnection, binaryMessage, connect, type Delivery, payloadOf } from '../src/index';
+import { type Loopback, loopback } from './fixtures';
 import { rheaListen, until } from './helpers';
 
 type Rhea = typeof rheaNamespace;
@@ -28,7 +30,7 @@ describe("sender credit and the session's outgoing window", () => {
     server = undefined;
   });
 
-  it('is 0 while the window is full, whatever the link credit; sends made then wait, none is lost', async () => {
+  it('is 0 while the window is full, whatever the link credit; a send then waits, none is lost', async () => {
     const container = rhea.create_container({ id: 'rhea-unsettling-peer' });
     const held: HeldDelivery[] = [];
     container.on('receiver_open', (context) => {
@@ -54,11 +56,43 @@ describe("sender credit and the session's outgoing window", () => {
     expect(sender.queued).toBe(1);
 
     await until(() => held.length === RHEA_SESSION_WINDOW);
-    // The oldest settled frees one slot: the waiting send goes.
+    // rhea frees its own ring (the peer's incoming side) in order only: the oldest settled frees a slot.
     held[0]?.accept();
     await until(() => held.length === RHEA_SESSION_WINDOW + 1);
     expect(sender.queued).toBe(0);
     held[RHEA_SESSION_WINDOW]?.accept();
     await expect(waiting).resolves.toEqual({ state: 'accepted' });
+  });
+
+  let ends: Loopback | undefined;
+  afterEach(async () => {
+    await ends?.close();
+    ends = undefined;
+  });
+
+  it('between our ends, one delivery left unsettled does not close the window: any settled one frees its slot', async () => {
+    ends = await loopback();
+    const incoming = ends.nextIncomingLink();
+    const sender = await ends.client.openSender({ target: 'one-stuck' });
+    const receiver = (await incoming).acceptReceiver({ creditWindow: 0 });
+    const taken: Delivery[] = [];
+    receiver.on('delivery', (delivery) => taken.push(delivery));
+    receiver.addCredit(LINK_CREDIT);
+    await until(() => sender.credit > 0);
+    let written = 0;
+    while (sender.credit > 0) {
+      expect(sender.trySend(binaryMessage(`m${written}`))).toBe(true);
+      written += 1;
+    }
+    expect(written).toBe(RHEA_SESSION_WINDOW);
+    const waiting = sender.send(binaryMessage('waits'));
+    await until(() => taken.length === RHEA_SESSION_WINDOW);
+    // The oldest stays unsettled for good; every other one is accepted.
+    for (const delivery of taken.slice(1)) delivery.accept();
+    await until(() => taken.length === RHEA_SESSION_WINDOW + 1);
+    expect(payloadOf((taken.at(-1) as Delivery).message).toString()).toBe('waits');
+    taken.at(-1)?.accept();
+    await expect(waiting).resolves.toEqual({ state: 'accepted' });
+    expect(sender.credit).toBeGreaterThan(0);
   });
 });

@@ -32,6 +32,7 @@ import { BridgeStepError, ReservedTopicError } from './errors';
 import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
 import { BridgeReasonCode, isSubackFailureCode, subscribeRefusalCode } from './reason-codes';
+import { StepSignals } from './step-signals';
 import { OutboundTopicAliases } from './topic-aliases';
 import type { BridgeLimit, BridgeState, BridgeStats } from './types';
 
@@ -72,7 +73,8 @@ export class ClientBridge {
   /** Why the client's tenant could not be derived (the CONNECT is refused). */
   private readonly tenantError: string | undefined;
   private bridgeState: BridgeState = 'connecting';
-  private readonly lifetime = new AbortController();
+  /** Signals of the steps under way, aborted when the bridge ends. */
+  private readonly steps = new StepSignals();
   private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
   private lease: AmqpLease | undefined;
   private willLink: Sender | undefined;
@@ -158,7 +160,8 @@ export class ClientBridge {
         if (!this.draining) endpoint.resume();
       },
       fail: (reason) => this.serverDisconnect(BridgeReasonCode.UnspecifiedError, reason),
-      signal: this.lifetime.signal,
+      // The publish path lives as long as the bridge: its signal is only aborted at the end.
+      signal: this.steps.open().signal,
       publishReleased: (packetId) => this.sendPubrel(packetId, env.codec.publishReleased(packetId)),
     });
     this.publishLinks = links;
@@ -262,7 +265,7 @@ export class ClientBridge {
     }
     let sessionPresent: boolean;
     try {
-      sessionPresent = await this.connectAmqp();
+      sessionPresent = await this.steps.run((signal) => this.connectAmqp(signal));
     } catch (error) {
       if (endpoint.state === 'connecting') {
         endpoint.reject(
@@ -277,7 +280,7 @@ export class ClientBridge {
       void this.teardown();
       return;
     }
-    if (endpoint.state !== 'connecting' || this.lifetime.signal.aborted) return;
+    if (endpoint.state !== 'connecting' || this.steps.ended) return;
     const properties = this.connackProperties();
     this.bridgeState = 'connected';
     endpoint.accept({ sessionPresent, ...(properties !== undefined ? { properties } : {}) });
@@ -285,7 +288,7 @@ export class ClientBridge {
     try {
       await this.attachPublishReceiver();
     } catch (error) {
-      if (!this.lifetime.signal.aborted) {
+      if (!this.steps.ended) {
         this.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address: ${describe(error)}`);
       }
     }
@@ -295,11 +298,10 @@ export class ClientBridge {
   // Connect
   // -------------------------------------------------------------------------------------------
 
-  private async connectAmqp(): Promise<boolean> {
+  private async connectAmqp(signal: AbortSignal): Promise<boolean> {
     const endpoint = this.endpoint;
     const { options, addresses, codec } = this.env;
     const deadline = Date.now() + options.connectTimeoutMs;
-    const signal = this.lifetime.signal;
     const step = <T>(name: string, promise: Promise<T>): Promise<T> =>
       withDeadline(name, promise, Math.max(1, deadline - Date.now()), signal);
 
@@ -315,7 +317,7 @@ export class ClientBridge {
     // A lease that arrives after the bridge ended (client gone meanwhile) goes straight back.
     acquiring.then(
       (late) => {
-        if (signal.aborted) void late.release();
+        if (this.steps.ended) void late.release();
       },
       () => {},
     );
@@ -407,7 +409,7 @@ export class ClientBridge {
    */
   private endOnRemoteDetach(link: Sender, what: string): void {
     link.on('close', (info) => {
-      if (!info.remote || this.lifetime.signal.aborted) return;
+      if (!info.remote || this.steps.ended) return;
       const why = info.error ? `: ${info.error.message}` : '';
       this.serverDisconnect(
         BridgeReasonCode.UnspecifiedError,
@@ -429,20 +431,18 @@ export class ClientBridge {
   private async attachPublishReceiver(): Promise<void> {
     const lease = this.lease as AmqpLease;
     const name = lease.names.claimDerived(this.amqpId, 'publish');
-    const receiver = await withDeadline(
-      'attach publish link',
-      this.opened(
+    const attaching = this.opened(
+      name,
+      lease.connection.openReceiver({
         name,
-        lease.connection.openReceiver({
-          name,
-          source: this.env.addresses.publish(this.amqpId),
-          settleModes: { sender: 'mixed', receiver: 'first' },
-          creditWindow: 0,
-          attachTimeoutMs: this.env.options.connectTimeoutMs,
-        }),
-      ),
-      this.env.options.connectTimeoutMs,
-      this.lifetime.signal,
+        source: this.env.addresses.publish(this.amqpId),
+        settleModes: { sender: 'mixed', receiver: 'first' },
+        creditWindow: 0,
+        attachTimeoutMs: this.env.options.connectTimeoutMs,
+      }),
+    );
+    const receiver = await this.steps.run((signal) =>
+      withDeadline('attach publish link', attaching, this.env.options.connectTimeoutMs, signal),
     );
     const endpoint = this.endpoint;
     const codec = this.env.codec;
@@ -473,7 +473,7 @@ export class ClientBridge {
     };
     this.deliveries = new ClientDeliveries(receiver, new LiveWindowHost(endpoint, host));
     receiver.on('close', (info) => {
-      if (this.lifetime.signal.aborted) return;
+      if (this.steps.ended) return;
       const why = info.error ? `: ${info.error.message}` : '';
       this.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address detached${why}`);
     });
@@ -558,7 +558,7 @@ export class ClientBridge {
         return isSubackFailureCode(result.reasonCode) ? result.reasonCode : BridgeReasonCode.NotAuthorized;
       }),
     ).then((denied) => {
-      if (!this.lifetime.signal.aborted) this.subscribeAllowed(request, denied);
+      if (!this.steps.ended) this.subscribeAllowed(request, denied);
     });
   }
 
@@ -617,22 +617,21 @@ export class ClientBridge {
       refuse(undefined);
       return;
     }
-    withDeadline(
-      'subscribe',
-      requests.send(message),
-      this.env.options.stepTimeoutMs,
-      this.lifetime.signal,
-    ).then(
-      (result) => {
-        if (result.state === 'accepted') answer((qos) => qos);
-        else if (result.state === 'rejected') {
-          refuse(result.error?.condition, result.error?.info?.[REASON_CODE_INFO_KEY]);
-        } else refuse(undefined);
-      },
-      () => {
-        if (!this.lifetime.signal.aborted) refuse(undefined);
-      },
-    );
+    this.steps
+      .run((signal) =>
+        withDeadline('subscribe', requests.send(message), this.env.options.stepTimeoutMs, signal),
+      )
+      .then(
+        (result) => {
+          if (result.state === 'accepted') answer((qos) => qos);
+          else if (result.state === 'rejected') {
+            refuse(result.error?.condition, result.error?.info?.[REASON_CODE_INFO_KEY]);
+          } else refuse(undefined);
+        },
+        () => {
+          if (!this.steps.ended) refuse(undefined);
+        },
+      );
   }
 
   /**
@@ -691,22 +690,21 @@ export class ClientBridge {
         ? request.unsubscriptions
         : request.filters.map((f) => this.scope.filter(f.filter, f.group));
     const message = this.env.codec.unsubscribe(this.amqpId, request.messageId, filters);
-    withDeadline(
-      'unsubscribe',
-      requests.send(message),
-      this.env.options.stepTimeoutMs,
-      this.lifetime.signal,
-    ).then(
-      (result) => {
-        if (result.state === 'accepted') {
-          for (const filter of filters) this.subscribed?.delete(filter);
-          request.done();
-        } else failed();
-      },
-      () => {
-        if (!this.lifetime.signal.aborted) failed();
-      },
-    );
+    this.steps
+      .run((signal) =>
+        withDeadline('unsubscribe', requests.send(message), this.env.options.stepTimeoutMs, signal),
+      )
+      .then(
+        (result) => {
+          if (result.state === 'accepted') {
+            for (const filter of filters) this.subscribed?.delete(filter);
+            request.done();
+          } else failed();
+        },
+        () => {
+          if (!this.steps.ended) failed();
+        },
+      );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -715,7 +713,7 @@ export class ClientBridge {
 
   private async openTopicLink(address: string, kind: TopicLinkKind): Promise<TopicLink> {
     const lease = this.lease;
-    if (lease === undefined || this.lifetime.signal.aborted) {
+    if (lease === undefined || this.steps.ended) {
       throw new BridgeStepError(`attach ${address}`, 'aborted');
     }
     const name = lease.names.claimDerived(this.amqpId, kind === 'qos2' ? 'topic-qos2' : 'topic');
@@ -740,7 +738,7 @@ export class ClientBridge {
    */
   private onUnknownPubrel(release: UnknownPubrel): void {
     const complete = (): void => {
-      if (!this.lifetime.signal.aborted) release.complete();
+      if (!this.steps.ended) release.complete();
     };
     this.sendPubrel(release.messageId, this.env.codec.publishReleased(release.messageId)).then(
       complete,
@@ -843,7 +841,7 @@ export class ClientBridge {
   private async teardown(): Promise<void> {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
     this.bridgeState = 'closing';
-    this.lifetime.abort(new Error('bridge closed'));
+    this.steps.end(new Error('bridge closed'));
     this.deliveries?.stop();
     // Links still attaching finish first (bounded by their attach time-out), so that every name is given
     // back before a newcomer with this client id attaches its own.

@@ -7,8 +7,10 @@ export interface TakeOverable {
 interface Entry<B> {
   readonly bridge: B;
   /** Settles when this bridge and every bridge it displaced have released their AMQP links. */
-  readonly gone: Promise<void>;
+  readonly gone: Promise<unknown>;
 }
+
+function ignore(): void {}
 
 /**
  * Which bridge currently owns each client id. MQTT allows one connection per client id: a second CONNECT
@@ -36,13 +38,17 @@ export class ClientRegistry<B extends TakeOverable> {
    */
   async claim(clientId: string, bridge: B, released: Promise<void>): Promise<void> {
     const previous = this.entries.get(clientId);
-    const predecessorsGone = previous?.gone ?? Promise.resolve();
-    const gone = Promise.all([predecessorsGone, released]).then(
-      () => undefined,
-      () => undefined,
-    );
-    this.entries.set(clientId, { bridge, gone });
-    previous?.bridge.takeOver();
+    if (previous === undefined) {
+      // The common case holds no promise of its own: a successor absorbs a rejection of `released` itself.
+      this.entries.set(clientId, { bridge, gone: released });
+      return;
+    }
+    const predecessorsGone = previous.gone.then(ignore, ignore);
+    this.entries.set(clientId, {
+      bridge,
+      gone: Promise.all([predecessorsGone, released]).then(ignore, ignore),
+    });
+    previous.bridge.takeOver();
     await predecessorsGone;
   }
 

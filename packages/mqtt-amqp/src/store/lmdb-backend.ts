@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import type {
   BacklogMeta,
   BacklogTable,
@@ -9,6 +9,7 @@ import type {
   Table,
   WillRecord,
 } from './backend';
+import { lmdb } from './lmdb-module';
 import { LmdbQos2Store, openQos2Db, type Qos2Store } from './qos2-store';
 
 // Backlog keys are [clientId, seq]: LMDB orders array keys element by element, so one client's entries are
@@ -128,7 +129,7 @@ export class LmdbBackend implements StoreBackend {
   #tail: Promise<void> | undefined;
 
   constructor(path: string) {
-    this.#root = open({ path, maxDbs: 8 });
+    this.#root = lmdb().open({ path, maxDbs: 8 });
     this.sessions = new LmdbTable(
       this.#root.openDB<SessionRecord, string>({ name: 'sessions' }),
       (r) => r.clientId,

@@ -6,7 +6,8 @@
  * PUBLISH with DUP after the restart does not get it routed twice.
  */
 import { createHash } from 'node:crypto';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { lmdb } from './lmdb-module';
 
 /** One remembered publication: who, under which packet id, and a digest of what (topic, payload, flags). */
 export interface Qos2Entry {
@@ -126,6 +127,6 @@ export function openQos2Db(root: RootDatabase): Database<EntryValue, string> {
  * entries in the stores' environment, committed together with the routing.
  */
 export function openLmdbQos2Store(options: { path: string }): Qos2Store {
-  const root = open({ path: options.path, maxDbs: 2 });
+  const root = lmdb().open({ path: options.path, maxDbs: 2 });
   return new LmdbQos2Store(openQos2Db(root), () => root.close());
 }

@@ -42,6 +42,9 @@ const DETACH_FORCED: AmqpErrorInit = {
   description: 'MQTT client went away without DISCONNECT',
 };
 
+/** Topic aliasing off (3.1.1, or a client that accepts none): it holds no state, so every such client shares it. */
+const NO_ALIASES = new OutboundTopicAliases(undefined);
+
 /** MQTT 5 DISCONNECT reason 0x04: "disconnect with will message". */
 const DISCONNECT_WITH_WILL = 0x04;
 
@@ -121,9 +124,10 @@ export class ClientBridge {
       resolve = r;
     });
     this.releasedGate = { promise, resolve };
-    this.aliases = new OutboundTopicAliases(
-      this.v5 && env.options.outboundTopicAliases ? endpoint.connectProperties.topicAliasMaximum : undefined,
-    );
+    const aliasMaximum =
+      this.v5 && env.options.outboundTopicAliases ? endpoint.connectProperties.topicAliasMaximum : undefined;
+    this.aliases =
+      aliasMaximum === undefined || aliasMaximum < 1 ? NO_ALIASES : new OutboundTopicAliases(aliasMaximum);
   }
 
   /** The client's publish path: topic links and the PUBLISH queue, built when the client first publishes. */

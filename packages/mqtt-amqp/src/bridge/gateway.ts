@@ -2,7 +2,7 @@ import type { MqttEndpoint, MqttServer } from '@dragoman/mqtt';
 import { createAddresses } from '../addresses';
 import type { Addresses } from '../types';
 import { ConnectionPool, type ConnectionProvider, PerClientConnections } from './amqp-lease';
-import { ClientBridge } from './bridge';
+import { type BridgeEnvironment, ClientBridge } from './bridge';
 import { ClientRegistry } from './client-registry';
 import { type BridgeCodec, createBridgeCodec } from './codec';
 import { GatewayClosedError } from './errors';
@@ -28,6 +28,8 @@ export class BridgeGateway {
   private readonly codec: BridgeCodec;
   private readonly connections: ConnectionProvider;
   private readonly registry = new ClientRegistry<ClientBridge>();
+  /** What every bridge shares (one object for all, not one per client). */
+  private readonly environment: BridgeEnvironment;
   private readonly bridges = new Set<ClientBridge>();
   private closed = false;
   private highWater = 0;
@@ -52,6 +54,17 @@ export class BridgeGateway {
             shared,
           )
         : new PerClientConnections(amqp, this.options.credentials, shared);
+    this.environment = {
+      options: this.options,
+      codec: this.codec,
+      addresses: this.addresses,
+      registry: this.registry,
+      connections: this.connections,
+      onClosed: (done) => {
+        this.highWater = Math.max(this.highWater, done.heldHighWater);
+        this.bridges.delete(done);
+      },
+    };
   }
 
   /**
@@ -64,17 +77,7 @@ export class BridgeGateway {
       if (endpoint.state === 'connecting') endpoint.reject(BridgeReasonCode.ServerUnavailable);
       throw new GatewayClosedError();
     }
-    const bridge = new ClientBridge(endpoint, {
-      options: this.options,
-      codec: this.codec,
-      addresses: this.addresses,
-      registry: this.registry,
-      connections: this.connections,
-      onClosed: (done) => {
-        this.highWater = Math.max(this.highWater, done.heldHighWater);
-        this.bridges.delete(done);
-      },
-    });
+    const bridge = new ClientBridge(endpoint, this.environment);
     this.bridges.add(bridge);
     void bridge.start();
     return bridge;

@@ -13,6 +13,9 @@ import type {
   InboundSubscribe,
   InboundUnsubscribe,
   MqttEndpoint,
+  OutboundMessage,
+  PublishOptions,
+  PublishOutcome,
   RequestedSubscription,
   UnknownPubrel,
 } from '@dragoman/mqtt';
@@ -21,7 +24,7 @@ import { isValidTenant, type TenantResolver, TenantScope } from '../authz/tenant
 import type { AuthorizeAction, ClientIdentity } from '../authz/types';
 import { PUBLISHER_ID_KEY, REASON_CODE_INFO_KEY } from '../backend/backend';
 import { encodeSessionExpiry, withSessionExpiry } from '../mapping/session';
-import type { Addresses } from '../types';
+import type { Addresses, DecodedPublish } from '../types';
 import type { AmqpLease, ConnectionProvider } from './amqp-lease';
 import { ClientDeliveries, type ClientDeliveriesHost } from './client-deliveries';
 import { ClientPublishes } from './client-publishes';
@@ -448,34 +451,17 @@ export class ClientBridge {
     const receiver = await this.steps.run((signal) =>
       withDeadline('attach publish link', attaching, this.env.options.connectTimeoutMs, signal),
     );
-    const endpoint = this.endpoint;
-    const codec = this.env.codec;
-    const address = this.env.addresses.publish(this.amqpId);
-    const host: Omit<ClientDeliveriesHost, 'window'> = {
-      publish: (message, options) => endpoint.publish(message, options),
-      writeBlocked: () => !endpoint.canPublish,
-      decode: (delivery: Delivery) => {
-        const decoded = codec.decodePublish(delivery.message, delivery.presettled, address);
-        const topic = this.scope.unscope(decoded.topic);
-        if (topic === undefined) throw new Error(`topic '${decoded.topic}' is outside the client's tenant`);
-        return topic === decoded.topic ? decoded : { ...decoded, topic };
-      },
-      pubrel: (messageId) => this.sendPubrel(messageId),
-      // Only the packet id goes on the wire: the topic (tenant scope removed) is for pendingPublishes().
-      resendPubrel: (packetId, topic) =>
-        endpoint.resend({
-          messageId: packetId,
-          state: 'pubrel',
-          message: {
-            topic: (topic === undefined ? undefined : this.scope.unscope(topic)) ?? '',
-            payload: '',
-            qos: 2,
-          },
-        }),
-      v5: this.v5,
-      aliases: this.aliases,
-    };
-    this.deliveries = new ClientDeliveries(receiver, new LiveWindowHost(endpoint, host));
+    this.deliveries = new ClientDeliveries(
+      receiver,
+      new DeliveriesHost(this.endpoint, {
+        codec: this.env.codec,
+        scope: this.scope,
+        address: this.env.addresses.publish(this.amqpId),
+        sendPubrel: (messageId) => this.sendPubrel(messageId),
+        v5: this.v5,
+        aliases: this.aliases,
+      }),
+    );
     receiver.on('close', (info) => {
       if (this.steps.ended) return;
       const why = info.error ? `: ${info.error.message}` : '';
@@ -875,35 +861,69 @@ export class ClientBridge {
   }
 }
 
+/** What the publish receiver's host needs of the bridge. */
+interface DeliveriesHostParts {
+  readonly codec: BridgeCodec;
+  readonly scope: TenantScope;
+  /** The client's publish address (the link the deliveries arrive on). */
+  readonly address: string;
+  readonly sendPubrel: (messageId: MessageId) => Promise<void>;
+  readonly v5: boolean;
+  readonly aliases: OutboundTopicAliases;
+}
+
 /**
- * The deliveries' host with a `window` read from the endpoint at each use. A class, because an accessor of its
- * own (a getter in an object literal, or one defined on each object) puts every such object in dictionary mode,
- * several times the size of a plain one, and there is one per client.
+ * The publish receiver's view of the client. A class with its methods and the `window` getter on the
+ * prototype: one per client, and an object literal with a getter (or an accessor defined on each object)
+ * would be a dictionary-mode object with a closure per hook.
  */
-class LiveWindowHost implements ClientDeliveriesHost {
-  readonly publish: ClientDeliveriesHost['publish'];
-  readonly writeBlocked: ClientDeliveriesHost['writeBlocked'];
-  readonly decode: ClientDeliveriesHost['decode'];
-  readonly pubrel: ClientDeliveriesHost['pubrel'];
-  readonly resendPubrel: ClientDeliveriesHost['resendPubrel'];
+class DeliveriesHost implements ClientDeliveriesHost {
   readonly v5: boolean;
   readonly aliases: OutboundTopicAliases;
 
   constructor(
     private readonly endpoint: MqttEndpoint,
-    hooks: Omit<ClientDeliveriesHost, 'window'>,
+    private readonly parts: DeliveriesHostParts,
   ) {
-    this.publish = hooks.publish;
-    this.writeBlocked = hooks.writeBlocked;
-    this.decode = hooks.decode;
-    this.pubrel = hooks.pubrel;
-    this.resendPubrel = hooks.resendPubrel;
-    this.v5 = hooks.v5;
-    this.aliases = hooks.aliases;
+    this.v5 = parts.v5;
+    this.aliases = parts.aliases;
   }
 
   get window(): number {
     return this.endpoint.window;
+  }
+
+  publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined> {
+    return this.endpoint.publish(message, options);
+  }
+
+  writeBlocked(): boolean {
+    return !this.endpoint.canPublish;
+  }
+
+  decode(delivery: Delivery): DecodedPublish {
+    const { codec, scope, address } = this.parts;
+    const decoded = codec.decodePublish(delivery.message, delivery.presettled, address);
+    const topic = scope.unscope(decoded.topic);
+    if (topic === undefined) throw new Error(`topic '${decoded.topic}' is outside the client's tenant`);
+    return topic === decoded.topic ? decoded : { ...decoded, topic };
+  }
+
+  pubrel(messageId: MessageId): Promise<void> {
+    return this.parts.sendPubrel(messageId);
+  }
+
+  /** Only the packet id goes on the wire: the topic (tenant scope removed) is for pendingPublishes(). */
+  resendPubrel(packetId: number, topic: string | undefined): Promise<PublishOutcome> {
+    return this.endpoint.resend({
+      messageId: packetId,
+      state: 'pubrel',
+      message: {
+        topic: (topic === undefined ? undefined : this.parts.scope.unscope(topic)) ?? '',
+        payload: '',
+        qos: 2,
+      },
+    });
   }
 }
 

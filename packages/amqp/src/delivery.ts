@@ -1,6 +1,7 @@
 import type { AmqpError } from './errors';
 import { DeliveryStateError } from './errors';
 import { toRheaError } from './internal/convert';
+import { rhea } from './internal/rhea';
 import type { RheaDelivery } from './internal/rhea-types';
 import type { AmqpMessage } from './message';
 import type { AmqpErrorInit, ModifyFlags } from './types';
@@ -17,6 +18,19 @@ export interface DeliveryOwner {
 }
 
 type DeliveryState = 'unsettled' | 'awaiting-settlement' | 'settled';
+
+/**
+ * The accepted outcome as rhea writes it in a disposition, built once: rhea's `delivery.accept()` builds a new
+ * one for every delivery, and rhea only reads it (to write it, and to batch consecutive dispositions).
+ */
+const ACCEPTED_STATE: unknown = (rhea.message as unknown as { accepted(): { described(): unknown } })
+  .accepted()
+  .described();
+
+interface RheaDeliveryUpdate {
+  /** `settled` undefined: as the link's receiver settle mode says (what rhea's accept() passes). */
+  update(settled: boolean | undefined, state: unknown): void;
+}
 
 /**
  * A message received on a Receiver, with its settlement. Settle it exactly once with `accept()`,
@@ -71,7 +85,7 @@ export class Delivery {
   accept(): boolean {
     if (!this.#begin()) return false;
     this.#owner.beforeOutcome(true);
-    this.#rhea.accept();
+    (this.#rhea as unknown as RheaDeliveryUpdate).update(undefined, ACCEPTED_STATE);
     this.#afterOutcome();
     return true;
   }

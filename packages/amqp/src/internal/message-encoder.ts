@@ -357,44 +357,102 @@ function writeHeader(header: AmqpHeader): boolean {
   return true;
 }
 
-function propertiesCount(p: AmqpProperties): number {
-  if (!absent(p.replyToGroupId)) return 13;
-  if (!absent(p.groupSequence)) return 12;
-  if (!absent(p.groupId)) return 11;
-  if (!absent(p.creationTime)) return 10;
-  if (!absent(p.absoluteExpiryTime)) return 9;
-  if (!absent(p.contentEncoding)) return 8;
-  if (!absent(p.contentType)) return 7;
-  if (!absent(p.correlationId)) return 6;
-  if (!absent(p.replyTo)) return 5;
-  if (!absent(p.subject)) return 4;
-  if (!absent(p.to)) return 3;
-  if (!absent(p.userId)) return 2;
-  if (!absent(p.messageId)) return 1;
-  return 0;
+/** The properties fields in wire order (AMQP 1.0, 3.2.4). */
+const PROPERTY_FIELDS = [
+  'messageId',
+  'userId',
+  'to',
+  'subject',
+  'replyTo',
+  'correlationId',
+  'contentType',
+  'contentEncoding',
+  'absoluteExpiryTime',
+  'creationTime',
+  'groupId',
+  'groupSequence',
+  'replyToGroupId',
+] as const;
+
+/** The field's position in the list, -1 for a name that is no properties field. */
+function propertyIndex(name: string): number {
+  switch (name) {
+    case 'messageId':
+      return 0;
+    case 'userId':
+      return 1;
+    case 'to':
+      return 2;
+    case 'subject':
+      return 3;
+    case 'replyTo':
+      return 4;
+    case 'correlationId':
+      return 5;
+    case 'contentType':
+      return 6;
+    case 'contentEncoding':
+      return 7;
+    case 'absoluteExpiryTime':
+      return 8;
+    case 'creationTime':
+      return 9;
+    case 'groupId':
+      return 10;
+    case 'groupSequence':
+      return 11;
+    case 'replyToGroupId':
+      return 12;
+    default:
+      return -1;
+  }
+}
+
+/** The properties' values by position, filled for one message and emptied after it. */
+const propertyValues: unknown[] = PROPERTY_FIELDS.map(() => undefined);
+
+function propertyField(index: number, value: unknown): boolean {
+  switch (index) {
+    case 0:
+    case 5:
+      return messageIdField(value);
+    case 1:
+      return binaryField(value);
+    case 6:
+    case 7:
+      return symbolField(value);
+    case 8:
+    case 9:
+      return timestampField(value);
+    case 11:
+      return unsignedField(value, MAX_UINT);
+    default:
+      return stringField(value);
+  }
 }
 
 function writeProperties(p: AmqpProperties): boolean {
-  const count = propertiesCount(p);
+  // The names present are few (the bridge's messages carry one or two of thirteen): walk those, rather than
+  // looking each of the thirteen up (most lookups would miss, on objects of several shapes).
+  let count = 0;
+  for (const name in p) {
+    const index = propertyIndex(name);
+    if (index < 0) continue;
+    const value = (p as Record<string, unknown>)[name];
+    if (absent(value)) continue;
+    propertyValues[index] = value;
+    if (index >= count) count = index + 1;
+  }
   if (count === 0) {
     byte(0x45);
     return true;
   }
   const sizeAt = open(0xd0);
-  const ok =
-    messageIdField(p.messageId) &&
-    (count < 2 || binaryField(p.userId)) &&
-    (count < 3 || stringField(p.to)) &&
-    (count < 4 || stringField(p.subject)) &&
-    (count < 5 || stringField(p.replyTo)) &&
-    (count < 6 || messageIdField(p.correlationId)) &&
-    (count < 7 || symbolField(p.contentType)) &&
-    (count < 8 || symbolField(p.contentEncoding)) &&
-    (count < 9 || timestampField(p.absoluteExpiryTime)) &&
-    (count < 10 || timestampField(p.creationTime)) &&
-    (count < 11 || stringField(p.groupId)) &&
-    (count < 12 || unsignedField(p.groupSequence, MAX_UINT)) &&
-    (count < 13 || stringField(p.replyToGroupId));
+  let ok = true;
+  for (let i = 0; i < count; i++) {
+    if (ok) ok = propertyField(i, propertyValues[i]);
+    propertyValues[i] = undefined;
+  }
   if (!ok) return false;
   close(sizeAt, count);
   return true;
@@ -441,12 +499,7 @@ function encodeSections(message: AmqpMessage): boolean {
 /** Whether the fields are all of the types this encoder writes (it checks them before writing anything). */
 function simpleShape(message: AmqpMessage): boolean {
   if (message.deliveryAnnotations !== undefined || message.footer !== undefined) return false;
-  const p = message.properties;
-  if (p !== undefined) {
-    if (p.userId !== undefined && !(p.userId instanceof Uint8Array)) return false;
-    if (p.absoluteExpiryTime !== undefined && !(p.absoluteExpiryTime instanceof Date)) return false;
-    if (p.creationTime !== undefined && !(p.creationTime instanceof Date)) return false;
-  }
+  // The fields' types are checked as they are written (a writer returns false to give up).
   const body = message.body;
   return (
     body === undefined || (body.type === 'data' && body.data instanceof Uint8Array) || body.type === 'value'
@@ -462,5 +515,7 @@ export function encodeFast(message: AmqpMessage): Buffer | undefined {
   } catch {
     return undefined; // e.g. an out-of-range header field: rhea's encoder reports it its own way
   }
-  return Buffer.from(scratch.subarray(0, at));
+  const out = Buffer.allocUnsafe(at);
+  scratch.copy(out, 0, 0, at);
+  return out;
 }

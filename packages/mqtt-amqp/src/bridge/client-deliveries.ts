@@ -119,14 +119,14 @@ export class ClientDeliveries {
       return;
     }
     if (decoded.expired) {
-      this.settle(delivery, held, (d) => d.accept());
+      this.settle(delivery, held, accept);
       this.free(delivery);
       return;
     }
     const message = this.toMqtt(decoded);
     held.written = true;
     if (decoded.qos === 0) {
-      this.settle(delivery, held, (d) => d.accept());
+      this.settle(delivery, held, accept);
       this.write(message, decoded.topic, {}).catch((error: unknown) =>
         this.unwritable(delivery, held, error),
       );
@@ -146,7 +146,7 @@ export class ClientDeliveries {
       (outcome) => {
         const code = outcome?.reasonCode ?? 0;
         if (code < 0x80) {
-          this.settle(delivery, held, (d) => d.accept());
+          this.settle(delivery, held, accept);
         } else {
           const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
           this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
@@ -176,13 +176,13 @@ export class ClientDeliveries {
     held.written = true;
     this.host.resendPubrel(packetId, topic).then(
       () => {
-        this.settle(delivery, held, (d) => d.accept());
+        this.settle(delivery, held, accept);
         this.free(delivery);
       },
       (error: unknown) => {
         // Closed meanwhile: `stop()` gives it back, and the next connection sends the PUBREL again.
         if (!(error instanceof MqttPublishError) || error.code !== 'packet-id-in-use') return;
-        this.settle(delivery, held, (d) => d.accept());
+        this.settle(delivery, held, accept);
         this.free(delivery);
       },
     );
@@ -196,7 +196,7 @@ export class ClientDeliveries {
   private unwritable(delivery: Delivery, held: Held, error: unknown): void {
     if (!(error instanceof MqttPublishError)) return;
     if (error.code === 'packet-too-large') {
-      this.settle(delivery, held, (d) => d.accept());
+      this.settle(delivery, held, accept);
     } else if (error.code === 'invalid-message') {
       this.settle(delivery, held, (d) =>
         d.reject({ condition: 'amqp:invalid-field', description: error.message }),
@@ -283,6 +283,11 @@ export class ClientDeliveries {
   private free(delivery: Delivery): void {
     if (this.pending.delete(delivery)) this.topUp();
   }
+}
+
+/** The outcome most deliveries get (one function, not a closure per delivery). */
+function accept(delivery: Delivery): void {
+  delivery.accept();
 }
 
 interface Held {

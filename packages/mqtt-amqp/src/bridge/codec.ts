@@ -88,7 +88,7 @@ export function createBridgeCodec(options: {
       return encodePublish(input, mapping);
     },
     decodePublish: (message, presettled, linkAddress) =>
-      decodePublish(message, { ...mapping, settled: presettled, linkAddress }),
+      decodePublish(message, { dialect: options.dialect, settled: presettled, linkAddress }),
     pubrel: (messageId) => encodePubrel(messageId),
     publishReleased: (packetId) => encodePublishReleased(packetId),
   };

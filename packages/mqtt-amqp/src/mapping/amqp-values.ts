@@ -57,7 +57,11 @@ export class AmqpTypedNumber {
   }
 }
 
-export const amqpInt = (value: number): AmqpTypedNumber => new AmqpTypedNumber('int', value);
+/** QoS and other small ints (0..2) are written for every message: one shared, immutable value each. */
+const SMALL_INTS: readonly AmqpTypedNumber[] = [0, 1, 2].map((n) => new AmqpTypedNumber('int', n));
+
+export const amqpInt = (value: number): AmqpTypedNumber =>
+  SMALL_INTS[value] ?? new AmqpTypedNumber('int', value);
 export const amqpUint = (value: number): AmqpTypedNumber => new AmqpTypedNumber('uint', value);
 export const amqpUbyte = (value: number): AmqpTypedNumber => new AmqpTypedNumber('ubyte', value);
 

@@ -4,6 +4,7 @@ import { MappingError } from '../errors';
 import type {
   DecodedPublish,
   DecodePublishOptions,
+  DeliveryContext,
   EncodedPublish,
   FlagFields,
   MappingOptions,
@@ -83,8 +84,10 @@ export function decodePublish(message: AmqpMessage, options: DecodePublishOption
       field: 'properties.to',
     });
   }
-  const flags = dialect.readFlags(message, options.settled === undefined ? {} : { settled: options.settled });
-  const { payload, utf8 } = payloadOf(message.body);
+  const flags = dialect.readFlags(message, deliveryContext(options.settled));
+  const body = message.body;
+  const payload = payloadOf(body);
+  const utf8 = body?.type === 'value' && typeof body.value === 'string';
   const decoded = decodeProperties(message, { dialect, now });
   let properties = decoded.properties;
   if (utf8 && properties?.payloadFormatIndicator !== true) {
@@ -103,15 +106,28 @@ export function decodePublish(message: AmqpMessage, options: DecodePublishOption
   return result;
 }
 
-function payloadOf(body: AmqpBody | undefined): { payload: Buffer; utf8: boolean } {
-  if (body === undefined) return { payload: Buffer.alloc(0), utf8: false };
-  if (body.type === 'data') return { payload: body.data, utf8: false };
+/** What the dialect is told about a delivery: one frozen object per case, not one per message. */
+const DELIVERY_CONTEXTS = {
+  unknown: Object.freeze({}),
+  settled: Object.freeze({ settled: true }),
+  unsettled: Object.freeze({ settled: false }),
+} as const;
+
+function deliveryContext(settled: boolean | undefined): DeliveryContext {
+  if (settled === undefined) return DELIVERY_CONTEXTS.unknown;
+  return settled ? DELIVERY_CONTEXTS.settled : DELIVERY_CONTEXTS.unsettled;
+}
+
+/** The MQTT payload of a body (a string amqp-value as its UTF-8 bytes). */
+function payloadOf(body: AmqpBody | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  if (body.type === 'data') return body.data;
   if (body.type === 'value') {
     const value = body.value;
-    if (value === null || value === undefined) return { payload: Buffer.alloc(0), utf8: false };
-    if (typeof value === 'string') return { payload: Buffer.from(value, 'utf8'), utf8: true };
-    if (Buffer.isBuffer(value)) return { payload: value, utf8: false };
-    if (value instanceof Uint8Array) return { payload: Buffer.from(value), utf8: false };
+    if (value === null || value === undefined) return Buffer.alloc(0);
+    if (typeof value === 'string') return Buffer.from(value, 'utf8');
+    if (Buffer.isBuffer(value)) return value;
+    if (value instanceof Uint8Array) return Buffer.from(value);
   }
   throw new MappingError('unsupported-body', `an AMQP ${describeBody(body)} body has no MQTT payload`, {
     field: 'body',

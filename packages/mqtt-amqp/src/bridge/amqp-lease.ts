@@ -1,6 +1,6 @@
-import { setMaxListeners } from 'node:events';
 import type { AmqpConnection, ConnectOptions, SaslOptions } from '@dragoman/amqp';
 import { connect } from '@dragoman/amqp';
+import { ConnectionLoss } from './connection-loss';
 import { LinkNames } from './link-names';
 import { SharedSender } from './shared-sender';
 import type { CredentialsMode } from './types';
@@ -18,13 +18,13 @@ export interface LeaseRequest {
 
 /**
  * One client's use of an AMQP connection: the connection, the link-name registry of that connection, and
- * a way to give it back. `lost` fires when the connection goes away under the client.
+ * a way to give it back. `loss` fires when the connection goes away under the client.
  */
 export interface AmqpLease {
   readonly connection: AmqpConnection;
   readonly names: LinkNames;
-  /** Aborted when the AMQP connection is lost (not when the lease is released). */
-  readonly lost: AbortSignal;
+  /** Fires when the AMQP connection is lost (not when the lease is released); shared by its clients. */
+  readonly loss: ConnectionLoss;
   /** The connection's link to the Subscription service, shared by every client on the connection. */
   readonly requests: SharedSender;
   /** Gives the connection back: a per-client connection is closed, a pooled one stays for others. */
@@ -52,12 +52,12 @@ interface PoolSlot {
   names: LinkNames;
   requests: SharedSender | undefined;
   clients: number;
-  lost: AbortController;
+  loss: ConnectionLoss;
 }
 
 /**
  * A few shared connections, opened lazily and filled least-loaded first. A connection that drops is not
- * re-used: its clients are ended (their `lost` signal fires) and the next client opens a fresh one, so
+ * re-used: its clients are ended (their `loss` fires) and the next client opens a fresh one, so
  * no client ever runs on links that silently re-attached without its will and session set-up.
  */
 export class ConnectionPool implements ConnectionProvider {
@@ -95,19 +95,7 @@ export class ConnectionPool implements ConnectionProvider {
     const requests = slot.requests;
     // The connection went away while we waited for it (the slot starts over): the client gets none.
     if (slot.connection !== connection || requests === undefined) throw new Error('AMQP connection lost');
-    const lost = slot.lost;
-    let released = false;
-    return {
-      connection,
-      names: slot.names,
-      lost: lost.signal,
-      requests,
-      release: async () => {
-        if (released) return;
-        released = true;
-        if (slot.lost === lost) slot.clients--;
-      },
-    };
+    return new PooledLease(slot, connection, requests);
   }
 
   async close(): Promise<void> {
@@ -134,9 +122,9 @@ export class ConnectionPool implements ConnectionProvider {
         const onGone = (): void => {
           if (slot.connection !== connection) return;
           // Clients on it are ended; the slot starts over for the next client.
-          const lost = slot.lost;
+          const loss = slot.loss;
           Object.assign(slot, freshSlot());
-          lost.abort(new Error('AMQP connection lost'));
+          loss.fire();
         };
         connection.once('disconnected', onGone);
         connection.once('close', onGone);
@@ -153,17 +141,37 @@ export class ConnectionPool implements ConnectionProvider {
 }
 
 function freshSlot(): PoolSlot {
-  const lost = new AbortController();
-  // Every client on the connection listens to it (and removes its listener when it ends).
-  setMaxListeners(0, lost.signal);
   return {
     connecting: undefined,
     connection: undefined,
     names: new LinkNames(),
     requests: undefined,
     clients: 0,
-    lost,
+    loss: new ConnectionLoss(),
   };
+}
+
+/** A client's share of a pooled connection (a class: one per client, its `release` on the prototype). */
+class PooledLease implements AmqpLease {
+  readonly names: LinkNames;
+  readonly loss: ConnectionLoss;
+  #released = false;
+
+  constructor(
+    private readonly slot: PoolSlot,
+    readonly connection: AmqpConnection,
+    readonly requests: SharedSender,
+  ) {
+    this.names = slot.names;
+    this.loss = slot.loss;
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    // A slot that started over (its connection lost) counts its new clients only.
+    if (this.slot.loss === this.loss) this.slot.clients--;
+  }
 }
 
 function sharedRequests(
@@ -210,11 +218,11 @@ export class PerClientConnections implements ConnectionProvider {
     };
     const connection = await connect(options);
     this.open.add(connection);
-    const lost = new AbortController();
+    const loss = new ConnectionLoss();
     let released = false;
     const onGone = (): void => {
       this.open.delete(connection);
-      if (!released) lost.abort(new Error('AMQP connection lost'));
+      if (!released) loss.fire();
     };
     connection.once('disconnected', onGone);
     connection.once('close', onGone);
@@ -222,7 +230,7 @@ export class PerClientConnections implements ConnectionProvider {
     return {
       connection,
       names,
-      lost: lost.signal,
+      loss,
       requests: sharedRequests(connection, names, this.shared),
       release: async () => {
         if (released) return;

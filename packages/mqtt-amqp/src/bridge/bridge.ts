@@ -330,9 +330,9 @@ export class ClientBridge {
     );
     const lease = await step('AMQP connection', acquiring);
     this.lease = lease;
-    if (lease.lost.aborted)
+    if (lease.loss.lost)
       throw new BridgeStepError('AMQP connection', 'refused', { detail: 'connection lost' });
-    lease.lost.addEventListener('abort', this.onAmqpLost, { once: true });
+    lease.loss.on(this.onAmqpLost);
 
     const will = endpoint.will;
     if (will !== undefined) {
@@ -494,7 +494,7 @@ export class ClientBridge {
   private async sendSessionExpiryUpdate(): Promise<void> {
     const sent = this.sessionExpirySent;
     const requests = this.lease?.requests;
-    if (sent === undefined || requests === undefined || this.lease?.lost.aborted !== false) return;
+    if (sent === undefined || requests === undefined || this.lease?.loss.lost !== false) return;
     const expiry = this.grantedSessionExpiry();
     if (expiry === sent) return;
     const message = encodeSessionExpiry(this.amqpId, this.env.addresses, expiry);
@@ -851,8 +851,8 @@ export class ClientBridge {
       await this.closeLink(will, this.willDetachError);
     }
     await Promise.allSettled([...this.openLinks.keys()].map((link) => this.closeLink(link)));
-    // The pooled connection's signal is shared by every client on it: do not leave our listener behind.
-    this.lease?.lost.removeEventListener('abort', this.onAmqpLost);
+    // The pooled connection's loss notice is shared by every client on it: do not leave our listener behind.
+    this.lease?.loss.off(this.onAmqpLost);
     await this.lease?.release();
     this.env.registry.release(this.amqpId, this);
     this.bridgeState = 'closed';

@@ -9,6 +9,7 @@ import {
   TimeoutError,
 } from './errors';
 import { IncomingLink } from './incoming-link';
+import { processOnlyChangedLinks } from './internal/changed-links';
 import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/convert';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
@@ -289,6 +290,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     receiveRawTransfers(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);
+    // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).
+    processOnlyChangedLinks(conn);
     conn.on('connection_open', () => {
       if (conn === this.#rhea) this.#onOpen(conn);
     });

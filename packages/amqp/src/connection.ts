@@ -11,6 +11,7 @@ import {
 import { IncomingLink } from './incoming-link';
 import { processOnlyChangedLinks } from './internal/changed-links';
 import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/convert';
+import { writeFramesTogether } from './internal/frame-writer';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
@@ -288,6 +289,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   #wire(conn: RheaConnection): void {
     // Our Receivers decode messages themselves (internal/raw-transfers.ts).
     receiveRawTransfers(conn);
+    // Each round of frames in one buffer and one socket write (internal/frame-writer.ts).
+    writeFramesTogether(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);
     // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).

@@ -1,0 +1,115 @@
+// rhea's AMQP transport writes each pending frame with its own `socket.write`, encoded into a new zero-filled
+// 1 KiB buffer (`Buffer.alloc`, outside Node's buffer pool) that it then slices: a fresh ArrayBuffer for every
+// transfer, disposition and flow. On the connections this package creates, the AMQP transport encodes the
+// frames of a round one after the other into one buffer kept for the purpose, with rhea's own typed-value
+// writer and the frame layout of AMQP 1.0 (2.3.1: size, data offset 2, type, channel), and writes a pooled
+// copy of them with one `socket.write`. The protocol header (the first write) and SASL frames stay rhea's, as
+// does everything while rhea's frame logging is switched on (DEBUG=rhea…), since this path does not log.
+import { rhea } from './rhea';
+import type { RheaConnection } from './rhea-types';
+
+const TYPE_AMQP = 0x00;
+const TYPE_SASL = 0x01;
+/** Frames of one round usually take a few hundred bytes; a round beyond this gets its own buffer. */
+const SCRATCH_BYTES = 64 * 1024;
+
+interface TypedWriter {
+  buffer: Buffer;
+  position: number;
+  skip(bytes: number): void;
+  write_uint(value: number, width: 1 | 2 | 4): void;
+  write(value: unknown): void;
+  write_bytes(bytes: Buffer): void;
+}
+
+interface PendingFrame {
+  readonly type: number;
+  readonly channel?: number;
+  readonly performative?: unknown;
+  readonly payload?: Buffer;
+}
+
+interface AmqpTransport {
+  header_sent: unknown;
+  pending: PendingFrame[];
+  write(socket: { write(bytes: Buffer): unknown }): void;
+}
+
+const Writer = (rhea as unknown as { types: { Writer?: new (buffer?: Buffer) => TypedWriter } }).types.Writer;
+
+let scratch: TypedWriter | undefined;
+
+function writer(): TypedWriter {
+  if (Writer === undefined) throw new Error('rhea types.Writer is missing');
+  scratch ??= new Writer(Buffer.allocUnsafe(SCRATCH_BYTES));
+  return scratch;
+}
+
+/** One frame appended to `out`, as rhea's frames.write_frame writes it. */
+function appendFrame(out: TypedWriter, frame: PendingFrame): void {
+  const start = out.position;
+  out.skip(4); // the size, filled in below
+  out.write_uint(2, 1); // data offset: 2 words, no extended header
+  out.write_uint(frame.type, 1);
+  if (frame.type === TYPE_AMQP) out.write_uint(frame.channel ?? 0, 2);
+  else if (frame.type === TYPE_SASL) out.write_uint(0, 2);
+  else throw new Error(`unknown frame type ${frame.type}`);
+  if (frame.performative) {
+    out.write(frame.performative);
+    if (frame.payload) out.write_bytes(frame.payload);
+  }
+  out.buffer.writeUInt32BE(out.position - start, start);
+}
+
+/** What was appended, as a buffer of its own; the scratch buffer is kept for the next round. */
+function takeBytes(out: TypedWriter): Buffer {
+  const length = out.position;
+  out.position = 0;
+  if (length > SCRATCH_BYTES || out.buffer.length > SCRATCH_BYTES) {
+    // A large round (a big message): hand this buffer over whole and start a new one.
+    const bytes = out.buffer.subarray(0, length);
+    scratch = undefined;
+    return bytes;
+  }
+  const bytes = Buffer.allocUnsafe(length);
+  out.buffer.copy(bytes, 0, 0, length);
+  return bytes;
+}
+
+/** Whether rhea's frame logging is on (it would log each frame it writes). */
+function rheaLogsFrames(): boolean {
+  const pattern = process.env.DEBUG;
+  return pattern?.includes('rhea') === true;
+}
+
+/** Lets `connection` write each round of AMQP frames with one socket write (see above). */
+export function writeFramesTogether(connection: RheaConnection): void {
+  const transport = (connection as unknown as { amqp_transport?: AmqpTransport }).amqp_transport;
+  if (Writer === undefined || rheaLogsFrames()) return;
+  if (transport === undefined || typeof transport.write !== 'function' || !Array.isArray(transport.pending))
+    return; // not the rhea we know: leave it writing as usual
+  const rheaWrite = transport.write;
+  transport.write = function (socket) {
+    if (!this.header_sent || this.pending.length === 0) {
+      rheaWrite.call(this, socket);
+      return;
+    }
+    const frames = this.pending;
+    this.pending = [];
+    const out = writer();
+    out.position = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const start = out.position;
+      try {
+        appendFrame(out, frames[i] as PendingFrame);
+      } catch (error) {
+        // A frame rhea cannot encode: the ones before it are written, it and the rest stay pending.
+        out.position = start;
+        if (start > 0) socket.write(takeBytes(out));
+        this.pending = frames.slice(i);
+        throw error;
+      }
+    }
+    socket.write(takeBytes(out));
+  };
+}

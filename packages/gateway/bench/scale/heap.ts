@@ -50,14 +50,16 @@ async function main(): Promise<void> {
   try {
     const [ready] = (await once(probe, 'message')) as [{ mqttPort: number }];
     const before = await ask<Reading>({ kind: 'measure' });
-    const sockets = await openIdleClients(ready.mqttPort, clients);
+    const idle = await openIdleClients(ready.mqttPort, clients);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const after = await ask<Reading>({ kind: 'measure' });
-    const perClient = (a: number, b: number): number => Math.round(((b - a) / 1024 / clients) * 100) / 100;
+    const open = idle.open;
+    const perClient = (a: number, b: number): number => Math.round(((b - a) / 1024 / open) * 100) / 100;
     process.stdout.write(
       `${JSON.stringify({
         bench: 'scale-heap',
-        clients: sockets.length,
+        clients: idle.sockets.length,
+        openAtMeasure: open,
         rssPerClientKiB: perClient(before.rss, after.rss),
         heapPerClientKiB: perClient(before.heapUsed, after.heapUsed),
         externalPerClientKiB: perClient(before.external, after.external),
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
       const { path } = await ask<{ path: string }>({ kind: 'snapshot', path: values.snapshot });
       process.stderr.write(`[bench:scale-heap] snapshot ${path}\n`);
     }
-    for (const socket of sockets) socket.destroy();
+    idle.close();
   } finally {
     probe.kill();
   }

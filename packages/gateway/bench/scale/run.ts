@@ -96,25 +96,29 @@ async function main(): Promise<void> {
     );
     const baseline = await memory(target);
     const openedAt = performance.now();
-    const sockets = await openIdleClients(target.mqtt.port, clients);
+    const idle = await openIdleClients(target.mqtt.port, clients);
     const connectSeconds = (performance.now() - openedAt) / 1000;
-    log(`${sockets.length} clients connected in ${connectSeconds.toFixed(1)} s`);
+    const connected = idle.sockets.length;
+    log(`${connected} clients connected in ${connectSeconds.toFixed(1)} s`);
     const loaded = await memory(target);
+    const openAtMeasure = idle.open;
     const during = await runScenario(target, stream, 1, streamOptions, rss);
     process.stdout.write(
       `${JSON.stringify({ bench: 'scale', phase: 'stream with idle clients', ...during })}\n`,
     );
     const summary = {
       bench: 'scale',
-      clients: sockets.length,
+      clients: connected,
+      openAtMeasure,
+      openAfterStream: idle.open,
       fdLimit,
-      connectsPerSec: Math.round(sockets.length / connectSeconds),
+      connectsPerSec: Math.round(connected / connectSeconds),
       rssBeforeMiB: round(baseline.rssMiB),
       rssWithClientsMiB: round(loaded.rssMiB),
-      rssPerClientKiB: round(((loaded.rssMiB - baseline.rssMiB) * 1024) / sockets.length),
+      rssPerClientKiB: round(((loaded.rssMiB - baseline.rssMiB) * 1024) / openAtMeasure),
       heapBeforeMiB: round(baseline.heapUsedMiB),
       heapWithClientsMiB: round(loaded.heapUsedMiB),
-      heapPerClientKiB: round(((loaded.heapUsedMiB - baseline.heapUsedMiB) * 1024) / sockets.length),
+      heapPerClientKiB: round(((loaded.heapUsedMiB - baseline.heapUsedMiB) * 1024) / openAtMeasure),
       peakRssMiB: round(readMemory(target.pid)?.hwmMiB ?? Number.NaN),
       streamRate: rate,
       p50MsWithout: before.p50Ms,
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
       lostWith: during.lost,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    for (const socket of sockets) socket.destroy();
+    idle.close();
   } finally {
     sampler.stop();
     await target.stop();

@@ -94,6 +94,8 @@ export class Backend extends EventEmitter<BackendEvents> {
   #closing: Promise<void> | undefined;
   /** Every link a peer publishes on. */
   readonly #publisherLinks = new Set<PublisherLink>();
+  /** The publisher links that may be held (a publication waits for room): the ones a room event looks at. */
+  readonly #heldLinks = new Set<PublisherLink>();
   readonly #holdBack: boolean;
   readonly #slowSubscriberTimeoutMs: number;
   #rejectedSlowSubscriber = 0;
@@ -609,11 +611,15 @@ export class Backend extends EventEmitter<BackendEvents> {
         typeof linkPublisher === 'string' ? linkPublisher : undefined,
       );
       if (publication !== undefined) publisher.offer(publication, Date.now());
-      if (publisher.held) this.#startHeldTimer();
+      if (publisher.held) {
+        this.#heldLinks.add(publisher);
+        this.#startHeldTimer();
+      }
     });
     receiver.on('close', () => {
       publisher.close();
       this.#publisherLinks.delete(publisher);
+      this.#heldLinks.delete(publisher);
     });
   }
 
@@ -836,9 +842,29 @@ export class Backend extends EventEmitter<BackendEvents> {
     });
   }
 
+  /**
+   * Routes what the held links can now send, one publication per link per round, so that the room freed is
+   * shared among the publishers waiting for it instead of going to the first one held (whose later messages
+   * would otherwise keep passing the others' and leave them waiting for seconds). A link that moved goes to the
+   * back of the line, so that the next call (often for a single freed slot) starts with another one. Links
+   * that cannot move leave the round; links no longer held leave the set.
+   */
   #resumeHeld(): void {
     const now = Date.now();
-    for (const link of this.#publisherLinks) if (link.held) link.resume(now);
+    let round = [...this.#heldLinks];
+    while (round.length > 0) {
+      const next: PublisherLink[] = [];
+      for (const link of round) {
+        if (link.resume(now, 1) === 0) continue;
+        this.#heldLinks.delete(link);
+        if (link.held) {
+          this.#heldLinks.add(link);
+          next.push(link);
+        }
+      }
+      round = next;
+    }
+    for (const link of this.#heldLinks) if (!link.held) this.#heldLinks.delete(link);
   }
 
   /** While links are held: looks at them now and then (a missed event cannot hold them) and times them out. */
@@ -846,14 +872,12 @@ export class Backend extends EventEmitter<BackendEvents> {
     if (this.#heldTimer !== undefined || this.#closing !== undefined) return;
     this.#heldTimer = setInterval(() => {
       const now = Date.now();
-      let held = false;
-      for (const link of this.#publisherLinks) {
-        if (!link.held) continue;
-        link.resume(now);
+      this.#resumeHeld();
+      for (const link of this.#heldLinks) {
         link.expire(now, this.#slowSubscriberTimeoutMs);
-        held ||= link.held;
+        if (!link.held) this.#heldLinks.delete(link);
       }
-      if (!held) this.#stopHeldTimer();
+      if (this.#heldLinks.size === 0) this.#stopHeldTimer();
     }, HELD_CHECK_INTERVAL_MS);
     this.#heldTimer.unref();
   }

@@ -103,18 +103,22 @@ export class PublisherLink {
     this.#topUp();
   }
 
-  /** Subscribers may have room again: routes what waits, in order, as far as it can. */
-  resume(now: number): void {
-    let moved = false;
-    while (this.#waiting.length > 0 && !this.#admitting) {
+  /**
+   * Subscribers may have room again: routes what waits, in order, as far as it can and at most `max`
+   * publications. Returns how many it routed.
+   */
+  resume(now: number, max = Number.POSITIVE_INFINITY): number {
+    let moved = 0;
+    while (moved < max && this.#waiting.length > 0 && !this.#admitting) {
       const head = this.#waiting[0] as Publication;
       if (!this.#mayGo(head)) break;
       this.#waiting.shift();
       this.#headSince = now;
       this.#route(head);
-      moved = true;
+      moved += 1;
     }
-    if (moved) this.#topUp();
+    if (moved > 0) this.#topUp();
+    return moved;
   }
 
   /** Refuses the head if it has waited `timeoutMs` or more, then goes on with the rest. */

@@ -189,6 +189,32 @@ describe('back-pressure: nothing accepted is dropped for a connected subscriber'
     expect((await inbox.take(10)).map((r) => text(r.message))).toEqual(range(10));
   });
 
+  it('two publishers held by one slow subscriber share the room it frees, one publication each in turn', async () => {
+    const f = await startBackend({ maxInMemoryPerClient: 2, publishCreditWindow: 10 });
+    const fe = new FrontEnd(await f.peer(), 'shared-room');
+    await fe.list();
+    await fe.subscribe({ fair: 1 });
+    const inbox = await fe.attachPublish(0);
+    const first = new Flood(await (await f.peer()).sender('fair'), 'fair', 30);
+    await pollUntil(
+      () => f.backend.stats().heldPublisherLinks === 1,
+      'the first publisher to be held',
+      TIMEOUT_MS,
+    );
+    const second = new Flood(await (await f.peer()).sender('fair'), 'fair', 30);
+    await pollUntil(
+      () => f.backend.stats().heldPublisherLinks === 2,
+      'both publishers to be held',
+      TIMEOUT_MS,
+    );
+
+    // Taken one at a time: each freed slot goes to the publishers in turn, not to the first one held.
+    await drainSlowly(inbox, 24, () => {});
+    await pollUntil(() => first.accepted + second.accepted >= 24, 'the routed ones accepted', TIMEOUT_MS);
+    expect(first.accepted).toBeGreaterThanOrEqual(10);
+    expect(second.accepted).toBeGreaterThanOrEqual(10);
+  });
+
   it('a subscriber that takes nothing holds its publisher for slowSubscriberTimeoutMs, then publications are rejected', async () => {
     const f = await startBackend({
       maxQueuedPerNativeReceiver: 2,

@@ -15,6 +15,7 @@ import type {
   PublishOptions,
   PublishOutcome,
   PublishPacket,
+  PublishProperties,
   PubrecInfo,
 } from './types';
 
@@ -47,6 +48,13 @@ function withoutAlias<T extends OutboundMessage>(message: T): T {
   const { topicAlias: _alias, ...properties } = message.properties;
   const { properties: _old, ...rest } = message;
   return (Object.keys(properties).length > 0 ? { ...rest, properties } : rest) as T;
+}
+
+/** The properties without a topicAlias; undefined when nothing else is left. */
+function propertiesWithoutAlias(properties: PublishProperties | undefined): PublishProperties | undefined {
+  if (properties?.topicAlias === undefined) return properties;
+  const { topicAlias: _alias, ...rest } = properties;
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
@@ -96,13 +104,18 @@ export class OutboundFlow {
       throw new MqttPublishError('window-full', `in-flight window of ${this.inflight.window} is full`);
     }
     const messageId = qos === 0 ? 0 : (this.chosenId(options.messageId) ?? this.inflight.allocateId());
-    const bytes = this.encode({ ...message, payload }, messageId, options.dup === true);
+    const bytes = this.encode(message, payload, messageId, options.dup === true);
     if (alias !== undefined) this.aliases.set(alias, topic);
     if (qos === 0) {
       this.link.writeBytes(bytes);
       return Promise.resolve({ reasonCode: ReasonCode.Success });
     }
-    const stored: Normalized = { ...withoutAlias({ ...message, topic }), payload, qos };
+    // What is kept for a resend: the message with its full topic and without the alias (fields assigned one
+    // by one: this runs for every outbound message).
+    const stored: Normalized = { topic, payload, qos };
+    if (message.retain !== undefined) stored.retain = message.retain;
+    const properties = propertiesWithoutAlias(message.properties);
+    if (properties !== undefined) stored.properties = properties;
     return this.track(stored, messageId, 'publish', options, bytes);
   }
 
@@ -155,7 +168,10 @@ export class OutboundFlow {
       ...withoutAlias(pending.message),
       payload: toBuffer(pending.message.payload),
     };
-    const bytes = pending.state === 'publish' ? this.encode(message, pending.messageId, true) : undefined;
+    const bytes =
+      pending.state === 'publish'
+        ? this.encode(message, message.payload, pending.messageId, true)
+        : undefined;
     return this.track(message, pending.messageId, pending.state, options, bytes);
   }
 
@@ -195,12 +211,13 @@ export class OutboundFlow {
     for (const entry of this.inflight.drain()) entry.fail(error);
   }
 
-  private encode(message: OutboundMessage & { payload: Buffer }, messageId: number, dup: boolean): Buffer {
+  /** The PUBLISH packet's bytes for `message`, whose payload is given as a Buffer. */
+  private encode(message: OutboundMessage, payload: Buffer, messageId: number, dup: boolean): Buffer {
     const qos = message.qos ?? 0;
     const packet: PublishPacket = {
       cmd: 'publish',
       topic: message.topic,
-      payload: message.payload,
+      payload,
       qos,
       retain: message.retain === true,
       dup: dup && qos > 0,
@@ -232,13 +249,17 @@ export class OutboundFlow {
     bytes: Buffer | undefined,
   ): Promise<PublishOutcome> {
     let resolve!: (outcome: PublishOutcome) => void;
-    let reject!: (error: Error) => void;
+    let rejectPromise!: (error: Error) => void;
     const promise = new Promise<PublishOutcome>((res, rej) => {
       resolve = res;
-      reject = rej;
+      rejectPromise = rej;
     });
-    // A host that does not wait for the outcome must not crash the process when the connection drops.
-    promise.catch(ignore);
+    const reject = (error: Error): void => {
+      // A host that does not wait for the outcome must not crash the process when the connection drops:
+      // marked handled when it fails (not for every message up front, which costs a promise each).
+      promise.catch(ignore);
+      rejectPromise(error);
+    };
     const signal = options.signal;
     const onAbort = (): void => {
       reject(new MqttPublishError('aborted', 'publish aborted', { cause: signal?.reason }));

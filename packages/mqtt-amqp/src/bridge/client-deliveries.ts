@@ -142,19 +142,22 @@ export class ClientDeliveries {
       // PUBREL is written once AMQP_PUBREL is accepted; the delivery is settled on PUBCOMP, below.
       options.onReceived = () => this.host.pubrel(decoded.messageId ?? delivery.tag);
     }
-    this.write(message, decoded.topic, options).then(
-      (outcome) => {
-        const code = outcome?.reasonCode ?? 0;
-        if (code < 0x80) {
-          this.settle(delivery, held, accept);
-        } else {
-          const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
-          this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
-        }
-        this.free(delivery);
-      },
-      (error: unknown) => this.unwritable(delivery, held, error),
-    );
+    const written = (outcome: PublishOutcome | undefined): void => {
+      const code = outcome?.reasonCode ?? 0;
+      if (code < 0x80) {
+        this.settle(delivery, held, accept);
+      } else {
+        const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
+        this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
+      }
+      this.free(delivery);
+    };
+    // One then() per message; the retries of `write` are only set up once a first attempt has failed.
+    this.host.publish(message, options).then(written, (error: unknown) => {
+      const retry = this.retry(error, message, decoded.topic, options);
+      if (retry === undefined) this.unwritable(delivery, held, error);
+      else retry.then(written, (failure: unknown) => this.unwritable(delivery, held, failure));
+    });
   }
 
   /**
@@ -226,18 +229,38 @@ export class ClientDeliveries {
   }
 
   /**
-   * Writes the PUBLISH. An endpoint that refuses an alias-only PUBLISH (empty topic) as invalid gets the full
-   * topic instead, and aliases are switched off for this client: nothing is lost, only the saving.
+   * Writes the PUBLISH, retrying as `retry` says when the endpoint refuses it.
    */
   private write(
     message: OutboundMessage,
     topic: string,
     options: PublishOptions,
   ): Promise<PublishOutcome | undefined> {
-    const attempt = this.publishWithId(message, options);
-    if (message.topic !== '') return attempt;
-    return attempt.catch((error: unknown) => {
-      if (!(error instanceof MqttPublishError) || error.code !== 'invalid-message') throw error;
+    return this.host.publish(message, options).catch((error: unknown) => {
+      const retry = this.retry(error, message, topic, options);
+      if (retry === undefined) throw error;
+      return retry;
+    });
+  }
+
+  /**
+   * The next attempt after the endpoint refused a PUBLISH, or undefined when there is none. A packet id in
+   * flight already (a message-id that is not one of a session's packet ids): one the endpoint picks. An
+   * alias-only PUBLISH (empty topic) refused as invalid: the full topic instead, and aliases are switched off
+   * for this client; nothing is lost, only the saving.
+   */
+  private retry(
+    error: unknown,
+    message: OutboundMessage,
+    topic: string,
+    options: PublishOptions,
+  ): Promise<PublishOutcome | undefined> | undefined {
+    if (!(error instanceof MqttPublishError)) return undefined;
+    if (error.code === 'packet-id-in-use' && options.messageId !== undefined) {
+      const { messageId: _taken, ...rest } = options;
+      return this.write(message, topic, rest);
+    }
+    if (error.code === 'invalid-message' && message.topic !== topic && message.topic === '') {
       this.host.aliases.disable();
       const { properties: aliased, ...rest } = message;
       const { topicAlias: _alias, ...properties } = aliased ?? {};
@@ -246,25 +269,9 @@ export class ClientDeliveries {
         topic,
         ...(Object.keys(properties).length > 0 ? { properties } : {}),
       };
-      return this.publishWithId(full, options);
-    });
-  }
-
-  /**
-   * Writes the PUBLISH with the packet id the delivery carries; should that id be in flight already (a
-   * message-id that is not one of a session's packet ids), with one the endpoint picks.
-   */
-  private publishWithId(
-    message: OutboundMessage,
-    options: PublishOptions,
-  ): Promise<PublishOutcome | undefined> {
-    const attempt = this.host.publish(message, options);
-    if (options.messageId === undefined) return attempt;
-    return attempt.catch((error: unknown) => {
-      if (!(error instanceof MqttPublishError) || error.code !== 'packet-id-in-use') throw error;
-      const { messageId: _taken, ...rest } = options;
-      return this.host.publish(message, rest);
-    });
+      return this.write(full, topic, options);
+    }
+    return undefined;
   }
 
   /** Gives the AMQP outcome once (if the link still allows it). */

@@ -192,12 +192,15 @@ describe('decodeMessage', () => {
     expect(malformed).toBeGreaterThan(whole.length / 2);
   });
 
-  it('agrees with rhea on generated messages', () => {
+  it('agrees with rhea on generated messages (and encodeMessage with rhea’s encoder)', () => {
     const text = fc.string({ maxLength: 20 });
+    // rhea turns a '__proto__' key into the decoded map's prototype (tested above): not a key to generate.
+    const key = text.filter((k) => k !== '__proto__');
     const simple = fc.oneof(
       text,
       fc.boolean(),
       fc.integer(),
+      fc.maxSafeInteger(),
       fc.double({ noNaN: true, min: -1e9, max: 1e9 }),
       fc.constant(null),
       fc.date({ noInvalidDate: true }),
@@ -208,7 +211,7 @@ describe('decodeMessage', () => {
         { depthSize: 'small' },
         simple,
         fc.array(tie('value'), { maxLength: 3 }),
-        fc.dictionary(text, tie('value'), { maxKeys: 3 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 3 }),
       ),
     })).value;
     const message = fc.record(
@@ -235,8 +238,8 @@ describe('decodeMessage', () => {
           },
           { requiredKeys: [] },
         ),
-        messageAnnotations: fc.dictionary(text, value, { maxKeys: 4 }),
-        applicationProperties: fc.dictionary(text, simple, { maxKeys: 4 }),
+        messageAnnotations: fc.dictionary(key, value, { maxKeys: 4 }),
+        applicationProperties: fc.dictionary(key, simple, { maxKeys: 4 }),
         body: fc.oneof(
           fc.uint8Array({ maxLength: 40 }).map((a) => ({ type: 'data' as const, data: Buffer.from(a) })),
           value.map((v) => ({ type: 'value' as const, value: v })),
@@ -251,6 +254,8 @@ describe('decodeMessage', () => {
         const fast = decodeFast(bytes);
         if (fast !== undefined) expect(fast).toEqual(expected);
         expect(decodeMessage(bytes)).toEqual(expected);
+        // The direct encoder writes what rhea's does, read back either way.
+        expect(decodeMessage(encodeMessage(m as AmqpMessage))).toEqual(expected);
       }),
       { numRuns: 500 },
     );

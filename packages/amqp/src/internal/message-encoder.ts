@@ -46,6 +46,18 @@ function writeUbyte(value: number): void {
   byte(value);
 }
 
+const TWO_32 = 4294967296;
+
+/**
+ * A safe integer as 8 bytes, two's complement (ulong, long, timestamp): written as two 32-bit words, without the
+ * BigInt a writeBig(U)Int64BE would need per value. The caller has made room.
+ */
+function write64(value: number): void {
+  const high = Math.floor(value / TWO_32);
+  scratch.writeInt32BE(high | 0, at);
+  scratch.writeUInt32BE(value - high * TWO_32, at + 4);
+}
+
 function writeUint(value: number): void {
   if (value === 0) byte(0x43);
   else if (value <= 255) {
@@ -65,7 +77,7 @@ function writeUlong(value: number): void {
   } else {
     byte(0x80);
     room(8);
-    scratch.writeBigUInt64BE(BigInt(value), at);
+    write64(value);
     at += 8;
   }
 }
@@ -91,7 +103,7 @@ function writeLong(value: number): void {
   } else {
     byte(0x81);
     room(8);
-    scratch.writeBigInt64BE(BigInt(value), at);
+    write64(value);
     at += 8;
   }
 }
@@ -99,7 +111,10 @@ function writeLong(value: number): void {
 function writeTimestamp(ms: number): void {
   byte(0x83);
   room(8);
-  scratch.writeBigInt64BE(BigInt(Math.trunc(ms)), at);
+  const whole = Math.trunc(ms);
+  // An invalid Date: rhea's encoder says what it makes of it.
+  if (!Number.isSafeInteger(whole)) throw new RangeError('timestamp out of range');
+  write64(whole);
   at += 8;
 }
 

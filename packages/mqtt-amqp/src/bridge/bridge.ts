@@ -366,7 +366,7 @@ export class ClientBridge {
     this.sessionExpirySent = expiry;
     if (endpoint.clean) {
       const close = withSessionExpiry(codec.close(this.amqpId), expiry);
-      await this.expectAccepted('close', step('close', ss.send(close)));
+      await this.expectAccepted('close', step('close', ss.send(close, signal)));
       return false;
     }
     const controlName = lease.names.claimDerived(this.amqpId, 'control');
@@ -387,7 +387,7 @@ export class ClientBridge {
       control.addCredit(1);
       const reply = nextDelivery(control, signal);
       // The service accepts AMQP_LIST only once its AMQP_SUBSCRIPTIONS reply is accepted: take the reply first.
-      const listed = step('list', ss.send(withSessionExpiry(codec.list(this.amqpId), expiry)));
+      const listed = step('list', ss.send(withSessionExpiry(codec.list(this.amqpId), expiry), signal));
       listed.catch(() => {});
       const delivery = await step('subscriptions', reply);
       let subscriptions: Map<string, unknown>;
@@ -609,7 +609,7 @@ export class ClientBridge {
     }
     this.steps
       .run((signal) =>
-        withDeadline('subscribe', requests.send(message), this.env.options.stepTimeoutMs, signal),
+        withDeadline('subscribe', requests.send(message, signal), this.env.options.stepTimeoutMs, signal),
       )
       .then(
         (result) => {
@@ -682,7 +682,7 @@ export class ClientBridge {
     const message = this.env.codec.unsubscribe(this.amqpId, request.messageId, filters);
     this.steps
       .run((signal) =>
-        withDeadline('unsubscribe', requests.send(message), this.env.options.stepTimeoutMs, signal),
+        withDeadline('unsubscribe', requests.send(message, signal), this.env.options.stepTimeoutMs, signal),
       )
       .then(
         (result) => {

@@ -58,11 +58,16 @@ export class SharedSender {
     return this.#link?.isOpen === true ? this.#link : undefined;
   }
 
-  /** Sends on the shared link (attaching it first if needed); requests go out in the order of the calls. */
-  send(message: AmqpMessage): Promise<SendResult> {
+  /**
+   * Sends on the shared link (attaching it first if needed); requests go out in the order of the calls.
+   * `signal` takes a request still waiting for credit off the link (its client has gone: the link is not its
+   * own to detach), as detaching a client's own link did.
+   */
+  send(message: AmqpMessage, signal?: AbortSignal): Promise<SendResult> {
+    const options = signal === undefined ? undefined : { signal };
     const link = this.current;
-    if (link !== undefined && this.#attaching === undefined) return link.send(message);
-    return this.get().then((attached) => attached.send(message));
+    if (link !== undefined && this.#attaching === undefined) return link.send(message, options);
+    return this.get().then((attached) => attached.send(message, options));
   }
 
   /** Detaches the link (the connection is being given back); later calls reject. */

@@ -11,12 +11,34 @@ import type { MqttPacket, MqttWriterEvents, ProtocolVersion, WriterOptions } fro
 /** 64 KiB of bytes queued in the stream before the writer reports itself full. */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 64 * 1024;
 
+/** First byte of PUBACK, PUBREC, PUBREL (its reserved flags are 0b0010) and PUBCOMP. */
+const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+
 /**
- * Encodes one packet. PUBLISH uses the hand-written encoder (same bytes as mqtt-packet); every other
- * packet mqtt-packet's generate. Throws RangeError for a packet that cannot be encoded.
+ * Encodes one packet. PUBLISH uses the hand-written encoder, and so do the acknowledgements that are only a
+ * packet identifier (MQTT 3.1.1; MQTT 5 with reason code 0 and no properties, which may then be left out):
+ * one per QoS 1/2 message, and the same bytes as mqtt-packet's. Every other packet goes through mqtt-packet's
+ * generate. Throws RangeError for a packet that cannot be encoded.
  */
 export function encodePacket(packet: MqttPacket, protocolVersion: ProtocolVersion): Buffer {
-  if (packet.cmd === 'publish') return encodePublish(packet, protocolVersion);
+  switch (packet.cmd) {
+    case 'publish':
+      return encodePublish(packet, protocolVersion);
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp': {
+      const id = packet.messageId;
+      const bare = protocolVersion !== 5 || (packet.reasonCode === 0 && packet.properties === undefined);
+      if (!bare || !Number.isInteger(id) || id < 0 || id > 0xffff) break;
+      const bytes = Buffer.allocUnsafe(4);
+      bytes[0] = ACK_FIRST_BYTE[packet.cmd];
+      bytes[1] = 2;
+      bytes[2] = id >> 8;
+      bytes[3] = id & 0xff;
+      return bytes;
+    }
+  }
   return generateWithMqttPacket(packet, protocolVersion);
 }
 

@@ -206,8 +206,16 @@ function normalize(p: Record<string, unknown>, version: ProtocolVersion): MqttPa
   }
 }
 
-/** Encodes any packet with mqtt-packet's generate. Throws RangeError for a packet it cannot encode. */
+/**
+ * Encodes any packet with mqtt-packet's generate. Throws RangeError for a packet it cannot encode.
+ *
+ * mqtt-packet's first write would build a cache of 65,536 two-byte Buffers (one per packet identifier): about
+ * 7 MB kept for the life of the process and walked by every full garbage collection, to save a 2-byte
+ * allocation per packet. It is switched off (mqtt-packet's documented `writeToStream.cacheNumbers`) before
+ * our first packet; this is process-wide, and changes no byte anyone writes.
+ */
 export function generateWithMqttPacket(packet: MqttPacket, version: ProtocolVersion): Buffer {
+  if (mqttPacket.writeToStream.cacheNumbers) mqttPacket.writeToStream.cacheNumbers = false;
   try {
     return mqttPacket.generate(packet as unknown as mqttPacket.Packet, { protocolVersion: version });
   } catch (error) {

@@ -284,6 +284,22 @@ describe('acknowledgement fast path against mqtt-packet', () => {
     },
   );
 
+  it.each([3, 4, 5] as const)(
+    'encodes a bare PUBACK/PUBREC/PUBREL/PUBCOMP in the 4 bytes mqtt-packet writes (version %i)',
+    (version) => {
+      for (const cmd of ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const) {
+        for (const messageId of [1, 255, 256, 0xffff]) {
+          const p = (version === 5 ? { cmd, messageId, reasonCode: 0 } : { cmd, messageId }) as MqttPacket;
+          const ours = encodePacket(p, version);
+          expect(ours.length).toBe(4);
+          const theirs = mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version });
+          expect(ours.equals(theirs)).toBe(true);
+          expect(decodeOne(ours, version)).toEqual([p]);
+        }
+      }
+    },
+  );
+
   it('rejects a reason code mqtt-packet rejects', () => {
     expect(() =>
       new MqttDecoder({ protocolVersion: 5 }).decode(Buffer.from([0x40, 0x03, 0x00, 0x01, 0x92])),

@@ -275,7 +275,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'most /-separated levels in a topic or filter; more: as for --max-topic-length',
   ),
   spec('maxPacketSize', 'max-packet-size', 'integer', 'BYTES', '1048576', 'largest MQTT packet accepted'),
-  spec('maxInflight', 'max-inflight', 'integer', 'N', '128', 'QoS 1/2 messages in flight to each MQTT client'),
+  spec(
+    'maxInflight',
+    'max-inflight',
+    'integer',
+    'N',
+    '128',
+    'QoS 1/2 messages in flight to each MQTT client',
+  ),
   spec(
     'receiveMaximum',
     'receive-maximum',

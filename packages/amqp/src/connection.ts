@@ -289,7 +289,7 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
   #wire(conn: RheaConnection): void {
     // Our Receivers decode messages themselves (internal/raw-transfers.ts).
     receiveRawTransfers(conn);
-    // Each round of frames in one buffer and one socket write (internal/frame-writer.ts).
+    // Frames encoded into one kept buffer, not a fresh 1 KiB one each (internal/frame-writer.ts).
     writeFramesTogether(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);

@@ -1,10 +1,14 @@
 // rhea's AMQP transport writes each pending frame with its own `socket.write`, encoded into a new zero-filled
 // 1 KiB buffer (`Buffer.alloc`, outside Node's buffer pool) that it then slices: a fresh ArrayBuffer for every
 // transfer, disposition and flow. On the connections this package creates, the AMQP transport encodes the
-// frames of a round one after the other into one buffer kept for the purpose, with rhea's own typed-value
-// writer and the frame layout of AMQP 1.0 (2.3.1: size, data offset 2, type, channel), and writes a pooled
-// copy of them with one `socket.write`. The protocol header (the first write) and SASL frames stay rhea's, as
-// does everything while rhea's frame logging is switched on (DEBUG=rhea…), since this path does not log.
+// frames pending at each write one after the other into one buffer kept for the purpose, with rhea's own
+// typed-value writer and the frame layout of AMQP 1.0 (2.3.1: size, data offset 2, type, channel), and writes
+// a pooled copy of them with one `socket.write`. rhea asks for a write after every frame it makes, so that is
+// usually one frame: the gain is the allocation, not fewer writes (the socket is corked per tick anyway).
+// Holding a whole processing round's frames back to write them together was tried and dropped: rhea changes
+// some performatives right after handing them over (the close frame's error), so they must be encoded at once.
+// The protocol header (the first write) and SASL frames stay rhea's, as does everything while rhea's frame
+// logging is switched on (DEBUG=rhea…), since this path does not log.
 import { rhea } from './rhea';
 import type { RheaConnection } from './rhea-types';
 
@@ -82,7 +86,7 @@ function rheaLogsFrames(): boolean {
   return pattern?.includes('rhea') === true;
 }
 
-/** Lets `connection` write each round of AMQP frames with one socket write (see above). */
+/** Lets `connection` write its AMQP frames without a fresh 1 KiB buffer each (see above). */
 export function writeFramesTogether(connection: RheaConnection): void {
   const transport = (connection as unknown as { amqp_transport?: AmqpTransport }).amqp_transport;
   if (Writer === undefined || rheaLogsFrames()) return;

@@ -68,6 +68,11 @@ export const DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS = 60_000;
 const HELD_CHECK_INTERVAL_MS = 500;
 
 const CONTROL_CREDIT_WINDOW = 10;
+/**
+ * Subscription-service requests in progress per request link. The bridge shares one such link among all the
+ * clients of an AMQP connection, so this bounds how many of their CONNECT/SUBSCRIBE steps run at once.
+ */
+const REQUEST_CREDIT_WINDOW = 100;
 
 /** A running embedded backend. Create it with `createBackend`. */
 export class Backend extends EventEmitter<BackendEvents> {
@@ -374,7 +379,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   // --- Subscription service ----------------------------------------------------------------------------
 
   #onRequestLink(connection: AmqpConnection, link: IncomingLink): void {
-    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    const receiver = link.acceptReceiver({ creditWindow: REQUEST_CREDIT_WINDOW });
     receiver.on('delivery', (delivery) => {
       const request = this.#decode(delivery);
       if (request === undefined) return;

@@ -1,6 +1,9 @@
-/** A FIFO on a growable ring buffer: O(1) push, shift and unshift, no array re-indexing on shift. */
+/**
+ * A FIFO on a growable ring buffer: O(1) push, shift and unshift, no array re-indexing on shift. The ring is
+ * made at the first push (most links' queues stay empty for their whole life).
+ */
 export class Deque<T> {
-  #items: (T | undefined)[] = new Array(16);
+  #items: (T | undefined)[] = [];
   #head = 0;
   #size = 0;
 
@@ -53,7 +56,7 @@ export class Deque<T> {
   }
 
   #grow(): void {
-    const items = new Array<T | undefined>(this.#items.length * 2);
+    const items = new Array<T | undefined>(Math.max(16, this.#items.length * 2));
     for (let i = 0; i < this.#size; i++) items[i] = this.#items[(this.#head + i) % this.#items.length];
     this.#items = items;
     this.#head = 0;

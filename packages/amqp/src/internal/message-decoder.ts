@@ -7,6 +7,7 @@
 // inside sections, decimals, symbolic section descriptors, unknown or repeated body sections, malformed input):
 // the caller then uses rhea's decoder, which also reports malformed input its own way.
 import type { AmqpBody, AmqpHeader, AmqpMessage, AmqpProperties } from '../message';
+import { PROPERTY_FIELDS } from './property-fields';
 
 /** Thrown inside the decoder to give up; never escapes `decodeFast`. */
 const GIVE_UP = Symbol('dragoman.decode.giveUp');
@@ -219,30 +220,14 @@ function header(list: unknown[]): AmqpHeader | undefined {
   return result;
 }
 
-const PROPERTY_NAMES = [
-  'messageId',
-  'userId',
-  'to',
-  'subject',
-  'replyTo',
-  'correlationId',
-  'contentType',
-  'contentEncoding',
-  'absoluteExpiryTime',
-  'creationTime',
-  'groupId',
-  'groupSequence',
-  'replyToGroupId',
-] as const;
-
 function properties(list: unknown[]): AmqpProperties | undefined {
   let result: Record<string, unknown> | undefined;
-  const count = Math.min(list.length, PROPERTY_NAMES.length);
+  const count = Math.min(list.length, PROPERTY_FIELDS.length);
   for (let i = 0; i < count; i++) {
     const field = list[i];
     if (!present(field)) continue;
     result ??= {};
-    result[PROPERTY_NAMES[i] as string] = field;
+    result[PROPERTY_FIELDS[i] as string] = field;
   }
   return result as AmqpProperties | undefined;
 }

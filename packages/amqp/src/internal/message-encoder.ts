@@ -5,6 +5,7 @@
 // cover (delivery annotations, footers, sequence bodies, nested or rhea-typed values, binary message ids):
 // the caller then uses rhea's encoder.
 import type { AmqpHeader, AmqpMessage, AmqpProperties } from '../message';
+import { PROPERTY_FIELDS } from './property-fields';
 
 const MAX_UINT = 4294967295;
 const MIN_INT = -2147483648;
@@ -371,23 +372,6 @@ function writeHeader(header: AmqpHeader): boolean {
   close(sizeAt, count);
   return true;
 }
-
-/** The properties fields in wire order (AMQP 1.0, 3.2.4). */
-const PROPERTY_FIELDS = [
-  'messageId',
-  'userId',
-  'to',
-  'subject',
-  'replyTo',
-  'correlationId',
-  'contentType',
-  'contentEncoding',
-  'absoluteExpiryTime',
-  'creationTime',
-  'groupId',
-  'groupSequence',
-  'replyToGroupId',
-] as const;
 
 /** The field's position in the list, -1 for a name that is no properties field. */
 function propertyIndex(name: string): number {

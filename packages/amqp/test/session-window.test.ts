@@ -5,7 +5,14 @@
 import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, connect, type Delivery, payloadOf } from '../src/index';
+import {
+  type AmqpConnection,
+  binaryMessage,
+  connect,
+  type Delivery,
+  payloadOf,
+  type Sender,
+} from '../src/index';
 import { type Loopback, loopback } from './fixtures';
 import { rheaListen, until } from './helpers';
 
@@ -15,6 +22,16 @@ const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaN
 /** rhea's default session buffer: deliveries of a session not yet settled on both sides. */
 const RHEA_SESSION_WINDOW = 2048;
 const LINK_CREDIT = RHEA_SESSION_WINDOW + 500;
+
+/** Sends `m0`, `m1`, … while the sender says a send would be written now; returns how many. */
+function sendWhileCredit(sender: Sender): number {
+  let written = 0;
+  while (sender.credit > 0) {
+    expect(sender.trySend(binaryMessage(`m${written}`))).toBe(true);
+    written += 1;
+  }
+  return written;
+}
 
 interface HeldDelivery {
   accept(): void;
@@ -44,12 +61,7 @@ describe("sender credit and the session's outgoing window", () => {
     const sender = await client.openSender({ target: 'never-settles' });
     await until(() => sender.credit > 0);
 
-    let written = 0;
-    while (sender.credit > 0) {
-      expect(sender.trySend(binaryMessage(`m${written}`))).toBe(true);
-      written += 1;
-    }
-    expect(written).toBe(RHEA_SESSION_WINDOW);
+    expect(sendWhileCredit(sender)).toBe(RHEA_SESSION_WINDOW);
     // Link credit is left, but a send now would only queue: credit says so, and trySend refuses.
     expect(sender.trySend(binaryMessage('refused'))).toBe(false);
     const waiting = sender.send(binaryMessage('waits'));
@@ -79,12 +91,7 @@ describe("sender credit and the session's outgoing window", () => {
     receiver.on('delivery', (delivery) => taken.push(delivery));
     receiver.addCredit(LINK_CREDIT);
     await until(() => sender.credit > 0);
-    let written = 0;
-    while (sender.credit > 0) {
-      expect(sender.trySend(binaryMessage(`m${written}`))).toBe(true);
-      written += 1;
-    }
-    expect(written).toBe(RHEA_SESSION_WINDOW);
+    expect(sendWhileCredit(sender)).toBe(RHEA_SESSION_WINDOW);
     const waiting = sender.send(binaryMessage('waits'));
     await until(() => taken.length === RHEA_SESSION_WINDOW);
     // The oldest stays unsettled for good; every other one is accepted.

@@ -9,7 +9,7 @@ import rhea, { type EventContext, type Message } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend';
 import { pollUntil } from '../support/poll';
-import { type Stack, startStack } from './harness';
+import { publishInBatches, type Stack, startStack } from './harness';
 
 const TIMEOUT_MS = 60_000;
 const WINDOW = 10;
@@ -163,14 +163,9 @@ describe('back-pressure end to end', () => {
     );
     // As fast as mqtt.js writes them: each publisher keeps up to 100 PUBLISHes not yet written to its socket.
     await Promise.all(
-      publishers.map(async (publisher, p) => {
-        for (let i = 0; i < EACH; i += 100) {
-          const batch = Array.from({ length: 100 }, (_, j) =>
-            publisher.publishAsync('q0/t', `${p}:${i + j}`),
-          );
-          await Promise.all(batch);
-        }
-      }),
+      publishers.map((publisher, p) =>
+        publishInBatches(publisher, 'q0/t', EACH, { qos: 0, prefix: `${p}:` }),
+      ),
     );
     await everything;
     expect(received.size).toBe(PUBLISHERS * EACH);

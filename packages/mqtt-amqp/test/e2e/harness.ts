@@ -91,3 +91,24 @@ export async function publishMarker(
   await publisher.publishAsync(marker, 'marker', { qos: 1 });
   await arrived;
 }
+
+/**
+ * Publishes `count` messages `${prefix}${i}` on `topic`, 100 at a time (each batch waits for mqtt.js to have
+ * written, for QoS 0, or acknowledged, for QoS 1/2, all of it): as fast as the gateway lets one client go.
+ */
+export async function publishInBatches(
+  client: MqttClient,
+  topic: string,
+  count: number,
+  options: { qos: 0 | 1 | 2; prefix?: string },
+): Promise<void> {
+  const prefix = options.prefix ?? 'm';
+  for (let i = 0; i < count; i += 100) {
+    const batch = Math.min(100, count - i);
+    await Promise.all(
+      Array.from({ length: batch }, (_, j) =>
+        client.publishAsync(topic, `${prefix}${i + j}`, { qos: options.qos }),
+      ),
+    );
+  }
+}

@@ -6,7 +6,7 @@
 import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawMqttClient } from '../bridge/support/raw-client';
-import { type Stack, startStack } from './harness';
+import { publishInBatches, type Stack, startStack } from './harness';
 
 const TIMEOUT_MS = 60_000;
 /** More deliveries than a rhea session's window (2048) after the one left unsettled. */
@@ -43,11 +43,7 @@ describe('head of line: one stuck client on a pooled AMQP connection', () => {
     await delivered;
 
     const everything = once(arrivals, 'all', { signal: AbortSignal.timeout(TIMEOUT_MS) });
-    for (let i = 0; i < MESSAGES; i += 100) {
-      await Promise.all(
-        Array.from({ length: 100 }, (_, j) => publisher.publishAsync('hol/healthy', `m${i + j}`, { qos: 1 })),
-      );
-    }
+    await publishInBatches(publisher, 'hol/healthy', MESSAGES, { qos: 1 });
     await everything;
     expect(received.size).toBe(MESSAGES);
   });
@@ -85,11 +81,7 @@ describe('head of line: one stuck client on a pooled AMQP connection', () => {
 
     const publisher = await running.connect({ clientId: 'hol2-pub' });
     const everything = once(arrivals, 'all', { signal: AbortSignal.timeout(TIMEOUT_MS) });
-    for (let i = 0; i < MESSAGES; i += 100) {
-      await Promise.all(
-        Array.from({ length: 100 }, (_, j) => publisher.publishAsync('hol2/t', `m${i + j}`, { qos: 1 })),
-      );
-    }
+    await publishInBatches(publisher, 'hol2/t', MESSAGES, { qos: 1 });
     await everything;
     expect(received.size).toBe(MESSAGES);
   });

@@ -2,9 +2,9 @@
  * Streaming MQTT decoder: bytes in any chunking -> typed packets.
  *
  * It holds at most the current input chunk plus one incomplete packet. The maximum packet size is
- * checked from the fixed header, before any of the body is buffered. PUBLISH and PUBACK / PUBREC /
- * PUBREL / PUBCOMP are decoded by hand-written fast paths; every other packet by mqtt-packet (one
- * complete packet at a time).
+ * checked from the fixed header, before any of the body is buffered. PUBLISH, PUBACK / PUBREC /
+ * PUBREL / PUBCOMP, PINGREQ and a 3.1.1 DISCONNECT are decoded by hand; every other packet by mqtt-packet
+ * (one complete packet at a time).
  */
 import { decodeAck, isAckType } from './ack-fast-path';
 import { MqttProtocolError } from './errors';
@@ -22,6 +22,8 @@ const EMPTY = Buffer.alloc(0);
 
 const TYPE_CONNECT = 1;
 const TYPE_PUBLISH = 3;
+const TYPE_PINGREQ = 12;
+const TYPE_DISCONNECT = 14;
 const TYPE_AUTH = 15;
 
 /** Required flag bits (low nibble of byte 1) per packet type; -1: PUBLISH (flags carry dup/qos/retain). */
@@ -61,7 +63,6 @@ export class MqttDecoder {
   private partialFilled = 0;
   private partialBodyStart = 0;
   private failed: MqttProtocolError | undefined;
-  private fallback: FallbackParser | undefined;
 
   constructor(options: DecoderOptions = {}) {
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
@@ -205,10 +206,13 @@ export class MqttDecoder {
     if (version !== undefined) {
       if (type === TYPE_PUBLISH) return decodePublish(buf, start, bodyStart, end, version);
       if (isAckType(type)) return decodeAck(buf, type, bodyStart, end, version);
+      // A keep-alive's PINGREQ, and a 3.1.1 DISCONNECT, are their fixed header alone.
+      if (type === TYPE_PINGREQ && end === bodyStart) return { cmd: 'pingreq' };
+      if (type === TYPE_DISCONNECT && version !== 5 && end === bodyStart) return { cmd: 'disconnect' };
     }
-    this.fallback ??= new FallbackParser();
+    // A parser for each of the rare other packets (CONNECT, SUBSCRIBE, …): an idle connection keeps none.
     const whole = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    const packet = this.fallback.parse(whole, version ?? 4);
+    const packet = new FallbackParser().parse(whole, version ?? 4);
     if (packet.cmd === 'connect' && this.protocolVersion === undefined) {
       this.protocolVersion = packet.protocolVersion;
     }

@@ -38,10 +38,20 @@ describe('fromAsyncIterable satisfies the Publisher rules', () => {
   runChecks(publisherRules(factory));
 });
 
+/** A synchronous iterable whose iterator throws at its first step. */
+const failingSyncIterable: Iterable<number> = {
+  [Symbol.iterator]: () => ({
+    next: () => {
+      throw new Error('source failed');
+    },
+  }),
+};
+
 describe('fromAsyncIterable over a synchronous iterable satisfies the Publisher rules', () => {
   runChecks(
     publisherRules<number>({
       createPublisher: (n) => fromAsyncIterable(Array.from({ length: n }, (_, i) => i)),
+      createFailedPublisher: () => fromAsyncIterable(failingSyncIterable),
       maxElements: 1_000,
     }),
   );

@@ -13,6 +13,7 @@ import {
 } from '../src/index';
 import { decodeFast } from '../src/internal/message-decoder';
 import { decodeMessage, encodeMessage } from '../src/message';
+import { EVERY_HEADER_AND_PROPERTY_FIELD } from './sample-messages';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -50,24 +51,7 @@ const samples: Record<string, AmqpMessage> = {
     properties: { to: 'a/b', messageId: 42 },
     messageAnnotations: { 'x-opt-retain-message': false, 'x-opt-mqtt-qos': 1 },
   }),
-  'every header and property field': binaryMessage(Buffer.alloc(300, 7), {
-    header: { durable: false, priority: 9, ttl: 60_000, firstAcquirer: true, deliveryCount: 3 },
-    properties: {
-      messageId: 'id-1',
-      userId: Buffer.from('user'),
-      to: 'x'.repeat(300),
-      subject: 'subject ü',
-      replyTo: 'reply',
-      correlationId: 7_000_000_000,
-      contentType: 'application/octet-stream',
-      contentEncoding: 'gzip',
-      absoluteExpiryTime: new Date(1_700_000_000_000),
-      creationTime: new Date(1_600_000_000_123),
-      groupId: 'g',
-      groupSequence: 70_000,
-      replyToGroupId: 'rg',
-    },
-  }),
+  'every header and property field': EVERY_HEADER_AND_PROPERTY_FIELD,
   'annotations and application properties of every simple type': binaryMessage('p', {
     deliveryAnnotations: { 'x-d': 'x' },
     messageAnnotations: { list: [1, 'two', [3]], map: { nested: { deep: true } }, big: 2 ** 60 },

@@ -6,14 +6,15 @@
  * - up: mqtt.js publisher (clean: false) → gateway → [proxy] → backend → rhea receiver attached to the backend
  * - down: rhea sender (QoS in the `x-opt-mqtt-qos` annotation) → backend → [proxy] → gateway → mqtt.js subscriber (clean: false, persistent session)
  */
-import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Connection } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rheaClose, rheaConnect, rheaReceive } from '../support/rhea-client';
 import { withTimeout } from '../support/wait';
 import { sendWithQos } from './support/amqp-qos-sender';
+import { ArrivalTally } from './support/arrival-tally';
 import { type FaultStack, startFaultStack } from './support/fault-stack';
+import { publishAll } from './support/publish-all';
 
 const MESSAGES = 300;
 const OUTAGE_AFTER = 60;
@@ -30,46 +31,6 @@ function idOf(body: unknown): string {
     if (Buffer.isBuffer(content)) return content.toString();
   }
   return String(body);
-}
-
-/** Counts arrivals per message id and says when a condition on the counts holds. */
-class Tally extends EventEmitter {
-  readonly counts = new Map<string, number>();
-  add(id: string): void {
-    this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-    this.emit('arrival');
-  }
-  get distinct(): number {
-    return this.counts.size;
-  }
-  duplicates(): string[] {
-    return [...this.counts].filter(([, n]) => n > 1).map(([id]) => id);
-  }
-  missing(expected: readonly string[]): string[] {
-    return expected.filter((id) => !this.counts.has(id));
-  }
-  until(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onArrival = (): void => {
-        if (!check()) return;
-        clearTimeout(timer);
-        this.off('arrival', onArrival);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.off('arrival', onArrival);
-        const missing = this.missing(ids);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}: ${this.distinct} distinct arrived, ` +
-              `missing ${missing.length} (${missing.slice(0, 5).join(', ')}…), duplicated ${this.duplicates().length}`,
-          ),
-        );
-      }, timeoutMs);
-      this.on('arrival', onArrival);
-    });
-  }
 }
 
 function connectMqtt(url: string, clientId: string): Promise<MqttClient> {
@@ -112,38 +73,25 @@ describe('the AMQP network disappears and comes back', () => {
       const topic = `faults/up/${qos}`;
       const connection = await rheaConnect({ port: stack.backendPort });
       amqp.push(connection);
-      const receiver = rheaReceive(connection, topic);
+      const tally = new ArrivalTally(ids);
+      const receiver = rheaReceive(connection, topic, (body) => tally.add(idOf(body)));
       await receiver.attached;
-      const tally = new Tally();
-      let seen = 0;
-      // rheaReceive collects bodies; feed the tally as they come.
-      const drain = (): void => {
-        for (; seen < receiver.bodies.length; seen++) tally.add(idOf(receiver.bodies[seen]));
-      };
-      const poll = setInterval(drain, 10);
 
       const publisher = await connectMqtt(stack.mqttUrl, `faults-up-${qos}`);
       clients.push(publisher);
-      const acked = new Set<string>();
-      const failures: string[] = [];
-      const allAcked = new Promise<void>((resolve) => {
-        for (const id of ids) {
-          publisher.publish(topic, id, { qos }, (error) => {
-            if (error) failures.push(`${id}: ${error.message}`);
-            else acked.add(id);
-            if (acked.size + failures.length === ids.length) resolve();
-          });
-        }
-      });
-      try {
-        await tally.until(() => tally.distinct >= OUTAGE_AFTER, `${OUTAGE_AFTER} messages before the outage`);
-        await outage(stack);
-        await withTimeout(allAcked, WAIT_MS, 'every PUBLISH to be acknowledged');
-        await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the receiver`);
-      } finally {
-        clearInterval(poll);
-        drain();
-      }
+      const { failures, allAnswered: allAcked } = publishAll(publisher, topic, ids, qos);
+      await tally.until(
+        () => tally.distinct >= OUTAGE_AFTER,
+        `${OUTAGE_AFTER} messages before the outage`,
+        WAIT_MS,
+      );
+      await outage(stack);
+      await withTimeout(allAcked, WAIT_MS, 'every PUBLISH to be acknowledged');
+      await tally.until(
+        () => tally.distinct >= MESSAGES,
+        `all ${MESSAGES} messages at the receiver`,
+        WAIT_MS,
+      );
       expect(failures).toEqual([]);
       expect(tally.missing(ids)).toEqual([]);
       if (qos === 2) expect(tally.duplicates()).toEqual([]);
@@ -156,7 +104,7 @@ describe('the AMQP network disappears and comes back', () => {
     it('AMQP → MQTT: every message reaches the persistent-session subscriber, none twice at QoS 2', async () => {
       stack = await startFaultStack();
       const topic = `faults/down/${qos}`;
-      const tally = new Tally();
+      const tally = new ArrivalTally(ids);
       const subscriber = await connectMqtt(stack.mqttUrl, `faults-down-${qos}`);
       clients.push(subscriber);
       subscriber.on('message', (_topic, payload) => tally.add(payload.toString()));
@@ -171,12 +119,20 @@ describe('the AMQP network disappears and comes back', () => {
         qos,
         WAIT_MS,
       );
-      await tally.until(() => tally.distinct >= OUTAGE_AFTER, `${OUTAGE_AFTER} messages before the outage`);
+      await tally.until(
+        () => tally.distinct >= OUTAGE_AFTER,
+        `${OUTAGE_AFTER} messages before the outage`,
+        WAIT_MS,
+      );
       await outage(stack);
       const result = await sent;
       expect(result.other).toEqual([]);
       expect(result.accepted).toBe(MESSAGES);
-      await tally.until(() => tally.distinct >= MESSAGES, `all ${MESSAGES} messages at the subscriber`);
+      await tally.until(
+        () => tally.distinct >= MESSAGES,
+        `all ${MESSAGES} messages at the subscriber`,
+        WAIT_MS,
+      );
       expect(tally.missing(ids)).toEqual([]);
       if (qos === 2) expect(tally.duplicates()).toEqual([]);
     }, 120_000);

@@ -26,6 +26,7 @@ import { rheaClose, rheaConnect } from '../support/rhea-client';
 import { withTimeout } from '../support/wait';
 import { sendWithQos } from './support/amqp-qos-sender';
 import { ArrivalTally } from './support/arrival-tally';
+import { publishAll } from './support/publish-all';
 import { ResendingAmqpSender } from './support/resending-amqp-sender';
 import {
   type BackendStop,
@@ -132,18 +133,11 @@ describe('the backend restarts on its durable store during a stream to a persist
         const { backend, url, topic, tally } = await startStack(stop, qos, name, version);
         const publisher = await connectMqtt(url, `${name}-pub`, version);
         clients.push(publisher);
-        const acked = new Set<string>();
-        const failures: string[] = [];
-        const allAcked = new Promise<void>((resolve) => {
-          for (const id of ids) {
-            publisher.publish(topic, id, { qos }, (error) => {
-              if (error) failures.push(`${id}: ${error.message}`);
-              else acked.add(id);
-              tally.progress();
-              if (acked.size + failures.length === ids.length) resolve();
-            });
-          }
-        });
+        const {
+          acked,
+          failures,
+          allAnswered: allAcked,
+        } = publishAll(publisher, topic, ids, qos, () => tally.progress());
 
         // Mid-stream, and the stream flows: messages arrive and the publisher gets its acknowledgements.
         await tally.until(

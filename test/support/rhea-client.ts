@@ -149,7 +149,11 @@ export interface RheaReceiver {
 }
 
 /** Attaches a receiver on a new session; every message is accepted on arrival (credit window 100). */
-export function rheaReceive(connection: Connection, address: string): RheaReceiver {
+export function rheaReceive(
+  connection: Connection,
+  address: string,
+  onBody?: (body: unknown) => void,
+): RheaReceiver {
   const session = connection.create_session();
   const bodies: unknown[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
@@ -165,6 +169,7 @@ export function rheaReceive(connection: Connection, address: string): RheaReceiv
   attached.catch(() => {});
   receiver.on('message', (context) => {
     bodies.push(context.message?.body);
+    onBody?.(context.message?.body);
     for (const waiter of waiters.filter((w) => bodies.length >= w.count)) waiter.resolve();
   });
   return {

@@ -1,7 +1,7 @@
 // Interoperability with rhea used directly (a peer we did not write): rhea as the listener our client connects
 // to, and rhea as the client connecting to our listener.
 import type net from 'node:net';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -142,18 +142,9 @@ describe('our client against a rhea listener', () => {
       context.delivery?.accept();
       context.connection?.close();
     });
-    const listener = container.listen({
-      port: 0,
-      host: '127.0.0.1',
-      autoaccept: false,
-    } as never) as unknown as Server;
-    await waitFor(listener, 'listening');
-    server = listener;
-    client = await connect({
-      host: '127.0.0.1',
-      port: (listener.address() as AddressInfo).port,
-      reconnect: false,
-    });
+    const listening = await rheaListen(container);
+    server = listening.server;
+    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
     const sender = await client.openSender('q');
     await expect(sender.send(binaryMessage('last words'))).resolves.toEqual({ state: 'accepted' });
   });
@@ -165,18 +156,9 @@ describe('our client against a rhea listener', () => {
     container.on('message', (context: RheaContext & { session?: { close(error?: unknown): void } }) => {
       context.session?.close({ condition: 'amqp:session:window-violation', description: 'too much' });
     });
-    const listener = container.listen({
-      port: 0,
-      host: '127.0.0.1',
-      autoaccept: false,
-    } as never) as unknown as Server;
-    await waitFor(listener, 'listening');
-    server = listener;
-    client = await connect({
-      host: '127.0.0.1',
-      port: (listener.address() as AddressInfo).port,
-      reconnect: false,
-    });
+    const listening = await rheaListen(container);
+    server = listening.server;
+    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
     const sender = await client.openSender('q');
     const closed = waitFor<[CloseInfo]>(sender, 'close');
     const pending = sender.send(binaryMessage('x'));

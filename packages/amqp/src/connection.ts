@@ -11,6 +11,7 @@ import {
 import { IncomingLink } from './incoming-link';
 import { processOnlyChangedLinks } from './internal/changed-links';
 import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/convert';
+import { readFramesDirectly } from './internal/frame-reader';
 import { writeFramesTogether } from './internal/frame-writer';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
@@ -291,6 +292,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     receiveRawTransfers(conn);
     // Frames encoded into one kept buffer, not a fresh 1 KiB one each (internal/frame-writer.ts).
     writeFramesTogether(conn);
+    // Transfers, dispositions and flows read without rhea's typed-value tree (internal/frame-reader.ts).
+    readFramesDirectly(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);
     // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).

@@ -30,7 +30,7 @@ import { releasesExplicitly } from '../mapping/publish';
 import { decodePublishReleased, isPublishReleased, packetIdOf } from '../mapping/publish-released';
 import type { PendingDelivery } from '../services/client-session';
 import { Serial } from '../services/serial';
-import { type PublishOutcome, SubscriptionService } from '../services/subscription-service';
+import { type PublishDone, type PublishOutcome, SubscriptionService } from '../services/subscription-service';
 import { WillService } from '../services/will-service';
 import { createMemoryStores, type GroupedResult, type StoresQos2, storesQos2Of } from '../store';
 import { createMemoryQos2Store, type Qos2Entry, type Qos2Store } from '../store/qos2-store';
@@ -93,7 +93,7 @@ export class Backend extends EventEmitter<BackendEvents> {
   readonly #requestQueues = new Map<string, Serial>();
   readonly #options: BackendOptions;
   readonly #codec: BackendCodec;
-  readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined) => Promise<PublishOutcome>;
+  readonly #routeMessage: (message: MqttMessage, publisherId: string | undefined, done: PublishDone) => void;
   readonly #publishedCount: () => number;
   #malformed = 0;
   #closing: Promise<void> | undefined;
@@ -125,7 +125,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     wills: WillService;
     native: NativeReceivers;
     codec: BackendCodec;
-    route: (message: MqttMessage, publisherId: string | undefined) => Promise<PublishOutcome>;
+    route: (message: MqttMessage, publisherId: string | undefined, done: PublishDone) => void;
     /** Publications routed so far (wills included). */
     published: () => number;
     /** Registers what to call when a subscriber may have room again. */
@@ -232,7 +232,17 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   #route(message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> {
-    return this.#routeMessage(message, publisherId);
+    return new Promise((resolve, reject) => {
+      this.#routeMessage(message, publisherId, (outcome, error) => {
+        if (outcome === undefined) reject(error);
+        else resolve(outcome);
+      });
+    });
+  }
+
+  /** `#route` with a callback (see `SubscriptionService.publishThen`). */
+  #routeThen(message: MqttMessage, publisherId: string | undefined, done: PublishDone): void {
+    this.#routeMessage(message, publisherId, done);
   }
 
   #fail(error: unknown): void {
@@ -602,7 +612,7 @@ export class Backend extends EventEmitter<BackendEvents> {
       this.#options.publishCreditWindow ?? DEFAULT_PUBLISH_CREDIT_WINDOW,
       {
         hasRoom: (p) => this.#hasRoomFor(p),
-        route: (p) => this.#routePublication(p),
+        route: (p, done) => this.#routePublication(p, done),
         timedOut: (p) => this.#refuseSlow(p),
         admit: (p) => this.#admit(p),
       },
@@ -729,7 +739,8 @@ export class Backend extends EventEmitter<BackendEvents> {
    * routed twice. With the QoS 2 memory in the stores' environment (`openLmdbStores`), the backlog writes and the
    * remember are one transaction: a crash leaves the publication routed and remembered, or neither.
    */
-  #routePublication({ delivery, message, publisherId, exactlyOnce }: Publication): Promise<void> {
+  #routePublication(publication: Publication, done: () => void): void {
+    const { delivery, message, publisherId, exactlyOnce } = publication;
     const resent = exactlyOnce === undefined ? undefined : this.#unreleased.resent(exactlyOnce);
     if (resent !== undefined) {
       this.#duplicatesNotRouted += 1;
@@ -738,7 +749,8 @@ export class Backend extends EventEmitter<BackendEvents> {
         // A held re-send releases the entry when settled; an explicit one leaves it to AMQP_PUBLISH_RELEASED.
         if (exactlyOnce?.explicitRelease !== true) this.#forgetOnSettle(delivery, resent);
       }
-      return Promise.resolve();
+      queueMicrotask(done);
+      return;
     }
     const key: Qos2Entry | undefined =
       exactlyOnce === undefined
@@ -749,55 +761,76 @@ export class Backend extends EventEmitter<BackendEvents> {
             fingerprint: exactlyOnce.fingerprint,
           };
     const durable = key === undefined ? undefined : this.#durableQos2;
+    if (key === undefined || durable === undefined) {
+      // The common path: one callback per publication, no promise of ours.
+      this.#routeThen(message, publisherId, (outcome, error) => {
+        try {
+          if (outcome === undefined) this.#notRouted(publication, error, false, key);
+          else this.#routed(publication, outcome, false, key);
+        } finally {
+          done();
+        }
+      });
+      return;
+    }
     let written = false;
-    const routing =
-      key === undefined || durable === undefined
-        ? this.#route(message, publisherId)
-        : durable.atomically(
-            () => this.#route(message, publisherId),
-            (results) => {
-              // Remembered only when every session took it: a refused publication is not accepted.
-              if (!results.every(tookIt)) return;
-              durable.store.add(key);
-              written = true;
-            },
-          );
-    return routing.then(
-      (outcome) => {
-        let entry: UnreleasedEntry | undefined;
-        if (key !== undefined && outcome.refused === 0) {
-          // Kept even when the link went meanwhile: the client re-sends it on its next connection.
-          try {
-            entry = written
-              ? this.#unreleased.addWritten(key)
-              : this.#unreleased.add(key.clientId, key.packetId, key.fingerprint);
-          } catch (error) {
-            if (delivery.settleable) delivery.reject(this.#errorFor(error));
-            return;
-          }
-        } else if (written) {
-          this.#unwrite(key);
-        }
-        // The publisher's link may have detached while routing (a client that published and left at once).
-        if (!delivery.settleable) return;
-        if (outcome.refused === 0) {
-          delivery.accept();
-          if (entry !== undefined && exactlyOnce?.explicitRelease !== true)
-            this.#forgetOnSettle(delivery, entry);
-          return;
-        }
-        // The store's `refuse` policy: a full backlog pushes back on the publisher (MQTT 5: quota exceeded).
-        // Sessions with room have the message already.
-        delivery.reject({
-          condition: 'amqp:resource-limit-exceeded',
-          description: `the backlog of ${outcome.refused} of ${outcome.sessions} subscribing session(s) is full`,
-        });
-      },
-      (error: unknown) => {
-        if (written) this.#unwrite(key);
+    durable
+      .atomically(
+        () => this.#route(message, publisherId),
+        (results) => {
+          // Remembered only when every session took it: a refused publication is not accepted.
+          if (!results.every(tookIt)) return;
+          durable.store.add(key);
+          written = true;
+        },
+      )
+      .then(
+        (outcome) => this.#routed(publication, outcome, written, key),
+        (error: unknown) => this.#notRouted(publication, error, written, key),
+      )
+      .finally(done);
+  }
+
+  /** Settles a routed publication with its outcome (see `#routePublication`). */
+  #routed(
+    { delivery, exactlyOnce }: Publication,
+    outcome: PublishOutcome,
+    written: boolean,
+    key: Qos2Entry | undefined,
+  ): void {
+    let entry: UnreleasedEntry | undefined;
+    if (key !== undefined && outcome.refused === 0) {
+      // Kept even when the link went meanwhile: the client re-sends it on its next connection.
+      try {
+        entry = written
+          ? this.#unreleased.addWritten(key)
+          : this.#unreleased.add(key.clientId, key.packetId, key.fingerprint);
+      } catch (error) {
         if (delivery.settleable) delivery.reject(this.#errorFor(error));
-      },
-    );
+        return;
+      }
+    } else if (written) {
+      this.#unwrite(key);
+    }
+    // The publisher's link may have detached while routing (a client that published and left at once).
+    if (!delivery.settleable) return;
+    if (outcome.refused === 0) {
+      delivery.accept();
+      if (entry !== undefined && exactlyOnce?.explicitRelease !== true) this.#forgetOnSettle(delivery, entry);
+      return;
+    }
+    // The store's `refuse` policy: a full backlog pushes back on the publisher (MQTT 5: quota exceeded).
+    // Sessions with room have the message already.
+    delivery.reject({
+      condition: 'amqp:resource-limit-exceeded',
+      description: `the backlog of ${outcome.refused} of ${outcome.sessions} subscribing session(s) is full`,
+    });
+  }
+
+  /** A routing failed (a store error): the publication is rejected. */
+  #notRouted({ delivery }: Publication, error: unknown, written: boolean, key: Qos2Entry | undefined): void {
+    if (written) this.#unwrite(key);
+    if (delivery.settleable) delivery.reject(this.#errorFor(error));
   }
 
   /** Takes back a remember written with a routing whose publication is then refused after all. */
@@ -1034,16 +1067,20 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     );
     // Every publication goes here: to native receivers at once, and to the sessions whose subscriptions match.
     let published = 0;
-    const route = (message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> => {
+    const route = (message: MqttMessage, publisherId: string | undefined, done: PublishDone): void => {
       published += 1;
       native.publish(message);
-      return subscriptions.publish(message, publisherId);
+      subscriptions.publishThen(message, publisherId, done);
     };
     const wills = await WillService.start({
       store: stores.wills,
-      publish: async (message) => {
-        await route(message, undefined);
-      },
+      publish: (message) =>
+        new Promise<void>((resolve, reject) => {
+          route(message, undefined, (outcome, error) => {
+            if (outcome === undefined) reject(error);
+            else resolve();
+          });
+        }),
       ...(options.restartGraceMs !== undefined ? { restartGraceMs: options.restartGraceMs } : {}),
       onPublished: (clientId, message) => backend?.emit('willPublished', clientId, message),
       onError,
@@ -1112,5 +1149,6 @@ function encodePending(codec: BackendCodec, delivery: PendingDelivery, now: numb
     const left = Math.max(1, Math.ceil((delivery.expiresAt - now) / 1000));
     message = { ...message, properties: { ...message.properties, messageExpiryInterval: left } };
   }
-  return codec.encodeDelivery(message, delivery.seq, delivery.deliveryCount > 0);
+  // message-id = the packet id, as the Subscription service sets it anyway (none for QoS 0).
+  return codec.encodeDelivery(message, delivery.packetId, delivery.deliveryCount > 0);
 }

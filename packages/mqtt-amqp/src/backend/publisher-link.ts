@@ -43,8 +43,11 @@ export interface ExactlyOnceKey {
 export interface PublicationRouter {
   /** Whether every connected subscriber `publication` reaches has room for it now. */
   hasRoom(publication: Publication): boolean;
-  /** Routes it and settles its delivery; resolves once settled (or the link went away). */
-  route(publication: Publication): Promise<void>;
+  /**
+   * Routes it and settles its delivery; calls `done` once settled (or the link went away), never
+   * synchronously.
+   */
+  route(publication: Publication, done: () => void): void;
   /** The publication waited `timeoutMs` without room: it is refused. */
   timedOut(publication: Publication): void;
   /**
@@ -168,11 +171,14 @@ export class PublisherLink {
 
   #dispatch(publication: Publication): void {
     this.#routing += 1;
-    void this.#router.route(publication).finally(() => {
-      this.#routing -= 1;
-      this.#topUp();
-    });
+    this.#router.route(publication, this.#routed);
   }
+
+  /** One publication routed and settled: made once per link, not per publication. */
+  readonly #routed = (): void => {
+    this.#routing -= 1;
+    this.#topUp();
+  };
 
   /** Grants what the window allows (in batches of a quarter window), nothing while held. */
   #topUp(): void {

@@ -5,6 +5,12 @@
  */
 export class LruMap<K, V> {
   private readonly entries = new Map<K, V>();
+  /**
+   * The most recently used key (the Map's last entry), or undefined when unknown: a hit on it needs no
+   * reordering, and a client publishing to one topic hits the same link again and again (delete + set per
+   * hit made the Map rehash).
+   */
+  private newest: K | undefined = undefined;
 
   /**
    * @param capacity most entries kept (at least 1).
@@ -26,9 +32,10 @@ export class LruMap<K, V> {
   /** The value for `key`, marking it most recently used. */
   get(key: K): V | undefined {
     const value = this.entries.get(key);
-    if (value === undefined) return undefined;
+    if (value === undefined || key === this.newest) return value;
     this.entries.delete(key);
     this.entries.set(key, value);
+    this.newest = key;
     return value;
   }
 
@@ -45,6 +52,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);
+    this.newest = key;
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
@@ -58,11 +66,12 @@ export class LruMap<K, V> {
   shift(): [K, V] | undefined {
     const oldest = this.entries.entries().next();
     if (oldest.done === true) return undefined;
-    this.entries.delete(oldest.value[0]);
+    this.delete(oldest.value[0]);
     return oldest.value;
   }
 
   delete(key: K): boolean {
+    if (key === this.newest) this.newest = undefined;
     return this.entries.delete(key);
   }
 
@@ -71,6 +80,7 @@ export class LruMap<K, V> {
   }
 
   clear(): void {
+    this.newest = undefined;
     this.entries.clear();
   }
 }

@@ -46,6 +46,10 @@ export interface PublishLinksOptions {
 export class PublishLinks {
   private readonly cache: LruMap<string, Slot>;
   private readonly draining = new Set<Slot>();
+  /** The last cache key built, and what from: a client publishing to one topic builds it once, not per message. */
+  private lastAddress = '';
+  private lastKind: TopicLinkKind = 'qos01';
+  private lastKey = 'qos01:';
 
   constructor(private readonly options: PublishLinksOptions) {
     this.cache = new LruMap<string, Slot>(options.max, (_key, slot) => this.evict(slot));
@@ -78,7 +82,7 @@ export class PublishLinks {
    * does until `release` is called with it; undefined (nothing held) when it is not attached or closed.
    */
   hold(address: string, kind: TopicLinkKind): HeldLink | undefined {
-    const slot = this.cache.get(`${kind}:${address}`);
+    const slot = this.cache.get(this.keyOf(address, kind));
     const link = slot?.link;
     if (slot === undefined || link === undefined || link.sender.isClosed) return undefined;
     slot.pending++;
@@ -94,7 +98,7 @@ export class PublishLinks {
 
   /** The attached, open link for (address, kind), if there is one now (marks it recently used). */
   peek(address: string, kind: TopicLinkKind): TopicLink | undefined {
-    const slot = this.cache.get(`${kind}:${address}`);
+    const slot = this.cache.get(this.keyOf(address, kind));
     const link = slot?.link;
     return link !== undefined && !link.sender.isClosed ? link : undefined;
   }
@@ -116,7 +120,7 @@ export class PublishLinks {
   }
 
   private slot(address: string, kind: TopicLinkKind): Slot {
-    const key = `${kind}:${address}`;
+    const key = this.keyOf(address, kind);
     const cached = this.cache.get(key);
     if (cached !== undefined && (cached.link === undefined || !cached.link.sender.isClosed)) return cached;
     if (cached !== undefined) {
@@ -139,6 +143,15 @@ export class PublishLinks {
     );
     this.cache.set(key, slot);
     return slot;
+  }
+
+  private keyOf(address: string, kind: TopicLinkKind): string {
+    if (address !== this.lastAddress || kind !== this.lastKind) {
+      this.lastAddress = address;
+      this.lastKind = kind;
+      this.lastKey = `${kind}:${address}`;
+    }
+    return this.lastKey;
   }
 
   private evict(slot: Slot): void {

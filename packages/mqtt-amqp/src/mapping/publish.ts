@@ -26,7 +26,7 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
   if (flags.deliveryCount !== undefined) header.deliveryCount = flags.deliveryCount;
   const message: { -readonly [K in keyof AmqpMessage]: AmqpMessage[K] } = { header };
 
-  if (input.properties === undefined) {
+  if (input.properties === undefined || !hasValues(input.properties)) {
     // No MQTT 5 properties (every MQTT 3.1.1 message): only the dialect's flags, in objects of their own.
     message.properties =
       input.messageId !== undefined ? { messageId: input.messageId, to: address } : { to: address };
@@ -55,6 +55,12 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
     message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
   }
   return { message, address, presettled: dialect.presettled(input.qos) };
+}
+
+/** Whether some own enumerable key has a value other than undefined (an empty `{}` carries nothing). */
+function hasValues(object: Readonly<Record<string, unknown>>): boolean {
+  for (const key in object) if (Object.hasOwn(object, key) && object[key] !== undefined) return true;
+  return false;
 }
 
 /** Whether the object has an own enumerable key (without building the list of keys). */

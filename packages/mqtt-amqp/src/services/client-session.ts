@@ -20,7 +20,7 @@
  */
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
 import { encodePubrelRequest } from '../mapping/pubrel';
-import type { MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
+import type { EnqueueResult, MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
 import type { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
 
@@ -50,6 +50,9 @@ export interface PendingDelivery {
  * full under the store's `refuse` policy; `dropped` by another store rule (QoS 0 not queued, too large, expired).
  */
 export type EnqueueOutcome = 'stored' | 'refused' | 'dropped';
+
+/** `enqueueDurableThen`'s answer: the outcome, or undefined and the store's error. */
+export type EnqueueDone = (outcome: EnqueueOutcome | undefined, error: unknown) => void;
 
 /** What a session needs from its service. */
 export interface ClientSessionContext {
@@ -240,18 +243,56 @@ export class ClientSession {
    * Writes a QoS 1/2 message to the store's backlog (its policy applies when full) and, when the client is
    * there and memory has room, queues it for delivery. Resolves once the store has it (or refused it).
    */
-  async enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<EnqueueOutcome> {
+  enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<EnqueueOutcome> {
+    return new Promise((resolve, reject) => {
+      this.enqueueDurableThen(message, expiresAt, (outcome, error) => {
+        if (outcome === undefined) reject(error);
+        else resolve(outcome);
+      });
+    });
+  }
+
+  /**
+   * `enqueueDurable` with a callback instead of a promise (the routing of every QoS 1/2 message goes here):
+   * `done` gets the outcome once the store has answered, or undefined and the store's error. Never called
+   * synchronously.
+   */
+  enqueueDurableThen(message: MqttMessage, expiresAt: number | undefined, done: EnqueueDone): void {
     // Not serialised: concurrent writes let a durable store commit them together. Their answers come back in
     // the order they were made, which is the backlog's order.
     const epoch = this.#epoch;
     this.#writing += 1;
-    let result: Awaited<ReturnType<SessionStore['enqueue']>>;
+    let operation: Promise<EnqueueResult>;
     try {
-      result = await this.#track(this.#context.store.enqueue(this.clientId, message));
-    } finally {
-      this.#writing -= 1;
-      this.#context.onRoom();
+      operation = this.#context.store.enqueue(this.clientId, message);
+    } catch (error) {
+      operation = Promise.reject(error);
     }
+    // One handler both forgets the operation and goes on (no separate tracking promise per message).
+    this.#operations.add(operation);
+    operation.then(
+      (result) => {
+        this.#operations.delete(operation);
+        this.#writing -= 1;
+        this.#context.onRoom();
+        done(this.#enqueued(result, message, expiresAt, epoch), undefined);
+      },
+      (error: unknown) => {
+        this.#operations.delete(operation);
+        this.#writing -= 1;
+        this.#context.onRoom();
+        done(undefined, error);
+      },
+    );
+  }
+
+  /** What the store's answer to `enqueueDurableThen` means for memory. */
+  #enqueued(
+    result: EnqueueResult,
+    message: MqttMessage,
+    expiresAt: number | undefined,
+    epoch: number,
+  ): EnqueueOutcome {
     if (result.status !== 'queued') {
       this.#countRefusal(result.reason);
       return result.status === 'refused' && result.reason === 'backlog-full' ? 'refused' : 'dropped';
@@ -545,7 +586,9 @@ export class ClientSession {
     const pending = this.#pending;
     let at = pending.length;
     while (at > 0 && (pending[at - 1] as PendingDelivery).seq > delivery.seq) at -= 1;
-    pending.splice(at, 0, delivery);
+    // Most deliveries are the newest: a push, where splice would also build an array of what it removed.
+    if (at === pending.length) pending.push(delivery);
+    else pending.splice(at, 0, delivery);
   }
 }
 
@@ -554,6 +597,8 @@ export class ClientSession {
  * whatever id the encoder put there); none for QoS 0, which has no packet id.
  */
 function withPacketId(message: AmqpMessage, packetId: number | undefined): AmqpMessage {
+  // The encoder was given the packet id already (the embedded backend's does): nothing to copy.
+  if (message.properties?.messageId === packetId) return message;
   const { messageId: _encoded, ...properties } = message.properties ?? {};
   if (packetId !== undefined) return { ...message, properties: { ...properties, messageId: packetId } };
   if (message.properties?.messageId === undefined) return message;

@@ -21,8 +21,12 @@ export interface SessionDelivery {
 interface IndexedSubscription {
   readonly clientId: string;
   readonly entry: SessionSubscription;
-  /** Share name for `$share/<group>/…`, else undefined. */
-  readonly group: string | undefined;
+  /** `<group>\0<inner filter>` for a shared subscription (the round-robin key), else undefined. */
+  readonly groupKey: string | undefined;
+  /** The delivery when this is the session's only matching subscription: made once, not per message. */
+  readonly alone: SessionDelivery;
+  /** `[alone]`: what `match` returns when this is the only match (most topics have one subscriber). */
+  readonly aloneList: readonly SessionDelivery[];
 }
 
 interface MutableDelivery {
@@ -45,6 +49,13 @@ export class SubscriptionIndex {
   /** Round-robin position of each shared group (`<group>\0<filter>`). */
   readonly #turns = new Map<string, number>();
   readonly #isConnected: (clientId: string) => boolean;
+  /** What one `match` found (its first `#count` entries), reused by every call. */
+  readonly #found: Array<IndexedSubscription | undefined> = [];
+  #count = 0;
+  readonly #collect = (value: IndexedSubscription): void => {
+    this.#found[this.#count] = value;
+    this.#count += 1;
+  };
 
   constructor(isConnected: (clientId: string) => boolean) {
     this.#isConnected = isConnected;
@@ -56,7 +67,19 @@ export class SubscriptionIndex {
 
   add(clientId: string, subscriptionFilter: string, entry: SessionSubscription): void {
     const { filter, group } = splitShared(subscriptionFilter);
-    this.#tree.set(filter, keyOf(clientId, group), { clientId, entry, group });
+    const alone: SessionDelivery = {
+      clientId,
+      qos: entry.qos,
+      subscriptionIdentifiers: identifiers(entry),
+      retainAsPublished: entry.retainAsPublished === true,
+    };
+    this.#tree.set(filter, keyOf(clientId, group), {
+      clientId,
+      entry,
+      groupKey: group === undefined ? undefined : groupKey(group, filter),
+      alone,
+      aloneList: [alone],
+    });
   }
 
   remove(clientId: string, subscriptionFilter: string): void {
@@ -72,49 +95,44 @@ export class SubscriptionIndex {
    * `publisherId` is left out of subscriptions with no-local. With `advance` false the groups' turns stay
    * where they are, so the next call picks the same members (to look before routing).
    */
-  match(topic: string, publisherId: string | undefined, advance = true): SessionDelivery[] {
-    const ordinary = new Map<string, MutableDelivery>();
-    let groups: Map<string, IndexedSubscription[]> | undefined;
-    this.#tree.forEachMatch(topic, (value, _key, filter) => {
-      if (value.group !== undefined) {
-        groups ??= new Map();
-        const k = groupKey(value.group, filter);
-        const members = groups.get(k);
-        if (members === undefined) groups.set(k, [value]);
-        else members.push(value);
-        return;
-      }
-      if (value.entry.noLocal && value.clientId === publisherId) return;
-      const existing = ordinary.get(value.clientId);
-      if (existing === undefined) {
-        ordinary.set(value.clientId, {
-          clientId: value.clientId,
-          qos: value.entry.qos,
-          subscriptionIdentifiers: identifiers(value.entry),
-          retainAsPublished: value.entry.retainAsPublished === true,
-        });
-        return;
-      }
-      if (value.entry.qos > existing.qos) existing.qos = value.entry.qos;
-      if (value.entry.subscriptionIdentifier !== undefined) {
-        existing.subscriptionIdentifiers.push(value.entry.subscriptionIdentifier);
-      }
-      existing.retainAsPublished ||= value.entry.retainAsPublished === true;
-    });
-    const deliveries: SessionDelivery[] = [];
-    for (const delivery of ordinary.values()) {
-      delivery.subscriptionIdentifiers.sort((a, b) => a - b);
-      deliveries.push(delivery);
+  match(topic: string, publisherId: string | undefined, advance = true): readonly SessionDelivery[] {
+    // Collected into one reused array (nothing outside the index runs while it is filled and read), then
+    // each session's only matching subscription gives its precomputed delivery; only a session matching
+    // several subscriptions, or a shared group, costs more.
+    this.#count = 0;
+    this.#tree.forEachMatch(topic, this.#collect);
+    const found = this.#found;
+    const count = this.#count;
+    if (count === 0) return NONE;
+    const first = found[0] as IndexedSubscription;
+    if (count === 1 && first.groupKey === undefined) {
+      found[0] = undefined;
+      return first.entry.noLocal && first.clientId === publisherId ? NONE : first.aloneList;
     }
+    const deliveries: SessionDelivery[] = [];
+    let groups: Map<string, IndexedSubscription[]> | undefined;
+    for (let i = 0; i < count; i++) {
+      const value = found[i] as IndexedSubscription;
+      if (value.groupKey !== undefined) {
+        groups ??= new Map();
+        const members = groups.get(value.groupKey);
+        if (members === undefined) groups.set(value.groupKey, [value]);
+        else members.push(value);
+        continue;
+      }
+      if (value.entry.noLocal && value.clientId === publisherId) continue;
+      deliveries.push(value.alone);
+    }
+    if (deliveries.length > 1 && hasRepeatedClient(deliveries)) {
+      deliveries.length = 0;
+      fold(found, count, publisherId, deliveries);
+    }
+    // Let go of what was found (the array itself is kept, with its capacity).
+    found.fill(undefined, 0, count);
     if (groups !== undefined) {
       for (const [k, members] of groups) {
         const chosen = this.#pick(k, members, advance);
-        deliveries.push({
-          clientId: chosen.clientId,
-          qos: chosen.entry.qos,
-          subscriptionIdentifiers: identifiers(chosen.entry),
-          retainAsPublished: chosen.entry.retainAsPublished === true,
-        });
+        deliveries.push(chosen.alone);
       }
     }
     return deliveries;
@@ -128,6 +146,63 @@ export class SubscriptionIndex {
     const turn = this.#turns.get(k) ?? 0;
     if (advance) this.#turns.set(k, (turn + 1) % 0x7fffffff);
     return pool[turn % pool.length] as IndexedSubscription;
+  }
+}
+
+const NONE: readonly SessionDelivery[] = Object.freeze([]);
+
+/** Whether some session has more than one delivery (it matched several ordinary subscriptions). */
+function hasRepeatedClient(deliveries: readonly SessionDelivery[]): boolean {
+  if (deliveries.length <= 16) {
+    for (let i = 1; i < deliveries.length; i++) {
+      const clientId = (deliveries[i] as SessionDelivery).clientId;
+      for (let j = 0; j < i; j++) if ((deliveries[j] as SessionDelivery).clientId === clientId) return true;
+    }
+    return false;
+  }
+  const seen = new Set<string>();
+  for (const delivery of deliveries) {
+    if (seen.has(delivery.clientId)) return true;
+    seen.add(delivery.clientId);
+  }
+  return false;
+}
+
+/**
+ * One delivery per session for its ordinary subscriptions among `found`, appended to `out` in the order the
+ * sessions were first met: the highest QoS, every subscription identifier (ascending), retain-as-published
+ * if any asked for it.
+ */
+function fold(
+  found: ReadonlyArray<IndexedSubscription | undefined>,
+  count: number,
+  publisherId: string | undefined,
+  out: SessionDelivery[],
+): void {
+  const ordinary = new Map<string, MutableDelivery>();
+  for (let i = 0; i < count; i++) {
+    const value = found[i] as IndexedSubscription;
+    if (value.groupKey !== undefined) continue;
+    if (value.entry.noLocal && value.clientId === publisherId) continue;
+    const existing = ordinary.get(value.clientId);
+    if (existing === undefined) {
+      ordinary.set(value.clientId, {
+        clientId: value.clientId,
+        qos: value.entry.qos,
+        subscriptionIdentifiers: identifiers(value.entry),
+        retainAsPublished: value.entry.retainAsPublished === true,
+      });
+      continue;
+    }
+    if (value.entry.qos > existing.qos) existing.qos = value.entry.qos;
+    if (value.entry.subscriptionIdentifier !== undefined) {
+      existing.subscriptionIdentifiers.push(value.entry.subscriptionIdentifier);
+    }
+    existing.retainAsPublished ||= value.entry.retainAsPublished === true;
+  }
+  for (const delivery of ordinary.values()) {
+    delivery.subscriptionIdentifiers.sort((a, b) => a - b);
+    out.push(delivery);
   }
 }
 

@@ -19,7 +19,13 @@ import type { AmqpMessage } from '@dragoman/amqp';
 import { parseSubscriptionFilter, type QoS } from '@dragoman/mqtt';
 import { StoreLimitError } from '../errors';
 import { SESSION_NEVER_EXPIRES } from '../store/session-store';
-import type { MqttMessage, RetainedStore, SessionStore, SessionSubscription } from '../types';
+import type {
+  MessageProperties,
+  MqttMessage,
+  RetainedStore,
+  SessionStore,
+  SessionSubscription,
+} from '../types';
 import { ClientSession, type EnqueueOutcome, type PendingDelivery } from './client-session';
 import { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
@@ -79,6 +85,51 @@ export interface PublishOutcome {
    * publication (the embedded backend rejects it with `amqp:resource-limit-exceeded`); the other sessions have it.
    */
   readonly refused: number;
+}
+
+/** `publishThen`'s answer: the outcome, or undefined and the first error. */
+export type PublishDone = (outcome: PublishOutcome | undefined, error: unknown) => void;
+
+/**
+ * One `publishThen` under way: counts the store writes it waits for and answers once, when the last is done
+ * (or at the first error). Made once per message, with one bound callback shared by its writes.
+ */
+class Routing {
+  sessions = 0;
+  #refused = 0;
+  /** Writes under way, plus one until every write has been started. */
+  #waiting = 1;
+  #done: PublishDone | undefined;
+
+  constructor(done: PublishDone) {
+    this.#done = done;
+  }
+
+  wait(): void {
+    this.#waiting += 1;
+  }
+
+  /** Every write has been started. With none under way, answers in a microtask (never synchronously). */
+  started(): void {
+    if (this.#waiting === 1) queueMicrotask(() => this.took('stored', undefined));
+    else this.#waiting -= 1;
+  }
+
+  /** One write is done (`outcome`), or failed (`outcome` undefined, `error`). */
+  readonly took = (outcome: EnqueueOutcome | undefined, error: unknown): void => {
+    const done = this.#done;
+    if (done === undefined) return;
+    if (outcome === undefined) {
+      this.#done = undefined;
+      done(undefined, error);
+      return;
+    }
+    if (outcome === 'refused') this.#refused += 1;
+    this.#waiting -= 1;
+    if (this.#waiting > 0) return;
+    this.#done = undefined;
+    done({ sessions: this.sessions, refused: this.#refused }, undefined);
+  };
 }
 
 export const DEFAULT_MAX_IN_MEMORY_PER_CLIENT = 100;
@@ -432,25 +483,41 @@ export class SubscriptionService {
    * retain flag is set, then routes it. Resolves once every matching session has taken it (stored in its
    * backlog, or handed to its link for QoS 0) or dropped it by policy.
    */
-  async publish(message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> {
+  publish(message: MqttMessage, publisherId: string | undefined): Promise<PublishOutcome> {
+    return new Promise((resolve, reject) => {
+      this.publishThen(message, publisherId, (outcome, error) => {
+        if (outcome === undefined) reject(error);
+        else resolve(outcome);
+      });
+    });
+  }
+
+  /**
+   * `publish` with a callback instead of a promise (every routed message comes here): `done` gets the outcome
+   * once every matching session has taken the message, or undefined and the first store error. Never called
+   * synchronously.
+   */
+  publishThen(message: MqttMessage, publisherId: string | undefined, done: PublishDone): void {
     // Everything is started before anything is awaited, so publications are routed in the order they come
     // (a retained one is not overtaken by the next while its store write is under way).
-    let retained: Promise<void> | undefined;
+    const routing = new Routing(done);
     if (message.retain) {
-      retained = this.#retained.set(message).then(
-        () => undefined,
+      routing.wait();
+      this.#retained.set(message).then(
+        () => routing.took('stored', undefined),
         // Too large or too many: the message is still routed, just not retained.
-        (error: unknown) => this.#onError(error),
+        (error: unknown) => {
+          this.#onError(error);
+          routing.took('stored', undefined);
+        },
       );
     }
     const now = this.#now();
     const expiresAt = expiryOf(message, now);
-    const taken: Promise<EnqueueOutcome>[] = [];
-    let sessions = 0;
     for (const match of this.#index.match(message.topic, publisherId)) {
       const session = this.#sessions.get(match.clientId);
       if (session === undefined) continue;
-      sessions += 1;
+      routing.sessions += 1;
       const qos = minQoS(message.qos, match.qos);
       const delivery = forSubscriber(
         message,
@@ -458,11 +525,12 @@ export class SubscriptionService {
         match.retainAsPublished && message.retain,
         match.subscriptionIdentifiers,
       );
-      const pending = this.#deliver(session, delivery, expiresAt, false);
-      if (pending !== undefined) taken.push(pending);
+      if (qos > 0 || !session.ready) {
+        routing.wait();
+        session.enqueueDurableThen(delivery, expiresAt, routing.took);
+      } else session.offerVolatile(delivery, expiresAt);
     }
-    const [outcomes] = await Promise.all([Promise.all(taken), retained]);
-    return { sessions, refused: outcomes.filter((o) => o === 'refused').length };
+    routing.started();
   }
 
   /**
@@ -550,11 +618,16 @@ function forSubscriber(
   retain: boolean,
   subscriptionIds: readonly number[],
 ): MqttMessage {
-  const properties = { ...message.properties };
-  delete properties.subscriptionIdentifier;
+  const copy: MqttMessage = { topic: message.topic, payload: message.payload, qos, retain };
+  const given = message.properties;
+  if (given === undefined && subscriptionIds.length === 0) return copy; // MQTT 3.1.1: nothing to carry
+  // The publisher's subscription identifiers (if any) are not the subscriber's.
+  const { subscriptionIdentifier: _theirs, ...rest } = given ?? {};
+  const properties: MessageProperties = rest;
   if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
   else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
-  return { topic: message.topic, payload: message.payload, qos, retain, properties };
+  copy.properties = properties;
+  return copy;
 }
 
 /** Epoch ms the message expires at, from its MQTT 5 message expiry interval. */

@@ -8,7 +8,9 @@ describe('SubscriptionIndex', () => {
     index.add('c', 'a/+', { qos: 2, subscriptionIdentifier: 3 });
     index.add('c', 'a/b', { qos: 1 });
     index.add('d', 'a/b', { qos: 1, retainAsPublished: true });
-    const deliveries = index.match('a/b', undefined).sort((x, y) => x.clientId.localeCompare(y.clientId));
+    const deliveries = [...index.match('a/b', undefined)].sort((x, y) =>
+      x.clientId.localeCompare(y.clientId),
+    );
     expect(deliveries).toEqual([
       { clientId: 'c', qos: 2, subscriptionIdentifiers: [3, 7], retainAsPublished: false },
       { clientId: 'd', qos: 1, subscriptionIdentifiers: [], retainAsPublished: true },

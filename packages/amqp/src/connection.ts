@@ -13,6 +13,7 @@ import { processOnlyChangedLinks } from './internal/changed-links';
 import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/convert';
 import { readFramesDirectly } from './internal/frame-reader';
 import { writeFramesTogether } from './internal/frame-writer';
+import { makeLeanDeliveries } from './internal/lean-deliveries';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
@@ -294,6 +295,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     writeFramesTogether(conn);
     // Transfers, dispositions and flows read without rhea's typed-value tree (internal/frame-reader.ts).
     readFramesDirectly(conn);
+    // Deliveries made as class instances, not object literals with fresh closures (internal/lean-deliveries.ts).
+    makeLeanDeliveries(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);
     // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).

@@ -51,12 +51,16 @@ export function bodyText(body: unknown): string {
  * Makes a rhea container listen on a free port of 127.0.0.1, accepting connections by hand (autoaccept off)
  * and ignoring its 'error' events; resolves once it listens. The caller closes `server`.
  */
-export async function rheaListen(container: Container): Promise<{ server: Server; port: number }> {
+export async function rheaListen(
+  container: Container,
+  options: Record<string, unknown> = {},
+): Promise<{ server: Server; port: number }> {
   container.on('error', () => {});
   const server = container.listen({
     port: 0,
     host: '127.0.0.1',
     autoaccept: false,
+    ...options,
   } as never) as unknown as Server;
   await waitFor(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port };

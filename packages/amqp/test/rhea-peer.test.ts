@@ -14,6 +14,7 @@ import {
   type IncomingLink,
   LinkError,
   listen,
+  payloadOf,
   SaslError,
   valueMessage,
 } from '../src/index';
@@ -147,6 +148,36 @@ describe('our client against a rhea listener', () => {
     client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
     const sender = await client.openSender('q');
     await expect(sender.send(binaryMessage('last words'))).resolves.toEqual({ state: 'accepted' });
+  });
+
+  it('a message larger than the frames both ends allow crosses in several transfers, both ways', async () => {
+    const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    const container = rhea.create_container({ id: 'small-frames' });
+    container.on('disconnected', () => {});
+    let receivedByRhea: unknown;
+    container.on('message', (context: RheaContext) => {
+      receivedByRhea = (context.message?.body as { content?: unknown } | undefined)?.content;
+      context.delivery?.accept();
+    });
+    let sentByRhea = false;
+    container.on('sendable', (context: RheaContext) => {
+      if (sentByRhea) return;
+      sentByRhea = true;
+      context.sender?.send({ body: rhea.message.data_section(big) });
+    });
+    const listening = await rheaListen(container, { max_frame_size: 512 });
+    server = listening.server;
+    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false, maxFrameSize: 512 });
+    const sender = await client.openSender('q');
+    expect(await sender.send(binaryMessage(big))).toEqual({ state: 'accepted' });
+    expect(receivedByRhea).toEqual(big);
+    const receiver = await client.openReceiver({ source: 'big', creditWindow: 0 });
+    receiver.addCredit(1);
+    const delivery = (await receiver.receive({ signal: AbortSignal.timeout(10_000) })) as Delivery;
+    expect(payloadOf(delivery.message)).toEqual(big);
+    const accepted = waitFor(container, 'accepted');
+    delivery.accept();
+    await accepted;
   });
 
   it('the peer ending the session with an error closes its links with that error', async () => {

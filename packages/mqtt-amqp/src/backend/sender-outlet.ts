@@ -1,8 +1,11 @@
 /**
  * An `Outlet` over an accepted `Sender`: the FE's receiver on `$mqtt.to.<id>.publish`, seen from our side.
  */
-import { AmqpError, type AmqpMessage, type Sender } from '@dragoman/amqp';
+import { AmqpError, type AmqpMessage, type Outcome, type Sender } from '@dragoman/amqp';
 import type { Outlet, OutletOutcome } from '../services/outlet';
+
+/** A pre-settled send counts as accepted: one object for all of them. */
+const ACCEPTED: Outcome = Object.freeze({ state: 'accepted' });
 
 export class SenderOutlet implements Outlet {
   readonly sender: Sender;
@@ -20,7 +23,7 @@ export class SenderOutlet implements Outlet {
     try {
       written = this.sender.trySend(message, (error, result) => {
         if (error !== undefined || result === undefined) onOutcome(undefined);
-        else onOutcome(result.state === 'sent' ? { state: 'accepted' } : result);
+        else onOutcome(result.state === 'sent' ? ACCEPTED : result);
       });
     } catch (error) {
       // A message the link cannot encode: it will never go, so it is settled as rejected (and counted).

@@ -127,9 +127,12 @@ export class ClientDeliveries {
     held.written = true;
     if (decoded.qos === 0) {
       this.settle(delivery, held, accept);
-      this.write(message, decoded.topic, {}).catch((error: unknown) =>
-        this.unwritable(delivery, held, error),
-      );
+      // One then() per message, as below; retries are only set up once a first attempt has failed.
+      this.host.publish(message, NO_OPTIONS).then(undefined, (error: unknown) => {
+        const retry = this.retry(error, message, decoded.topic, NO_OPTIONS);
+        if (retry === undefined) this.unwritable(delivery, held, error);
+        else retry.catch((failure: unknown) => this.unwritable(delivery, held, failure));
+      });
       this.free(delivery);
       return;
     }
@@ -291,6 +294,9 @@ export class ClientDeliveries {
     if (this.pending.delete(delivery)) this.topUp();
   }
 }
+
+/** Options of a QoS 0 PUBLISH: none (one object for all of them; the endpoint only reads it). */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 /** The outcome most deliveries get (one function, not a closure per delivery). */
 function accept(delivery: Delivery): void {

@@ -148,37 +148,66 @@ export class ClientPublishes {
 
   push(publish: InboundPublish): void {
     this.queue.push(publish);
-    if (!this.running) void this.run();
+    if (!this.running) this.run();
   }
 
-  private async run(): Promise<void> {
+  /**
+   * Hands what is queued to the links, in order. Synchronous while each PUBLISH can go at once (no hook, link
+   * attached with credit: no promise, no closure); one that has to wait is waited for, and the run goes on
+   * from there (`running` stays set meanwhile, so later PUBLISHes queue behind it).
+   */
+  private run(): void {
     this.running = true;
     try {
       while (this.head < this.queue.length && !this.host.signal.aborted) {
         const publish = this.queue[this.head] as InboundPublish;
-        // Most PUBLISHes are ready at once (no hook, link attached with credit): no promise, no await.
-        let encoded = this.prepare(publish);
-        if (encoded instanceof Promise) encoded = await encoded;
-        this.queue[this.head] = undefined as unknown as InboundPublish;
-        this.head++;
-        if (this.head > 1024 && this.head * 2 > this.queue.length) {
-          this.queue.splice(0, this.head);
-          this.head = 0;
+        const encoded = this.prepare(publish);
+        if (encoded instanceof Promise) {
+          encoded.then(
+            (ready) => {
+              this.take(publish, ready);
+              this.run();
+            },
+            (error: unknown) => {
+              this.stopRunning();
+              throw error;
+            },
+          );
+          return;
         }
-        if (encoded !== undefined) this.send(publish, encoded, kindOf(publish));
+        this.take(publish, encoded);
       }
-    } finally {
-      this.running = false;
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      }
-      if (this.pausedByUs && !this.host.signal.aborted) {
-        this.pausedByUs = false;
-        this.host.resume();
-      }
-      this.notifyIfIdle();
+    } catch (error) {
+      this.stopRunning();
+      throw error;
     }
+    this.stopRunning();
+  }
+
+  /** The PUBLISH at the head leaves the queue, and goes to its link unless it was answered already. */
+  private take(publish: InboundPublish, encoded: EncodedPublish | undefined): void {
+    this.queue[this.head] = undefined as unknown as InboundPublish;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (encoded !== undefined) this.send(publish, encoded, kindOf(publish));
+  }
+
+  private stopRunning(): void {
+    this.running = false;
+    // Emptied: start again at the front (kept while short: emptying the array would let its storage go,
+    // to be made again for the next PUBLISH).
+    if (this.head === this.queue.length && this.head > 64) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    if (this.pausedByUs && !this.host.signal.aborted) {
+      this.pausedByUs = false;
+      this.host.resume();
+    }
+    this.notifyIfIdle();
   }
 
   /**

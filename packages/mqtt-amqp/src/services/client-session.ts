@@ -104,6 +104,7 @@ export class ClientSession {
   #epoch = 0;
   #refilling = false;
   #refillAgain = false;
+  #pumpScheduled = false;
   #nextSeq = 1;
   /** `enqueueDurable` calls whose store write is under way: room they already took. */
   #writing = 0;
@@ -344,7 +345,7 @@ export class ClientSession {
       if (!delivery.released && delivery.expiresAt !== undefined && delivery.expiresAt <= now) {
         this.#context.counters.expired += 1;
         this.#freed(1);
-        void this.#finish(delivery);
+        this.#finish(delivery);
         continue;
       }
       this.#inFlight.set(delivery.seq, delivery);
@@ -365,18 +366,18 @@ export class ClientSession {
     switch (outcome.state) {
       case 'accepted':
         this.#freed(1);
-        void this.#finish(delivery);
+        this.#finish(delivery);
         break;
       case 'rejected':
         this.#context.counters.rejectedByClient += 1;
         this.#freed(1);
-        void this.#finish(delivery);
+        this.#finish(delivery);
         break;
       case 'modified':
         if (outcome.undeliverableHere) {
           this.#context.counters.rejectedByClient += 1;
           this.#freed(1);
-          void this.#finish(delivery);
+          this.#finish(delivery);
           break;
         }
         if (outcome.deliveryFailed) delivery.deliveryCount += 1;
@@ -386,26 +387,42 @@ export class ClientSession {
         this.#insertBySeq(delivery);
         break;
     }
-    // Not synchronously: a peer that releases at once would otherwise recurse.
-    if (this.#outlet === outlet) queueMicrotask(() => this.pump());
+    // Not synchronously: a peer that releases at once would otherwise recurse. One pump for the outcomes of
+    // a tick.
+    if (this.#outlet === outlet && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pumpSoon);
+    }
   }
 
+  readonly #pumpSoon = (): void => {
+    this.#pumpScheduled = false;
+    this.pump();
+  };
+
   /** Removes a finished delivery from the store's backlog, then tops memory up from it. */
-  #finish(delivery: PendingDelivery): Promise<void> {
+  #finish(delivery: PendingDelivery): void {
     const storeSeq = delivery.storeSeq;
     if (storeSeq === undefined) {
       this.#refill();
-      return Promise.resolve();
+      return;
     }
     const sent = this.#context.sentUnsettled.get(this.clientId);
     if (sent?.delete(storeSeq) === true && sent.size === 0) this.#context.sentUnsettled.delete(this.clientId);
-    return this.#track(this.#context.store.ack(this.clientId, storeSeq)).then(
+    const operation = this.#context.store.ack(this.clientId, storeSeq);
+    // One handler both forgets the operation and goes on, as in `enqueueDurableThen`.
+    this.#operations.add(operation);
+    operation.then(
       () => {
+        this.#operations.delete(operation);
         // Only now: a backlog read before the acknowledgement would still list it (`#known` skips it meanwhile).
         this.#known.delete(storeSeq);
         this.#refill();
       },
-      (error: unknown) => this.#context.onError(error),
+      (error: unknown) => {
+        this.#operations.delete(operation);
+        this.#context.onError(error);
+      },
     );
   }
 

@@ -46,7 +46,9 @@ export interface Table<V> {
 
 /** The backlogs of all sessions, each ordered by sequence number. */
 export interface BacklogTable {
-  meta(clientId: string): BacklogMeta | undefined;
+  /** The client's bookkeeping; read-only (the memory table hands out the object it keeps). */
+  meta(clientId: string): Readonly<BacklogMeta> | undefined;
+  /** Replaces the bookkeeping; `meta` must not be changed afterwards (the memory table keeps the object). */
   setMeta(clientId: string, meta: BacklogMeta): void;
   /** A client's entries, lowest sequence number first; lazy, so do not write while iterating. */
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }>;

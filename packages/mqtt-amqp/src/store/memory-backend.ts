@@ -36,12 +36,12 @@ class MemoryBacklog implements BacklogTable {
   // A Map iterates in insertion order, and sequence numbers only grow: each inner map is ordered by seq.
   readonly #byClient = new Map<string, Map<number, MessageRecord>>();
   readonly #meta = new Map<string, BacklogMeta>();
-  meta(clientId: string): BacklogMeta | undefined {
-    const meta = this.#meta.get(clientId);
-    return meta === undefined ? undefined : { ...meta };
+  // Kept and handed out as they are, without copies (two per message otherwise): see `BacklogTable`.
+  meta(clientId: string): Readonly<BacklogMeta> | undefined {
+    return this.#meta.get(clientId);
   }
   setMeta(clientId: string, meta: BacklogMeta): void {
-    this.#meta.set(clientId, { ...meta });
+    this.#meta.set(clientId, meta);
   }
   *entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
     const entries = this.#byClient.get(clientId);

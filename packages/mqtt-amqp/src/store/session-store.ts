@@ -165,16 +165,30 @@ export class BackendSessionStore implements SessionStore {
     });
   }
 
-  async enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
+  // Not `async`: this runs for every QoS 1/2 copy of a message, and the transaction's promise is the answer
+  // (an async function would wrap it in one more, resolved a tick later).
+  enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
+    try {
+      return this.#enqueue(clientId, message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
     this.#checkOpen();
     const options = this.#options;
     if (message.payload.length > options.maxPayloadBytes) {
-      return { status: 'refused', reason: 'payload-too-large' };
+      return Promise.resolve({ status: 'refused', reason: 'payload-too-large' });
     }
-    if (message.qos === 0 && !options.queueQos0) return { status: 'dropped', reason: 'qos0-not-queued' };
+    if (message.qos === 0 && !options.queueQos0) {
+      return Promise.resolve({ status: 'dropped', reason: 'qos0-not-queued' });
+    }
     const now = options.now();
     const expiresAt = expiresAtOf(message, now);
-    if (expiresAt !== undefined && expiresAt <= now) return { status: 'refused', reason: 'expired' };
+    if (expiresAt !== undefined && expiresAt <= now) {
+      return Promise.resolve({ status: 'refused', reason: 'expired' });
+    }
     const stored: MessageRecord = { message: copyMessage(message) };
     if (expiresAt !== undefined) stored.expiresAt = expiresAt;
     return this.#backend.transaction((): EnqueueResult => {
@@ -243,9 +257,14 @@ export class BackendSessionStore implements SessionStore {
     return out;
   }
 
-  async ack(clientId: string, seq: number): Promise<boolean> {
-    this.#checkOpen();
-    return this.#backend.transaction(() => this.#removeEntry(clientId, seq));
+  // Not `async`, as `enqueue`.
+  ack(clientId: string, seq: number): Promise<boolean> {
+    try {
+      this.#checkOpen();
+      return this.#backend.transaction(() => this.#removeEntry(clientId, seq));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async release(clientId: string, seq: number): Promise<boolean> {

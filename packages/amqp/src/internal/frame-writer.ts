@@ -10,6 +10,11 @@
 // at the end of the round they measured no gain (gateway, MQTT→MQTT QoS 1: 96 → 103 µs CPU per message).
 // The protocol header (the first write) and SASL frames stay rhea's, as does everything while rhea's frame
 // logging is switched on (DEBUG=rhea…), since this path does not log.
+import {
+  installLeanPerformatives,
+  OutgoingPerformative,
+  type TypedWriter as PerformativeWriter,
+} from './lean-performatives';
 import { rhea } from './rhea';
 import type { RheaConnection } from './rhea-types';
 
@@ -18,13 +23,8 @@ const TYPE_SASL = 0x01;
 /** Frames of one round usually take a few hundred bytes; a round beyond this gets its own buffer. */
 const SCRATCH_BYTES = 64 * 1024;
 
-interface TypedWriter {
-  buffer: Buffer;
-  position: number;
+interface TypedWriter extends PerformativeWriter {
   skip(bytes: number): void;
-  write_uint(value: number, width: 1 | 2 | 4): void;
-  write(value: unknown): void;
-  write_bytes(bytes: Buffer): void;
 }
 
 interface PendingFrame {
@@ -60,7 +60,8 @@ function appendFrame(out: TypedWriter, frame: PendingFrame): void {
   else if (frame.type === TYPE_SASL) out.write_uint(0, 2);
   else throw new Error(`unknown frame type ${frame.type}`);
   if (frame.performative) {
-    out.write(frame.performative);
+    if (frame.performative instanceof OutgoingPerformative) frame.performative.writeTo(out);
+    else out.write(frame.performative);
     if (frame.payload) out.write_bytes(frame.payload);
   }
   out.buffer.writeUInt32BE(out.position - start, start);
@@ -93,6 +94,8 @@ export function writeFramesTogether(connection: RheaConnection): void {
   if (Writer === undefined || rheaLogsFrames()) return;
   if (transport === undefined || typeof transport.write !== 'function' || !Array.isArray(transport.pending))
     return; // not the rhea we know: leave it writing as usual
+  // Transfers, dispositions and flows made as plain fields, encoded below without a typed tree (lean-performatives.ts).
+  installLeanPerformatives();
   const rheaWrite = transport.write;
   transport.write = function (socket) {
     if (!this.header_sent || this.pending.length === 0) {

@@ -1,0 +1,128 @@
+// rhea's transfer, disposition and flow factories, once replaced: what they make encodes directly to the bytes
+// rhea's own typed tree encodes to, and what the direct encoder does not cover is rhea's own again.
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  installLeanPerformatives,
+  OutgoingPerformative,
+  type TypedWriter,
+} from '../src/internal/lean-performatives';
+
+const requireFromRhea = createRequire(createRequire(import.meta.url).resolve('rhea'));
+
+type Factory = (fields: Record<string, unknown>) => unknown;
+const frames = requireFromRhea('./frames.js') as Record<'transfer' | 'disposition' | 'flow', Factory>;
+const types = requireFromRhea('./types.js') as { Writer: new () => TypedWriter };
+const outcomes = requireFromRhea('./message.js') as Record<
+  'accepted' | 'released' | 'rejected' | 'modified',
+  (fields?: unknown) => { described(): unknown }
+>;
+
+/** Our bytes and rhea's for what `factory` made of `fields`. */
+function bothEncodings(factory: Factory, fields: Record<string, unknown>): [Buffer, Buffer] {
+  const made = factory(fields);
+  expect(made).toBeInstanceOf(OutgoingPerformative);
+  const ours = new types.Writer();
+  (made as OutgoingPerformative).writeTo(ours);
+  const theirs = new types.Writer();
+  theirs.write((made as OutgoingPerformative).described());
+  return [ours.buffer.subarray(0, ours.position), theirs.buffer.subarray(0, theirs.position)];
+}
+
+const uint = fc.integer({ min: 0, max: 0xffffffff });
+/** A field left out, passed as undefined, or given a value. */
+const field = <T>(value: fc.Arbitrary<T>): fc.Arbitrary<T | undefined | null> =>
+  fc.oneof(value, fc.constant(undefined), fc.constant(null));
+/** Drops the keys the record marked as left out, so that the list length varies as rhea's would. */
+const someOf = (record: Record<string, unknown>, keep: boolean[]): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).filter((_, i) => keep[i] !== false));
+
+describe('lean performatives', () => {
+  expect(installLeanPerformatives()).toBe(true);
+
+  it('transfers encode to rhea’s bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          handle: uint,
+          delivery_id: field(uint),
+          delivery_tag: field(fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes))),
+          message_format: field(uint),
+          settled: field(fc.boolean()),
+          more: field(fc.boolean()),
+          rcv_settle_mode: field(fc.integer({ min: 0, max: 255 })),
+          resume: field(fc.boolean()),
+          aborted: field(fc.boolean()),
+          batchable: field(fc.boolean()),
+        }),
+        fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+        (fields, keep) => {
+          keep[0] = true; // the handle is mandatory
+          const [ours, theirs] = bothEncodings(frames.transfer, someOf(fields, keep));
+          expect(ours).toEqual(theirs);
+        },
+      ),
+    );
+  });
+
+  it('dispositions, with each outcome, encode to rhea’s bytes', () => {
+    const state = fc.constantFrom(
+      undefined,
+      outcomes.accepted().described(),
+      outcomes.released().described(),
+      outcomes.rejected({ error: { condition: 'amqp:internal-error', description: 'no' } }).described(),
+      outcomes.modified({ delivery_failed: true }).described(),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          role: fc.boolean(),
+          first: uint,
+          last: field(uint),
+          settled: field(fc.boolean()),
+          state,
+        }),
+        (fields) => {
+          const [ours, theirs] = bothEncodings(frames.disposition, fields);
+          expect(ours).toEqual(theirs);
+        },
+      ),
+    );
+  });
+
+  it('flows encode to rhea’s bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          next_incoming_id: field(uint),
+          incoming_window: uint,
+          next_outgoing_id: uint,
+          outgoing_window: uint,
+          handle: field(uint),
+          delivery_count: field(uint),
+          link_credit: field(uint),
+          drain: field(fc.boolean()),
+        }),
+        (fields) => {
+          const [ours, theirs] = bothEncodings(frames.flow, fields);
+          expect(ours).toEqual(theirs);
+        },
+      ),
+    );
+  });
+
+  it('leaves to rhea the fields it does not encode, and rhea still refuses a missing mandatory field', () => {
+    const accepted = outcomes.accepted().described();
+    // rhea's own factory cannot make a transfer with a delivery state either; it throws, as it always did.
+    expect(() => frames.transfer({ handle: 0, state: accepted })).toThrow(/No wrapper for field state/);
+    expect(frames.transfer({ handle: 0, delivery_tag: 'text' })).not.toBeInstanceOf(OutgoingPerformative);
+    expect(frames.transfer({ handle: -1 })).not.toBeInstanceOf(OutgoingPerformative);
+    expect(
+      frames.flow({ incoming_window: 1, next_outgoing_id: 0, outgoing_window: 1, properties: { a: 1 } }),
+    ).not.toBeInstanceOf(OutgoingPerformative);
+    expect(frames.transfer({ delivery_id: 1 })).not.toBeInstanceOf(OutgoingPerformative);
+    expect(() => frames.transfer({ handle: undefined, delivery_id: 1 })).toThrow(/handle is mandatory/);
+    expect(() => frames.disposition({ role: true, first: null })).toThrow(/first is mandatory/);
+  });
+});

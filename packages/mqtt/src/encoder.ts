@@ -48,10 +48,6 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
   private readonly stream: Writable;
   private corked = false;
   private isFull = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    if (!this.stream.destroyed) this.stream.uncork();
-  };
   private readonly onFlushed = (): void => {
     if (this.isFull && this.stream.writableLength < this.highWaterMark) {
       this.isFull = false;
@@ -83,7 +79,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     if (!this.corked) {
       this.corked = true;
       stream.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(MqttWriter.uncork, this);
     }
     stream.write(bytes, this.onFlushed);
     if (stream.writableLength >= this.highWaterMark) this.isFull = true;
@@ -96,5 +92,11 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
       this.corked = false;
       this.stream.uncork();
     }
+  }
+
+  /** The uncork a write schedules for the next tick: one function for every writer, given it as argument. */
+  private static uncork(writer: MqttWriter): void {
+    writer.corked = false;
+    if (!writer.stream.destroyed) writer.stream.uncork();
   }
 }

@@ -10,7 +10,7 @@ import { encodePacket, MqttWriter } from './encoder';
 import { AuthExchange, type AuthExchangeOwner, failureCode } from './enhanced-auth';
 import { MqttConnectionClosedError, MqttProtocolError, MqttPublishError } from './errors';
 import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe } from './inbound';
-import { KeepAliveMonitor } from './keep-alive';
+import { KeepAliveMonitor, type KeepAliveOwner } from './keep-alive';
 import { OutboundFlow, type OutboundLink } from './outbound';
 import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
 import { parseSubscriptionFilter } from './shared-subscription';
@@ -19,6 +19,7 @@ import { validateTopicName } from './topic-validation';
 import type {
   AcceptOptions,
   AckOptions,
+  AckProperties,
   AuthenticateHook,
   AuthenticationOutcome,
   AuthPacket,
@@ -47,6 +48,16 @@ import type {
   UnsubscribePacket,
   Will,
 } from './types';
+
+/** What an endpoint tells the server that accepted it (internal): one object per server, not per connection. */
+export interface EndpointTracker {
+  /** The CONNECT was read (and authenticated): the host is given the endpoint now. */
+  connected(endpoint: MqttEndpoint): void;
+  /** The endpoint closed before the host was given it. */
+  closedEarly(endpoint: MqttEndpoint, reason: CloseReason, stream: Duplex): void;
+  /** An endpoint the host was given has closed; called just before its 'close' event. */
+  closed(endpoint: MqttEndpoint): void;
+}
 
 /** Resolved limits the server passes to each endpoint (internal). */
 export interface EndpointLimits {
@@ -133,7 +144,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   /** The host has been given this endpoint ('endpoint' event); from then on it gets 'close'. */
   private announced = false;
   private clientMaxPacketSize = Number.POSITIVE_INFINITY;
-  private readonly sink: InboundSink;
+  /** What the inbound messages, the outbound flow and the keep-alive monitor call back. */
+  private readonly port: InboundSink & OutboundLink & KeepAliveOwner;
   /** The MQTT 5 enhanced-authentication exchange in progress (at CONNECT or a re-authentication). */
   private auth: AuthExchange | undefined;
   /** What a successful exchange at CONNECT adds to the CONNACK. */
@@ -143,51 +155,16 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   constructor(
     private readonly stream: Duplex,
     private readonly limits: EndpointLimits,
-    private readonly onConnect: (endpoint: MqttEndpoint) => void,
-    private readonly onEarlyClose: (reason: CloseReason) => void,
+    private readonly tracker: EndpointTracker,
   ) {
     super();
     this.decoder = new MqttDecoder({ maxPacketSize: limits.maxPacketSize });
     this.inboundWindow = limits.receiveMaximum;
-    const self = this;
-    this.sink = {
-      get closed() {
-        return self.endpointState === 'closed';
-      },
-      get closeReason() {
-        return self.reason;
-      },
-      writeAck: (cmd, messageId, options) => this.writeAck(cmd, messageId, options),
-      hostAnswered: (kind) => {
-        if (kind === 'publish') this.publishesAwaitingHost--;
-        else this.requestsAwaitingHost--;
-        this.pump();
-      },
-      qos2Completed: (messageId) => {
-        this.inboundQos2.delete(messageId);
-      },
-      writeSuback: (messageId, granted, properties) => {
-        const v5 = this.protocolVersion === 5;
-        this.send({
-          cmd: 'suback',
-          messageId,
-          granted: v5 ? granted : granted.map(toSubackReturnCode),
-          ...(v5 && properties ? { properties } : {}),
-        });
-      },
-      writeUnsuback: (messageId, codes, properties) => {
-        const v5 = this.protocolVersion === 5;
-        this.send(
-          v5
-            ? { cmd: 'unsuback', messageId, granted: codes, ...(properties ? { properties } : {}) }
-            : { cmd: 'unsuback', messageId },
-        );
-      },
-    };
+    this.port = new MqttEndpoint.Port(this);
     stream.on('data', this.onData);
-    stream.on('end', this.onEnd);
+    stream.on('end', this.onStreamGone);
     stream.on('error', this.onStreamError);
-    stream.on('close', this.onStreamClose);
+    stream.on('close', this.onStreamGone);
     this.connectTimer = setTimeout(() => this.close({ kind: 'connect-timeout' }), limits.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -320,15 +297,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     this.endpointState = 'connected';
     this.send(connack);
-    this.keepAlive = new KeepAliveMonitor(
-      this.keepAliveSeconds,
-      () =>
-        this.close(
-          { kind: 'keep-alive-timeout' },
-          v5 ? { cmd: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout } : undefined,
-        ),
-      () => this.readingPaused,
-    );
+    this.keepAlive = new KeepAliveMonitor(this.keepAliveSeconds, this.port);
     if (this.remoteGone === undefined) this.keepAlive.start();
     // Packets that came with the CONNECT are handled on the next tick, so that listeners attached right
     // after accept() see them.
@@ -507,16 +476,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.pump();
   };
 
-  private readonly onEnd = (): void => {
+  /** The stream's 'end' and 'close'. */
+  private readonly onStreamGone = (): void => {
     this.onRemoteGone(undefined);
   };
 
   private readonly onStreamError = (error: Error): void => {
     this.onRemoteGone(error);
-  };
-
-  private readonly onStreamClose = (): void => {
-    this.onRemoteGone(undefined);
   };
 
   /**
@@ -756,7 +722,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.sessionExpiry = v5 ? (properties.sessionExpiryInterval ?? 0) : connect.clean ? 0 : NEVER_EXPIRES;
     this.clientMaxPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
     const clientWindow = v5 ? (properties.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
-    this.outbound = new OutboundFlow(this.outboundLink(), Math.min(clientWindow, this.limits.outboundWindow));
+    this.outbound = new OutboundFlow(this.port, Math.min(clientWindow, this.limits.outboundWindow));
     this.aliases = new InboundTopicAliases(this.limits.topicAliasMaximum);
     if (connect.clientId === '') {
       // 3.1 requires an id; 3.1.1 allows an empty one only with a clean session (MQTT-3.1.3-7/8).
@@ -779,7 +745,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
   private announce(): void {
     this.announced = true;
-    this.onConnect(this);
+    this.tracker.connected(this);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -966,7 +932,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         ReasonCode.RetainNotSupported,
       );
     }
-    const message = new InboundPublish(this.sink, {
+    const message = new InboundPublish(this.port, {
       topic,
       payload: packet.payload,
       qos: packet.qos,
@@ -1071,11 +1037,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     });
     const merge = mergeWithInvalid(parsed);
     if (valid.length === 0 || this.listenerCount('subscribe') === 0) {
-      this.sink.writeSuback(packet.messageId, merge(valid.map(() => ReasonCode.UnspecifiedError)), undefined);
+      this.writeSuback(packet.messageId, merge(valid.map(() => ReasonCode.UnspecifiedError)), undefined);
       return;
     }
     const request = new InboundSubscribe(
-      this.sink,
+      this.port,
       {
         messageId: packet.messageId,
         subscriptions: valid,
@@ -1102,11 +1068,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     });
     const merge = mergeWithInvalid(parsed);
     if (filters.length === 0 || this.listenerCount('unsubscribe') === 0) {
-      this.sink.writeUnsuback(packet.messageId, merge(filters.map(() => ReasonCode.Success)), undefined);
+      this.writeUnsuback(packet.messageId, merge(filters.map(() => ReasonCode.Success)), undefined);
       return;
     }
     const request = new InboundUnsubscribe(
-      this.sink,
+      this.port,
       {
         messageId: packet.messageId,
         unsubscriptions,
@@ -1162,24 +1128,35 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   // Internals: outbound state machines
   // -------------------------------------------------------------------------------------------
 
-  private outboundLink(): OutboundLink {
-    const self = this;
-    return {
-      get protocolVersion() {
-        return self.protocolVersion;
-      },
-      get clientMaxPacketSize() {
-        return self.clientMaxPacketSize;
-      },
-      get clientTopicAliasMaximum() {
-        return self.connectProperties.topicAliasMaximum ?? 0;
-      },
-      isOpen: () => this.endpointState === 'connected',
-      writeBytes: (bytes) => this.writeBytes(bytes),
-      sendPubrel: (messageId) => this.send({ cmd: 'pubrel', messageId }),
-      hostStepFailed: (error) => this.hostStepFailed(error),
-      windowChanged: () => this.checkWindowOpen(),
-    };
+  private keepAliveExpired(): void {
+    this.close(
+      { kind: 'keep-alive-timeout' },
+      this.protocolVersion === 5 ? { cmd: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout } : undefined,
+    );
+  }
+
+  private hostAnswered(kind: 'publish' | 'request'): void {
+    if (kind === 'publish') this.publishesAwaitingHost--;
+    else this.requestsAwaitingHost--;
+    this.pump();
+  }
+
+  private writeSuback(messageId: number, granted: number[], properties: AckProperties | undefined): void {
+    const v5 = this.protocolVersion === 5;
+    this.send({
+      cmd: 'suback',
+      messageId,
+      granted: v5 ? granted : granted.map(toSubackReturnCode),
+      ...(v5 && properties ? { properties } : {}),
+    });
+  }
+
+  private writeUnsuback(messageId: number, codes: number[], properties: AckProperties | undefined): void {
+    this.send(
+      this.protocolVersion === 5
+        ? { cmd: 'unsuback', messageId, granted: codes, ...(properties ? { properties } : {}) }
+        : { cmd: 'unsuback', messageId },
+    );
   }
 
   private hostStepFailed(error: unknown): void {
@@ -1344,9 +1321,90 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     for (const message of this.inboundQos2.values()) message.abandon(reason);
     this.inboundQos2.clear();
     this.abort.abort(new MqttConnectionClosedError(reason));
-    if (this.announced) this.emit('close', reason);
-    else this.onEarlyClose(reason);
+    if (this.announced) {
+      this.tracker.closed(this);
+      this.emit('close', reason);
+    } else {
+      this.tracker.closedEarly(this, reason, stream);
+    }
   }
+
+  /**
+   * The endpoint's side of its inbound messages, outbound flow and keep-alive monitor: one object per connection
+   * with its members on this prototype (object literals with getters cost each connection a property dictionary
+   * and a closure per member). Declared here so that it reaches the endpoint's private members.
+   */
+  private static readonly Port = class implements InboundSink, OutboundLink, KeepAliveOwner {
+    constructor(private readonly endpoint: MqttEndpoint) {}
+
+    get closed(): boolean {
+      return this.endpoint.endpointState === 'closed';
+    }
+
+    get closeReason(): CloseReason | undefined {
+      return this.endpoint.reason;
+    }
+
+    get protocolVersion(): ProtocolVersion {
+      return this.endpoint.protocolVersion;
+    }
+
+    get clientMaxPacketSize(): number {
+      return this.endpoint.clientMaxPacketSize;
+    }
+
+    get clientTopicAliasMaximum(): number {
+      return this.endpoint.connectProperties.topicAliasMaximum ?? 0;
+    }
+
+    get readingPaused(): boolean {
+      return this.endpoint.readingPaused;
+    }
+
+    isOpen(): boolean {
+      return this.endpoint.endpointState === 'connected';
+    }
+
+    writeAck(cmd: 'puback' | 'pubrec' | 'pubcomp', messageId: number, options: AckOptions | undefined): void {
+      this.endpoint.writeAck(cmd, messageId, options);
+    }
+
+    hostAnswered(kind: 'publish' | 'request'): void {
+      this.endpoint.hostAnswered(kind);
+    }
+
+    qos2Completed(messageId: number): void {
+      this.endpoint.inboundQos2.delete(messageId);
+    }
+
+    writeSuback(messageId: number, granted: number[], properties: AckProperties | undefined): void {
+      this.endpoint.writeSuback(messageId, granted, properties);
+    }
+
+    writeUnsuback(messageId: number, codes: number[], properties: AckProperties | undefined): void {
+      this.endpoint.writeUnsuback(messageId, codes, properties);
+    }
+
+    writeBytes(bytes: Buffer): void {
+      this.endpoint.writeBytes(bytes);
+    }
+
+    sendPubrel(messageId: number): void {
+      this.endpoint.send({ cmd: 'pubrel', messageId });
+    }
+
+    hostStepFailed(error: unknown): void {
+      this.endpoint.hostStepFailed(error);
+    }
+
+    windowChanged(): void {
+      this.endpoint.checkWindowOpen();
+    }
+
+    keepAliveExpired(): void {
+      this.endpoint.keepAliveExpired();
+    }
+  };
 }
 
 /** Puts the host's codes for the valid filters back among 0x8F for the invalid ones, in the client's order. */

@@ -2,19 +2,24 @@
  * Keep-alive enforcement: the connection is considered dead when nothing arrived for 1.5 x the
  * keep-alive interval (MQTT-3.1.2-24). Activity only stores a timestamp; one timer re-arms itself.
  */
+
+/** What the monitor reports to and asks of (one object, not two closures per connection). */
+export interface KeepAliveOwner {
+  /** Nothing arrived in time: the connection is dead. */
+  keepAliveExpired(): void;
+  /** While true (the server itself is not reading the socket, e.g. back-pressure), silence does not count. */
+  readonly readingPaused: boolean;
+}
+
 export class KeepAliveMonitor {
   private lastActivity = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly limitMs: number;
 
-  /**
-   * keepAliveSeconds 0 disables the monitor. While `isPaused()` is true (the server itself is not
-   * reading the socket, e.g. back-pressure), silence is not the client's fault and does not count.
-   */
+  /** keepAliveSeconds 0 disables the monitor. */
   constructor(
     keepAliveSeconds: number,
-    private readonly onExpired: () => void,
-    private readonly isPaused: () => boolean = () => false,
+    private readonly owner: KeepAliveOwner,
   ) {
     this.limitMs = keepAliveSeconds * 1500;
   }
@@ -37,11 +42,11 @@ export class KeepAliveMonitor {
 
   private schedule(delayMs: number): void {
     this.timer = setTimeout(() => {
-      if (this.isPaused()) this.lastActivity = performance.now();
+      if (this.owner.readingPaused) this.lastActivity = performance.now();
       const idle = performance.now() - this.lastActivity;
       if (idle >= this.limitMs) {
         this.timer = undefined;
-        this.onExpired();
+        this.owner.keepAliveExpired();
       } else {
         this.schedule(this.limitMs - idle);
       }

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_PACKET_SIZE, MQTT_MAX_PACKET_SIZE } from './decoder';
 import { DEFAULT_WRITE_HIGH_WATER_MARK } from './encoder';
-import { type EndpointLimits, MqttEndpoint } from './endpoint';
+import { type EndpointLimits, type EndpointTracker, MqttEndpoint } from './endpoint';
 import { ReasonCode } from './reason-codes';
 import type { MqttServerEvents, MqttServerOptions } from './types';
 
@@ -28,6 +28,22 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
   private readonly limits: EndpointLimits;
   private readonly live = new Set<MqttEndpoint>();
   private readonly connecting = new Set<MqttEndpoint>();
+  /** What every endpoint of this server reports to (one object for all of them). */
+  private readonly tracker: EndpointTracker = {
+    connected: (endpoint) => {
+      this.connecting.delete(endpoint);
+      this.live.add(endpoint);
+      if (this.listenerCount('endpoint') === 0) endpoint.reject(ReasonCode.ServerUnavailable);
+      else this.emit('endpoint', endpoint);
+    },
+    closedEarly: (endpoint, reason, stream) => {
+      this.connecting.delete(endpoint);
+      this.emit('connectionError', reason, stream);
+    },
+    closed: (endpoint) => {
+      this.live.delete(endpoint);
+    },
+  };
 
   constructor(options: MqttServerOptions = {}) {
     super();
@@ -97,21 +113,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
     // The endpoint already gathers each tick's packets into one write (cork/uncork): Nagle's algorithm can only
     // hold small packets (PUBACK, PINGRESP, a lone PUBLISH) back until the client's delayed ACK, up to 40 ms.
     (stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
-    const endpoint: MqttEndpoint = new MqttEndpoint(
-      stream,
-      this.limits,
-      (ep) => {
-        this.connecting.delete(ep);
-        this.live.add(ep);
-        ep.once('close', () => this.live.delete(ep));
-        if (this.listenerCount('endpoint') === 0) ep.reject(ReasonCode.ServerUnavailable);
-        else this.emit('endpoint', ep);
-      },
-      (reason) => {
-        this.connecting.delete(endpoint);
-        this.emit('connectionError', reason, stream);
-      },
-    );
+    const endpoint = new MqttEndpoint(stream, this.limits, this.tracker);
     this.connecting.add(endpoint);
   }
 

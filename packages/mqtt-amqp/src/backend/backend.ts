@@ -693,8 +693,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       payload: message.payload,
       qos: message.qos,
       retain: message.retain,
-      ...(message.properties !== undefined ? { properties: message.properties } : {}),
     };
+    if (message.properties !== undefined) published.properties = message.properties;
     return { delivery, message: published, publisherId, exactlyOnce };
   }
 

@@ -39,12 +39,11 @@ export function createCodec(
     decodeControl: (message) => decodeControl(message, addresses),
     encodeSubscriptions: (subscriptions) => encodeSubscriptions(subscriptions),
     decodeTopicMessage: (message, linkAddress, settled) =>
-      decodePublish(message, {
-        dialect,
-        now,
-        settled,
-        ...(linkAddress !== undefined ? { linkAddress } : {}),
-      }),
+      decodePublish(
+        message,
+        // Without spreads: this runs for every message.
+        linkAddress !== undefined ? { dialect, now, settled, linkAddress } : { dialect, now, settled },
+      ),
     encodeDelivery: (message, messageId, dup) => {
       const input: PublishInput = {
         topic: message.topic,

@@ -28,6 +28,13 @@ export class NativeReceivers {
   readonly #maxQueued: number;
   readonly #onRoom: () => void;
   #dropped = 0;
+  /** The links one match found (its first `#count` entries), reused so that matching makes no closure. */
+  readonly #found: Array<NativeLink | undefined> = [];
+  #count = 0;
+  readonly #collect = (link: NativeLink): void => {
+    this.#found[this.#count] = link;
+    this.#count += 1;
+  };
 
   /** `onRoom`: a link's queue shrank (or the link left), so held publications may go on. */
   constructor(codec: BackendCodec, maxQueued: number, onRoom: () => void) {
@@ -71,28 +78,51 @@ export class NativeReceivers {
 
   /** Whether every link matching `message` can queue one more message now. */
   hasRoomFor(message: MqttMessage): boolean {
+    if (this.#tree.size === 0) return true;
+    const count = this.#match(message.topic);
     let room = true;
-    if (this.#tree.size === 0) return room;
-    this.#tree.forEachMatch(message.topic, (link) => {
-      if (link.queue.length >= this.#maxQueued) room = false;
-    });
+    for (let i = 0; i < count; i++) {
+      if ((this.#found[i] as NativeLink).queue.length >= this.#maxQueued) room = false;
+    }
+    this.#found.fill(undefined, 0, count);
     return room;
   }
 
   /** Hands the message to every matching link: written at once with credit, else queued (bounded). */
   publish(message: MqttMessage): void {
     if (this.#tree.size === 0) return;
-    const copy: MqttMessage = { ...message, retain: false };
-    let encoded: AmqpMessage | undefined;
-    this.#tree.forEachMatch(message.topic, (link) => {
-      encoded ??= this.#codec.encodeDelivery(copy, undefined, false);
-      if (link.queue.length === 0 && this.#write(link, encoded)) return;
-      if (link.queue.length >= this.#maxQueued) {
-        this.#dropped += 1;
-        return;
-      }
-      link.queue.push(encoded);
-    });
+    const count = this.#match(message.topic);
+    if (count === 0) return;
+    // Taken out of the shared array before anything is written (a write runs the link's code).
+    const links = count === 1 ? undefined : this.#found.slice(0, count);
+    const single = this.#found[0] as NativeLink;
+    this.#found.fill(undefined, 0, count);
+    const copy: MqttMessage = {
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: false,
+    };
+    if (message.properties !== undefined) copy.properties = message.properties;
+    const encoded = this.#codec.encodeDelivery(copy, undefined, false);
+    if (links === undefined) this.#offer(single, encoded);
+    else for (const link of links) this.#offer(link as NativeLink, encoded);
+  }
+
+  #offer(link: NativeLink, encoded: AmqpMessage): void {
+    if (link.queue.length === 0 && this.#write(link, encoded)) return;
+    if (link.queue.length >= this.#maxQueued) {
+      this.#dropped += 1;
+      return;
+    }
+    link.queue.push(encoded);
+  }
+
+  /** Collects the links matching `topic` into `#found`; returns how many. */
+  #match(topic: string): number {
+    this.#count = 0;
+    this.#tree.forEachMatch(topic, this.#collect);
+    return this.#count;
   }
 
   /** The link got credit: write what waits. */

@@ -92,7 +92,9 @@ export class ClientSession {
   /** Store seqs in memory, or delivered and waiting for their acknowledgement: never loaded twice. */
   readonly #known = new Set<number>();
   /** Store operations under way, for `idle()`. */
-  readonly #operations = new Set<Promise<unknown>>();
+  #operations = 0;
+  /** Called once `#operations` is back to 0 (see `idle`). */
+  #idleWaiters: Array<() => void> = [];
   #outlet: Outlet | undefined;
   /** The backlog may flow: AMQP_SUBSCRIPTIONS was sent (or the session was started clean). */
   #ready = false;
@@ -270,16 +272,16 @@ export class ClientSession {
       operation = Promise.reject(error);
     }
     // One handler both forgets the operation and goes on (no separate tracking promise per message).
-    this.#operations.add(operation);
+    this.#operations += 1;
     operation.then(
       (result) => {
-        this.#operations.delete(operation);
+        this.#operationDone();
         this.#writing -= 1;
         this.#context.onRoom();
         done(this.#enqueued(result, message, expiresAt, epoch), undefined);
       },
       (error: unknown) => {
-        this.#operations.delete(operation);
+        this.#operationDone();
         this.#writing -= 1;
         this.#context.onRoom();
         done(undefined, error);
@@ -328,7 +330,8 @@ export class ClientSession {
 
   /** Resolves once no store operation of this session is under way. */
   async idle(): Promise<void> {
-    while (this.#operations.size > 0) await Promise.allSettled([...this.#operations]);
+    // Looked at again after each wake-up: the code that ended the last operation may have started another.
+    while (this.#operations > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Sends what the outlet's credit allows, oldest first; drops what expired on the way. */
@@ -411,16 +414,16 @@ export class ClientSession {
     if (sent?.delete(storeSeq) === true && sent.size === 0) this.#context.sentUnsettled.delete(this.clientId);
     const operation = this.#context.store.ack(this.clientId, storeSeq);
     // One handler both forgets the operation and goes on, as in `enqueueDurableThen`.
-    this.#operations.add(operation);
+    this.#operations += 1;
     operation.then(
       () => {
-        this.#operations.delete(operation);
+        this.#operationDone();
         // Only now: a backlog read before the acknowledgement would still list it (`#known` skips it meanwhile).
         this.#known.delete(storeSeq);
         this.#refill();
       },
       (error: unknown) => {
-        this.#operations.delete(operation);
+        this.#operationDone();
         this.#context.onError(error);
       },
     );
@@ -483,13 +486,19 @@ export class ClientSession {
   }
 
   #track<T>(operation: Promise<T>): Promise<T> {
-    this.#operations.add(operation);
-    const forget = (): void => {
-      this.#operations.delete(operation);
-    };
-    operation.then(forget, forget);
+    this.#operations += 1;
+    operation.then(this.#operationDone, this.#operationDone);
     return operation;
   }
+
+  /** A store operation is over (counted, not kept: a Set of them cost two updates per message). */
+  readonly #operationDone = (): void => {
+    this.#operations -= 1;
+    if (this.#operations > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
 
   #rememberInFlight(): void {
     if (this.#inFlight.size === 0) return;

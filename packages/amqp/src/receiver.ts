@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CreditWindow } from './credit-window';
 import { Delivery, type DeliveryOwner } from './delivery';
-import type { AmqpError } from './errors';
+import type { AmqpError, SessionError } from './errors';
 import {
   ConnectionClosedError,
   InvalidArgumentError,
@@ -38,6 +38,19 @@ const ACCEPTED_DESCRIPTOR = 0x24;
 
 const OURS = Symbol('dragoman.delivery');
 type TrackedDelivery = RheaDelivery & { [OURS]?: Delivery | undefined };
+/** On a rhea link while a Receiver is bound to it: its listeners are shared by every receiver and find it here. */
+const BOUND = Symbol('dragoman.receiver');
+type BoundLink = RheaReceiver & { [BOUND]?: Receiver | undefined };
+
+/** The Receiver bound to a rhea link, if any. */
+function boundTo(link: RheaReceiver | undefined): Receiver | undefined {
+  return (link as BoundLink | undefined)?.[BOUND];
+}
+
+/** For the events a link must not pass on to its connection (rhea would treat them there). */
+function ignore(): void {
+  // Intentionally empty.
+}
 
 type ReceiverState = 'attaching' | 'open' | 'detached' | 'closing' | 'closed';
 
@@ -82,7 +95,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #closeWaiter: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
-  readonly #owner: DeliveryOwner;
+  readonly #hooks: InstanceType<typeof Receiver.Hooks>;
   /** The sender desired SETTLEMENT_CONFIRMATION_CAPABILITY: we answer its settlements with ours. */
   #confirmSettlement = false;
 
@@ -108,28 +121,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
       settleModes,
       properties: undefined,
     };
-    const self = this;
-    this.#owner = {
-      get generation() {
-        return self.#generation;
-      },
-      linkName: name,
-      beforeOutcome: (accepted) => {
-        // rhea batches the dispositions of one tick into ranges and, for a range of one, does not check that
-        // the next outcome is the same: only consecutive accepts may share a batch, so write out first.
-        const link = this.#link;
-        if (link === undefined) return;
-        const updated = link.session.incoming.updated;
-        const last = updated[updated.length - 1];
-        if (last === undefined || (accepted && last.state?.descriptor?.value === ACCEPTED_DESCRIPTOR)) return;
-        link.connection._process();
-      },
-      onSettled: (delivery) => {
-        if (!delivery.settled) this.#awaitingSecondStep.add(delivery);
-        if (!delivery.presettled) this.#window.settled();
-        this.#topUp();
-      },
-    };
+    this.#hooks = new Receiver.Hooks(this);
+    this.managed = this.#hooks;
     if (origin.kind === 'remote') {
       this.#bind(origin.link);
       this.#onOpen(origin.link);
@@ -327,48 +320,68 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     waiter.reject(reason instanceof Error ? reason : new Error(String(reason)));
   }
 
-  /** @internal */
-  readonly managed: ManagedLink = {
-    onDisconnect: () => {
-      if (this.#state === 'closed') return;
-      if (this.#state === 'closing') {
-        this.#closeWaiter?.();
-        return;
-      }
-      this.#window.disconnected(this.#link?.credit ?? 0);
-      this.#unbind();
-      this.#state = 'detached';
-      this.#newGeneration();
-      // Unsettled deliveries not yet taken cannot be settled any more; the peer redelivers them.
-      for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
-      this.#resolveDrains();
-    },
-    reattach: (connection) => {
-      if (this.#state !== 'detached' && this.#state !== 'attaching') return;
-      this.#state = 'attaching';
-      this.#openRheaLink(connection);
-    },
-    onConnectionClosed: (error) => {
-      if (this.#state === 'closed') return;
-      this.#unbind();
-      const closed = new ConnectionClosedError(undefined, { cause: error });
-      this.#attachWaiter?.reject(closed);
-      this.#attachWaiter = undefined;
-      const condition = (error as Partial<AmqpError>).condition;
-      this.#finish(
-        { remote: true, error: typeof condition === 'string' ? (error as AmqpError) : undefined },
-        closed,
-      );
-    },
-    onSessionClosed: (context, error) => {
-      if (this.#link === undefined || context.session !== this.#link.session) return;
-      this.#remoteClosed(
-        error === undefined
-          ? undefined
-          : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
-      );
-    },
-  };
+  /** @internal What the connection calls on its links. */
+  readonly managed: ManagedLink;
+
+  #onDisconnect(): void {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'closing') {
+      this.#closeWaiter?.();
+      return;
+    }
+    this.#window.disconnected(this.#link?.credit ?? 0);
+    this.#unbind();
+    this.#state = 'detached';
+    this.#newGeneration();
+    // Unsettled deliveries not yet taken cannot be settled any more; the peer redelivers them.
+    for (const d of this.#buffer.drain()) if (d.presettled) this.#buffer.push(d);
+    this.#resolveDrains();
+  }
+
+  #reattach(connection: RheaConnection): void {
+    if (this.#state !== 'detached' && this.#state !== 'attaching') return;
+    this.#state = 'attaching';
+    this.#openRheaLink(connection);
+  }
+
+  #onConnectionClosed(error: Error): void {
+    if (this.#state === 'closed') return;
+    this.#unbind();
+    const closed = new ConnectionClosedError(undefined, { cause: error });
+    this.#attachWaiter?.reject(closed);
+    this.#attachWaiter = undefined;
+    const condition = (error as Partial<AmqpError>).condition;
+    this.#finish(
+      { remote: true, error: typeof condition === 'string' ? (error as AmqpError) : undefined },
+      closed,
+    );
+  }
+
+  #onSessionClosed(context: RheaEventContext, error: SessionError | undefined): void {
+    if (this.#link === undefined || context.session !== this.#link.session) return;
+    this.#remoteClosed(
+      error === undefined
+        ? undefined
+        : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
+    );
+  }
+
+  #beforeOutcome(accepted: boolean): void {
+    // rhea batches the dispositions of one tick into ranges and, for a range of one, does not check that
+    // the next outcome is the same: only consecutive accepts may share a batch, so write out first.
+    const link = this.#link;
+    if (link === undefined) return;
+    const updated = link.session.incoming.updated;
+    const last = updated[updated.length - 1];
+    if (last === undefined || (accepted && last.state?.descriptor?.value === ACCEPTED_DESCRIPTOR)) return;
+    link.connection._process();
+  }
+
+  #onSettled(delivery: Delivery): void {
+    if (!delivery.settled) this.#awaitingSecondStep.add(delivery);
+    if (!delivery.presettled) this.#window.settled();
+    this.#topUp();
+  }
 
   #openRheaLink(connection: RheaConnection): void {
     if (this.#origin.kind !== 'local') return;
@@ -385,49 +398,74 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
 
   #bind(link: RheaReceiver): void {
     this.#link = link;
-    link.on('receiver_open', () => {
-      if (link !== this.#link) return;
-      const remote = link.remote.attach;
-      if (remote !== undefined && isAbsent(remote.source)) {
-        // A null source announces a refusal whose detach follows (AMQP 2.6.3); peers that answer every
-        // attach without termini (rhea used directly) are taken as open after a grace period.
-        this.#readRemoteAttach(link);
-        const timer = setTimeout(() => this.#opened(link), REFUSAL_GRACE_MS);
-        timer.unref?.();
-        this.#refusalGrace = timer;
-        return;
+    (link as BoundLink)[BOUND] = this;
+    link.on('receiver_open', Receiver.#rheaOpen);
+    link.on('message', Receiver.#rheaMessage);
+    link.on('settled', Receiver.#rheaSettled);
+    link.on('receiver_drained', Receiver.#rheaDrained);
+    link.on('receiver_flow', ignore);
+    link.on('receiver_error', ignore);
+    link.on('receiver_close', Receiver.#rheaClose);
+  }
+
+  // rhea's events for a bound link: one listener of each for every receiver, finding it from the event's link.
+
+  static #rheaOpen(context: RheaEventContext): void {
+    const link = context.receiver;
+    const receiver = boundTo(link);
+    if (link === undefined || receiver === undefined || link !== receiver.#link) return;
+    const remote = link.remote.attach;
+    if (remote !== undefined && isAbsent(remote.source)) {
+      // A null source announces a refusal whose detach follows (AMQP 2.6.3); peers that answer every
+      // attach without termini (rhea used directly) are taken as open after a grace period.
+      receiver.#readRemoteAttach(link);
+      const timer = setTimeout(() => receiver.#opened(link), REFUSAL_GRACE_MS);
+      timer.unref?.();
+      receiver.#refusalGrace = timer;
+      return;
+    }
+    receiver.#opened(link);
+  }
+
+  static #rheaMessage(context: RheaEventContext): void {
+    const receiver = boundTo(context.receiver);
+    if (receiver !== undefined) receiver.#onMessage(context);
+  }
+
+  static #rheaSettled(context: RheaEventContext): void {
+    const link = context.receiver;
+    const receiver = boundTo(link);
+    const delivery = context.delivery as TrackedDelivery | undefined;
+    if (link === undefined || receiver === undefined || delivery === undefined) return;
+    // rhea settles these itself only for links it created with receiver settle mode 'second'; a peer's
+    // link gets its mode after creation, so do it here or rhea's session window never frees the slot.
+    delivery.settled = true;
+    const ours = delivery[OURS];
+    if (ours !== undefined) {
+      receiver.#awaitingSecondStep.delete(ours);
+      ours.onRemoteSettled();
+      // Our outcome was given and the sender settled: we settle last. A sender that asked for it is told so
+      // with a settled disposition (rhea writes none for a delivery its peer settled, so queue it by hand).
+      if (receiver.#confirmSettlement && ours.settled) {
+        link.session.incoming.updated.push(
+          delivery as unknown as { state?: { descriptor?: { value?: unknown } } },
+        );
+        (link.connection as unknown as { _register(): void })._register();
       }
-      this.#opened(link);
-    });
-    link.on('message', (context: RheaEventContext) => this.#onMessage(context));
-    link.on('settled', (context: RheaEventContext) => {
-      const delivery = context.delivery as TrackedDelivery | undefined;
-      if (delivery === undefined) return;
-      // rhea settles these itself only for links it created with receiver settle mode 'second'; a peer's
-      // link gets its mode after creation, so do it here or rhea's session window never frees the slot.
-      delivery.settled = true;
-      const ours = delivery[OURS];
-      if (ours !== undefined) {
-        this.#awaitingSecondStep.delete(ours);
-        ours.onRemoteSettled();
-        // Our outcome was given and the sender settled: we settle last. A sender that asked for it is told so
-        // with a settled disposition (rhea writes none for a delivery its peer settled, so queue it by hand).
-        if (this.#confirmSettlement && ours.settled) {
-          link.session.incoming.updated.push(
-            delivery as unknown as { state?: { descriptor?: { value?: unknown } } },
-          );
-          (link.connection as unknown as { _register(): void })._register();
-        }
-      }
-      delivery[OURS] = undefined;
-    });
-    link.on('receiver_drained', () => this.#onDrained());
-    link.on('receiver_flow', () => {});
-    link.on('receiver_error', () => {});
-    link.on('receiver_close', () => {
-      if (link !== this.#link) return;
-      this.#remoteClosed(linkErrorFrom(this.name, link.remote.detach?.error));
-    });
+    }
+    delivery[OURS] = undefined;
+  }
+
+  static #rheaDrained(context: RheaEventContext): void {
+    const receiver = boundTo(context.receiver);
+    if (receiver !== undefined) receiver.#onDrained();
+  }
+
+  static #rheaClose(context: RheaEventContext): void {
+    const link = context.receiver;
+    const receiver = boundTo(link);
+    if (link === undefined || receiver === undefined || link !== receiver.#link) return;
+    receiver.#remoteClosed(linkErrorFrom(receiver.name, link.remote.detach?.error));
   }
 
   #opened(link: RheaReceiver): void {
@@ -457,9 +495,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     const link = this.#link;
     if (link === undefined) return;
     link.removeAllListeners();
-    link.on('receiver_close', () => {});
-    link.on('receiver_error', () => {});
-    link.on('message', () => {});
+    link.on('receiver_close', ignore);
+    link.on('receiver_error', ignore);
+    link.on('message', ignore);
+    (link as BoundLink)[BOUND] = undefined;
     this.#link = undefined;
   }
 
@@ -490,7 +529,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     } else {
       message = fromRhea(context.message as unknown as RheaMessage);
     }
-    const delivery = new Delivery(message, rheaDelivery, this.#owner, secondStep);
+    const delivery = new Delivery(message, rheaDelivery, this.#hooks, secondStep);
     if (secondStep && !delivery.presettled) rheaDelivery[OURS] = delivery;
     if (this.#state !== 'open') {
       // Arrived while closing: nobody will take it; the peer learns nothing more from us.
@@ -578,4 +617,49 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     if (info.error !== undefined && this.listenerCount('error') > 0) this.emit('error', info.error);
     this.emit('close', info);
   }
+
+  /**
+   * What the receiver's deliveries and its connection call back: one object per receiver with its members on
+   * this prototype (an object literal with a getter cost each receiver a property dictionary and a closure per
+   * member). Declared here so that it reaches the receiver's private members.
+   */
+  private static readonly Hooks = class implements DeliveryOwner, ManagedLink {
+    readonly #receiver: Receiver;
+
+    constructor(receiver: Receiver) {
+      this.#receiver = receiver;
+    }
+
+    get generation(): number {
+      return this.#receiver.#generation;
+    }
+
+    get linkName(): string {
+      return this.#receiver.name;
+    }
+
+    beforeOutcome(accepted: boolean): void {
+      this.#receiver.#beforeOutcome(accepted);
+    }
+
+    onSettled(delivery: Delivery): void {
+      this.#receiver.#onSettled(delivery);
+    }
+
+    onDisconnect(): void {
+      this.#receiver.#onDisconnect();
+    }
+
+    reattach(connection: RheaConnection): void {
+      this.#receiver.#reattach(connection);
+    }
+
+    onConnectionClosed(error: Error): void {
+      this.#receiver.#onConnectionClosed(error);
+    }
+
+    onSessionClosed(context: RheaEventContext, error: SessionError | undefined): void {
+      this.#receiver.#onSessionClosed(context, error);
+    }
+  };
 }

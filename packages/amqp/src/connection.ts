@@ -14,6 +14,7 @@ import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/c
 import { readFramesDirectly } from './internal/frame-reader';
 import { writeFramesTogether } from './internal/frame-writer';
 import { makeLeanDeliveries } from './internal/lean-deliveries';
+import { installLeanLinkDispatch } from './internal/lean-dispatch';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
@@ -295,6 +296,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     writeFramesTogether(conn);
     // Transfers, dispositions and flows read without rhea's typed-value tree (internal/frame-reader.ts).
     readFramesDirectly(conn);
+    // Link events told to listeners without rhea's per-event copies (internal/lean-dispatch.ts; once per process).
+    installLeanLinkDispatch();
     // Deliveries made as class instances, not object literals with fresh closures (internal/lean-deliveries.ts).
     makeLeanDeliveries(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).

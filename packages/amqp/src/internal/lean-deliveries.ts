@@ -24,7 +24,7 @@ interface LinkInternals {
   local: { attach: { rcv_settle_mode?: unknown } };
   is_remote_open(): boolean;
   dispatch(event: string, context: unknown): void;
-  _context(context: unknown): unknown;
+  session: { connection: { container?: unknown } };
 }
 
 interface Deliveries<D> {
@@ -177,11 +177,29 @@ function onTransfer(this: IncomingInternals, frame: TransferFrame, receiver: Lin
   if (receiver.credit > 0) receiver.credit--;
   else console.error('Received transfer when credit was %d', receiver.credit);
   receiver.delivery_count++;
+  // The event context as rhea's _context chain (receiver, session, connection) completes it, made whole at once.
+  const session = receiver.session;
+  const connection = session.connection;
   const context =
     current.format === 0
-      ? { message: outcomes.decode(data), delivery: current }
-      : { message: data, delivery: current, format: current.format };
-  receiver.dispatch('message', receiver._context(context));
+      ? {
+          message: outcomes.decode(data),
+          delivery: current,
+          receiver,
+          session,
+          connection,
+          container: connection.container,
+        }
+      : {
+          message: data,
+          delivery: current,
+          format: current.format,
+          receiver,
+          session,
+          connection,
+          container: connection.container,
+        };
+  receiver.dispatch('message', context);
 }
 
 /** rhea's Outgoing.send, making an OutgoingDelivery. */

@@ -3,3 +3,7 @@ declare module 'rhea/lib/frames.js' {
   const frames: Record<string, unknown>;
   export default frames;
 }
+declare module 'rhea/lib/link.js' {
+  const link: Record<string, unknown>;
+  export default link;
+}

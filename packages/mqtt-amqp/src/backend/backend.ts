@@ -872,7 +872,9 @@ export class Backend extends EventEmitter<BackendEvents> {
 
   /** A subscriber may have room: held links are looked at once the current work is done. */
   #scheduleResume(): void {
-    if (this.#resumeScheduled) return;
+    // Nothing held, nothing to resume (most room events: a link is held only once a publication waits, and
+    // the held-link timer looks again anyway): no setImmediate per message.
+    if (this.#resumeScheduled || this.#heldLinks.size === 0) return;
     this.#resumeScheduled = true;
     setImmediate(() => {
       this.#resumeScheduled = false;
@@ -1033,7 +1035,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     // Called when a subscriber may have room again: the backend resumes the publisher links it holds.
     const roomListeners: Array<() => void> = [];
     const onRoom = (): void => {
-      for (const listener of roomListeners) listener();
+      for (let i = 0; i < roomListeners.length; i++) (roomListeners[i] as () => void)();
     };
     const unreleased = new UnreleasedQos2(qos2Store, {
       maxPerClient: options.maxUnreleasedQos2PerClient ?? DEFAULT_MAX_UNRELEASED_QOS2_PER_CLIENT,

@@ -86,7 +86,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   #generation = 0;
   readonly #buffer = new Deque<Delivery>();
   /** Exactly-once deliveries we gave an outcome, waiting for the sender to settle (bounded by the credit). */
-  readonly #awaitingSecondStep = new Set<Delivery>();
+  #awaitingSecondStep: Set<Delivery> | undefined;
   readonly #waiters = new Deque<Waiter>();
   #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #info: LinkInfo;
@@ -378,7 +378,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   }
 
   #onSettled(delivery: Delivery): void {
-    if (!delivery.settled) this.#awaitingSecondStep.add(delivery);
+    if (!delivery.settled) {
+      // Made at the first such delivery: most receivers never have one (exactly-once only).
+      this.#awaitingSecondStep ??= new Set();
+      this.#awaitingSecondStep.add(delivery);
+    }
     if (!delivery.presettled) this.#window.settled();
     this.#topUp();
   }
@@ -442,7 +446,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     delivery.settled = true;
     const ours = delivery[OURS];
     if (ours !== undefined) {
-      receiver.#awaitingSecondStep.delete(ours);
+      receiver.#awaitingSecondStep?.delete(ours);
       ours.onRemoteSettled();
       // Our outcome was given and the sender settled: we settle last. A sender that asked for it is told so
       // with a settled disposition (rhea writes none for a delivery its peer settled, so queue it by hand).
@@ -553,8 +557,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   /** The current link instance is gone: its deliveries can no longer settle. */
   #newGeneration(): void {
     this.#generation++;
-    const lost = [...this.#awaitingSecondStep];
-    this.#awaitingSecondStep.clear();
+    const awaiting = this.#awaitingSecondStep;
+    if (awaiting === undefined || awaiting.size === 0) return;
+    const lost = [...awaiting];
+    awaiting.clear();
     for (const d of lost) d.onLinkLost();
   }
 

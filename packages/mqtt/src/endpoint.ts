@@ -106,14 +106,15 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private outbound: OutboundFlow | undefined;
   private closedPending: PendingPublish[] = [];
   private aliases: InboundTopicAliases | undefined;
-  private readonly inboundQos2 = new Map<number, InboundPublish>();
+  /** Inbound QoS 2 PUBLISHes until PUBCOMP, by packet identifier (made at the first: most clients send none). */
+  private inboundQos2: Map<number, InboundPublish> | undefined;
   /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
   private publishesAwaitingHost = 0;
   /**
    * Packet identifiers of inbound QoS 1/2 PUBLISHes the client counts against its receive maximum: read
    * (parked or not) and not yet answered with PUBACK, or PUBCOMP / a failed PUBREC for QoS 2.
    */
-  private readonly unacknowledgedInbound = new Set<number>();
+  private unacknowledgedInbound: Set<number> | undefined;
   /** 'pubrelUnknown' events whose complete() the host has not called yet. */
   private unknownPubrelsWaiting = 0;
   /** Unknown PUBRELs read while receiveMaximum of them wait for the host; reading stops until one completes. */
@@ -587,11 +588,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    * false is returned; 3.1.1 clients have no receive maximum (their excess is parked, then not read).
    */
   private admitInbound(messageId: number): boolean {
-    if (this.unacknowledgedInbound.has(messageId)) return true;
+    // Made at the first QoS 1/2 PUBLISH: an idle client or one publishing at QoS 0 needs none.
+    this.unacknowledgedInbound ??= new Set();
+    const unacknowledged = this.unacknowledgedInbound;
+    if (unacknowledged.has(messageId)) return true;
     if (
       this.protocolVersion === 5 &&
       this.limits.enforceReceiveMaximum &&
-      this.unacknowledgedInbound.size >= this.inboundWindow
+      unacknowledged.size >= this.inboundWindow
     ) {
       this.protocolError(
         new MqttProtocolError(
@@ -601,7 +605,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       );
       return false;
     }
-    this.unacknowledgedInbound.add(messageId);
+    unacknowledged.add(messageId);
     return true;
   }
 
@@ -723,7 +727,6 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.clientMaxPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
     const clientWindow = v5 ? (properties.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
     this.outbound = new OutboundFlow(this.port, Math.min(clientWindow, this.limits.outboundWindow));
-    this.aliases = new InboundTopicAliases(this.limits.topicAliasMaximum);
     if (connect.clientId === '') {
       // 3.1 requires an id; 3.1.1 allows an empty one only with a clean session (MQTT-3.1.3-7/8).
       if (version === 3 || (version === 4 && !connect.clean)) {
@@ -942,7 +945,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       ...(properties !== undefined ? { properties } : {}),
     });
     if (packet.qos === 2) {
-      const existing = this.inboundQos2.get(packet.messageId!);
+      const existing = this.inboundQos2?.get(packet.messageId!);
       if (existing !== undefined) {
         // Not delivered twice before PUBREL (MQTT-4.3.3-9 / -10).
         existing.duplicate();
@@ -950,7 +953,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       }
     }
     if (packet.qos > 0) {
-      if (packet.qos === 2) this.inboundQos2.set(packet.messageId!, message);
+      if (packet.qos === 2) {
+        this.inboundQos2 ??= new Map();
+        this.inboundQos2.set(packet.messageId!, message);
+      }
       this.publishesAwaitingHost++;
     }
     if (this.listenerCount('publish') === 0) {
@@ -1003,7 +1009,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   }
 
   private handlePubrel(messageId: number): void {
-    const message = this.inboundQos2.get(messageId);
+    const message = this.inboundQos2?.get(messageId);
     if (message === undefined) {
       this.handleUnknownPubrel(messageId);
       return;
@@ -1198,7 +1204,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   ): void {
     if (this.endpointState !== 'connected') return;
     // The last answer of a flow frees the identifier's place under the receive maximum.
-    if (cmd !== 'pubrec' || (options?.reasonCode ?? 0) >= 0x80) this.unacknowledgedInbound.delete(messageId);
+    if (cmd !== 'pubrec' || (options?.reasonCode ?? 0) >= 0x80) this.unacknowledgedInbound?.delete(messageId);
     if (this.protocolVersion === 5) {
       this.send({
         cmd,
@@ -1318,8 +1324,10 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       this.closedPending = this.outbound.pending();
       this.outbound.failAll(new MqttConnectionClosedError(reason));
     }
-    for (const message of this.inboundQos2.values()) message.abandon(reason);
-    this.inboundQos2.clear();
+    if (this.inboundQos2 !== undefined) {
+      for (const message of this.inboundQos2.values()) message.abandon(reason);
+      this.inboundQos2.clear();
+    }
     this.abort.abort(new MqttConnectionClosedError(reason));
     if (this.announced) {
       this.tracker.closed(this);
@@ -1374,7 +1382,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
 
     qos2Completed(messageId: number): void {
-      this.endpoint.inboundQos2.delete(messageId);
+      this.endpoint.inboundQos2?.delete(messageId);
     }
 
     writeSuback(messageId: number, granted: number[], properties: AckProperties | undefined): void {

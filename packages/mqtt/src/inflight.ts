@@ -32,7 +32,8 @@ export interface InflightEntry {
 export const MAX_PACKET_ID = 0xffff;
 
 export class OutboundInflight {
-  private readonly entries = new Map<number, InflightEntry>();
+  /** By packet identifier; made at the first QoS 1/2 message (an idle connection has none). */
+  private entries: Map<number, InflightEntry> | undefined;
   private readonly queue: InflightEntry[] = [];
   private nextId = 1;
 
@@ -40,7 +41,7 @@ export class OutboundInflight {
 
   /** Messages written and not yet completed (what the window limits). */
   get inFlight(): number {
-    return this.entries.size - this.queue.length;
+    return (this.entries?.size ?? 0) - this.queue.length;
   }
 
   get queued(): number {
@@ -52,11 +53,11 @@ export class OutboundInflight {
   }
 
   get(messageId: number): InflightEntry | undefined {
-    return this.entries.get(messageId);
+    return this.entries?.get(messageId);
   }
 
   has(messageId: number): boolean {
-    return this.entries.has(messageId);
+    return this.entries?.has(messageId) ?? false;
   }
 
   /** A free packet identifier; only call when the map is not full (the window is at most 65535). */
@@ -64,18 +65,19 @@ export class OutboundInflight {
     for (let i = 0; i < MAX_PACKET_ID; i++) {
       const id = this.nextId;
       this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
-      if (!this.entries.has(id)) return id;
+      if (!this.has(id)) return id;
     }
     throw new RangeError('no free packet identifier');
   }
 
   add(entry: InflightEntry): void {
+    this.entries ??= new Map();
     this.entries.set(entry.messageId, entry);
     if (entry.state === 'queued') this.queue.push(entry);
   }
 
   delete(messageId: number): void {
-    this.entries.delete(messageId);
+    this.entries?.delete(messageId);
   }
 
   /** The next queued entry if the window has room for it (it leaves the queue). */
@@ -87,6 +89,7 @@ export class OutboundInflight {
   /** Everything not completed, in packet-id insertion order, for the host to store. */
   pending(): PendingPublish[] {
     const out: PendingPublish[] = [];
+    if (this.entries === undefined) return out;
     for (const entry of this.entries.values()) {
       out.push({
         messageId: entry.messageId,
@@ -99,6 +102,7 @@ export class OutboundInflight {
 
   /** Removes and returns every entry (on close). */
   drain(): InflightEntry[] {
+    if (this.entries === undefined) return [];
     const all = [...this.entries.values()];
     this.entries.clear();
     this.queue.length = 0;

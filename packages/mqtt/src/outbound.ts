@@ -65,8 +65,8 @@ export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
 
 export class OutboundFlow {
   private readonly inflight: OutboundInflight;
-  /** Outbound topic aliases bound on this connection (alias -> topic), as the host chose them. */
-  private readonly aliases = new Map<number, string>();
+  /** Outbound topic aliases bound on this connection (alias -> topic), as the host chose them; made at the first. */
+  private aliases: Map<number, string> | undefined;
 
   constructor(
     private readonly link: OutboundLink,
@@ -105,7 +105,10 @@ export class OutboundFlow {
     }
     const messageId = qos === 0 ? 0 : (this.chosenId(options.messageId) ?? this.inflight.allocateId());
     const bytes = this.encode(message, payload, messageId, options.dup === true);
-    if (alias !== undefined) this.aliases.set(alias, topic);
+    if (alias !== undefined) {
+      this.aliases ??= new Map();
+      this.aliases.set(alias, topic);
+    }
     if (qos === 0) {
       this.link.writeBytes(bytes);
       return Promise.resolve({ reasonCode: ReasonCode.Success });
@@ -142,7 +145,7 @@ export class OutboundFlow {
         );
       }
       if (topic === '') {
-        const bound = this.aliases.get(alias);
+        const bound = this.aliases?.get(alias);
         if (bound === undefined)
           throw new MqttPublishError('invalid-message', `topic alias ${alias} is not bound`);
         return bound;

@@ -6,7 +6,8 @@ import { ReasonCode } from './reason-codes';
  * one with an empty topic and an alias uses it. At most `maximum` aliases (1..maximum) exist.
  */
 export class InboundTopicAliases {
-  private readonly aliases = new Map<number, string>();
+  /** Made when the client first sets an alias. */
+  private aliases: Map<number, string> | undefined;
 
   constructor(readonly maximum: number) {}
 
@@ -20,10 +21,11 @@ export class InboundTopicAliases {
       );
     }
     if (topic.length > 0) {
+      this.aliases ??= new Map();
       this.aliases.set(alias, topic);
       return topic;
     }
-    const known = this.aliases.get(alias);
+    const known = this.aliases?.get(alias);
     if (known === undefined) {
       throw new MqttProtocolError(`topic alias ${alias} used before it was set`, ReasonCode.ProtocolError);
     }

@@ -143,7 +143,12 @@ export class MqttDecoder {
     const buf = this.buf;
     const start = this.pos;
     const available = buf.length - start;
-    if (available === 0) return undefined;
+    if (available === 0) {
+      // All read: let the chunk go, or an idle connection keeps its last one (and its memory) until more comes.
+      this.buf = EMPTY;
+      this.pos = 0;
+      return undefined;
+    }
     const first = buf[start]!;
     this.checkFirstByte(first);
     // Remaining length: variable byte integer of at most 4 bytes.

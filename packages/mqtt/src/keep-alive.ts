@@ -41,16 +41,19 @@ export class KeepAliveMonitor {
   }
 
   private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      if (this.owner.readingPaused) this.lastActivity = performance.now();
-      const idle = performance.now() - this.lastActivity;
-      if (idle >= this.limitMs) {
-        this.timer = undefined;
-        this.owner.keepAliveExpired();
-      } else {
-        this.schedule(this.limitMs - idle);
-      }
-    }, Math.ceil(delayMs));
+    this.timer = setTimeout(KeepAliveMonitor.check, Math.ceil(delayMs), this);
     this.timer.unref();
+  }
+
+  /** The timer's callback: one function for every monitor, given it as argument (no closure per schedule). */
+  private static check(monitor: KeepAliveMonitor): void {
+    if (monitor.owner.readingPaused) monitor.lastActivity = performance.now();
+    const idle = performance.now() - monitor.lastActivity;
+    if (idle >= monitor.limitMs) {
+      monitor.timer = undefined;
+      monitor.owner.keepAliveExpired();
+    } else {
+      monitor.schedule(monitor.limitMs - idle);
+    }
   }
 }

@@ -20,7 +20,7 @@ import { decodeProperties, encodeProperties } from './properties';
 export function encodePublish(input: PublishInput, options: MappingOptions = {}): EncodedPublish {
   const dialect = resolveDialect(options.dialect);
   const address = dialect.topicToAddress(input.topic);
-  const flags: FlagFields = { durable: input.qos > 0, messageAnnotations: {}, applicationProperties: {} };
+  const flags = freshFlags(input.qos > 0);
   dialect.writeFlags({ qos: input.qos, retain: input.retain, dup: input.dup ?? false }, flags);
   const header: { -readonly [K in keyof AmqpHeader]: AmqpHeader[K] } = { durable: flags.durable ?? false };
   if (flags.deliveryCount !== undefined) header.deliveryCount = flags.deliveryCount;
@@ -35,6 +35,9 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
     if (hasKeys(flags.applicationProperties)) {
       message.applicationProperties = flags.applicationProperties as Record<string, ApplicationPropertyValue>;
     }
+    // Handed over (or written): the next call needs new ones.
+    if (hasKeys(flags.messageAnnotations)) flags.messageAnnotations = {};
+    if (hasKeys(flags.applicationProperties)) flags.applicationProperties = {};
     return { message, address, presettled: dialect.presettled(input.qos) };
   }
 
@@ -48,13 +51,36 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
   };
   message.body = { type: 'data', data: input.payload };
   const annotations = { ...flags.messageAnnotations, ...extra.messageAnnotations };
-  if (hasKeys(annotations)) message.messageAnnotations = annotations;
   const applicationProperties = { ...extra.applicationProperties, ...flags.applicationProperties };
+  // Copied from: the next call needs them empty.
+  if (hasKeys(flags.messageAnnotations)) flags.messageAnnotations = {};
+  if (hasKeys(flags.applicationProperties)) flags.applicationProperties = {};
+  if (hasKeys(annotations)) message.messageAnnotations = annotations;
   if (hasKeys(applicationProperties)) {
     // Typed numbers (e.g. Artemis' int QoS) are encoded by rhea like any other application-property value.
     message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
   }
   return { message, address, presettled: dialect.presettled(input.qos) };
+}
+
+/**
+ * The dialect's flags of one `encodePublish`, in one object reused by every call: a dialect writes into it
+ * synchronously, and `encodePublish` replaces the two maps once it has kept or copied what they hold, so they
+ * are empty here (made anew should a dialect have thrown half-way).
+ */
+const FLAGS: FlagFields = {
+  durable: false,
+  deliveryCount: undefined,
+  messageAnnotations: {},
+  applicationProperties: {},
+};
+
+function freshFlags(durable: boolean): FlagFields {
+  FLAGS.durable = durable;
+  FLAGS.deliveryCount = undefined;
+  if (hasKeys(FLAGS.messageAnnotations)) FLAGS.messageAnnotations = {};
+  if (hasKeys(FLAGS.applicationProperties)) FLAGS.applicationProperties = {};
+  return FLAGS;
 }
 
 /** Whether some own enumerable key has a value other than undefined (an empty `{}` carries nothing). */

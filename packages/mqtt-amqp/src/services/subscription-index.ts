@@ -52,6 +52,12 @@ export class SubscriptionIndex {
   /** What one `match` found (its first `#count` entries), reused by every call. */
   readonly #found: Array<IndexedSubscription | undefined> = [];
   #count = 0;
+  /** The last answer of `match`, while the subscriptions stay as they are; never one with a shared group. */
+  #last:
+    | { topic: string; publisherId: string | undefined; deliveries: readonly SessionDelivery[] }
+    | undefined;
+  /** `#match`'s answer when it returned `NO_CACHE`. */
+  #uncached: readonly SessionDelivery[] = NONE;
   readonly #collect = (value: IndexedSubscription): void => {
     this.#found[this.#count] = value;
     this.#count += 1;
@@ -66,6 +72,7 @@ export class SubscriptionIndex {
   }
 
   add(clientId: string, subscriptionFilter: string, entry: SessionSubscription): void {
+    this.#last = undefined;
     const { filter, group } = splitShared(subscriptionFilter);
     const alone: SessionDelivery = {
       clientId,
@@ -83,6 +90,7 @@ export class SubscriptionIndex {
   }
 
   remove(clientId: string, subscriptionFilter: string): void {
+    this.#last = undefined;
     const { filter, group } = splitShared(subscriptionFilter);
     this.#tree.delete(filter, keyOf(clientId, group));
     if (group !== undefined && !this.#tree.hasFilter(filter)) this.#turns.delete(groupKey(group, filter));
@@ -96,6 +104,27 @@ export class SubscriptionIndex {
    * where they are, so the next call picks the same members (to look before routing).
    */
   match(topic: string, publisherId: string | undefined, advance = true): readonly SessionDelivery[] {
+    // The backend asks twice per publication (room first, then routing): the second answer is the first's.
+    const last = this.#last;
+    if (last !== undefined && last.topic === topic && last.publisherId === publisherId)
+      return last.deliveries;
+    const deliveries = this.#match(topic, publisherId, advance);
+    if (deliveries !== NO_CACHE) {
+      if (last === undefined) this.#last = { topic, publisherId, deliveries };
+      else {
+        last.topic = topic;
+        last.publisherId = publisherId;
+        last.deliveries = deliveries;
+      }
+      return deliveries;
+    }
+    this.#last = undefined;
+    const uncached = this.#uncached;
+    this.#uncached = NONE;
+    return uncached;
+  }
+
+  #match(topic: string, publisherId: string | undefined, advance: boolean): readonly SessionDelivery[] {
     // Collected into one reused array (nothing outside the index runs while it is filled and read), then
     // each session's only matching subscription gives its precomputed delivery; only a session matching
     // several subscriptions, or a shared group, costs more.
@@ -129,13 +158,14 @@ export class SubscriptionIndex {
     }
     // Let go of what was found (the array itself is kept, with its capacity).
     found.fill(undefined, 0, count);
-    if (groups !== undefined) {
-      for (const [k, members] of groups) {
-        const chosen = this.#pick(k, members, advance);
-        deliveries.push(chosen.alone);
-      }
+    if (groups === undefined) return deliveries;
+    // A shared group's member changes from one publication to the next: not kept for the next call.
+    for (const [k, members] of groups) {
+      const chosen = this.#pick(k, members, advance);
+      deliveries.push(chosen.alone);
     }
-    return deliveries;
+    this.#uncached = deliveries;
+    return NO_CACHE;
   }
 
   #pick(k: string, members: IndexedSubscription[], advance: boolean): IndexedSubscription {
@@ -150,6 +180,8 @@ export class SubscriptionIndex {
 }
 
 const NONE: readonly SessionDelivery[] = Object.freeze([]);
+/** `#match`'s sign that its answer (in `#uncached`) must not be kept. */
+const NO_CACHE: readonly SessionDelivery[] = Object.freeze([]);
 
 /** Whether some session has more than one delivery (it matched several ordinary subscriptions). */
 function hasRepeatedClient(deliveries: readonly SessionDelivery[]): boolean {

@@ -78,4 +78,22 @@ describe('SubscriptionIndex', () => {
     expect(index.match('a/b', undefined)).toEqual([]);
     expect(index.size).toBe(0);
   });
+
+  it('answers a repeated match from the subscriptions as they are now, for that publisher', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('c', 'a/+', { qos: 1, noLocal: true });
+    const ids = (publisher: string | undefined): string[] =>
+      index.match('a/b', publisher).map((d) => d.clientId);
+    expect(ids(undefined)).toEqual(['c']);
+    expect(ids('c')).toEqual([]);
+    expect(ids(undefined)).toEqual(['c']);
+    index.add('d', 'a/b', { qos: 0 });
+    expect(ids(undefined).sort()).toEqual(['c', 'd']);
+    index.remove('c', 'a/+');
+    expect(ids(undefined)).toEqual(['d']);
+    index.add('d', 'a/b', { qos: 2 });
+    expect(index.match('a/b', undefined)).toEqual([
+      { clientId: 'd', qos: 2, subscriptionIdentifiers: [], retainAsPublished: false },
+    ]);
+  });
 });

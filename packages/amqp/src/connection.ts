@@ -15,6 +15,7 @@ import { readFramesDirectly } from './internal/frame-reader';
 import { writeFramesTogether } from './internal/frame-writer';
 import { makeLeanDeliveries } from './internal/lean-deliveries';
 import { installLeanLinkDispatch } from './internal/lean-dispatch';
+import { processWithoutGarbage } from './internal/lean-processing';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
@@ -302,6 +303,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     makeLeanDeliveries(conn);
     // One unsettled delivery must not close the session's window for every link (internal/session-window.ts).
     freeSessionSlotsOutOfOrder(conn);
+    // rhea's processing rounds without their per-round garbage (internal/lean-processing.ts).
+    processWithoutGarbage(conn);
     // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).
     processOnlyChangedLinks(conn);
     conn.on('connection_open', () => {

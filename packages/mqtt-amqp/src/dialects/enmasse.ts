@@ -5,6 +5,10 @@ import { identityTopics } from './topics';
 
 export const ENMASSE_QOS_ANNOTATION = 'x-opt-mqtt-qos';
 export const ENMASSE_RETAIN_ANNOTATION = 'x-opt-retain-message';
+// Made once: `readFlags` runs for every message (the names only show in errors).
+const QOS_FIELD = `message-annotations.${ENMASSE_QOS_ANNOTATION}`;
+const RETAIN_FIELD = `message-annotations.${ENMASSE_RETAIN_ANNOTATION}`;
+const NO_ANNOTATIONS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
  * The spec's own spelling (EnMasse): QoS in message annotation `x-opt-mqtt-qos` (AMQP int, as EnMasse wrote
@@ -23,17 +27,11 @@ export function enmasseDialect(): Dialect {
       fields.deliveryCount = flags.dup ? 1 : 0;
     },
     readFlags(message) {
-      const annotations = message.messageAnnotations ?? {};
-      const qos = readQos(
-        annotations[ENMASSE_QOS_ANNOTATION],
-        `message-annotations.${ENMASSE_QOS_ANNOTATION}`,
-      );
+      const annotations = message.messageAnnotations ?? NO_ANNOTATIONS;
+      const qos = readQos(annotations[ENMASSE_QOS_ANNOTATION], QOS_FIELD);
       return {
         qos: qos ?? qosFromDurable(message),
-        retain: readFlag(
-          annotations[ENMASSE_RETAIN_ANNOTATION],
-          `message-annotations.${ENMASSE_RETAIN_ANNOTATION}`,
-        ),
+        retain: readFlag(annotations[ENMASSE_RETAIN_ANNOTATION], RETAIN_FIELD),
         dup: dupFromDeliveryCount(message),
       };
     },

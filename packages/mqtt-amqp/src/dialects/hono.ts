@@ -3,6 +3,8 @@ import { qosFromDurable, readFlag } from './fields';
 import { identityTopics } from './topics';
 
 export const HONO_RETAIN_ANNOTATION = 'x-opt-retain';
+// Made once: `readFlags` runs for every message (the name only shows in errors).
+const RETAIN_FIELD = `message-annotations.${HONO_RETAIN_ANNOTATION}`;
 
 /**
  * Eclipse Hono's MQTT adapter: QoS is the settlement itself (QoS 0 pre-settled on a `mixed` link, QoS 1 and 2
@@ -19,10 +21,7 @@ export function honoDialect(): Dialect {
       fields.messageAnnotations[HONO_RETAIN_ANNOTATION] = flags.retain;
     },
     readFlags(message, delivery) {
-      const retain = readFlag(
-        message.messageAnnotations?.[HONO_RETAIN_ANNOTATION],
-        `message-annotations.${HONO_RETAIN_ANNOTATION}`,
-      );
+      const retain = readFlag(message.messageAnnotations?.[HONO_RETAIN_ANNOTATION], RETAIN_FIELD);
       const qos = delivery.settled === undefined ? qosFromDurable(message) : delivery.settled ? 0 : 1;
       return { qos, retain, dup: false };
     },

@@ -174,8 +174,11 @@ export function decodeProperties(message: AmqpMessage, options: DecodeProperties
     else if (list.length > 1) out.subscriptionIdentifier = list;
   }
 
+  if (!expired && !hasKeys(out)) return NOTHING_DECODED; // most messages: one answer for all of them
   return { properties: hasKeys(out) ? out : undefined, expired };
 }
+
+const NOTHING_DECODED: DecodedProperties = Object.freeze({ properties: undefined, expired: false });
 
 /** Milliseconds the message has left: `absolute-expiry-time` first, else `ttl` (counted from arrival). */
 function remainingLifetime(message: AmqpMessage, now: number): number | undefined {

@@ -137,4 +137,62 @@ describe('SubscriptionService', () => {
     expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
     expect(await stores.sessions.backlogSize('c')).toBe(0);
   });
+
+  it('publish answers once every session has the message, or with the first store error', async () => {
+    const stores = createMemoryStores();
+    let failWrites = false;
+    const enqueue = stores.sessions.enqueue.bind(stores.sessions);
+    stores.sessions.enqueue = (clientId, m) =>
+      failWrites ? Promise.reject(new Error(`store down for ${clientId}`)) : enqueue(clientId, m);
+    const ss = await SubscriptionService.start({
+      sessions: stores.sessions,
+      retained: stores.retained,
+      encode: (delivery) => ({ delivery }) as unknown as AmqpMessage,
+    });
+    for (const id of ['a', 'b']) {
+      await ss.list(id);
+      ss.ready(id);
+      await ss.subscribe(id, [{ filter: 't', qos: 1 }]);
+    }
+    await expect(ss.publish(message('t', 'x', 1), undefined)).resolves.toEqual({ sessions: 2, refused: 0 });
+    expect(await stores.sessions.backlogSize('a')).toBe(1);
+    // No session: answered all the same (never synchronously, so this await is what lets it through).
+    await expect(ss.publish(message('nobody', 'x', 1), undefined)).resolves.toEqual({
+      sessions: 0,
+      refused: 0,
+    });
+    failWrites = true;
+    await expect(ss.publish(message('t', 'y', 1), undefined)).rejects.toThrow(/store down for a/);
+    await ss.idle();
+  });
+
+  it('idle waits for the store writes under way', async () => {
+    const stores = createMemoryStores();
+    const enqueue = stores.sessions.enqueue.bind(stores.sessions);
+    const held: Array<() => void> = [];
+    stores.sessions.enqueue = (clientId, m) =>
+      new Promise((resolve, reject) => held.push(() => enqueue(clientId, m).then(resolve, reject)));
+    const ss = await SubscriptionService.start({
+      sessions: stores.sessions,
+      retained: stores.retained,
+      encode: (delivery) => ({ delivery }) as unknown as AmqpMessage,
+    });
+    await ss.list('c');
+    ss.ready('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+    const published = ss.publish(message('t', 'x', 1), undefined);
+    let idle = false;
+    const waiting = ss.idle().then(() => {
+      idle = true;
+    });
+    // Every microtask run (the writes stay held): still not idle.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(held).toHaveLength(1);
+    expect(idle).toBe(false);
+    for (const release of held.splice(0)) release();
+    await published;
+    await waiting;
+    expect(idle).toBe(true);
+    expect(await stores.sessions.backlogSize('c')).toBe(1);
+  });
 });

@@ -15,9 +15,11 @@ interface Outcomes {
 }
 
 const outcomes = (rhea as unknown as { message: Outcomes }).message;
-const dispositionFrame = (rheaFrames as { disposition?: (fields: Record<string, unknown>) => unknown })
-  .disposition;
-const transferFrame = (rheaFrames as { transfer?: (fields: Record<string, unknown>) => unknown }).transfer;
+/** rhea's frame factories, looked up at each call: lean-performatives.ts may replace them after this loads. */
+const frames = rheaFrames as {
+  disposition?: (fields: Record<string, unknown>) => unknown;
+  transfer?: (fields: Record<string, unknown>) => unknown;
+};
 
 interface LinkInternals {
   credit: number;
@@ -104,7 +106,6 @@ function deliveryContext(link: LinkInternals, delivery: DeliveryInternals): unkn
 
 /** rhea's write_dispositions: consecutive deliveries with the same outcome and settlement share a range. */
 function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
-  const disposition = dispositionFrame as (fields: Record<string, unknown>) => unknown;
   let first: DeliveryInternals | undefined;
   let last: DeliveryInternals | undefined;
   let nextId = 0;
@@ -121,7 +122,7 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
       nextId !== delivery.id
     ) {
       first.link.session.output(
-        disposition({
+        (frames.disposition as (fields: Record<string, unknown>) => unknown)({
           role: first.link.is_receiver(),
           first: first.id,
           last: last.id,
@@ -139,7 +140,7 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
   }
   if (first !== undefined && last !== undefined) {
     first.link.session.output(
-      disposition({
+      (frames.disposition as (fields: Record<string, unknown>) => unknown)({
         role: first.link.is_receiver(),
         first: first.id,
         last: last.id,
@@ -152,7 +153,7 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
 
 /** rhea's Outgoing.process. */
 function processOutgoing(this: OutgoingInternals): void {
-  const transfer = transferFrame as (fields: Record<string, unknown>) => unknown;
+  const transfer = frames.transfer as (fields: Record<string, unknown>) => unknown;
   // Send pending deliveries for which there is credit.
   while (this.next_pending_delivery < this.next_delivery_id) {
     const d = this.deliveries.by_id(this.next_pending_delivery);
@@ -224,7 +225,7 @@ function rheaLogs(): boolean {
 export function processWithoutGarbage(connection: RheaConnection): void {
   const target = connection as unknown as ConnectionInternals;
   const create = target.create_session;
-  if (rheaLogs() || typeof dispositionFrame !== 'function' || typeof transferFrame !== 'function') return;
+  if (rheaLogs() || typeof frames.disposition !== 'function' || typeof frames.transfer !== 'function') return;
   if (
     typeof create !== 'function' ||
     typeof target._process !== 'function' ||

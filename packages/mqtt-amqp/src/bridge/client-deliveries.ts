@@ -109,24 +109,28 @@ export class ClientDeliveries {
       return;
     }
     const held: Held = { written: false, settled: false };
-    this.pending.set(delivery, held);
-    if (this.pending.size > this.highWater) this.highWater = this.pending.size;
+    // Counted as held from here, also when it is done with at once below.
+    if (this.pending.size + 1 > this.highWater) this.highWater = this.pending.size + 1;
     if (isPubrelRequest(delivery.message)) {
+      this.pending.set(delivery, held);
       this.onPubrelRequest(delivery, held);
       return;
     }
+    // Until it is known to wait for the client, it stays out of `pending`: most of what is done with in this
+    // call (QoS 0) would otherwise add and remove a Map entry per message (a table made anew each time the
+    // Map empties).
     let decoded: DecodedPublish;
     try {
       decoded = this.host.decode(delivery);
     } catch (error) {
       const description = error instanceof Error ? error.message : 'not an MQTT-over-AMQP message';
       this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:decode-error', description }));
-      this.free(delivery);
+      this.topUp();
       return;
     }
     if (decoded.expired) {
       this.settle(delivery, held, accept);
-      this.free(delivery);
+      this.topUp();
       return;
     }
     const message = this.toMqtt(decoded);
@@ -139,9 +143,10 @@ export class ClientDeliveries {
         if (retry === undefined) this.unwritable(delivery, held, error);
         else retry.catch((failure: unknown) => this.unwritable(delivery, held, failure));
       });
-      this.free(delivery);
+      this.topUp();
       return;
     }
+    this.pending.set(delivery, held);
     const options: PublishOptions = { dup: decoded.dup };
     const packetId = decoded.messageId;
     if (typeof packetId === 'number' && Number.isInteger(packetId) && packetId >= 1 && packetId <= 0xffff) {

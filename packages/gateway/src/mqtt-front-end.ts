@@ -8,9 +8,10 @@ import { TLSSocket } from 'node:tls';
 import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
 import {
   type CloseReason,
-  type MqttEndpoint,
+  MqttEndpoint,
   MqttServer,
   type MqttServerOptions,
+  type QoS,
   ReasonCode,
 } from '@dragoman/mqtt';
 import {
@@ -154,6 +155,7 @@ export class MqttFrontEnd implements Adapter {
       enforceReceiveMaximum: config.limits.receiveMaximumExceeded === 'disconnect',
       outboundWindow: config.limits.maxInflight,
     };
+    const instrument = clientInstruments(metrics, logger);
     /** An MQTT server whose clients come with `peer` (undefined: no client certificate). */
     const serve = (peer: PeerCertificate | undefined): MqttServer => {
       const certificate = peer?.kind === 'identified' ? peer.certificate : undefined;
@@ -168,7 +170,7 @@ export class MqttFrontEnd implements Adapter {
         logger.debug({ reason: reason.kind }, 'MQTT connection failed before CONNECT completed');
       });
       server.on('endpoint', (endpoint) => {
-        instrument(endpoint, metrics, logger);
+        instrument(endpoint);
         void admission.admit(endpoint, peer).then((admitted) => {
           if (admitted) handOver(endpoint, bridge, logger);
         });
@@ -303,24 +305,34 @@ export function dialectOf(config: GatewayConfig): DialectName | Dialect {
   return config.dialect === 'rabbitmq-v1' ? rabbitmqDialect({ addressFormat: 'v1' }) : config.dialect;
 }
 
-/** Counts the messages of one MQTT client and logs its end. */
-function instrument(endpoint: MqttEndpoint, metrics: GatewayMetrics, logger: Logger): void {
-  endpoint.on('publish', (message) => metrics.message('in', message.qos));
+/**
+ * Counts the messages of each MQTT client and logs its end, with handlers made once and shared by every
+ * client: per client, two listeners and a method are set, and no closure is made, per client or per message.
+ */
+function clientInstruments(metrics: GatewayMetrics, logger: Logger): (endpoint: MqttEndpoint) => void {
+  const countIn = (message: { qos: QoS }): void => metrics.message('in', message.qos);
+  const countOut: readonly [() => void, () => void, () => void] = [
+    () => metrics.message('out', 0),
+    () => metrics.message('out', 1),
+    () => metrics.message('out', 2),
+  ];
+  const countFailed = (): void => metrics.error('publish-failed');
   // The endpoint has no event for what it sends: count the bridge's publishes as they complete.
-  const publish = endpoint.publish.bind(endpoint);
-  endpoint.publish = (message, options) => {
-    const result = publish(message, options);
-    result.then(
-      () => metrics.message('out', message.qos ?? 0),
-      () => metrics.error('publish-failed'),
-    );
+  const publishCounted: MqttEndpoint['publish'] = function (this: MqttEndpoint, message, options) {
+    const result = MqttEndpoint.prototype.publish.call(this, message, options);
+    result.then(countOut[message.qos ?? 0], countFailed);
     return result;
   };
-  endpoint.once('close', (reason) => {
+  function onClose(this: MqttEndpoint, reason: CloseReason): void {
     if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
     countLimit(reason, metrics);
-    logger.debug({ clientId: endpoint.clientId, reason: reason.kind }, 'MQTT client closed');
-  });
+    logger.debug({ clientId: this.clientId, reason: reason.kind }, 'MQTT client closed');
+  }
+  return (endpoint) => {
+    endpoint.on('publish', countIn);
+    endpoint.publish = publishCounted;
+    endpoint.once('close', onClose);
+  };
 }
 
 /** Logs a denied PUBLISH / SUBSCRIBE (warn when the hook failed) and counts it. */

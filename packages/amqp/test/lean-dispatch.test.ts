@@ -38,9 +38,14 @@ describe('lean link dispatch', () => {
     for (const close of toClose.splice(0).reverse()) await close();
   });
 
-  /** A rhea listener that sends `count` text messages on every sender link a peer attaches. */
-  async function rheaSource(count: number): Promise<number> {
-    const container = rhea.create_container({ id: 'source' });
+  /**
+   * A rhea listener (`container`, made here unless given) that sends `count` text messages on every sender link
+   * a peer attaches; resolves to its port.
+   */
+  async function rheaSource(
+    count: number,
+    container = rhea.create_container({ id: 'source' }),
+  ): Promise<number> {
     container.on('sendable', (context) => {
       const sender = context.sender as unknown as {
         sent?: number;
@@ -82,25 +87,13 @@ describe('lean link dispatch', () => {
     installLeanLinkDispatch();
     const accepted: string[] = [];
     const source = rhea.create_container({ id: 'counting-source' });
-    source.on('sendable', (context) => {
-      const sender = context.sender as unknown as {
-        sent?: number;
-        send(m: unknown): unknown;
-        sendable(): boolean;
-      };
-      sender.sent ??= 0;
-      while (sender.sent < 2 && sender.sendable()) sender.send({ body: `m${sender.sent++}` });
-    });
     const bothAccepted = new Promise<void>((resolve) => {
       source.on('accepted', (context) => {
         accepted.push(String(context.delivery?.id));
         if (accepted.length === 2) resolve();
       });
     });
-    const { server, port } = await rheaListen(source);
-    toClose.push(
-      () => new Promise<void>((resolve) => (server as unknown as Closable).close(() => resolve())),
-    );
+    const port = await rheaSource(2, source);
     const client = rhea.create_container({ id: 'bubbling-client' });
     const received: string[] = [];
     client.on('message', (context) => received.push(String(context.message?.body)));

@@ -104,6 +104,20 @@ function deliveryContext(link: LinkInternals, delivery: DeliveryInternals): unkn
     : { delivery, sender: link, session, connection, container: connection.container };
 }
 
+/** One disposition frame for the deliveries `first` to `last`, with `first`'s outcome and settlement. */
+function writeRange(first: DeliveryInternals, last: DeliveryInternals): void {
+  const disposition = frames.disposition as (fields: Record<string, unknown>) => unknown;
+  first.link.session.output(
+    disposition({
+      role: first.link.is_receiver(),
+      first: first.id,
+      last: last.id,
+      state: first.state,
+      settled: first.settled,
+    }),
+  );
+}
+
 /** rhea's write_dispositions: consecutive deliveries with the same outcome and settlement share a range. */
 function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
   let first: DeliveryInternals | undefined;
@@ -121,15 +135,7 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
       last.settled !== delivery.settled ||
       nextId !== delivery.id
     ) {
-      first.link.session.output(
-        (frames.disposition as (fields: Record<string, unknown>) => unknown)({
-          role: first.link.is_receiver(),
-          first: first.id,
-          last: last.id,
-          state: first.state,
-          settled: first.settled,
-        }),
-      );
+      writeRange(first, last);
       first = delivery;
       last = delivery;
       nextId = delivery.id;
@@ -138,17 +144,7 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
       nextId++;
     }
   }
-  if (first !== undefined && last !== undefined) {
-    first.link.session.output(
-      (frames.disposition as (fields: Record<string, unknown>) => unknown)({
-        role: first.link.is_receiver(),
-        first: first.id,
-        last: last.id,
-        state: first.state,
-        settled: first.settled,
-      }),
-    );
-  }
+  if (first !== undefined && last !== undefined) writeRange(first, last);
 }
 
 /** rhea's Outgoing.process. */

@@ -59,6 +59,31 @@ export interface EndpointTracker {
   closed(endpoint: MqttEndpoint): void;
 }
 
+/** What the stream's listeners call on the endpoint reading it. */
+interface StreamReader {
+  streamData(chunk: Buffer): void;
+  /** 'end' and 'close' (no error), or 'error'. */
+  streamGone(error: Error | undefined): void;
+}
+
+/** On a stream while an endpoint reads it: the listeners below serve every endpoint and find theirs here. */
+const STREAM_PORT = Symbol('dragoman.mqtt-endpoint');
+type ReadStream = Duplex & { [STREAM_PORT]?: StreamReader };
+
+// The stream's listeners, called with the stream as `this`: one of each for every connection, not three closures.
+
+function onStreamData(this: ReadStream, chunk: Buffer): void {
+  this[STREAM_PORT]?.streamData(chunk);
+}
+
+function onStreamGone(this: ReadStream): void {
+  this[STREAM_PORT]?.streamGone(undefined);
+}
+
+function onStreamError(this: ReadStream, error: Error): void {
+  this[STREAM_PORT]?.streamGone(error);
+}
+
 /** Resolved limits the server passes to each endpoint (internal). */
 export interface EndpointLimits {
   maxPacketSize: number;
@@ -146,7 +171,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private announced = false;
   private clientMaxPacketSize = Number.POSITIVE_INFINITY;
   /** What the inbound messages, the outbound flow and the keep-alive monitor call back. */
-  private readonly port: InboundSink & OutboundLink & KeepAliveOwner;
+  private readonly port: InboundSink & OutboundLink & KeepAliveOwner & StreamReader;
   /** The MQTT 5 enhanced-authentication exchange in progress (at CONNECT or a re-authentication). */
   private auth: AuthExchange | undefined;
   /** What a successful exchange at CONNECT adds to the CONNACK. */
@@ -162,10 +187,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.decoder = new MqttDecoder({ maxPacketSize: limits.maxPacketSize });
     this.inboundWindow = limits.receiveMaximum;
     this.port = new MqttEndpoint.Port(this);
-    stream.on('data', this.onData);
-    stream.on('end', this.onStreamGone);
-    stream.on('error', this.onStreamError);
-    stream.on('close', this.onStreamGone);
+    (stream as ReadStream)[STREAM_PORT] = this.port;
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamGone);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamGone);
     this.connectTimer = setTimeout(() => this.close({ kind: 'connect-timeout' }), limits.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -470,21 +496,12 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   // Internals: reading
   // -------------------------------------------------------------------------------------------
 
-  private readonly onData = (chunk: Buffer): void => {
+  private onData(chunk: Buffer): void {
     if (this.endpointState === 'closed') return;
     this.keepAlive?.activity();
     this.decoder.push(chunk);
     this.pump();
-  };
-
-  /** The stream's 'end' and 'close'. */
-  private readonly onStreamGone = (): void => {
-    this.onRemoteGone(undefined);
-  };
-
-  private readonly onStreamError = (error: Error): void => {
-    this.onRemoteGone(error);
-  };
+  }
 
   /**
    * The stream ended or failed. Its 'end' can come while the host has paused the endpoint (the stream
@@ -499,7 +516,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       return;
     }
     this.remoteGone = error !== undefined ? { error } : {};
-    this.stream.off('data', this.onData);
+    this.stream.off('data', onStreamData);
     this.keepAlive?.stop(); // Silence is no longer the question: nothing more can arrive.
     this.drainTimer = setTimeout(() => this.closeLost(), this.limits.drainTimeoutMs);
     this.drainTimer.unref();
@@ -1301,7 +1318,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
     this.auth?.end(new MqttConnectionClosedError(reason));
     const stream = this.stream;
-    stream.off('data', this.onData);
+    stream.off('data', onStreamData);
     if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {
       try {
         this.writer.writeBytes(this.encodeControl(finalPacket, this.writer.protocolVersion));
@@ -1342,7 +1359,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    * with its members on this prototype (object literals with getters cost each connection a property dictionary
    * and a closure per member). Declared here so that it reaches the endpoint's private members.
    */
-  private static readonly Port = class implements InboundSink, OutboundLink, KeepAliveOwner {
+  private static readonly Port = class implements InboundSink, OutboundLink, KeepAliveOwner, StreamReader {
     constructor(private readonly endpoint: MqttEndpoint) {}
 
     get closed(): boolean {
@@ -1411,6 +1428,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
     keepAliveExpired(): void {
       this.endpoint.keepAliveExpired();
+    }
+
+    streamData(chunk: Buffer): void {
+      this.endpoint.onData(chunk);
+    }
+
+    streamGone(error: Error | undefined): void {
+      this.endpoint.onRemoteGone(error);
     }
   };
 }

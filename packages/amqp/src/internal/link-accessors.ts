@@ -198,7 +198,11 @@ function frameTypeOf(frame: object | undefined): FrameType | undefined {
   return typeof type?.create === 'function' ? (type as FrameType) : undefined;
 }
 
-/** rhea's link.init without the per-link getters: the same fields, set in the same order. */
+/**
+ * rhea's link.init without the per-link getters: the same fields, set in the same order. The attach and detach
+ * frames come from the frame types' own `create` (what rhea's `frames.attach` / `frames.detach` are), taken at
+ * install: code that later replaces those two factories in rhea would not be called for new links.
+ */
 function makeLeanInit(rhea: RheaLinkModule): LinkInit {
   const { attachFrame, detachFrame, makeState } = rhea;
   return function init(session, name, localHandle, options, isReceiver) {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { AmqpError } from './errors';
+import type { AmqpError, SessionError } from './errors';
 import {
   ConnectionClosedError,
   InvalidArgumentError,
@@ -47,6 +47,21 @@ type TrackedDelivery = RheaDelivery & {
   [PENDING]?: PendingSend | undefined;
   [HELD]?: HeldSend | undefined;
 };
+/** On a rhea link while a Sender is bound to it: its listeners are shared by every sender and find it here. */
+const BOUND = Symbol('dragoman.sender');
+type BoundLink = RheaSender & { [BOUND]?: Sender | undefined };
+
+/** The Sender bound to a rhea link, if any. */
+function boundTo(link: RheaSender | undefined): Sender | undefined {
+  return (link as BoundLink | undefined)?.[BOUND];
+}
+
+/** For the events a link must not pass on to its connection (rhea would treat them there). */
+function ignore(): void {
+  // Intentionally empty.
+}
+
+type SendableWaiter = { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal };
 
 /** One send not yet completed: queued for credit, or written and waiting for its outcome. */
 class PendingSend {
@@ -166,12 +181,14 @@ export class Sender extends EventEmitter<SenderEvents> {
   /** Ids of deliveries handed to rhea and not yet written (rhea takes credit only when it writes). */
   readonly #unwritten = new Deque<number>();
   readonly #queue = new Deque<PendingSend>();
-  readonly #inflight = new Set<PendingSend>();
-  /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides. */
-  readonly #held = new Set<HeldSend>();
+  /** Unsettled deliveries written and waiting for their outcome; made at the first (idle links never fill it). */
+  #inflight: Set<PendingSend> | undefined;
+  /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides; made at the first. */
+  #held: Set<HeldSend> | undefined;
   /** The receiver offered SETTLEMENT_CONFIRMATION_CAPABILITY: it confirms our settlements. */
   #confirmsSettlement = false;
-  #sendableWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal }> = [];
+  /** Callers of `whenSendable` waiting; made at the first. */
+  #sendableWaiters: SendableWaiter[] | undefined;
   #info: LinkInfo;
   #closeInfo: CloseInfo | undefined;
   #attachWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -179,16 +196,13 @@ export class Sender extends EventEmitter<SenderEvents> {
   #closing: Promise<void> | undefined;
   #drainRequested = false;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
-  readonly #onSendable = (): void => this.#flush();
-  readonly #onOutcome = (
-    context: RheaEventContext,
-    name: 'accepted' | 'rejected' | 'released' | 'modified',
-  ): void => {
+
+  #onOutcome(context: RheaEventContext, name: 'accepted' | 'rejected' | 'released' | 'modified'): void {
     const delivery = context.delivery as TrackedDelivery | undefined;
     const pending = delivery?.[PENDING];
     if (delivery === undefined || pending === undefined) return;
     delivery[PENDING] = undefined;
-    this.#inflight.delete(pending);
+    this.#inflight?.delete(pending);
     if (pending.resolveHeld !== undefined) {
       pending.completeHeld(this.#hold(delivery, outcomeFrom(name, delivery.remote_state)));
       return;
@@ -204,7 +218,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       if (!this.#confirmsSettlement) delivery.remote_settled = true;
     }
     pending.complete(outcomeFrom(name, delivery.remote_state));
-  };
+  }
 
   /** @internal Created by AmqpConnection.openSender or IncomingLink.accept. */
   constructor(
@@ -215,6 +229,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     options: { maxQueued?: number | undefined } = {},
   ) {
     super();
+    this.managed = new Sender.Hooks(this);
     const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     if (!Number.isInteger(maxQueued) || maxQueued < 0) {
       throw new InvalidArgumentError('maxQueued must be a non-negative integer');
@@ -287,12 +302,12 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   /** Unsettled deliveries written and waiting for their outcome. */
   get unsettled(): number {
-    return this.#inflight.size;
+    return this.#inflight?.size ?? 0;
   }
 
   /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides. */
   get held(): number {
-    return this.#held.size;
+    return this.#held?.size ?? 0;
   }
 
   /** Why the link closed, once it has. */
@@ -414,10 +429,11 @@ export class Sender extends EventEmitter<SenderEvents> {
         },
       };
       const onAbort = (): void => {
-        this.#sendableWaiters = this.#sendableWaiters.filter((w) => w !== waiter);
+        this.#sendableWaiters = this.#sendableWaiters?.filter((w) => w !== waiter);
         reject(signal?.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.#sendableWaiters ??= [];
       this.#sendableWaiters.push(waiter);
     });
   }
@@ -497,51 +513,57 @@ export class Sender extends EventEmitter<SenderEvents> {
     waiter.reject(reason instanceof Error ? reason : new Error(String(reason)));
   }
 
-  /** @internal */
-  readonly managed: ManagedLink = {
-    onDisconnect: () => {
-      if (this.#state === 'closed') return;
-      if (this.#state === 'closing') {
-        this.#closeWaiter?.();
-        return;
-      }
-      this.#unbind();
-      this.#state = 'detached';
-      // Unsettled deliveries whose outcome never came back go first in line to be re-sent (at-least-once:
-      // the peer may see them twice; nothing is dropped).
-      // Held sends are the exception: exactly-once is the caller's to retry (see `sendHeld`).
-      const lost = new LinkClosedError(this.name, `link '${this.name}' lost with its connection`);
-      const resend = [...this.#inflight].filter((p) => {
+  /** @internal What the connection calls on its links. */
+  readonly managed: ManagedLink;
+
+  #onDisconnect(): void {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'closing') {
+      this.#closeWaiter?.();
+      return;
+    }
+    this.#unbind();
+    this.#state = 'detached';
+    // Unsettled deliveries whose outcome never came back go first in line to be re-sent (at-least-once:
+    // the peer may see them twice; nothing is dropped).
+    // Held sends are the exception: exactly-once is the caller's to retry (see `sendHeld`).
+    const lost = new LinkClosedError(this.name, `link '${this.name}' lost with its connection`);
+    const inflight = this.#inflight;
+    if (inflight !== undefined) {
+      const resend = [...inflight].filter((p) => {
         if (p.resolveHeld === undefined) return true;
         p.fail(lost);
         return false;
       });
-      this.#inflight.clear();
+      inflight.clear();
       for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
-      this.#loseHeld(lost);
-    },
-    reattach: (connection) => {
-      if (this.#state !== 'detached' && this.#state !== 'attaching') return;
-      this.#state = 'attaching';
-      this.#openRheaLink(connection);
-    },
-    onConnectionClosed: (error) => {
-      if (this.#state === 'closed') return;
-      this.#unbind();
-      this.#failAll(new ConnectionClosedError(undefined, { cause: error }));
-      this.#attachWaiter?.reject(new ConnectionClosedError(undefined, { cause: error }));
-      this.#attachWaiter = undefined;
-      this.#finish({ remote: true, error: asAmqpError(error) });
-    },
-    onSessionClosed: (context, error) => {
-      if (this.#link === undefined || context.session !== this.#link.session) return;
-      this.#remoteClosed(
-        error === undefined
-          ? undefined
-          : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
-      );
-    },
-  };
+    }
+    this.#loseHeld(lost);
+  }
+
+  #reattach(connection: RheaConnection): void {
+    if (this.#state !== 'detached' && this.#state !== 'attaching') return;
+    this.#state = 'attaching';
+    this.#openRheaLink(connection);
+  }
+
+  #onConnectionClosed(error: Error): void {
+    if (this.#state === 'closed') return;
+    this.#unbind();
+    this.#failAll(new ConnectionClosedError(undefined, { cause: error }));
+    this.#attachWaiter?.reject(new ConnectionClosedError(undefined, { cause: error }));
+    this.#attachWaiter = undefined;
+    this.#finish({ remote: true, error: asAmqpError(error) });
+  }
+
+  #onSessionClosed(context: RheaEventContext, error: SessionError | undefined): void {
+    if (this.#link === undefined || context.session !== this.#link.session) return;
+    this.#remoteClosed(
+      error === undefined
+        ? undefined
+        : new LinkError(this.name, error.condition, error.description, { info: error.info, cause: error }),
+    );
+  }
 
   #openRheaLink(connection: RheaConnection): void {
     if (this.#origin.kind !== 'local') return;
@@ -559,58 +581,107 @@ export class Sender extends EventEmitter<SenderEvents> {
   #bind(link: RheaSender): void {
     this.#link = link;
     this.#unwritten.drain();
-    link.on('sender_open', () => {
-      if (link !== this.#link) return;
-      this.#readRemoteAttach();
-      const remote = link.remote.attach;
-      if (remote !== undefined && isAbsent(remote.target)) {
-        // A null target announces a refusal whose detach follows (AMQP 2.6.3). Some peers (rhea used
-        // directly) answer every attach without termini though: open after a grace period, or as soon as
-        // the peer grants credit, which a refusing peer does not do.
-        const timer = setTimeout(() => this.#opened(link), REFUSAL_GRACE_MS);
-        timer.unref?.();
-        this.#refusalGrace = timer;
-        return;
-      }
-      this.#opened(link);
-    });
-    link.on('sendable', this.#onSendable);
-    link.on('sender_flow', () => {
-      if (this.#refusalGrace !== undefined) this.#opened(link);
-    });
-    link.on('sender_draining', () => {
-      if (link !== this.#link) return;
-      this.#drainRequested = true;
-      this.#flush();
-    });
-    link.on('accepted', (c: RheaEventContext) => this.#onOutcome(c, 'accepted'));
-    link.on('rejected', (c: RheaEventContext) => this.#onOutcome(c, 'rejected'));
-    link.on('released', (c: RheaEventContext) => this.#onOutcome(c, 'released'));
-    link.on('modified', (c: RheaEventContext) => this.#onOutcome(c, 'modified'));
-    link.on('settled', (c: RheaEventContext) => {
-      const delivery = c.delivery as TrackedDelivery | undefined;
-      const held = delivery?.[HELD];
-      if (delivery !== undefined && held !== undefined) {
-        // The receiver settled: confirming our settlement, or (before it) on its own.
-        delivery[HELD] = undefined;
-        delivery.settled = true;
-        this.#held.delete(held);
-        held.done();
-        return;
-      }
-      // Settled by the peer without a terminal outcome: treat as released (the message may not have been processed).
-      const pending = delivery?.[PENDING];
-      if (delivery === undefined || pending === undefined) return;
-      delivery[PENDING] = undefined;
-      this.#inflight.delete(pending);
-      if (pending.resolveHeld !== undefined) pending.completeHeld(this.#hold(delivery, RELEASED));
-      else pending.complete(RELEASED);
-    });
-    link.on('sender_error', () => {});
-    link.on('sender_close', () => {
-      if (link !== this.#link) return;
-      this.#remoteClosed(linkErrorFrom(this.name, link.remote.detach?.error));
-    });
+    (link as BoundLink)[BOUND] = this;
+    link.on('sender_open', Sender.#rheaOpen);
+    link.on('sendable', Sender.#rheaSendable);
+    link.on('sender_flow', Sender.#rheaFlow);
+    link.on('sender_draining', Sender.#rheaDraining);
+    link.on('accepted', Sender.#rheaAccepted);
+    link.on('rejected', Sender.#rheaRejected);
+    link.on('released', Sender.#rheaReleased);
+    link.on('modified', Sender.#rheaModified);
+    link.on('settled', Sender.#rheaSettled);
+    link.on('sender_error', ignore);
+    link.on('sender_close', Sender.#rheaClose);
+  }
+
+  // rhea's events for a bound link: one listener of each for every sender, finding it from the event's link.
+
+  static #rheaOpen(context: RheaEventContext): void {
+    const link = context.sender;
+    const sender = boundTo(link);
+    if (link === undefined || sender === undefined || link !== sender.#link) return;
+    sender.#readRemoteAttach();
+    const remote = link.remote.attach;
+    if (remote !== undefined && isAbsent(remote.target)) {
+      // A null target announces a refusal whose detach follows (AMQP 2.6.3). Some peers (rhea used
+      // directly) answer every attach without termini though: open after a grace period, or as soon as
+      // the peer grants credit, which a refusing peer does not do.
+      const timer = setTimeout(() => sender.#opened(link), REFUSAL_GRACE_MS);
+      timer.unref?.();
+      sender.#refusalGrace = timer;
+      return;
+    }
+    sender.#opened(link);
+  }
+
+  static #rheaSendable(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender !== undefined) sender.#flush();
+  }
+
+  static #rheaFlow(context: RheaEventContext): void {
+    const link = context.sender;
+    const sender = boundTo(link);
+    if (link !== undefined && sender !== undefined && sender.#refusalGrace !== undefined)
+      sender.#opened(link);
+  }
+
+  static #rheaDraining(context: RheaEventContext): void {
+    const link = context.sender;
+    const sender = boundTo(link);
+    if (link === undefined || sender === undefined || link !== sender.#link) return;
+    sender.#drainRequested = true;
+    sender.#flush();
+  }
+
+  static #rheaAccepted(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender !== undefined) sender.#onOutcome(context, 'accepted');
+  }
+
+  static #rheaRejected(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender !== undefined) sender.#onOutcome(context, 'rejected');
+  }
+
+  static #rheaReleased(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender !== undefined) sender.#onOutcome(context, 'released');
+  }
+
+  static #rheaModified(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender !== undefined) sender.#onOutcome(context, 'modified');
+  }
+
+  static #rheaSettled(context: RheaEventContext): void {
+    const sender = boundTo(context.sender);
+    if (sender === undefined) return;
+    const delivery = context.delivery as TrackedDelivery | undefined;
+    const held = delivery?.[HELD];
+    if (delivery !== undefined && held !== undefined) {
+      // The receiver settled: confirming our settlement, or (before it) on its own.
+      delivery[HELD] = undefined;
+      delivery.settled = true;
+      sender.#held?.delete(held);
+      held.done();
+      return;
+    }
+    // Settled by the peer without a terminal outcome: treat as released (the message may not have been processed).
+    const pending = delivery?.[PENDING];
+    if (delivery === undefined || pending === undefined) return;
+    delivery[PENDING] = undefined;
+    sender.#inflight?.delete(pending);
+    if (pending.resolveHeld !== undefined) pending.completeHeld(sender.#hold(delivery, RELEASED));
+    else pending.complete(RELEASED);
+  }
+
+  static #rheaClose(context: RheaEventContext): void {
+    const link = context.sender;
+    const sender = boundTo(link);
+    if (link === undefined || sender === undefined || link !== sender.#link) return;
+    sender.#remoteClosed(linkErrorFrom(sender.name, link.remote.detach?.error));
   }
 
   #opened(link: RheaSender): void {
@@ -635,8 +706,9 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (link === undefined) return;
     link.removeAllListeners();
     // Keep rhea from bubbling unhandled link events to the connection or container.
-    link.on('sender_close', () => {});
-    link.on('sender_error', () => {});
+    link.on('sender_close', ignore);
+    link.on('sender_error', ignore);
+    (link as BoundLink)[BOUND] = undefined;
     this.#link = undefined;
     this.#unwritten.drain();
     this.#drainRequested = false;
@@ -671,16 +743,17 @@ export class Sender extends EventEmitter<SenderEvents> {
       if (this.#confirmsSettlement) return; // done when the receiver's settled disposition arrives
       delivery.remote_settled = true;
       delivery[HELD] = undefined;
-      this.#held.delete(h);
+      this.#held?.delete(h);
       h.done();
     });
     delivery[HELD] = held;
+    this.#held ??= new Set();
     this.#held.add(held);
     return held;
   }
 
   #loseHeld(error: Error): void {
-    if (this.#held.size === 0) return;
+    if (this.#held === undefined || this.#held.size === 0) return;
     const held = [...this.#held];
     this.#held.clear();
     for (const h of held) h.lost(error);
@@ -733,6 +806,7 @@ export class Sender extends EventEmitter<SenderEvents> {
         pending.complete(SENT);
       } else {
         delivery[PENDING] = pending;
+        this.#inflight ??= new Set();
         this.#inflight.add(pending);
       }
     }
@@ -761,8 +835,8 @@ export class Sender extends EventEmitter<SenderEvents> {
     }
     if (this.#queue.length === 0 && this.#canWrite()) {
       const waiters = this.#sendableWaiters;
-      if (waiters.length > 0) {
-        this.#sendableWaiters = [];
+      if (waiters !== undefined && waiters.length > 0) {
+        this.#sendableWaiters = undefined;
         for (const w of waiters) w.resolve();
       }
       this.emit('sendable');
@@ -771,14 +845,14 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #failAll(error: Error): void {
     const queued = this.#queue.drain();
-    const inflight = [...this.#inflight];
-    this.#inflight.clear();
+    const inflight = this.#inflight === undefined ? [] : [...this.#inflight];
+    this.#inflight?.clear();
     for (const p of queued) p.fail(error);
     for (const p of inflight) p.fail(error);
     this.#loseHeld(error);
     const waiters = this.#sendableWaiters;
-    this.#sendableWaiters = [];
-    for (const w of waiters) w.reject(error);
+    this.#sendableWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.reject(error);
   }
 
   #closedError(): Error | undefined {
@@ -798,6 +872,35 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (info.error !== undefined && this.listenerCount('error') > 0) this.emit('error', info.error);
     this.emit('close', info);
   }
+
+  /**
+   * What the connection calls on the sender: one object per sender with its members on this prototype (an
+   * object literal cost each sender a closure per member). Declared here so that it reaches the sender's
+   * private members.
+   */
+  private static readonly Hooks = class implements ManagedLink {
+    readonly #sender: Sender;
+
+    constructor(sender: Sender) {
+      this.#sender = sender;
+    }
+
+    onDisconnect(): void {
+      this.#sender.#onDisconnect();
+    }
+
+    reattach(connection: RheaConnection): void {
+      this.#sender.#reattach(connection);
+    }
+
+    onConnectionClosed(error: Error): void {
+      this.#sender.#onConnectionClosed(error);
+    }
+
+    onSessionClosed(context: RheaEventContext, error: SessionError | undefined): void {
+      this.#sender.#onSessionClosed(context, error);
+    }
+  };
 }
 
 function encode(message: AmqpMessage): Buffer {

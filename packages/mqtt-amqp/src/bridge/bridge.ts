@@ -1,5 +1,6 @@
 import {
   type AmqpErrorInit,
+  type CloseInfo,
   type Delivery,
   type MessageId,
   type Receiver,
@@ -30,6 +31,7 @@ import { ClientDeliveries, type ClientDeliveriesHost } from './client-deliveries
 import { ClientPublishes } from './client-publishes';
 import type { ClientRegistry } from './client-registry';
 import type { BridgeCodec } from './codec';
+import type { ConnectionLossListener } from './connection-loss';
 import { withDeadline } from './deadline';
 import { BridgeStepError, ReservedTopicError } from './errors';
 import type { ResolvedBridgeOptions } from './options';
@@ -64,12 +66,18 @@ export interface BridgeEnvironment {
 
 type OpenLink = Sender | Receiver;
 
+/** On the endpoint a `ClientBridge` serves: the endpoint's shared listeners find that bridge here. */
+const BRIDGE = Symbol('dragoman.client-bridge');
+type BridgedEndpoint = MqttEndpoint & { [BRIDGE]?: ClientBridge };
+/** The publish receiver, whose 'close' listener finds its bridge here likewise. */
+type BridgedLink = Receiver & { [BRIDGE]?: ClientBridge };
+
 /**
  * One MQTT client's bridge: its MQTT endpoint on one side, its AMQP links (will, subscription service,
  * control, publish, pubrel and topic links) on an AMQP connection on the other, following
  * spec/mqtt-over-amqp.md. Created by the gateway for each accepted CONNECT; ends with the MQTT connection.
  */
-export class ClientBridge {
+export class ClientBridge implements ConnectionLossListener {
   readonly clientId: string;
   /** Who the client is, as the authorization hook sees it. */
   readonly identity: ClientIdentity;
@@ -250,17 +258,20 @@ export class ClientBridge {
    */
   async start(): Promise<void> {
     const endpoint = this.endpoint;
-    endpoint.once('close', (reason) => this.onEndpointClose(reason));
+    // The endpoint's listeners are functions shared by every bridge, which find theirs on the endpoint (six
+    // closures and a once() wrapper per client otherwise). An endpoint emits 'close' once.
+    (endpoint as BridgedEndpoint)[BRIDGE] = this;
+    endpoint.on('close', ClientBridge.onEndpointClosed);
     if (endpoint.state === 'closed') {
       this.onEndpointClose(endpoint.closeReason ?? { kind: 'connection-lost' });
       return;
     }
     // Listeners go first: accept() may hand over packets the client sent right behind its CONNECT.
-    endpoint.on('publish', (publish) => this.onPublish(publish));
-    endpoint.on('subscribe', (request) => this.onSubscribe(request));
-    endpoint.on('unsubscribe', (request) => this.onUnsubscribe(request));
-    endpoint.on('windowOpen', () => this.deliveries?.topUp());
-    endpoint.on('pubrelUnknown', (release) => this.onUnknownPubrel(release));
+    endpoint.on('publish', ClientBridge.onEndpointPublish);
+    endpoint.on('subscribe', ClientBridge.onEndpointSubscribe);
+    endpoint.on('unsubscribe', ClientBridge.onEndpointUnsubscribe);
+    endpoint.on('windowOpen', ClientBridge.onEndpointWindowOpen);
+    endpoint.on('pubrelUnknown', ClientBridge.onEndpointPubrelUnknown);
 
     if (this.tenantError !== undefined) {
       endpoint.reject(BridgeReasonCode.NotAuthorized, {
@@ -332,7 +343,7 @@ export class ClientBridge {
     this.lease = lease;
     if (lease.loss.lost)
       throw new BridgeStepError('AMQP connection', 'refused', { detail: 'connection lost' });
-    lease.loss.on(this.onAmqpLost);
+    lease.loss.on(this);
 
     const will = endpoint.will;
     if (will !== undefined) {
@@ -438,11 +449,12 @@ export class ClientBridge {
   private async attachPublishReceiver(): Promise<void> {
     const lease = this.lease as AmqpLease;
     const name = lease.names.claimDerived(this.amqpId, 'publish');
+    const address = this.env.addresses.publish(this.amqpId);
     const attaching = this.opened(
       name,
       lease.connection.openReceiver({
         name,
-        source: this.env.addresses.publish(this.amqpId),
+        source: address,
         settleModes: { sender: 'mixed', receiver: 'first' },
         creditWindow: 0,
         attachTimeoutMs: this.env.options.connectTimeoutMs,
@@ -451,24 +463,19 @@ export class ClientBridge {
     const receiver = await this.steps.run((signal) =>
       withDeadline('attach publish link', attaching, this.env.options.connectTimeoutMs, signal),
     );
-    this.deliveries = new ClientDeliveries(
-      receiver,
-      new DeliveriesHost(this.endpoint, {
-        codec: this.env.codec,
-        scope: this.scope,
-        address: this.env.addresses.publish(this.amqpId),
-        sendPubrel: (messageId) => this.sendPubrel(messageId),
-        v5: this.v5,
-        aliases: this.aliases,
-      }),
-    );
-    receiver.on('close', (info) => {
-      if (this.steps.ended) return;
-      const why = info.error ? `: ${info.error.message}` : '';
-      this.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address detached${why}`);
-    });
+    this.deliveries = new ClientDeliveries(receiver, new ClientBridge.DeliveriesHost(this, address));
+    // A listener shared by every bridge, which finds its bridge on the receiver (as the endpoint's do).
+    (receiver as BridgedLink)[BRIDGE] = this;
+    receiver.on('close', ClientBridge.onPublishReceiverClosed);
     this.deliveries.topUp();
   }
+
+  private static readonly onPublishReceiverClosed = function (this: BridgedLink, info: CloseInfo): void {
+    const bridge = this[BRIDGE];
+    if (bridge === undefined || bridge.steps.ended) return;
+    const why = info.error ? `: ${info.error.message}` : '';
+    bridge.serverDisconnect(BridgeReasonCode.UnspecifiedError, `publish address detached${why}`);
+  };
 
   private connackProperties(): { serverKeepAlive?: number; sessionExpiryInterval?: number } | undefined {
     if (!this.v5) return undefined;
@@ -814,6 +821,104 @@ export class ClientBridge {
   // Ending
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * The publish receiver's view of the client. A class with its methods and the `window` getter on the
+   * prototype, reading what it needs from the bridge (one small object per client): an object literal with a
+   * getter would be a dictionary-mode object with a closure per hook. Declared here to reach the bridge's
+   * private members.
+   */
+  private static readonly DeliveriesHost = class implements ClientDeliveriesHost {
+    constructor(
+      private readonly bridge: ClientBridge,
+      /** The client's publish address (the link the deliveries arrive on). */
+      private readonly address: string,
+    ) {}
+
+    get v5(): boolean {
+      return this.bridge.v5;
+    }
+
+    get aliases(): OutboundTopicAliases {
+      return this.bridge.aliases;
+    }
+
+    get window(): number {
+      return this.bridge.endpoint.window;
+    }
+
+    publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined> {
+      return this.bridge.endpoint.publish(message, options);
+    }
+
+    writeBlocked(): boolean {
+      return !this.bridge.endpoint.canPublish;
+    }
+
+    decode(delivery: Delivery): DecodedPublish {
+      const bridge = this.bridge;
+      const scope = bridge.scope;
+      const decoded = bridge.env.codec.decodePublish(delivery.message, delivery.presettled, this.address);
+      const topic = scope.unscope(decoded.topic);
+      if (topic === undefined) throw new Error(`topic '${decoded.topic}' is outside the client's tenant`);
+      return topic === decoded.topic ? decoded : { ...decoded, topic };
+    }
+
+    pubrel(messageId: MessageId): Promise<void> {
+      return this.bridge.sendPubrel(messageId);
+    }
+
+    /** Only the packet id goes on the wire: the topic (tenant scope removed) is for pendingPublishes(). */
+    resendPubrel(packetId: number, topic: string | undefined): Promise<PublishOutcome> {
+      return this.bridge.endpoint.resend({
+        messageId: packetId,
+        state: 'pubrel',
+        message: {
+          topic: (topic === undefined ? undefined : this.bridge.scope.unscope(topic)) ?? '',
+          payload: '',
+          qos: 2,
+        },
+      });
+    }
+  };
+
+  // The endpoint's listeners (see `start`), called with the endpoint as `this`.
+
+  private static readonly onEndpointClosed = function (this: BridgedEndpoint, reason: CloseReason): void {
+    this[BRIDGE]?.onEndpointClose(reason);
+  };
+
+  private static readonly onEndpointPublish = function (
+    this: BridgedEndpoint,
+    publish: InboundPublish,
+  ): void {
+    this[BRIDGE]?.onPublish(publish);
+  };
+
+  private static readonly onEndpointSubscribe = function (
+    this: BridgedEndpoint,
+    request: InboundSubscribe,
+  ): void {
+    this[BRIDGE]?.onSubscribe(request);
+  };
+
+  private static readonly onEndpointUnsubscribe = function (
+    this: BridgedEndpoint,
+    request: InboundUnsubscribe,
+  ): void {
+    this[BRIDGE]?.onUnsubscribe(request);
+  };
+
+  private static readonly onEndpointWindowOpen = function (this: BridgedEndpoint): void {
+    this[BRIDGE]?.deliveries?.topUp();
+  };
+
+  private static readonly onEndpointPubrelUnknown = function (
+    this: BridgedEndpoint,
+    release: UnknownPubrel,
+  ): void {
+    this[BRIDGE]?.onUnknownPubrel(release);
+  };
+
   private onEndpointClose(reason: CloseReason): void {
     // Only a DISCONNECT (other than MQTT 5 "with will message") drops the will; every other end —
     // socket lost, keep-alive expiry, protocol error, takeover, server disconnect — publishes it.
@@ -822,11 +927,12 @@ export class ClientBridge {
     void this.teardown();
   }
 
-  private readonly onAmqpLost = (): void => {
+  /** The client's AMQP connection went (called by its `ConnectionLoss`): the client is ended. */
+  connectionLost(): void {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
     this.serverDisconnect(BridgeReasonCode.UnspecifiedError, 'AMQP connection lost');
     void this.teardown();
-  };
+  }
 
   private async teardown(): Promise<void> {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
@@ -852,78 +958,12 @@ export class ClientBridge {
     }
     await Promise.allSettled([...this.openLinks.keys()].map((link) => this.closeLink(link)));
     // The pooled connection's loss notice is shared by every client on it: do not leave our listener behind.
-    this.lease?.loss.off(this.onAmqpLost);
+    this.lease?.loss.off(this);
     await this.lease?.release();
     this.env.registry.release(this.amqpId, this);
     this.bridgeState = 'closed';
     this.releasedGate.resolve();
     this.env.onClosed(this);
-  }
-}
-
-/** What the publish receiver's host needs of the bridge. */
-interface DeliveriesHostParts {
-  readonly codec: BridgeCodec;
-  readonly scope: TenantScope;
-  /** The client's publish address (the link the deliveries arrive on). */
-  readonly address: string;
-  readonly sendPubrel: (messageId: MessageId) => Promise<void>;
-  readonly v5: boolean;
-  readonly aliases: OutboundTopicAliases;
-}
-
-/**
- * The publish receiver's view of the client. A class with its methods and the `window` getter on the
- * prototype: one per client, and an object literal with a getter (or an accessor defined on each object)
- * would be a dictionary-mode object with a closure per hook.
- */
-class DeliveriesHost implements ClientDeliveriesHost {
-  readonly v5: boolean;
-  readonly aliases: OutboundTopicAliases;
-
-  constructor(
-    private readonly endpoint: MqttEndpoint,
-    private readonly parts: DeliveriesHostParts,
-  ) {
-    this.v5 = parts.v5;
-    this.aliases = parts.aliases;
-  }
-
-  get window(): number {
-    return this.endpoint.window;
-  }
-
-  publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined> {
-    return this.endpoint.publish(message, options);
-  }
-
-  writeBlocked(): boolean {
-    return !this.endpoint.canPublish;
-  }
-
-  decode(delivery: Delivery): DecodedPublish {
-    const { codec, scope, address } = this.parts;
-    const decoded = codec.decodePublish(delivery.message, delivery.presettled, address);
-    const topic = scope.unscope(decoded.topic);
-    if (topic === undefined) throw new Error(`topic '${decoded.topic}' is outside the client's tenant`);
-    return topic === decoded.topic ? decoded : { ...decoded, topic };
-  }
-
-  pubrel(messageId: MessageId): Promise<void> {
-    return this.parts.sendPubrel(messageId);
-  }
-
-  /** Only the packet id goes on the wire: the topic (tenant scope removed) is for pendingPublishes(). */
-  resendPubrel(packetId: number, topic: string | undefined): Promise<PublishOutcome> {
-    return this.endpoint.resend({
-      messageId: packetId,
-      state: 'pubrel',
-      message: {
-        topic: (topic === undefined ? undefined : this.parts.scope.unscope(topic)) ?? '',
-        payload: '',
-        qos: 2,
-      },
-    });
   }
 }
 

@@ -35,6 +35,10 @@ export interface ClientDeliveriesHost {
   readonly aliases: OutboundTopicAliases;
 }
 
+/** On the receiver whose deliveries a `ClientDeliveries` serves: its shared listener finds that one here. */
+const DELIVERIES = Symbol('dragoman.client-deliveries');
+type ServedReceiver = Receiver & { [DELIVERIES]?: ClientDeliveries };
+
 /**
  * Network → client, on the receiver attached to `$mqtt.to.<client id>.publish` with manual credit.
  * Credit is granted only while the client's in-flight window has room: credit held by the peer plus
@@ -53,19 +57,28 @@ export interface ClientDeliveriesHost {
 export class ClientDeliveries {
   private highWater = 0;
   private stopped = false;
-  /** Deliveries whose window slot is taken: received and not yet completed with the client. */
-  private readonly pending = new Map<Delivery, Held>();
+  /**
+   * Deliveries whose window slot is taken: received and not yet completed with the client. Made at the first
+   * one and then kept (an idle client holds no table).
+   */
+  private pending: Map<Delivery, Held> | undefined;
 
   constructor(
     private readonly receiver: Receiver,
     private readonly host: ClientDeliveriesHost,
   ) {
-    receiver.on('delivery', (delivery) => this.onDelivery(delivery));
+    (receiver as ServedReceiver)[DELIVERIES] = this;
+    receiver.on('delivery', ClientDeliveries.onReceiverDelivery);
   }
+
+  /** The receiver's 'delivery' listener, called with the receiver as `this`: one function for every client. */
+  private static readonly onReceiverDelivery = function (this: ServedReceiver, delivery: Delivery): void {
+    this[DELIVERIES]?.onDelivery(delivery);
+  };
 
   /** Deliveries received and not yet completed with the client (their window slot is taken). */
   get heldDeliveries(): number {
-    return this.pending.size;
+    return this.pending?.size ?? 0;
   }
 
   /** The most deliveries ever held at once. */
@@ -86,7 +99,7 @@ export class ClientDeliveries {
     if (this.stopped || !this.receiver.isOpen || this.host.writeBlocked()) return;
     const window = this.host.window;
     const credit = this.receiver.credit;
-    const want = window - this.pending.size - credit;
+    const want = window - this.heldDeliveries - credit;
     if (want > 0 && (credit === 0 || want >= Math.ceil(window / 4))) this.receiver.addCredit(want);
   }
 
@@ -97,6 +110,7 @@ export class ClientDeliveries {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.pending === undefined) return;
     for (const [delivery, held] of this.pending) {
       this.settle(delivery, held, (d) => (held.written ? d.modify({ deliveryFailed: true }) : d.release()));
     }
@@ -110,9 +124,10 @@ export class ClientDeliveries {
     }
     const held: Held = { written: false, settled: false };
     // Counted as held from here, also when it is done with at once below.
-    if (this.pending.size + 1 > this.highWater) this.highWater = this.pending.size + 1;
+    const heldBefore = this.heldDeliveries;
+    if (heldBefore + 1 > this.highWater) this.highWater = heldBefore + 1;
     if (isPubrelRequest(delivery.message)) {
-      this.pending.set(delivery, held);
+      this.hold(delivery, held);
       this.onPubrelRequest(delivery, held);
       return;
     }
@@ -146,7 +161,7 @@ export class ClientDeliveries {
       this.topUp();
       return;
     }
-    this.pending.set(delivery, held);
+    this.hold(delivery, held);
     const options: PublishOptions = { dup: decoded.dup };
     const packetId = decoded.messageId;
     if (typeof packetId === 'number' && Number.isInteger(packetId) && packetId >= 1 && packetId <= 0xffff) {
@@ -300,9 +315,15 @@ export class ClientDeliveries {
     }
   }
 
+  /** The delivery waits for the client: it takes a window slot. */
+  private hold(delivery: Delivery, held: Held): void {
+    this.pending ??= new Map();
+    this.pending.set(delivery, held);
+  }
+
   /** The client is done with the message: its window slot is free again. */
   private free(delivery: Delivery): void {
-    if (this.pending.delete(delivery)) this.topUp();
+    if (this.pending?.delete(delivery) === true) this.topUp();
   }
 }
 

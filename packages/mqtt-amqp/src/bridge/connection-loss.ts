@@ -3,8 +3,16 @@
  * thousands of clients share a pooled connection, and an EventTarget looks through every listener on each
  * `addEventListener` (quadratic over the clients) and keeps a listener record of its own for each.
  */
+/**
+ * What is told of the loss: an object with a method (a client's bridge itself) rather than a callback, so that
+ * no client holds a closure for it.
+ */
+export interface ConnectionLossListener {
+  connectionLost(): void;
+}
+
 export class ConnectionLoss {
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<ConnectionLossListener>();
   #lost = false;
 
   /** The connection has gone. */
@@ -12,12 +20,15 @@ export class ConnectionLoss {
     return this.#lost;
   }
 
-  /** Calls `listener` once, when the connection goes (never if it has gone already: check `lost` first). */
-  on(listener: () => void): void {
+  /**
+   * Calls `listener.connectionLost()` once, when the connection goes (never if it has gone already: check
+   * `lost` first).
+   */
+  on(listener: ConnectionLossListener): void {
     if (!this.#lost) this.#listeners.add(listener);
   }
 
-  off(listener: () => void): void {
+  off(listener: ConnectionLossListener): void {
     this.#listeners.delete(listener);
   }
 
@@ -29,7 +40,7 @@ export class ConnectionLoss {
     this.#listeners.clear();
     for (const listener of listeners) {
       try {
-        listener();
+        listener.connectionLost();
       } catch {
         // One client's failure to end must not keep the others on a dead connection.
       }

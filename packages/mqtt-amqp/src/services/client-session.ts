@@ -74,6 +74,9 @@ export interface ClientSessionContext {
   readonly sentUnsettled: Map<string, Set<number>>;
 }
 
+/** The subscriptions of a session that has none (shared: read only). */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SessionSubscription> = new Map();
+
 export class ClientSession {
   readonly clientId: string;
   /**
@@ -81,20 +84,23 @@ export class ClientSession {
    * connection (AMQP_CLOSE without an interval), 0xFFFFFFFF never (AMQP_LIST without one).
    */
   expiryInterval = 0;
-  readonly subscriptions = new Map<string, SessionSubscription>();
+  /** By filter; made at the first one and then kept (see `subscriptions`). */
+  #subscriptions: Map<string, SessionSubscription> | undefined;
   readonly #context: ClientSessionContext;
   /** Not sent yet, in order (store entries by seq; QoS 0 wherever they came). */
   readonly #pending: PendingDelivery[] = [];
+  // The Maps and the Set below are made at their first entry (an idle client's session holds none of them: an
+  // empty one still costs its table) and then kept.
   /** Sent on the current outlet and not settled yet; by seq. */
-  readonly #inFlight = new Map<number, PendingDelivery>();
+  #inFlight: Map<number, PendingDelivery> | undefined;
   /** The QoS 1/2 ones of `#inFlight`, by packet id. */
-  readonly #inFlightIds = new Map<number, PendingDelivery>();
+  #inFlightIds: Map<number, PendingDelivery> | undefined;
   /** Store seqs in memory, or delivered and waiting for their acknowledgement: never loaded twice. */
-  readonly #known = new Set<number>();
+  #known: Set<number> | undefined;
   /** Store operations under way, for `idle()`. */
   #operations = 0;
-  /** Called once `#operations` is back to 0 (see `idle`). */
-  #idleWaiters: Array<() => void> = [];
+  /** Called once `#operations` is back to 0 (see `idle`); made by the first waiter. */
+  #idleWaiters: Array<() => void> | undefined;
   #outlet: Outlet | undefined;
   /** The backlog may flow: AMQP_SUBSCRIPTIONS was sent (or the session was started clean). */
   #ready = false;
@@ -116,9 +122,28 @@ export class ClientSession {
     this.#context = context;
   }
 
+  /** The client's subscriptions by filter (change them with `setSubscription` and the like). */
+  get subscriptions(): ReadonlyMap<string, SessionSubscription> {
+    return this.#subscriptions ?? NO_SUBSCRIPTIONS;
+  }
+
+  setSubscription(filter: string, subscription: SessionSubscription): void {
+    this.#subscriptions ??= new Map();
+    this.#subscriptions.set(filter, subscription);
+  }
+
+  /** False when the session had no subscription with this filter. */
+  deleteSubscription(filter: string): boolean {
+    return this.#subscriptions?.delete(filter) === true;
+  }
+
+  clearSubscriptions(): void {
+    this.#subscriptions?.clear();
+  }
+
   /** Held in memory: queued plus in flight. */
   get buffered(): number {
-    return this.#pending.length + this.#inFlight.size;
+    return this.#pending.length + (this.#inFlight?.size ?? 0);
   }
 
   get connected(): boolean {
@@ -198,11 +223,11 @@ export class ClientSession {
     this.#ready = false;
     this.#storeBehind = true;
     this.#epoch += 1;
-    this.#known.clear();
-    const dropped = this.#pending.length + this.#inFlight.size;
+    this.#known?.clear();
+    const dropped = this.buffered;
     this.#pending.length = 0;
-    this.#inFlight.clear();
-    this.#inFlightIds.clear();
+    this.#inFlight?.clear();
+    this.#inFlightIds?.clear();
     if (dropped > 0) this.#context.counters.addBuffered(-dropped);
     this.#context.onRoom();
   }
@@ -301,13 +326,13 @@ export class ClientSession {
       return result.status === 'refused' && result.reason === 'backlog-full' ? 'refused' : 'dropped';
     }
     if (result.evicted > 0) this.#evictOldest(result.evicted);
-    if (epoch !== this.#epoch || this.#known.has(result.seq)) return 'stored'; // a refill loaded it already
+    if (epoch !== this.#epoch || this.#known?.has(result.seq) === true) return 'stored'; // a refill loaded it already
     if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
       this.#storeBehind = true;
       this.#behindMarks += 1;
       return 'stored';
     }
-    this.#known.add(result.seq);
+    this.#knownSeqs().add(result.seq);
     this.#push(this.#stored(result.seq, message, expiresAt, 0, false));
     this.pump();
     return 'stored';
@@ -319,7 +344,7 @@ export class ClientSession {
    * until the FE settles it (on the client's PUBCOMP). False when no QoS 2 delivery has this id in flight.
    */
   async release(packetId: number): Promise<boolean> {
-    const delivery = this.#inFlightIds.get(packetId);
+    const delivery = this.#inFlightIds?.get(packetId);
     if (delivery === undefined || delivery.storeSeq === undefined || delivery.message.qos !== 2) return false;
     if (delivery.released) return true;
     const stored = await this.#track(this.#context.store.release(this.clientId, delivery.storeSeq));
@@ -331,7 +356,12 @@ export class ClientSession {
   /** Resolves once no store operation of this session is under way. */
   async idle(): Promise<void> {
     // Looked at again after each wake-up: the code that ended the last operation may have started another.
-    while (this.#operations > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    while (this.#operations > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idleWaiters ??= [];
+        this.#idleWaiters.push(resolve);
+      });
+    }
   }
 
   /** Sends what the outlet's credit allows, oldest first; drops what expired on the way. */
@@ -341,7 +371,7 @@ export class ClientSession {
     while (outlet.credit > 0 && this.#pending.length > 0) {
       const delivery = this.#pending[0] as PendingDelivery;
       // Its packet id is still in flight with an entry 65 535 older: wait until that one is done.
-      if (delivery.packetId !== undefined && this.#inFlightIds.has(delivery.packetId)) break;
+      if (delivery.packetId !== undefined && this.#inFlightIds?.has(delivery.packetId) === true) break;
       this.#pending.shift();
       const now = this.#context.now();
       // A released message is past expiry's reach: the client answered PUBREC and is owed its PUBREL.
@@ -351,8 +381,12 @@ export class ClientSession {
         this.#finish(delivery);
         continue;
       }
+      this.#inFlight ??= new Map();
       this.#inFlight.set(delivery.seq, delivery);
-      if (delivery.packetId !== undefined) this.#inFlightIds.set(delivery.packetId, delivery);
+      if (delivery.packetId !== undefined) {
+        this.#inFlightIds ??= new Map();
+        this.#inFlightIds.set(delivery.packetId, delivery);
+      }
       const message =
         delivery.released && delivery.packetId !== undefined
           ? encodePubrelRequest(delivery.packetId, delivery.message.topic)
@@ -364,7 +398,7 @@ export class ClientSession {
 
   #onOutcome(outlet: Outlet, delivery: PendingDelivery, outcome: Outcome | undefined): void {
     // Settled by its AMQP_PUBREL already, or let go when the link went away.
-    if (this.#inFlight.get(delivery.seq) !== delivery || outcome === undefined) return;
+    if (this.#inFlight?.get(delivery.seq) !== delivery || outcome === undefined) return;
     this.#leaveInFlight(delivery);
     switch (outcome.state) {
       case 'accepted':
@@ -394,14 +428,16 @@ export class ClientSession {
     // a tick.
     if (this.#outlet === outlet && !this.#pumpScheduled) {
       this.#pumpScheduled = true;
+      // Made at the first outcome and kept: an idle client's session holds no closure for it.
+      this.#pumpSoon ??= () => {
+        this.#pumpScheduled = false;
+        this.pump();
+      };
       queueMicrotask(this.#pumpSoon);
     }
   }
 
-  readonly #pumpSoon = (): void => {
-    this.#pumpScheduled = false;
-    this.pump();
-  };
+  #pumpSoon: (() => void) | undefined;
 
   /** Removes a finished delivery from the store's backlog, then tops memory up from it. */
   #finish(delivery: PendingDelivery): void {
@@ -419,7 +455,7 @@ export class ClientSession {
       () => {
         this.#operationDone();
         // Only now: a backlog read before the acknowledgement would still list it (`#known` skips it meanwhile).
-        this.#known.delete(storeSeq);
+        this.#known?.delete(storeSeq);
         this.#refill();
       },
       (error: unknown) => {
@@ -443,7 +479,7 @@ export class ClientSession {
     const epoch = this.#epoch;
     const marks = this.#behindMarks;
     // The backlog starts with what memory already holds (and what awaits its acknowledgement).
-    const limit = this.#known.size + (this.#context.window - this.buffered);
+    const limit = (this.#known?.size ?? 0) + (this.#context.window - this.buffered);
     this.#track(this.#context.store.backlog(this.clientId, { limit })).then(
       (entries) => {
         this.#refilling = false;
@@ -466,12 +502,12 @@ export class ClientSession {
     const now = this.#context.now();
     let complete = true;
     for (const entry of entries) {
-      if (this.#known.has(entry.seq)) continue;
+      if (this.#known?.has(entry.seq) === true) continue;
       if (this.buffered >= this.#context.window) {
         complete = false;
         break;
       }
-      this.#known.add(entry.seq);
+      this.#knownSeqs().add(entry.seq);
       const interval = entry.message.properties?.messageExpiryInterval;
       // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
       const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
@@ -487,21 +523,31 @@ export class ClientSession {
 
   #track<T>(operation: Promise<T>): Promise<T> {
     this.#operations += 1;
-    operation.then(this.#operationDone, this.#operationDone);
+    // Made at the first operation and kept: an idle client's session holds no closure for it.
+    this.#operationEnded ??= () => this.#operationDone();
+    operation.then(this.#operationEnded, this.#operationEnded);
     return operation;
   }
 
+  /** `#operationDone` for `then()`. */
+  #operationEnded: (() => void) | undefined;
+
   /** A store operation is over (counted, not kept: a Set of them cost two updates per message). */
-  readonly #operationDone = (): void => {
+  #operationDone(): void {
     this.#operations -= 1;
-    if (this.#operations > 0 || this.#idleWaiters.length === 0) return;
+    if (this.#operations > 0 || this.#idleWaiters === undefined) return;
     const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
+    this.#idleWaiters = undefined;
     for (const resolve of waiters) resolve();
-  };
+  }
+
+  #knownSeqs(): Set<number> {
+    this.#known ??= new Set();
+    return this.#known;
+  }
 
   #rememberInFlight(): void {
-    if (this.#inFlight.size === 0) return;
+    if (this.#inFlight === undefined || this.#inFlight.size === 0) return;
     let sent = this.#context.sentUnsettled.get(this.clientId);
     for (const delivery of this.#inFlight.values()) {
       if (delivery.storeSeq === undefined) continue;
@@ -534,7 +580,7 @@ export class ClientSession {
     for (let i = this.#pending.length - 1; i >= 0; i--) {
       const storeSeq = (this.#pending[i] as PendingDelivery).storeSeq;
       if (storeSeq === undefined) continue;
-      this.#known.delete(storeSeq);
+      this.#known?.delete(storeSeq);
       this.#pending.splice(i, 1);
     }
     const dropped = before - this.#pending.length;
@@ -582,8 +628,8 @@ export class ClientSession {
   }
 
   #leaveInFlight(delivery: PendingDelivery): void {
-    this.#inFlight.delete(delivery.seq);
-    if (delivery.packetId !== undefined && this.#inFlightIds.get(delivery.packetId) === delivery) {
+    this.#inFlight?.delete(delivery.seq);
+    if (delivery.packetId !== undefined && this.#inFlightIds?.get(delivery.packetId) === delivery) {
       this.#inFlightIds.delete(delivery.packetId);
     }
   }
@@ -600,12 +646,13 @@ export class ClientSession {
   }
 
   #requeueInFlight(): void {
+    if (this.#inFlight === undefined) return;
     for (const delivery of this.#inFlight.values()) {
       delivery.deliveryCount += 1;
       this.#insertBySeq(delivery);
     }
     this.#inFlight.clear();
-    this.#inFlightIds.clear();
+    this.#inFlightIds?.clear();
   }
 
   #insertBySeq(delivery: PendingDelivery): void {

@@ -340,7 +340,7 @@ export class SubscriptionService {
     }
     if (this.#sessions.get(clientId) !== session) return { ok: true }; // taken over meanwhile
     for (const [filter, subscription] of entries) {
-      session.subscriptions.set(filter, subscription);
+      session.setSubscription(filter, subscription);
       this.#index.add(clientId, filter, subscription);
     }
     const now = this.#now();
@@ -366,7 +366,7 @@ export class SubscriptionService {
     if (session === undefined) return;
     await this.#sessionStore.unsubscribe(clientId, filters);
     for (const filter of filters) {
-      if (session.subscriptions.delete(filter)) this.#index.remove(clientId, filter);
+      if (session.deleteSubscription(filter)) this.#index.remove(clientId, filter);
     }
   }
 
@@ -591,13 +591,13 @@ export class SubscriptionService {
     if (this.#expiryTimers.get(session.clientId)?.session === session) this.#cancelExpiry(session.clientId);
     session.deactivate();
     for (const filter of session.subscriptions.keys()) this.#index.remove(session.clientId, filter);
-    session.subscriptions.clear();
+    session.clearSubscriptions();
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }
 
   #setSubscriptions(session: ClientSession, subscriptions: ReadonlyMap<string, SessionSubscription>): void {
     for (const [filter, subscription] of subscriptions) {
-      session.subscriptions.set(filter, subscription);
+      session.setSubscription(filter, subscription);
       this.#index.add(session.clientId, filter, subscription);
     }
   }

@@ -1,20 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionLoss } from '../../src/bridge/connection-loss';
+import { ConnectionLoss, type ConnectionLossListener } from '../../src/bridge/connection-loss';
+
+/** A listener that runs `then` when told of the loss. */
+function listener(then: () => void): ConnectionLossListener {
+  return { connectionLost: then };
+}
 
 describe('ConnectionLoss', () => {
   it('calls each listener still registered once, even when one throws', () => {
     const loss = new ConnectionLoss();
     const calls: string[] = [];
-    const gone = (): void => {
+    const gone = listener(() => {
       calls.push('gone');
-    };
-    loss.on(() => calls.push('a'));
-    loss.on(() => {
-      throw new Error('bad listener');
     });
+    loss.on(listener(() => calls.push('a')));
+    loss.on(
+      listener(() => {
+        throw new Error('bad listener');
+      }),
+    );
     loss.on(gone);
     loss.off(gone);
-    loss.on(() => calls.push('b'));
+    loss.on(listener(() => calls.push('b')));
     loss.fire();
     loss.fire();
     expect(loss.lost).toBe(true);
@@ -25,9 +32,11 @@ describe('ConnectionLoss', () => {
     const loss = new ConnectionLoss();
     loss.fire();
     let called = false;
-    loss.on(() => {
-      called = true;
-    });
+    loss.on(
+      listener(() => {
+        called = true;
+      }),
+    );
     loss.fire();
     expect(called).toBe(false);
   });

@@ -178,9 +178,10 @@ export class Sender extends EventEmitter<SenderEvents> {
   #settleModes: SettleModes;
   #link: RheaSender | undefined;
   #state: SenderState = 'attaching';
-  /** Ids of deliveries handed to rhea and not yet written (rhea takes credit only when it writes). */
-  readonly #unwritten = new Deque<number>();
-  readonly #queue = new Deque<PendingSend>();
+  /** Ids of deliveries handed to rhea and not yet written (rhea takes credit only when it writes); made at the first. */
+  #unwritten: Deque<number> | undefined;
+  /** Sends waiting for credit (or for a reconnect); made at the first (most links never queue). */
+  #queue: Deque<PendingSend> | undefined;
   /** Unsettled deliveries written and waiting for their outcome; made at the first (idle links never fill it). */
   #inflight: Set<PendingSend> | undefined;
   /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides; made at the first. */
@@ -297,7 +298,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   /** Sends waiting for credit (or for a reconnect). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queuedCount();
   }
 
   /** Unsettled deliveries written and waiting for their outcome. */
@@ -330,7 +331,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#queue.length === 0 && this.#canWrite()) {
+    if (this.#queuedCount() === 0 && this.#canWrite()) {
       if (this.#presettled) {
         this.#write(payload, undefined);
         return SENT_PROMISE;
@@ -339,7 +340,7 @@ export class Sender extends EventEmitter<SenderEvents> {
         this.#write(payload, new PendingSend(payload, resolve, reject, undefined, undefined));
       });
     }
-    if (this.#queue.length >= this.maxQueued) {
+    if (this.#queuedCount() >= this.maxQueued) {
       return Promise.reject(new SendQueueFullError(this.name, this.maxQueued));
     }
     return new Promise((resolve, reject) => {
@@ -382,8 +383,8 @@ export class Sender extends EventEmitter<SenderEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const writeNow = this.#queue.length === 0 && this.#canWrite();
-    if (!writeNow && this.#queue.length >= this.maxQueued) {
+    const writeNow = this.#queuedCount() === 0 && this.#canWrite();
+    if (!writeNow && this.#queuedCount() >= this.maxQueued) {
       return Promise.reject(new SendQueueFullError(this.name, this.maxQueued));
     }
     return new Promise((resolve, reject) => {
@@ -399,7 +400,7 @@ export class Sender extends EventEmitter<SenderEvents> {
    * pre-settled links it is called synchronously with `{ state: 'sent' }`.
    */
   trySend(message: AmqpMessage, callback?: SendCallback): boolean {
-    if (this.#state !== 'open' || this.#queue.length > 0 || !this.#canWrite()) return false;
+    if (this.#state !== 'open' || this.#queuedCount() > 0 || !this.#canWrite()) return false;
     const payload = encode(message);
     if (this.#presettled || callback === undefined) {
       this.#write(payload, undefined);
@@ -414,7 +415,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   whenSendable(options: { signal?: AbortSignal } = {}): Promise<void> {
     const closed = this.#closedError();
     if (closed !== undefined) return Promise.reject(closed);
-    if (this.#state === 'open' && this.#queue.length === 0 && this.#canWrite()) return Promise.resolve();
+    if (this.#state === 'open' && this.#queuedCount() === 0 && this.#canWrite()) return Promise.resolve();
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -536,7 +537,10 @@ export class Sender extends EventEmitter<SenderEvents> {
         return false;
       });
       inflight.clear();
-      for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
+      if (resend.length > 0) {
+        this.#queue ??= new Deque();
+        for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
+      }
     }
     this.#loseHeld(lost);
   }
@@ -580,7 +584,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #bind(link: RheaSender): void {
     this.#link = link;
-    this.#unwritten.drain();
+    this.#unwritten?.drain();
     (link as BoundLink)[BOUND] = this;
     link.on('sender_open', Sender.#rheaOpen);
     link.on('sendable', Sender.#rheaSendable);
@@ -710,7 +714,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     link.on('sender_error', ignore);
     (link as BoundLink)[BOUND] = undefined;
     this.#link = undefined;
-    this.#unwritten.drain();
+    this.#unwritten?.drain();
     this.#drainRequested = false;
   }
 
@@ -785,9 +789,13 @@ export class Sender extends EventEmitter<SenderEvents> {
     return link.credit - this.#unwrittenCount(link) > 0 && link.session.outgoing.available() > 0;
   }
 
+  #queuedCount(): number {
+    return this.#queue === undefined ? 0 : this.#queue.length;
+  }
+
   #unwrittenCount(link: RheaSender): number {
     const unwritten = this.#unwritten;
-    if (unwritten.length === 0) return 0;
+    if (unwritten === undefined || unwritten.length === 0) return 0;
     const next = link.session.outgoing.next_pending_delivery;
     let head = unwritten.peek();
     while (head !== undefined && head < next) {
@@ -800,6 +808,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #write(payload: Buffer, pending: PendingSend | undefined): void {
     const link = this.#link as RheaSender;
     const delivery = link.send(payload, undefined, 0) as TrackedDelivery;
+    this.#unwritten ??= new Deque();
     this.#unwritten.push(delivery.id);
     if (pending !== undefined) {
       if (this.#presettled) {
@@ -816,24 +825,25 @@ export class Sender extends EventEmitter<SenderEvents> {
     const signal = pending.signal;
     if (signal !== undefined) {
       pending.abortListener = () => {
-        if (this.#queue.remove(pending)) pending.fail(signal.reason);
+        if (this.#queue?.remove(pending)) pending.fail(signal.reason);
       };
       signal.addEventListener('abort', pending.abortListener, { once: true });
     }
+    this.#queue ??= new Deque();
     this.#queue.push(pending);
   }
 
   #flush(): void {
-    while (this.#queue.length > 0 && this.#canWrite()) {
-      const pending = this.#queue.shift() as PendingSend;
+    while (this.#queuedCount() > 0 && this.#canWrite()) {
+      const pending = this.#queue?.shift() as PendingSend;
       this.#write(pending.payload, pending);
     }
-    if (this.#drainRequested && this.#queue.length === 0 && this.#link !== undefined) {
+    if (this.#drainRequested && this.#queuedCount() === 0 && this.#link !== undefined) {
       // The receiver asked to drain and we have nothing more: give the remaining credit back.
       this.#drainRequested = false;
       this.#link.set_drained(true);
     }
-    if (this.#queue.length === 0 && this.#canWrite()) {
+    if (this.#queuedCount() === 0 && this.#canWrite()) {
       const waiters = this.#sendableWaiters;
       if (waiters !== undefined && waiters.length > 0) {
         this.#sendableWaiters = undefined;
@@ -844,7 +854,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   }
 
   #failAll(error: Error): void {
-    const queued = this.#queue.drain();
+    const queued = this.#queue === undefined ? [] : this.#queue.drain();
     const inflight = this.#inflight === undefined ? [] : [...this.#inflight];
     this.#inflight?.clear();
     for (const p of queued) p.fail(error);

@@ -66,6 +66,9 @@ export interface BridgeEnvironment {
 
 type OpenLink = Sender | Receiver;
 
+/** `openLinks` of a bridge without links (shared). */
+const NO_LINKS: ReadonlyArray<OpenLink | string> = [];
+
 /** On the endpoint a `ClientBridge` serves: the endpoint's shared listeners find that bridge here. */
 const BRIDGE = Symbol('dragoman.client-bridge');
 type BridgedEndpoint = MqttEndpoint & { [BRIDGE]?: ClientBridge };
@@ -96,8 +99,12 @@ export class ClientBridge implements ConnectionLossListener {
   private deliveries: ClientDeliveries | undefined;
   /** Attaches under way (created on demand and dropped once empty: an idle client holds none). */
   private attaching: Set<Promise<OpenLink>> | undefined;
-  /** Every link opened, so teardown finds them all (with the name to give back). */
-  private readonly openLinks = new Map<OpenLink, string>();
+  /**
+   * Every link opened, so teardown finds them all, each followed by the name to give back: [link, name, …].
+   * A small array made anew on each change rather than a Map: an idle client holds one or two links, and a
+   * Map's table alone is ~150 bytes.
+   */
+  private openLinks: ReadonlyArray<OpenLink | string> = NO_LINKS;
   /** The error the will link is detached with once the bridge ends (undefined: clean). */
   private willDetachError: AmqpErrorInit | undefined = DETACH_FORCED;
   /** The client → network path, built at the client's first PUBLISH (`publishPath`). */
@@ -766,7 +773,7 @@ export class ClientBridge implements ConnectionLossListener {
       attaching.then((link) => {
         link.once('close', () => {
           forget();
-          this.openLinks.delete(link);
+          this.forgetLink(link);
           lease.names.release(name);
         });
       }, forget);
@@ -784,7 +791,7 @@ export class ClientBridge implements ConnectionLossListener {
   private opened<L extends OpenLink>(name: string, attaching: Promise<L>): Promise<L> {
     const attached = attaching.then(
       (link) => {
-        this.openLinks.set(link, name);
+        this.openLinks = [...this.openLinks, link, name];
         // While closing, teardown waits for this attach and closes the link with the others.
         if (this.bridgeState === 'closed') void this.closeLink(link);
         return link;
@@ -805,10 +812,18 @@ export class ClientBridge implements ConnectionLossListener {
     return attached;
   }
 
+  /** Drops `link` from `openLinks`; returns the name it was opened with (undefined: not there). */
+  private forgetLink(link: OpenLink): string | undefined {
+    const links = this.openLinks;
+    const at = links.indexOf(link);
+    if (at === -1) return undefined;
+    this.openLinks = links.length === 2 ? NO_LINKS : [...links.slice(0, at), ...links.slice(at + 2)];
+    return links[at + 1] as string;
+  }
+
   /** Detaches a link (the will link with the bridge's will error) and gives its name back. */
   private async closeLink(link: OpenLink, error?: AmqpErrorInit): Promise<void> {
-    const name = this.openLinks.get(link);
-    this.openLinks.delete(link);
+    const name = this.forgetLink(link);
     try {
       await link.close(error);
     } catch {
@@ -956,7 +971,9 @@ export class ClientBridge implements ConnectionLossListener {
       }
       await this.closeLink(will, this.willDetachError);
     }
-    await Promise.allSettled([...this.openLinks.keys()].map((link) => this.closeLink(link)));
+    const links: OpenLink[] = [];
+    for (let at = 0; at < this.openLinks.length; at += 2) links.push(this.openLinks[at] as OpenLink);
+    await Promise.allSettled(links.map((link) => this.closeLink(link)));
     // The pooled connection's loss notice is shared by every client on it: do not leave our listener behind.
     this.lease?.loss.off(this);
     await this.lease?.release();
@@ -974,19 +991,22 @@ function countLevels(topic: string, max: number): number {
   return levels;
 }
 
+/** The scope of every client without a tenant (shared: a scope holds nothing of its client). */
+const NO_TENANT = new TenantScope(undefined);
+
 /** The client's tenant scope; an error (refused CONNECT) when the resolver throws or names no valid tenant. */
 function resolveTenant(
   resolver: TenantResolver | undefined,
   clientId: string,
   username: string | undefined,
 ): { scope: TenantScope; error?: string } {
-  if (resolver === undefined) return { scope: new TenantScope(undefined) };
+  if (resolver === undefined) return { scope: NO_TENANT };
   try {
     const tenant = resolver({ clientId, username });
     if (!isValidTenant(tenant)) throw new Error(`invalid tenant name '${String(tenant)}'`);
     return { scope: new TenantScope(tenant) };
   } catch (error) {
-    return { scope: new TenantScope(undefined), error: describe(error) };
+    return { scope: NO_TENANT, error: describe(error) };
   }
 }
 

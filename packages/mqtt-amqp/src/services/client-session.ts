@@ -523,14 +523,11 @@ export class ClientSession {
 
   #track<T>(operation: Promise<T>): Promise<T> {
     this.#operations += 1;
-    // Made at the first operation and kept: an idle client's session holds no closure for it.
-    this.#operationEnded ??= () => this.#operationDone();
-    operation.then(this.#operationEnded, this.#operationEnded);
+    // A closure per operation, let go once it settles, rather than one the session keeps all its life.
+    const done = (): void => this.#operationDone();
+    operation.then(done, done);
     return operation;
   }
-
-  /** `#operationDone` for `then()`. */
-  #operationEnded: (() => void) | undefined;
 
   /** A store operation is over (counted, not kept: a Set of them cost two updates per message). */
   #operationDone(): void {

@@ -92,7 +92,8 @@ export class ClientBridge implements ConnectionLossListener {
   private bridgeState: BridgeState = 'connecting';
   /** Signals of the steps under way, aborted when the bridge ends. */
   private readonly steps = new StepSignals();
-  private readonly releasedGate: { promise: Promise<void>; resolve: () => void };
+  /** Made when `released` is first asked for (a takeover, the gateway closing): an idle client holds none. */
+  private releasedGate: { promise: Promise<void>; resolve: () => void } | undefined;
   private lease: AmqpLease | undefined;
   private willLink: Sender | undefined;
   private pubrelLink: Promise<Sender> | undefined;
@@ -137,11 +138,6 @@ export class ClientBridge implements ConnectionLossListener {
       ...(this.scope.tenant !== undefined ? { tenant: this.scope.tenant } : {}),
     };
     this.v5 = endpoint.protocolVersion === 5;
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => {
-      resolve = r;
-    });
-    this.releasedGate = { promise, resolve };
     const aliasMaximum =
       this.v5 && env.options.outboundTopicAliases ? endpoint.connectProperties.topicAliasMaximum : undefined;
     this.aliases =
@@ -196,6 +192,14 @@ export class ClientBridge implements ConnectionLossListener {
 
   /** Settles once the bridge has ended and detached every link. */
   get released(): Promise<void> {
+    if (this.bridgeState === 'closed') return Promise.resolve();
+    if (this.releasedGate === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.releasedGate = { promise, resolve };
+    }
     return this.releasedGate.promise;
   }
 
@@ -331,7 +335,7 @@ export class ClientBridge implements ConnectionLossListener {
       withDeadline(name, promise, Math.max(1, deadline - Date.now()), signal);
 
     // A previous connection with this client id ends first (its will link has our will link's name).
-    await step('take over the client id', this.env.registry.claim(this.amqpId, this, this.released));
+    await step('take over the client id', this.env.registry.claim(this.amqpId, this));
     const acquiring = this.env.connections.acquire({
       clientId: this.amqpId,
       username: endpoint.username,
@@ -979,7 +983,7 @@ export class ClientBridge implements ConnectionLossListener {
     await this.lease?.release();
     this.env.registry.release(this.amqpId, this);
     this.bridgeState = 'closed';
-    this.releasedGate.resolve();
+    this.releasedGate?.resolve();
     this.env.onClosed(this);
   }
 }

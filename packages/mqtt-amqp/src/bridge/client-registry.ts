@@ -2,12 +2,20 @@
 export interface TakeOverable {
   /** Ends this bridge because a newer connection claimed its client id. Must not throw. */
   takeOver(): void;
+  /**
+   * Settles once the bridge has detached all its links (after it ends, for whatever reason). Asked for only
+   * when a newer connection claims the client id, so a bridge may make it then.
+   */
+  readonly released: Promise<void>;
 }
 
 interface Entry<B> {
   readonly bridge: B;
-  /** Settles when this bridge and every bridge it displaced have released their AMQP links. */
-  readonly gone: Promise<unknown>;
+  /**
+   * Settles when this bridge and every bridge it displaced have released their AMQP links; undefined when it
+   * displaced none (then `bridge.released` is that promise).
+   */
+  readonly gone: Promise<unknown> | undefined;
 }
 
 function ignore(): void {}
@@ -32,21 +40,20 @@ export class ClientRegistry<B extends TakeOverable> {
   }
 
   /**
-   * Makes `bridge` the owner of `clientId`, ending the previous owner if any. `released` must settle once
-   * `bridge` has detached all its links (after it ends, for whatever reason). Resolves when every previous
+   * Makes `bridge` the owner of `clientId`, ending the previous owner if any. Resolves when every previous
    * owner has released its links.
    */
-  async claim(clientId: string, bridge: B, released: Promise<void>): Promise<void> {
+  async claim(clientId: string, bridge: B): Promise<void> {
     const previous = this.entries.get(clientId);
     if (previous === undefined) {
-      // The common case holds no promise of its own: a successor absorbs a rejection of `released` itself.
-      this.entries.set(clientId, { bridge, gone: released });
+      // The common case holds no promise: a successor asks for `bridge.released` (and absorbs its rejection).
+      this.entries.set(clientId, { bridge, gone: undefined });
       return;
     }
-    const predecessorsGone = previous.gone.then(ignore, ignore);
+    const predecessorsGone = (previous.gone ?? previous.bridge.released).then(ignore, ignore);
     this.entries.set(clientId, {
       bridge,
-      gone: Promise.all([predecessorsGone, released]).then(ignore, ignore),
+      gone: Promise.all([predecessorsGone, bridge.released]).then(ignore, ignore),
     });
     previous.bridge.takeOver();
     await predecessorsGone;

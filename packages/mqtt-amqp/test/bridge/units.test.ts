@@ -64,24 +64,24 @@ describe('LinkNames', () => {
 
 describe('ClientRegistry', () => {
   it('ends the previous owner and resolves only once every previous owner has released', async () => {
-    const registry = new ClientRegistry<{ takeOver(): void; name: string }>();
+    const registry = new ClientRegistry<{ takeOver(): void; released: Promise<void>; name: string }>();
     const ended: string[] = [];
     const release: Record<string, () => void> = {};
-    const make = (name: string) => ({ name, takeOver: () => ended.push(name) });
     const gate = (name: string) =>
       new Promise<void>((resolve) => {
         release[name] = resolve;
       });
+    const make = (name: string) => ({ name, takeOver: () => ended.push(name), released: gate(name) });
     const first = make('first');
-    await registry.claim('id', first, gate('first'));
+    await registry.claim('id', first);
     const second = make('second');
     let secondReady = false;
-    const secondClaim = registry.claim('id', second, gate('second')).then(() => {
+    const secondClaim = registry.claim('id', second).then(() => {
       secondReady = true;
     });
     const third = make('third');
     let thirdReady = false;
-    const thirdClaim = registry.claim('id', third, gate('third')).then(() => {
+    const thirdClaim = registry.claim('id', third).then(() => {
       thirdReady = true;
     });
     expect(ended).toEqual(['first', 'second']);

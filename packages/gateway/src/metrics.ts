@@ -280,14 +280,19 @@ export class GatewayMetrics {
   socketOpened(transport: Transport, socket: Socket): void {
     this.#connections.inc({ transport });
     this.#connectionsTotal.inc({ transport });
-    const tracked: TrackedSocket = { transport, read: 0, written: 0 };
-    this.#sockets.set(socket, tracked);
-    socket.once('close', () => {
-      addBytes(this.#bytes, socket, tracked);
-      this.#sockets.delete(socket);
-      this.#connections.dec({ transport });
-    });
+    this.#sockets.set(socket, { transport, read: 0, written: 0 });
+    socket.on('close', this.#socketClosed);
   }
+
+  /** Every tracked socket's 'close' listener, shared (called with the socket as `this`). */
+  readonly #socketClosed = ((metrics: GatewayMetrics) =>
+    function (this: Socket): void {
+      const tracked = metrics.#sockets.get(this);
+      if (tracked === undefined) return;
+      addBytes(metrics.#bytes, this, tracked);
+      metrics.#sockets.delete(this);
+      metrics.#connections.dec({ transport: tracked.transport });
+    })(this);
 
   message(direction: Direction, qos: QoS): void {
     this.#messages.inc({ direction, qos: String(qos) });

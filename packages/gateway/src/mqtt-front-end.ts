@@ -331,7 +331,7 @@ function clientInstruments(metrics: GatewayMetrics, logger: Logger): (endpoint: 
   return (endpoint) => {
     endpoint.on('publish', countIn);
     endpoint.publish = publishCounted;
-    endpoint.once('close', onClose);
+    endpoint.on('close', onClose); // emitted once; `on` spares the per-client wrapper `once` makes
   };
 }
 

@@ -61,9 +61,17 @@ export interface ListenerContext {
   readonly logger: Logger;
 }
 
+interface SocketListeners {
+  error(this: Socket, error: Error): void;
+  close(this: Socket): void;
+}
+
 export class MqttListener {
   readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  /** Open sockets, each with the source address it counts against (undefined: it was refused by a limit). */
+  readonly #sockets = new Map<Socket, string | undefined>();
+  /** The sockets' 'error' and 'close' listeners, made once and shared by every socket of this listener. */
+  #listeners: SocketListeners | undefined;
   #idleWaiters: (() => void)[] = [];
   #listening = false;
   #address: ListenerAddress | undefined;
@@ -118,7 +126,32 @@ export class MqttListener {
 
   /** Drops every connection still open. */
   destroyConnections(): void {
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#sockets.keys()) socket.destroy();
+  }
+
+  /** The listeners every socket of this listener shares (one context per listener). */
+  #socketListeners(context: ListenerContext): SocketListeners {
+    if (this.#listeners !== undefined) return this.#listeners;
+    const listener = this;
+    this.#listeners = {
+      error(error) {
+        context.logger.debug({ err: error, transport: listener.transport }, 'socket error');
+      },
+      close() {
+        const sockets = listener.#sockets;
+        if (!sockets.has(this)) return;
+        const address = sockets.get(this);
+        sockets.delete(this);
+        context.gate.release();
+        if (address !== undefined) context.sources.release(address);
+        if (sockets.size === 0) {
+          const waiters = listener.#idleWaiters;
+          listener.#idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      },
+    };
+    return this.#listeners;
   }
 
   /**
@@ -126,9 +159,7 @@ export class MqttListener {
    * or a refusing one when a source limit is hit; undefined when it was closed at once.
    */
   #admit(socket: Socket, context: ListenerContext): MqttServer | undefined {
-    socket.on('error', (error) =>
-      context.logger.debug({ err: error, transport: this.transport }, 'socket error'),
-    );
+    socket.on('error', this.#socketListeners(context).error);
     if (!context.gate.tryAcquire()) {
       context.metrics.error('max-connections');
       context.metrics.limitHit('connections');
@@ -141,18 +172,9 @@ export class MqttListener {
     }
     const address = socket.remoteAddress ?? 'unknown';
     const limit = context.sources.admit(address);
-    this.#sockets.add(socket);
+    this.#sockets.set(socket, limit === undefined ? address : undefined);
     context.metrics.socketOpened(this.transport, socket);
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      context.gate.release();
-      if (limit === undefined) context.sources.release(address);
-      if (this.#sockets.size === 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    });
+    socket.on('close', this.#socketListeners(context).close);
     if (limit === undefined) return context.serverFor(socket);
     context.metrics.limitHit(limit);
     context.logger.info({ transport: this.transport, address, limit }, 'connection refused: limit reached');

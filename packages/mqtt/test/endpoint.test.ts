@@ -370,6 +370,22 @@ describe.each([4, 5] as const)('protocol version %i', (version) => {
     expect(endpoint.pendingPublishes()).toHaveLength(1);
   });
 
+  it('aborts its signal when it closes, also for a signal first asked for after the close', async () => {
+    const first = await connect(version);
+    const signal = first.endpoint.signal;
+    expect(signal.aborted).toBe(false);
+    const closed = next<[CloseReason]>(first.endpoint, 'close');
+    first.client.socket.destroy();
+    await closed;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(Error);
+    const second = await connect(version);
+    const closedToo = next<[CloseReason]>(second.endpoint, 'close');
+    second.client.socket.destroy();
+    await closedToo;
+    expect(second.endpoint.signal.aborted).toBe(true);
+  });
+
   it('stops waiting on abort while the message stays in flight until acknowledged', async () => {
     const { endpoint, client } = await connect(version, { outboundWindow: 1 });
     const controller = new AbortController();

@@ -17,7 +17,7 @@ import {
   SETTLEMENT_CONFIRMATION_CAPABILITY,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { bodyText, rheaListen, waitFor } from './helpers';
+import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -69,8 +69,7 @@ describe('sendHeld: our sender against a rhea receiver (receiver settle mode sec
   let server: Server | undefined;
   let client: AmqpConnection | undefined;
   afterEach(async () => {
-    await client?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeClientAndServer(client, server);
     client = undefined;
     server = undefined;
   });

@@ -1,5 +1,6 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Container } from 'rhea';
+import type { AmqpConnection } from '../src/index';
 
 /** Something with on/off, like an EventEmitter (typed emitters included). */
 interface Emitter {
@@ -64,4 +65,10 @@ export async function rheaListen(
   } as never) as unknown as Server;
   await waitFor(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Closes our client, then the rhea listener it dialled; either may be absent (a test that failed early). */
+export async function closeClientAndServer(client?: AmqpConnection, server?: Server): Promise<void> {
+  await client?.close();
+  if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -5,7 +5,7 @@ import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AmqpConnection, binaryMessage, connect, type Delivery } from '../src/index';
-import { bodyText, rheaListen } from './helpers';
+import { bodyText, closeClientAndServer, rheaListen } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -21,8 +21,7 @@ describe('processing rounds against a rhea peer', () => {
   let server: Server | undefined;
   let client: AmqpConnection | undefined;
   afterEach(async () => {
-    await client?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeClientAndServer(client, server);
     client = undefined;
     server = undefined;
   });

@@ -18,7 +18,7 @@ import {
   SaslError,
   valueMessage,
 } from '../src/index';
-import { bodyText, rheaListen, waitFor } from './helpers';
+import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -42,8 +42,7 @@ describe('our client against a rhea listener', () => {
   let server: Server | undefined;
   let client: AmqpConnection | undefined;
   afterEach(async () => {
-    await client?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeClientAndServer(client, server);
     client = undefined;
     server = undefined;
   });

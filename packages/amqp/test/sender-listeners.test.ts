@@ -4,7 +4,7 @@ import type { Server } from 'node:net';
 import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AmqpConnection, binaryMessage, type CloseInfo, connect, type Sender } from '../src/index';
-import { bodyText, rheaListen, waitFor } from './helpers';
+import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -23,8 +23,7 @@ describe('senders sharing rhea link listeners', () => {
   let server: Server | undefined;
   let client: AmqpConnection | undefined;
   afterEach(async () => {
-    await client?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeClientAndServer(client, server);
     client = undefined;
     server = undefined;
   });

@@ -14,7 +14,7 @@ import {
   type Sender,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { rheaListen, until } from './helpers';
+import { closeClientAndServer, rheaListen, until } from './helpers';
 
 type Rhea = typeof rheaNamespace;
 const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
@@ -41,8 +41,7 @@ describe("sender credit and the session's outgoing window", () => {
   let server: Server | undefined;
   let client: AmqpConnection | undefined;
   afterEach(async () => {
-    await client?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeClientAndServer(client, server);
     client = undefined;
     server = undefined;
   });

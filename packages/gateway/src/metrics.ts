@@ -81,8 +81,14 @@ export class GatewayMetrics {
   readonly #denials: Counter<'action'>;
   readonly #limitHits: Counter<'limit'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
+  /** Every tracked socket's 'close' listener, one for all (a socket calls it with itself as `this`). */
+  readonly #socketClosed: (this: Socket) => void;
 
   constructor(sample: () => MetricsSample) {
+    const metrics = this;
+    this.#socketClosed = function (this: Socket): void {
+      metrics.#onSocketClosed(this);
+    };
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#connections = new Gauge({
@@ -284,15 +290,14 @@ export class GatewayMetrics {
     socket.on('close', this.#socketClosed);
   }
 
-  /** Every tracked socket's 'close' listener, shared (called with the socket as `this`). */
-  readonly #socketClosed = ((metrics: GatewayMetrics) =>
-    function (this: Socket): void {
-      const tracked = metrics.#sockets.get(this);
-      if (tracked === undefined) return;
-      addBytes(metrics.#bytes, this, tracked);
-      metrics.#sockets.delete(this);
-      metrics.#connections.dec({ transport: tracked.transport });
-    })(this);
+  /** A tracked socket closed: its last bytes counted, the connection no longer. */
+  #onSocketClosed(socket: Socket): void {
+    const tracked = this.#sockets.get(socket);
+    if (tracked === undefined) return;
+    addBytes(this.#bytes, socket, tracked);
+    this.#sockets.delete(socket);
+    this.#connections.dec({ transport: tracked.transport });
+  }
 
   message(direction: Direction, qos: QoS): void {
     this.#messages.inc({ direction, qos: String(qos) });

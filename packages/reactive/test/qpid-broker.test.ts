@@ -32,6 +32,7 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+// Skipped only where the Qpid Proton example broker is not installed (see `available` above); CI installs it.
 describe.skipIf(!available)('interop with a Qpid Proton broker (broker.py)', () => {
   let broker: ChildProcess;
   let connection: AmqpConnection;

@@ -29,7 +29,8 @@ interface TypedReader {
 
 const Reader = (rhea as unknown as { types: { Reader?: new (buffer: Buffer) => TypedReader } }).types.Reader;
 
-let input: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+let input: Buffer = EMPTY;
 let at = 0;
 let end = 0;
 
@@ -230,8 +231,6 @@ export function readKnownFrame(buffer: Buffer, offset: number, size: number): Re
     input = EMPTY;
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 interface AmqpTransport {
   header_received: unknown;

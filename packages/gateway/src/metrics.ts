@@ -81,6 +81,11 @@ export class GatewayMetrics {
   readonly #denials: Counter<'action'>;
   readonly #limitHits: Counter<'limit'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
+  /**
+   * Messages counted since the last scrape, by direction (in: 0–2, out: 3–5) and QoS: a counter's `inc` hashes
+   * its labels into a new string each call, too much per message, so the counts are added at collection.
+   */
+  readonly #uncollectedMessages = new Float64Array(6);
   /** Every tracked socket's 'close' listener, one for all (a socket calls it with itself as `this`). */
   readonly #socketClosed: (this: Socket) => void;
 
@@ -103,12 +108,22 @@ export class GatewayMetrics {
       labelNames: ['transport'],
       registers,
     });
-    this.#messages = new Counter({
+    const uncollected = this.#uncollectedMessages;
+    const messages = new Counter({
       name: 'dragoman_mqtt_messages_total',
       help: 'MQTT PUBLISH messages: in = from clients (to AMQP), out = to clients (from AMQP), by QoS',
       labelNames: ['direction', 'qos'],
       registers,
+      collect() {
+        for (let slot = 0; slot < uncollected.length; slot += 1) {
+          const count = uncollected[slot] ?? 0;
+          if (count === 0) continue;
+          uncollected[slot] = 0;
+          messages.inc({ direction: slot < 3 ? 'in' : 'out', qos: String(slot % 3) }, count);
+        }
+      },
     });
+    this.#messages = messages;
     const sockets = this.#sockets;
     const bytes = new Counter({
       name: 'dragoman_mqtt_bytes_total',
@@ -300,7 +315,8 @@ export class GatewayMetrics {
   }
 
   message(direction: Direction, qos: QoS): void {
-    this.#messages.inc({ direction, qos: String(qos) });
+    const slot = (direction === 'in' ? 0 : 3) + qos;
+    this.#uncollectedMessages[slot] = (this.#uncollectedMessages[slot] ?? 0) + 1;
   }
 
   error(reason: ErrorReason): void {

@@ -179,6 +179,53 @@ describe('PipeEnd', () => {
     expect(b.writable).toBe(false);
   });
 
+  it('copies what writeCopy is given, so the writer may reuse its buffer at once', async () => {
+    const [a, b] = PipeEnd.pair('p');
+    const scratch = Buffer.from('frame-1');
+    a.writeCopy(scratch);
+    scratch.write('FRAME-2');
+    a.writeCopy(scratch);
+    scratch.fill(0);
+    const [chunk] = await waitFor<[Buffer]>(b, 'data');
+    expect(chunk.toString()).toBe('frame-1FRAME-2');
+  });
+
+  it("keeps a turn's writes in order across slabs and beside large writes, as one chunk", async () => {
+    const [a, b] = PipeEnd.pair('p');
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      // Small writes of growing size overflow several slabs; every 50th is larger than a slab copies.
+      const bytes = Buffer.alloc(i % 50 === 49 ? 5000 : 1 + (i % 97), i & 0xff);
+      expected.push(bytes);
+      if (i % 2 === 0) a.write(bytes);
+      else a.writeCopy(bytes);
+    }
+    const [chunk] = await waitFor<[Buffer]>(b, 'data');
+    expect(chunk.equals(Buffer.concat(expected))).toBe(true);
+    // What was delivered stays as it was while the end writes on into its slab.
+    const copy = Buffer.from(chunk);
+    for (let i = 0; i < 100; i++) a.write(Buffer.alloc(60, 0xee));
+    await waitFor(b, 'data');
+    expect(chunk.equals(copy)).toBe(true);
+  });
+
+  it('delivers in the check phase; what a peer writes while receiving goes out on the next turn', async () => {
+    const [a, b] = PipeEnd.pair('p');
+    const [c, d] = PipeEnd.pair('q');
+    const events: string[] = [];
+    b.on('data', (chunk: Buffer) => {
+      events.push(`b:${chunk}`);
+      if (chunk.toString() === 'ping') b.write('pong');
+    });
+    d.on('data', (chunk: Buffer) => events.push(`d:${chunk}`));
+    a.on('data', (chunk: Buffer) => events.push(`a:${chunk}`));
+    a.write('ping');
+    c.write('other');
+    setImmediate(() => events.push('same turn'));
+    await waitFor(a, 'data');
+    expect(events).toEqual(['b:ping', 'd:other', 'same turn', 'a:pong']);
+  });
+
   it('destroy drops what is pending and closes the other end too', async () => {
     const [a, b] = PipeEnd.pair('p');
     let data = 0;

@@ -3,7 +3,8 @@
 // transfer, disposition and flow. On the connections this package creates, the AMQP transport encodes the
 // frames pending at each write one after the other into one buffer kept for the purpose, with rhea's own
 // typed-value writer and the frame layout of AMQP 1.0 (2.3.1: size, data offset 2, type, channel), and writes
-// a pooled copy of them with one `socket.write`. rhea asks for a write after every frame it makes, so that is
+// a pooled copy of them with one `socket.write` (to the in-memory pipe, which copies anyway, the buffer itself
+// with `writeCopy`). rhea asks for a write after every frame it makes, so that is
 // usually one frame: the gain is the allocation, not fewer writes (the socket is corked per tick anyway).
 // Holding a processing round's frames back to write them together was tried and dropped: encoded late they
 // are wrong (rhea clears the close frame's error right after handing it over), and encoded at once but written
@@ -82,6 +83,26 @@ function takeBytes(out: TypedWriter): Buffer {
   return bytes;
 }
 
+/** A socket that copies what it is given at once (the in-memory pipe): the scratch buffer needs no copy of its own. */
+interface CopyingSocket {
+  writeCopy(bytes: Uint8Array): unknown;
+}
+
+function copiesWrites(socket: object): socket is CopyingSocket {
+  return typeof (socket as Partial<CopyingSocket>).writeCopy === 'function';
+}
+
+/** What was appended, written to `socket`. */
+function writeOut(socket: { write(bytes: Buffer): unknown }, out: TypedWriter): void {
+  if (copiesWrites(socket) && out.buffer.length <= SCRATCH_BYTES) {
+    const length = out.position;
+    out.position = 0;
+    socket.writeCopy(out.buffer.subarray(0, length));
+    return;
+  }
+  socket.write(takeBytes(out));
+}
+
 /** Whether rhea's frame logging is on (it would log each frame it writes). */
 function rheaLogsFrames(): boolean {
   const pattern = process.env.DEBUG;
@@ -113,11 +134,11 @@ export function writeFramesTogether(connection: RheaConnection): void {
       } catch (error) {
         // A frame rhea cannot encode: the ones before it are written, it and the rest stay pending.
         out.position = start;
-        if (start > 0) socket.write(takeBytes(out));
+        if (start > 0) writeOut(socket, out);
         this.pending = frames.slice(i);
         throw error;
       }
     }
-    socket.write(takeBytes(out));
+    writeOut(socket, out);
   };
 }

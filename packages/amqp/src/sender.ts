@@ -18,6 +18,7 @@ import {
   REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
+import { type Linkable, LinkedSet } from './internal/linked-set';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, encodeMessage } from './message';
 import {
@@ -64,8 +65,11 @@ function ignore(): void {
 type SendableWaiter = { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal };
 
 /** One send not yet completed: queued for credit, or written and waiting for its outcome. */
-class PendingSend {
+class PendingSend implements Linkable<PendingSend> {
   abortListener: (() => void) | undefined = undefined;
+  linkedPrev: PendingSend | undefined = undefined;
+  linkedNext: PendingSend | undefined = undefined;
+  linkedIn: object | undefined = undefined;
   constructor(
     readonly payload: Buffer,
     readonly resolve: ((result: SendResult) => void) | undefined,
@@ -183,7 +187,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   /** Sends waiting for credit (or for a reconnect); made at the first (most links never queue). */
   #queue: Deque<PendingSend> | undefined;
   /** Unsettled deliveries written and waiting for their outcome; made at the first (idle links never fill it). */
-  #inflight: Set<PendingSend> | undefined;
+  #inflight: LinkedSet<PendingSend> | undefined;
   /** Held exactly-once deliveries (`sendHeld`) not yet settled on both sides; made at the first. */
   #held: Set<HeldSend> | undefined;
   /** The receiver offered SETTLEMENT_CONFIRMATION_CAPABILITY: it confirms our settlements. */
@@ -531,12 +535,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     const lost = new LinkClosedError(this.name, `link '${this.name}' lost with its connection`);
     const inflight = this.#inflight;
     if (inflight !== undefined) {
-      const resend = [...inflight].filter((p) => {
+      const resend = inflight.drain().filter((p) => {
         if (p.resolveHeld === undefined) return true;
         p.fail(lost);
         return false;
       });
-      inflight.clear();
       if (resend.length > 0) {
         this.#queue ??= new Deque();
         for (let i = resend.length - 1; i >= 0; i--) this.#queue.unshift(resend[i] as PendingSend);
@@ -815,7 +818,7 @@ export class Sender extends EventEmitter<SenderEvents> {
         pending.complete(SENT);
       } else {
         delivery[PENDING] = pending;
-        this.#inflight ??= new Set();
+        this.#inflight ??= new LinkedSet();
         this.#inflight.add(pending);
       }
     }
@@ -855,8 +858,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #failAll(error: Error): void {
     const queued = this.#queue === undefined ? [] : this.#queue.drain();
-    const inflight = this.#inflight === undefined ? [] : [...this.#inflight];
-    this.#inflight?.clear();
+    const inflight = this.#inflight === undefined ? [] : this.#inflight.drain();
     for (const p of queued) p.fail(error);
     for (const p of inflight) p.fail(error);
     this.#loseHeld(error);

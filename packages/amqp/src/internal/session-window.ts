@@ -27,64 +27,150 @@ interface SessionInternals {
  * The deliveries of one direction of a session, by id. `popIf` frees the done ones from the oldest on, as
  * rhea does, and when a not-done one holds more than half the window behind it, also the done ones after it
  * (a sweep, at most once per eighth of the window pushed, or whenever the window is full).
+ *
+ * Ids come in sequence, so the deliveries sit in a ring indexed by id, holes where one was freed out of order;
+ * a not-done delivery the ring's range moves past (a window's worth of ids later) waits in a small map instead.
+ * A `Map` by id here reallocated its hash table every few deliveries as it filled and emptied.
  */
 export class OutOfOrderWindow<D extends TrackedDelivery> {
   readonly capacity: number;
-  readonly #byId = new Map<number, D>();
+  readonly #ring: (D | undefined)[];
+  readonly #mask: number;
+  /** The ring holds ids from `#headId` (the oldest not freed, unless the range is empty) to `#endId - 1`. */
+  #headId = 0;
+  #endId = 0;
+  #inRing = 0;
+  /** Not-done deliveries older than the ring's range, oldest first; made at the first. */
+  #stragglers: Map<number, D> | undefined;
   #tail: D | undefined;
   #pushedSinceSweep = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
+    let slots = 16;
+    while (slots < capacity) slots *= 2;
+    this.#ring = new Array<D | undefined>(slots).fill(undefined);
+    this.#mask = slots - 1;
   }
 
   get size(): number {
-    return this.#byId.size;
+    return this.#inRing + (this.#stragglers?.size ?? 0);
   }
 
   available(): number {
-    return this.capacity - this.#byId.size;
+    return this.capacity - this.size;
   }
 
   push(delivery: D): void {
-    if (this.#byId.size >= this.capacity) {
+    if (this.size >= this.capacity) {
       throw new Error(`session window overflow: ${this.capacity} deliveries not done`);
     }
-    this.#byId.set(delivery.id, delivery);
+    if (delivery.id !== this.#endId || this.#inRing === 0) {
+      // Out of sequence (or the ring is empty): what the ring holds moves aside and the ring starts here.
+      if (delivery.id !== this.#endId) this.#evict(this.#endId);
+      this.#headId = this.#endId = delivery.id;
+    }
+    if (this.#endId - this.#headId > this.#mask) this.#evict(this.#headId + 1);
+    this.#ring[this.#endId & this.#mask] = delivery;
+    this.#endId += 1;
+    this.#inRing += 1;
     this.#tail = delivery;
     this.#pushedSinceSweep += 1;
   }
 
   by_id(id: number): D | undefined {
-    return this.#byId.get(id);
+    if (id >= this.#headId && id < this.#endId) {
+      const delivery = this.#ring[id & this.#mask];
+      if (delivery !== undefined && delivery.id === id) return delivery;
+    }
+    return this.#stragglers?.get(id);
   }
 
   get_head(): D | undefined {
-    for (const delivery of this.#byId.values()) return delivery;
-    return undefined;
+    if (this.#stragglers !== undefined) for (const delivery of this.#stragglers.values()) return delivery;
+    return this.#inRing > 0 ? this.#ring[this.#headId & this.#mask] : undefined;
   }
 
   get_tail(): D | undefined {
-    return this.#byId.size > 0 ? this.#tail : undefined;
+    return this.size > 0 ? this.#tail : undefined;
   }
 
   pop_if(done: (delivery: D) => boolean): number {
     let freed = 0;
-    for (const delivery of this.#byId.values()) {
-      if (!done(delivery)) break;
-      this.#byId.delete(delivery.id);
-      freed += 1;
-    }
-    const size = this.#byId.size;
-    if (size === this.capacity || (size > this.capacity / 2 && this.#pushedSinceSweep >= this.capacity / 8)) {
-      this.#pushedSinceSweep = 0;
-      for (const delivery of this.#byId.values()) {
-        if (!done(delivery)) continue;
-        this.#byId.delete(delivery.id);
+    let blocked = false;
+    const stragglers = this.#stragglers;
+    if (stragglers !== undefined) {
+      for (const delivery of stragglers.values()) {
+        if (!done(delivery)) {
+          blocked = true;
+          break;
+        }
+        stragglers.delete(delivery.id);
         freed += 1;
       }
     }
+    while (!blocked && this.#inRing > 0) {
+      const slot = this.#headId & this.#mask;
+      const delivery = this.#ring[slot] as D;
+      if (!done(delivery)) break;
+      this.#ring[slot] = undefined;
+      this.#inRing -= 1;
+      freed += 1;
+      this.#skipFreedHead();
+    }
+    const size = this.size;
+    if (size === this.capacity || (size > this.capacity / 2 && this.#pushedSinceSweep >= this.capacity / 8)) {
+      this.#pushedSinceSweep = 0;
+      freed += this.#sweep(done);
+    }
     return freed;
+  }
+
+  /** Frees every done delivery, wherever it is. */
+  #sweep(done: (delivery: D) => boolean): number {
+    let freed = 0;
+    if (this.#stragglers !== undefined) {
+      for (const delivery of this.#stragglers.values()) {
+        if (!done(delivery)) continue;
+        this.#stragglers.delete(delivery.id);
+        freed += 1;
+      }
+    }
+    for (let id = this.#headId; id < this.#endId; id++) {
+      const slot = id & this.#mask;
+      const delivery = this.#ring[slot];
+      if (delivery === undefined || !done(delivery)) continue;
+      this.#ring[slot] = undefined;
+      this.#inRing -= 1;
+      freed += 1;
+    }
+    this.#skipFreedHead();
+    return freed;
+  }
+
+  /** Moves the ring's deliveries with ids below `untilId` to the stragglers, and the ring's head past them. */
+  #evict(untilId: number): void {
+    while (this.#headId < untilId && this.#headId < this.#endId) {
+      const slot = this.#headId & this.#mask;
+      const delivery = this.#ring[slot];
+      if (delivery !== undefined) {
+        this.#ring[slot] = undefined;
+        this.#inRing -= 1;
+        this.#stragglers ??= new Map();
+        this.#stragglers.set(delivery.id, delivery);
+      }
+      this.#headId += 1;
+    }
+    this.#skipFreedHead();
+  }
+
+  /** The ring's head moved past freed slots (to the end of the range when none is left). */
+  #skipFreedHead(): void {
+    if (this.#inRing === 0) {
+      this.#headId = this.#endId;
+      return;
+    }
+    while (this.#ring[this.#headId & this.#mask] === undefined) this.#headId += 1;
   }
 }
 

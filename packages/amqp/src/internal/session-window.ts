@@ -34,8 +34,10 @@ interface SessionInternals {
  */
 export class OutOfOrderWindow<D extends TrackedDelivery> {
   readonly capacity: number;
-  readonly #ring: (D | undefined)[];
-  readonly #mask: number;
+  /** Grows by doubling to the window's capacity (rounded up to a power of two): an idle session's stays small. */
+  #ring: (D | undefined)[] = new Array<D | undefined>(MIN_RING_SLOTS).fill(undefined);
+  #mask = MIN_RING_SLOTS - 1;
+  readonly #maxSlots: number;
   /** The ring holds ids from `#headId` (the oldest not freed, unless the range is empty) to `#endId - 1`. */
   #headId = 0;
   #endId = 0;
@@ -47,10 +49,9 @@ export class OutOfOrderWindow<D extends TrackedDelivery> {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    let slots = 16;
+    let slots = MIN_RING_SLOTS;
     while (slots < capacity) slots *= 2;
-    this.#ring = new Array<D | undefined>(slots).fill(undefined);
-    this.#mask = slots - 1;
+    this.#maxSlots = slots;
   }
 
   get size(): number {
@@ -70,7 +71,10 @@ export class OutOfOrderWindow<D extends TrackedDelivery> {
       if (delivery.id !== this.#endId) this.#evict(this.#endId);
       this.#headId = this.#endId = delivery.id;
     }
-    if (this.#endId - this.#headId > this.#mask) this.#evict(this.#headId + 1);
+    if (this.#endId - this.#headId > this.#mask) {
+      if (this.#ring.length < this.#maxSlots) this.#grow();
+      else this.#evict(this.#headId + 1);
+    }
     this.#ring[this.#endId & this.#mask] = delivery;
     this.#endId += 1;
     this.#inRing += 1;
@@ -164,6 +168,15 @@ export class OutOfOrderWindow<D extends TrackedDelivery> {
     this.#skipFreedHead();
   }
 
+  #grow(): void {
+    const old = this.#ring;
+    const ring = new Array<D | undefined>(old.length * 2).fill(undefined);
+    const mask = ring.length - 1;
+    for (let id = this.#headId; id < this.#endId; id++) ring[id & mask] = old[id & this.#mask];
+    this.#ring = ring;
+    this.#mask = mask;
+  }
+
   /** The ring's head moved past freed slots (to the end of the range when none is left). */
   #skipFreedHead(): void {
     if (this.#inRing === 0) {
@@ -173,6 +186,8 @@ export class OutOfOrderWindow<D extends TrackedDelivery> {
     while (this.#ring[this.#headId & this.#mask] === undefined) this.#headId += 1;
   }
 }
+
+const MIN_RING_SLOTS = 16;
 
 /** Gives every session `connection` creates from now on windows that free deliveries out of order. */
 export function freeSessionSlotsOutOfOrder(connection: RheaConnection): void {

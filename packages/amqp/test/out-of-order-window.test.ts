@@ -59,8 +59,8 @@ describe('OutOfOrderWindow', () => {
   it('holds, finds and frees exactly what the plain by-id window does, ids in sequence or not', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 40 }),
-        fc.array(operation, { maxLength: 400 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.array(operation, { minLength: 50, maxLength: 400, size: 'max' }),
         (capacity, operations) => {
           const ring = new OutOfOrderWindow<Delivery>(capacity);
           const reference = new ReferenceWindow(capacity);

@@ -20,6 +20,7 @@
  */
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
 import { encodePubrelRequest } from '../mapping/pubrel';
+import type { ImmediateSessionStore } from '../store/session-store';
 import type { EnqueueResult, MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
 import type { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
@@ -51,12 +52,19 @@ export interface PendingDelivery {
  */
 export type EnqueueOutcome = 'stored' | 'refused' | 'dropped';
 
-/** `enqueueDurableThen`'s answer: the outcome, or undefined and the store's error. */
-export type EnqueueDone = (outcome: EnqueueOutcome | undefined, error: unknown) => void;
+/** Who `enqueueDurableThen` answers: `took` gets the outcome, or undefined and the store's error. */
+export interface EnqueueWaiter {
+  took(outcome: EnqueueOutcome | undefined, error: unknown): void;
+}
 
 /** What a session needs from its service. */
 export interface ClientSessionContext {
   readonly store: SessionStore;
+  /**
+   * The same store when its writes take effect at once (the memory backend): a message is queued and
+   * acknowledged without a promise and its callbacks. Undefined for any other store.
+   */
+  readonly immediate: ImmediateSessionStore | undefined;
   /** Most messages one session holds in memory. */
   readonly window: number;
   readonly counters: DeliveryCounters;
@@ -273,19 +281,33 @@ export class ClientSession {
    */
   enqueueDurable(message: MqttMessage, expiresAt: number | undefined): Promise<EnqueueOutcome> {
     return new Promise((resolve, reject) => {
-      this.enqueueDurableThen(message, expiresAt, (outcome, error) => {
-        if (outcome === undefined) reject(error);
-        else resolve(outcome);
+      this.enqueueDurableThen(message, expiresAt, {
+        took: (outcome, error) => {
+          if (outcome === undefined) reject(error);
+          else resolve(outcome);
+        },
       });
     });
   }
 
   /**
-   * `enqueueDurable` with a callback instead of a promise (the routing of every QoS 1/2 message goes here):
-   * `done` gets the outcome once the store has answered, or undefined and the store's error. Never called
-   * synchronously.
+   * `enqueueDurable` with a waiter instead of a promise (the routing of every QoS 1/2 message goes here):
+   * `waiter.took` gets the outcome once the store has answered, or undefined and the store's error. Called
+   * synchronously when the store writes at once (`ClientSessionContext.immediate`), later otherwise.
    */
-  enqueueDurableThen(message: MqttMessage, expiresAt: number | undefined, done: EnqueueDone): void {
+  enqueueDurableThen(message: MqttMessage, expiresAt: number | undefined, waiter: EnqueueWaiter): void {
+    const immediate = this.#context.immediate;
+    if (immediate !== undefined) {
+      let result: EnqueueResult;
+      try {
+        result = immediate.enqueueNow(this.clientId, message);
+      } catch (error) {
+        waiter.took(undefined, error);
+        return;
+      }
+      waiter.took(this.#enqueued(result, message, expiresAt, this.#epoch), undefined);
+      return;
+    }
     // Not serialised: concurrent writes let a durable store commit them together. Their answers come back in
     // the order they were made, which is the backlog's order.
     const epoch = this.#epoch;
@@ -303,13 +325,13 @@ export class ClientSession {
         this.#operationDone();
         this.#writing -= 1;
         this.#context.onRoom();
-        done(this.#enqueued(result, message, expiresAt, epoch), undefined);
+        waiter.took(this.#enqueued(result, message, expiresAt, epoch), undefined);
       },
       (error: unknown) => {
         this.#operationDone();
         this.#writing -= 1;
         this.#context.onRoom();
-        done(undefined, error);
+        waiter.took(undefined, error);
       },
     );
   }
@@ -448,6 +470,19 @@ export class ClientSession {
     }
     const sent = this.#context.sentUnsettled.get(this.clientId);
     if (sent?.delete(storeSeq) === true && sent.size === 0) this.#context.sentUnsettled.delete(this.clientId);
+    const immediate = this.#context.immediate;
+    if (immediate !== undefined) {
+      try {
+        immediate.ackNow(this.clientId, storeSeq);
+      } catch (error) {
+        // Reported as the promise's rejection would have been: not from inside the caller's call.
+        queueMicrotask(() => this.#context.onError(error));
+        return;
+      }
+      this.#forgetKnown(storeSeq);
+      this.#refill();
+      return;
+    }
     const operation = this.#context.store.ack(this.clientId, storeSeq);
     // One handler both forgets the operation and goes on, as in `enqueueDurableThen`.
     this.#operations += 1;
@@ -463,6 +498,28 @@ export class ClientSession {
         this.#context.onError(error);
       },
     );
+  }
+
+  /**
+   * An acknowledged entry may be loaded again no more. While a backlog read is under way it may still list it
+   * (read before the acknowledgement): `#known` keeps it until that read has been loaded.
+   */
+  #forgetKnown(storeSeq: number): void {
+    if (!this.#refilling) this.#known?.delete(storeSeq);
+    else {
+      this.#forgetAfterRefill ??= [];
+      this.#forgetAfterRefill.push(storeSeq);
+    }
+  }
+
+  /** Acknowledged during the backlog read under way: forgotten by `#known` once it is loaded. */
+  #forgetAfterRefill: number[] | undefined;
+
+  #forgetAcknowledged(): void {
+    const acknowledged = this.#forgetAfterRefill;
+    if (acknowledged === undefined || acknowledged.length === 0) return;
+    for (const storeSeq of acknowledged) this.#known?.delete(storeSeq);
+    acknowledged.length = 0;
   }
 
   /**
@@ -485,6 +542,7 @@ export class ClientSession {
         this.#refilling = false;
         if (epoch === this.#epoch && this.#ready)
           this.#load(entries, entries.length < limit && marks === this.#behindMarks);
+        this.#forgetAcknowledged();
         if (this.#refillAgain) {
           this.#refillAgain = false;
           this.#refill();
@@ -492,6 +550,7 @@ export class ClientSession {
       },
       (error: unknown) => {
         this.#refilling = false;
+        this.#forgetAcknowledged();
         this.#context.onError(error);
       },
     );

@@ -18,7 +18,7 @@
 import type { AmqpMessage } from '@dragoman/amqp';
 import { parseSubscriptionFilter, type QoS } from '@dragoman/mqtt';
 import { StoreLimitError } from '../errors';
-import { SESSION_NEVER_EXPIRES } from '../store/session-store';
+import { BackendSessionStore, SESSION_NEVER_EXPIRES } from '../store/session-store';
 import type {
   MessageProperties,
   MqttMessage,
@@ -26,7 +26,12 @@ import type {
   SessionStore,
   SessionSubscription,
 } from '../types';
-import { ClientSession, type EnqueueOutcome, type PendingDelivery } from './client-session';
+import {
+  ClientSession,
+  type EnqueueOutcome,
+  type EnqueueWaiter,
+  type PendingDelivery,
+} from './client-session';
 import { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
 import { SubscriptionIndex, splitShared } from './subscription-index';
@@ -92,43 +97,84 @@ export type PublishDone = (outcome: PublishOutcome | undefined, error: unknown) 
 
 /**
  * One `publishThen` under way: counts the store writes it waits for and answers once, when the last is done
- * (or at the first error). Made once per message, with one bound callback shared by its writes.
+ * (or at the first error), never before every write has been started and never synchronously. It is itself
+ * the waiter of its writes (`EnqueueWaiter`): no closure per message.
  */
-class Routing {
+class Routing implements EnqueueWaiter {
   sessions = 0;
   #refused = 0;
-  /** Writes under way, plus one until every write has been started. */
-  #waiting = 1;
+  /** Writes under way. */
+  #waiting = 0;
+  #started = false;
+  #failed = false;
+  #error: unknown;
   #done: PublishDone | undefined;
+  readonly #answers: DueAnswers;
 
-  constructor(done: PublishDone) {
+  constructor(done: PublishDone, answers: DueAnswers) {
     this.#done = done;
+    this.#answers = answers;
   }
 
   wait(): void {
     this.#waiting += 1;
   }
 
-  /** Every write has been started. With none under way, answers in a microtask (never synchronously). */
+  /** Every write has been started: answers (in a microtask) if none is under way any more, or one failed. */
   started(): void {
-    if (this.#waiting === 1) queueMicrotask(() => this.took('stored', undefined));
-    else this.#waiting -= 1;
+    this.#started = true;
+    if (this.#waiting === 0 || this.#failed) this.#answers.add(this);
   }
 
-  /** One write is done (`outcome`), or failed (`outcome` undefined, `error`). */
-  readonly took = (outcome: EnqueueOutcome | undefined, error: unknown): void => {
+  /** One write is done (`outcome`), or failed (`outcome` undefined, `error`). May come synchronously. */
+  took(outcome: EnqueueOutcome | undefined, error: unknown): void {
+    if (this.#done === undefined) return;
+    this.#waiting -= 1;
+    if (outcome === undefined) {
+      if (this.#failed) return;
+      this.#failed = true;
+      this.#error = error;
+    } else if (outcome === 'refused') this.#refused += 1;
+    // Before `started` the writes may be answering synchronously, within `publishThen`: it answers then.
+    if (this.#started && (this.#failed || this.#waiting === 0)) this.answer();
+  }
+
+  /** Calls `done` (once). */
+  answer(): void {
     const done = this.#done;
     if (done === undefined) return;
-    if (outcome === undefined) {
-      this.#done = undefined;
-      done(undefined, error);
-      return;
-    }
-    if (outcome === 'refused') this.#refused += 1;
-    this.#waiting -= 1;
-    if (this.#waiting > 0) return;
     this.#done = undefined;
-    done({ sessions: this.sessions, refused: this.#refused }, undefined);
+    if (this.#failed) done(undefined, this.#error);
+    else done({ sessions: this.sessions, refused: this.#refused }, undefined);
+  }
+}
+
+/**
+ * Routings whose answer is due but must not be given synchronously: answered together in one microtask, by a
+ * function made once per service (not a closure per message).
+ */
+class DueAnswers {
+  readonly #due: Routing[] = [];
+
+  add(routing: Routing): void {
+    if (this.#due.push(routing) === 1) queueMicrotask(this.#answerAll);
+  }
+
+  readonly #answerAll = (): void => {
+    const due = this.#due;
+    // Answers may route more (a will, a reply): those join this round, after the ones before them.
+    for (let i = 0; i < due.length; i++) {
+      try {
+        (due[i] as Routing).answer();
+      } catch (error) {
+        // What one answer threw does not keep the others waiting; it still surfaces, as a throw in its own
+        // microtask would have.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+    due.length = 0;
   };
 }
 
@@ -161,6 +207,7 @@ export class SubscriptionService {
   >();
   #stopped = false;
   readonly #context;
+  readonly #dueAnswers = new DueAnswers();
 
   private constructor(options: SubscriptionServiceOptions) {
     this.#sessionStore = options.sessions;
@@ -176,6 +223,7 @@ export class SubscriptionService {
     this.#index = new SubscriptionIndex((clientId) => this.#sessions.get(clientId)?.connected === true);
     this.#context = {
       store: options.sessions,
+      immediate: options.sessions instanceof BackendSessionStore ? options.sessions.immediate : undefined,
       window,
       counters: this.#counters,
       now: this.#now,
@@ -500,7 +548,7 @@ export class SubscriptionService {
   publishThen(message: MqttMessage, publisherId: string | undefined, done: PublishDone): void {
     // Everything is started before anything is awaited, so publications are routed in the order they come
     // (a retained one is not overtaken by the next while its store write is under way).
-    const routing = new Routing(done);
+    const routing = new Routing(done, this.#dueAnswers);
     if (message.retain) {
       routing.wait();
       this.#retained.set(message).then(
@@ -527,7 +575,7 @@ export class SubscriptionService {
       );
       if (qos > 0 || !session.ready) {
         routing.wait();
-        session.enqueueDurableThen(delivery, expiresAt, routing.took);
+        session.enqueueDurableThen(delivery, expiresAt, routing);
       } else session.offerVolatile(delivery, expiresAt);
     }
     routing.started();

@@ -74,5 +74,10 @@ export interface StoreBackend {
    * backend the writes are committed when the promise resolves. `fn` throws before writing, never halfway.
    */
   transaction<T>(fn: () => T): Promise<T>;
+  /**
+   * True for a backend whose writes take effect as they are made and whose `transaction(fn)` is `fn()` with its
+   * answer in a promise (memory): the stores may then run the body themselves and answer without a promise.
+   */
+  readonly immediate?: boolean;
   close(): Promise<void>;
 }

@@ -60,10 +60,9 @@ class MemoryBacklog implements BacklogTable {
     entries.set(seq, record);
   }
   remove(clientId: string, seq: number): boolean {
-    const entries = this.#byClient.get(clientId);
-    if (entries === undefined || !entries.delete(seq)) return false;
-    if (entries.size === 0) this.#byClient.delete(clientId);
-    return true;
+    // The client's Map stays when it empties (until `clear`): a backlog that goes 1 -> 0 -> 1 with every
+    // message would otherwise make a Map and its table per message.
+    return this.#byClient.get(clientId)?.delete(seq) === true;
   }
   clear(clientId: string): void {
     this.#byClient.delete(clientId);
@@ -77,6 +76,8 @@ export class MemoryBackend implements StoreBackend {
   readonly backlog: BacklogTable = new MemoryBacklog();
   readonly retained: Table<MessageRecord> = new MemoryTable();
   readonly wills: Table<WillRecord> = new MemoryTable();
+
+  readonly immediate = true;
 
   async transaction<T>(fn: () => T): Promise<T> {
     return fn();

@@ -13,6 +13,15 @@ import type { MessageRecord, SessionRecord, StoreBackend } from './backend';
 import { copyMessage, expiresAtOf, isExpired, messageAt } from './messages';
 import type { ResolvedStoreOptions } from './options';
 
+/**
+ * A session store whose writes take effect at once (`BackendSessionStore.immediate`): the two per-message
+ * operations answer without a promise. They throw what `enqueue` and `ack` would reject with.
+ */
+export interface ImmediateSessionStore {
+  enqueueNow(clientId: string, message: MqttMessage): EnqueueResult;
+  ackNow(clientId: string, seq: number): boolean;
+}
+
 /** Session expiry interval meaning "never" (MQTT 5 0xFFFFFFFF; the 3.1.1 persistent session). */
 export const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 
@@ -169,68 +178,95 @@ export class BackendSessionStore implements SessionStore {
   // (an async function would wrap it in one more, resolved a tick later).
   enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
     try {
-      return this.#enqueue(clientId, message);
+      this.#checkOpen();
+      const now = this.#options.now();
+      const refused = this.#refusal(message, now);
+      if (refused !== undefined) return Promise.resolve(refused);
+      return this.#backend.transaction(() => this.#append(clientId, message, now));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #enqueue(clientId: string, message: MqttMessage): Promise<EnqueueResult> {
-    this.#checkOpen();
+  /**
+   * The store's writes take effect at once (`StoreBackend.immediate`, the memory backend): `enqueueNow` and
+   * `ackNow` may be used, and answer without a promise. Undefined otherwise.
+   */
+  get immediate(): ImmediateSessionStore | undefined {
+    // A store whose `enqueue` or `ack` was replaced (wrapped by its host, or by a test) is used through them.
+    const own =
+      this.enqueue === BackendSessionStore.prototype.enqueue &&
+      this.ack === BackendSessionStore.prototype.ack;
+    return own && this.#backend.immediate === true ? this : undefined;
+  }
+
+  enqueueNow(clientId: string, message: MqttMessage): EnqueueResult {
+    this.#checkImmediate();
+    const now = this.#options.now();
+    return this.#refusal(message, now) ?? this.#append(clientId, message, now);
+  }
+
+  ackNow(clientId: string, seq: number): boolean {
+    this.#checkImmediate();
+    return this.#removeEntry(clientId, seq);
+  }
+
+  /** Why a message is not queued whatever the backlog holds; undefined when it may be. */
+  #refusal(message: MqttMessage, now: number): EnqueueResult | undefined {
     const options = this.#options;
-    if (message.payload.length > options.maxPayloadBytes) {
-      return Promise.resolve({ status: 'refused', reason: 'payload-too-large' });
-    }
-    if (message.qos === 0 && !options.queueQos0) {
-      return Promise.resolve({ status: 'dropped', reason: 'qos0-not-queued' });
-    }
-    const now = options.now();
+    if (message.payload.length > options.maxPayloadBytes)
+      return { status: 'refused', reason: 'payload-too-large' };
+    if (message.qos === 0 && !options.queueQos0) return { status: 'dropped', reason: 'qos0-not-queued' };
     const expiresAt = expiresAtOf(message, now);
-    if (expiresAt !== undefined && expiresAt <= now) {
-      return Promise.resolve({ status: 'refused', reason: 'expired' });
-    }
+    if (expiresAt !== undefined && expiresAt <= now) return { status: 'refused', reason: 'expired' };
+    return undefined;
+  }
+
+  /** The body of `enqueue`'s transaction: the backlog policy, then the new entry. */
+  #append(clientId: string, message: MqttMessage, now: number): EnqueueResult {
+    const options = this.#options;
+    const { backlog } = this.#backend;
+    if (this.#live(clientId) === undefined) return { status: 'refused', reason: 'no-session' };
+    // Made before anything is written: a copy that throws leaves the backlog as it was.
     const stored: MessageRecord = { message: copyMessage(message) };
+    const expiresAt = expiresAtOf(message, now);
     if (expiresAt !== undefined) stored.expiresAt = expiresAt;
-    return this.#backend.transaction((): EnqueueResult => {
-      const { backlog } = this.#backend;
-      if (this.#live(clientId) === undefined) return { status: 'refused', reason: 'no-session' };
-      const meta = backlog.meta(clientId) ?? { nextSeq: 1, count: 0 };
-      let count = meta.count;
-      let evicted = 0;
-      if (count >= options.maxBacklogPerSession) {
-        const live: Array<{ seq: number; record: MessageRecord }> = [];
-        for (const entry of [...backlog.entries(clientId)]) {
-          if (isExpired(entry.record, now) && entry.record.released !== true)
-            backlog.remove(clientId, entry.seq);
-          else live.push(entry);
-        }
-        // Recounted from the entries themselves, so a miscount can never evict from an empty backlog.
-        count = live.length;
-        while (count >= options.maxBacklogPerSession) {
-          const index = live.findIndex((entry) => entry.record.message.qos === 0);
-          // A released entry is a PUBREL the client is owed: never evicted.
-          const oldest = live.findIndex((entry) => entry.record.released !== true);
-          if (index !== -1) {
-            backlog.remove(clientId, live[index]!.seq);
-            live.splice(index, 1);
-          } else if (message.qos === 0 || options.backlogPolicy === 'refuse' || oldest === -1) {
-            backlog.setMeta(clientId, { ...meta, count });
-            return message.qos === 0
-              ? { status: 'dropped', reason: 'backlog-full' }
-              : { status: 'refused', reason: 'backlog-full' };
-          } else {
-            backlog.remove(clientId, live[oldest]!.seq);
-            live.splice(oldest, 1);
-          }
-          count--;
-          evicted++;
-        }
+    const meta = backlog.meta(clientId) ?? { nextSeq: 1, count: 0 };
+    let count = meta.count;
+    let evicted = 0;
+    if (count >= options.maxBacklogPerSession) {
+      const live: Array<{ seq: number; record: MessageRecord }> = [];
+      for (const entry of [...backlog.entries(clientId)]) {
+        if (isExpired(entry.record, now) && entry.record.released !== true)
+          backlog.remove(clientId, entry.seq);
+        else live.push(entry);
       }
-      const seq = meta.nextSeq;
-      backlog.put(clientId, seq, stored);
-      backlog.setMeta(clientId, { nextSeq: seq + 1, count: count + 1 });
-      return { status: 'queued', seq, evicted };
-    });
+      // Recounted from the entries themselves, so a miscount can never evict from an empty backlog.
+      count = live.length;
+      while (count >= options.maxBacklogPerSession) {
+        const index = live.findIndex((entry) => entry.record.message.qos === 0);
+        // A released entry is a PUBREL the client is owed: never evicted.
+        const oldest = live.findIndex((entry) => entry.record.released !== true);
+        if (index !== -1) {
+          backlog.remove(clientId, live[index]!.seq);
+          live.splice(index, 1);
+        } else if (message.qos === 0 || options.backlogPolicy === 'refuse' || oldest === -1) {
+          backlog.setMeta(clientId, { ...meta, count });
+          return message.qos === 0
+            ? { status: 'dropped', reason: 'backlog-full' }
+            : { status: 'refused', reason: 'backlog-full' };
+        } else {
+          backlog.remove(clientId, live[oldest]!.seq);
+          live.splice(oldest, 1);
+        }
+        count--;
+        evicted++;
+      }
+    }
+    const seq = meta.nextSeq;
+    backlog.put(clientId, seq, stored);
+    backlog.setMeta(clientId, { nextSeq: seq + 1, count: count + 1 });
+    return { status: 'queued', seq, evicted };
   }
 
   async backlog(clientId: string, options: { limit?: number } = {}): Promise<QueuedMessage[]> {
@@ -324,6 +360,11 @@ export class BackendSessionStore implements SessionStore {
 
   #checkOpen(): void {
     if (this.#closed) throw new StoreClosedError();
+  }
+
+  #checkImmediate(): void {
+    this.#checkOpen();
+    if (this.#backend.immediate !== true) throw new TypeError('the store backend does not write at once');
   }
 }
 

@@ -9,6 +9,7 @@ import { startGateway } from './gateway';
 import { usage } from './help';
 import type { RunningGateway } from './types';
 import { hashPassword } from './users';
+import { limitYoungGeneration } from './young-generation';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -46,6 +47,10 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const settings = mergeSettings(commandLine, readEnvironment(process.env));
   const gateway = await startGateway(settings.options, { describe: settings.describe });
+  const youngGeneration = limitYoungGeneration(gateway.config.maxSemiSpace);
+  if (!youngGeneration.applied && youngGeneration.reason === 'node-option') {
+    gateway.logger.info('--max-semi-space left alone: Node was started with --max-semi-space-size');
+  }
   announce(gateway);
   handleSignals(gateway);
 }

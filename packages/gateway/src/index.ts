@@ -34,3 +34,4 @@ export {
   type UserEntry,
   verifyPassword,
 } from './users';
+export { limitYoungGeneration, type YoungGenerationLimit } from './young-generation';

@@ -155,6 +155,12 @@ export interface GatewayOptions {
   readonly logFormat?: LogFormat;
   /** How long `close()` waits for in-flight work by default, ms. Default 10 000. */
   readonly shutdownTimeout?: number;
+  /**
+   * V8's young generation per semi-space, MiB: 0 or a power of two. Default 4. Process-wide, so `startGateway`
+   * only resolves it: the `dragoman` CLI applies it with `limitYoungGeneration`, and a host embedding the
+   * gateway may do the same for its own process.
+   */
+  readonly maxSemiSpace?: number;
 }
 
 export interface HostPort {
@@ -228,6 +234,8 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly shutdownTimeout: number;
+  /** MiB per semi-space, 0 or a power of two (0: V8's own sizing). */
+  readonly maxSemiSpace: number;
 }
 
 /** One bound listener: the address the OS gave (port 0 resolved) and its URL. */

@@ -318,6 +318,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   ),
   spec('logFormat', 'log-format', 'string', 'FORMAT', 'auto', 'json | text | auto (text on a terminal)'),
   spec(
+    'maxSemiSpace',
+    'max-semi-space',
+    'integer',
+    'MIB',
+    '4',
+    "V8's young generation per semi-space, MiB (0, 1, 2, 4, 8, 16…; 0: V8's own sizing; the CLI applies it)",
+  ),
+  spec(
     'shutdownTimeout',
     'shutdown-timeout',
     'integer',

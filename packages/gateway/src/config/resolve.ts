@@ -20,6 +20,7 @@ import {
   parseInteger,
   parseListener,
   parsePath,
+  powerOfTwoOrZero,
   RECEIVE_MAXIMUM_POLICIES,
   TENANT_MODES,
 } from './values';
@@ -52,6 +53,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   logFormat: 'auto',
   shutdownTimeout: 10_000,
+  maxSemiSpace: 4,
 } as const;
 
 /** How an option is named in messages: by default its config key; the CLI names the flag or variable used. */
@@ -286,6 +288,10 @@ export function resolveConfig(
     logLevel: parseChoice(describe('logLevel'), str('logLevel') ?? DEFAULTS.logLevel, LOG_LEVELS),
     logFormat: parseChoice(describe('logFormat'), str('logFormat') ?? DEFAULTS.logFormat, LOG_FORMATS),
     shutdownTimeout: int('shutdownTimeout', DEFAULTS.shutdownTimeout, 0, 3_600_000),
+    maxSemiSpace: powerOfTwoOrZero(
+      describe('maxSemiSpace'),
+      int('maxSemiSpace', DEFAULTS.maxSemiSpace, 0, 1024),
+    ),
   };
 }
 

@@ -104,6 +104,16 @@ export function parseInteger(name: string, value: string | number, min: number, 
   return n;
 }
 
+/** 0 or a power of two (a size that V8 doubles). */
+export function powerOfTwoOrZero(name: string, value: number): number {
+  if (value !== 0 && !Number.isInteger(Math.log2(value))) {
+    throw new ConfigError(`${name} '${value}': expected 0 or a power of two (1, 2, 4, 8, 16, …)`, {
+      option: name,
+    });
+  }
+  return value;
+}
+
 /** One of `choices`. */
 export function parseChoice<T extends string>(name: string, value: string, choices: readonly T[]): T {
   const found = choices.find((c) => c === value.trim().toLowerCase());

@@ -51,6 +51,32 @@ describe('SubscriptionService', () => {
     expect(ss.stats().bufferedHighWater).toBe(3);
   });
 
+  it('settling several deliveries in one tick, while the backlog is being read, sends each message once', async () => {
+    // The memory store acknowledges at once; a backlog read started by the first acknowledgement still lists
+    // the entries the following ones remove, and must not load them again.
+    const { stores, ss } = await service(3);
+    await ss.list('c');
+    ss.ready('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+    const outlet = new RecordingOutlet();
+    ss.attach('c', outlet);
+    for (let i = 0; i < 9; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
+    outlet.credit = 100;
+    ss.flow('c', outlet);
+    let settled = 0;
+    while (settled < 9) {
+      await outlet.until(Math.min(9, settled + 3));
+      // Everything sent so far, in the same tick.
+      for (const sent of outlet.sent.slice(settled)) sent.settle(accepted);
+      settled = outlet.sent.length;
+    }
+    await ss.idle();
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(
+      Array.from({ length: 9 }, (_, i) => `m${i}`),
+    );
+    expect(await stores.sessions.backlogSize('c')).toBe(0);
+  });
+
   it('keeps QoS 0 without credit within the window (room: hasRoomFor), drops it beyond, sends it as credit comes', async () => {
     const { ss } = await service(2);
     await ss.close('c');

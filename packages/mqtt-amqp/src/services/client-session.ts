@@ -23,6 +23,7 @@ import { encodePubrelRequest } from '../mapping/pubrel';
 import type { ImmediateSessionStore } from '../store/session-store';
 import type { EnqueueResult, MqttMessage, QueuedMessage, SessionStore, SessionSubscription } from '../types';
 import type { DeliveryCounters } from './counters';
+import { NumberMap } from './number-map';
 import type { Outlet } from './outlet';
 
 /** A message held in memory for a client. */
@@ -97,14 +98,15 @@ export class ClientSession {
   readonly #context: ClientSessionContext;
   /** Not sent yet, in order (store entries by seq; QoS 0 wherever they came). */
   readonly #pending: PendingDelivery[] = [];
-  // The Maps and the Set below are made at their first entry (an idle client's session holds none of them: an
+  // The NumberMaps below (no table garbage as entries come and go) are made at their first entry (an idle
+  // client's session holds none of them: an
   // empty one still costs its table) and then kept.
   /** Sent on the current outlet and not settled yet; by seq. */
-  #inFlight: Map<number, PendingDelivery> | undefined;
+  #inFlight: NumberMap<PendingDelivery> | undefined;
   /** The QoS 1/2 ones of `#inFlight`, by packet id. */
-  #inFlightIds: Map<number, PendingDelivery> | undefined;
+  #inFlightIds: NumberMap<PendingDelivery> | undefined;
   /** Store seqs in memory, or delivered and waiting for their acknowledgement: never loaded twice. */
-  #known: Set<number> | undefined;
+  #known: NumberMap<true> | undefined;
   /** Store operations under way, for `idle()`. */
   #operations = 0;
   /** Called once `#operations` is back to 0 (see `idle`); made by the first waiter. */
@@ -354,7 +356,7 @@ export class ClientSession {
       this.#behindMarks += 1;
       return 'stored';
     }
-    this.#knownSeqs().add(result.seq);
+    this.#knownSeqs().set(result.seq, true);
     this.#push(this.#stored(result.seq, message, expiresAt, 0, false));
     this.pump();
     return 'stored';
@@ -403,10 +405,10 @@ export class ClientSession {
         this.#finish(delivery);
         continue;
       }
-      this.#inFlight ??= new Map();
+      this.#inFlight ??= new NumberMap();
       this.#inFlight.set(delivery.seq, delivery);
       if (delivery.packetId !== undefined) {
-        this.#inFlightIds ??= new Map();
+        this.#inFlightIds ??= new NumberMap();
         this.#inFlightIds.set(delivery.packetId, delivery);
       }
       const message =
@@ -566,7 +568,7 @@ export class ClientSession {
         complete = false;
         break;
       }
-      this.#knownSeqs().add(entry.seq);
+      this.#knownSeqs().set(entry.seq, true);
       const interval = entry.message.properties?.messageExpiryInterval;
       // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
       const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
@@ -597,22 +599,22 @@ export class ClientSession {
     for (const resolve of waiters) resolve();
   }
 
-  #knownSeqs(): Set<number> {
-    this.#known ??= new Set();
+  #knownSeqs(): NumberMap<true> {
+    this.#known ??= new NumberMap();
     return this.#known;
   }
 
   #rememberInFlight(): void {
     if (this.#inFlight === undefined || this.#inFlight.size === 0) return;
     let sent = this.#context.sentUnsettled.get(this.clientId);
-    for (const delivery of this.#inFlight.values()) {
-      if (delivery.storeSeq === undefined) continue;
+    this.#inFlight.forEach((delivery) => {
+      if (delivery.storeSeq === undefined) return;
       if (sent === undefined) {
         sent = new Set();
         this.#context.sentUnsettled.set(this.clientId, sent);
       }
       sent.add(delivery.storeSeq);
-    }
+    });
   }
 
   #countRefusal(
@@ -703,10 +705,10 @@ export class ClientSession {
 
   #requeueInFlight(): void {
     if (this.#inFlight === undefined) return;
-    for (const delivery of this.#inFlight.values()) {
+    this.#inFlight.forEach((delivery) => {
       delivery.deliveryCount += 1;
       this.#insertBySeq(delivery);
-    }
+    });
     this.#inFlight.clear();
     this.#inFlightIds?.clear();
   }

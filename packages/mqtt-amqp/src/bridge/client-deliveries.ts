@@ -58,10 +58,13 @@ export class ClientDeliveries {
   private highWater = 0;
   private stopped = false;
   /**
-   * Deliveries whose window slot is taken: received and not yet completed with the client. Made at the first
-   * one and then kept (an idle client holds no table).
+   * Deliveries whose window slot is taken (received and not yet completed with the client), oldest first: a
+   * list through the records themselves, so that holding and freeing one allocates nothing (a Map's table is
+   * made anew every few messages as entries come and go, and each time it empties).
    */
-  private pending: Map<Delivery, Held> | undefined;
+  private firstHeld: Held | undefined;
+  private lastHeld: Held | undefined;
+  private held = 0;
 
   constructor(
     private readonly receiver: Receiver,
@@ -78,7 +81,7 @@ export class ClientDeliveries {
 
   /** Deliveries received and not yet completed with the client (their window slot is taken). */
   get heldDeliveries(): number {
-    return this.pending?.size ?? 0;
+    return this.held;
   }
 
   /** The most deliveries ever held at once. */
@@ -110,11 +113,18 @@ export class ClientDeliveries {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.pending === undefined) return;
-    for (const [delivery, held] of this.pending) {
-      this.settle(delivery, held, (d) => (held.written ? d.modify({ deliveryFailed: true }) : d.release()));
+    let held = this.firstHeld;
+    this.firstHeld = undefined;
+    this.lastHeld = undefined;
+    this.held = 0;
+    while (held !== undefined) {
+      const next = held.next;
+      held.linked = false;
+      held.previous = undefined;
+      held.next = undefined;
+      this.settle(held.delivery, held, held.written ? modifyFailed : release);
+      held = next;
     }
-    this.pending.clear();
   }
 
   private onDelivery(delivery: Delivery): void {
@@ -122,18 +132,17 @@ export class ClientDeliveries {
       if (delivery.settleable) delivery.release();
       return;
     }
-    const held: Held = { written: false, settled: false };
+    const held = new Held(delivery);
     // Counted as held from here, also when it is done with at once below.
     const heldBefore = this.heldDeliveries;
     if (heldBefore + 1 > this.highWater) this.highWater = heldBefore + 1;
     if (isPubrelRequest(delivery.message)) {
-      this.hold(delivery, held);
+      this.hold(held);
       this.onPubrelRequest(delivery, held);
       return;
     }
-    // Until it is known to wait for the client, it stays out of `pending`: most of what is done with in this
-    // call (QoS 0) would otherwise add and remove a Map entry per message (a table made anew each time the
-    // Map empties).
+    // Until it is known to wait for the client, it stays out of the held list: most of what is done with in
+    // this call (QoS 0) never takes a window slot past it.
     let decoded: DecodedPublish;
     try {
       decoded = this.host.decode(delivery);
@@ -161,7 +170,7 @@ export class ClientDeliveries {
       this.topUp();
       return;
     }
-    this.hold(delivery, held);
+    this.hold(held);
     const options: PublishOptions = { dup: decoded.dup };
     const packetId = decoded.messageId;
     if (typeof packetId === 'number' && Number.isInteger(packetId) && packetId >= 1 && packetId <= 0xffff) {
@@ -179,7 +188,7 @@ export class ClientDeliveries {
         const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
         this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
       }
-      this.free(delivery);
+      this.free(held);
     };
     // One then() per message; the retries of `write` are only set up once a first attempt has failed.
     this.host.publish(message, options).then(written, (error: unknown) => {
@@ -202,20 +211,20 @@ export class ClientDeliveries {
     } catch (error) {
       const description = error instanceof Error ? error.message : 'not a PUBREL request';
       this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:invalid-field', description }));
-      this.free(delivery);
+      this.free(held);
       return;
     }
     held.written = true;
     this.host.resendPubrel(packetId, topic).then(
       () => {
         this.settle(delivery, held, accept);
-        this.free(delivery);
+        this.free(held);
       },
       (error: unknown) => {
         // Closed meanwhile: `stop()` gives it back, and the next connection sends the PUBREL again.
         if (!(error instanceof MqttPublishError) || error.code !== 'packet-id-in-use') return;
         this.settle(delivery, held, accept);
-        this.free(delivery);
+        this.free(held);
       },
     );
   }
@@ -236,7 +245,7 @@ export class ClientDeliveries {
     } else {
       return;
     }
-    this.free(delivery);
+    this.free(held);
   }
 
   private toMqtt(decoded: DecodedPublish): OutboundMessage {
@@ -316,14 +325,28 @@ export class ClientDeliveries {
   }
 
   /** The delivery waits for the client: it takes a window slot. */
-  private hold(delivery: Delivery, held: Held): void {
-    this.pending ??= new Map();
-    this.pending.set(delivery, held);
+  private hold(held: Held): void {
+    held.linked = true;
+    held.previous = this.lastHeld;
+    if (this.lastHeld === undefined) this.firstHeld = held;
+    else this.lastHeld.next = held;
+    this.lastHeld = held;
+    this.held += 1;
   }
 
   /** The client is done with the message: its window slot is free again. */
-  private free(delivery: Delivery): void {
-    if (this.pending?.delete(delivery) === true) this.topUp();
+  private free(held: Held): void {
+    if (!held.linked) return;
+    held.linked = false;
+    const { previous, next } = held;
+    if (previous === undefined) this.firstHeld = next;
+    else previous.next = next;
+    if (next === undefined) this.lastHeld = previous;
+    else next.previous = previous;
+    held.previous = undefined;
+    held.next = undefined;
+    this.held -= 1;
+    this.topUp();
   }
 }
 
@@ -335,9 +358,26 @@ function accept(delivery: Delivery): void {
   delivery.accept();
 }
 
-interface Held {
+/** Given back by `stop()`: written to the client and not acknowledged, so the service counts a redelivery. */
+function modifyFailed(delivery: Delivery): void {
+  delivery.modify({ deliveryFailed: true });
+}
+
+/** Given back by `stop()`: never written to the client. */
+function release(delivery: Delivery): void {
+  delivery.release();
+}
+
+/** One delivery received for the client, until it is settled and its window slot free. */
+class Held {
   /** Written to the client (a redelivery is then a duplicate). */
-  written: boolean;
+  written = false;
   /** The AMQP outcome has been given. */
-  settled: boolean;
+  settled = false;
+  /** In its `ClientDeliveries`' list of deliveries taking a window slot (`previous`, `next`). */
+  linked = false;
+  previous: Held | undefined = undefined;
+  next: Held | undefined = undefined;
+
+  constructor(readonly delivery: Delivery) {}
 }

@@ -99,8 +99,7 @@ export class ClientSession {
   /** Not sent yet, in order (store entries by seq; QoS 0 wherever they came). */
   readonly #pending: PendingDelivery[] = [];
   // The NumberMaps below (no table garbage as entries come and go) are made at their first entry (an idle
-  // client's session holds none of them: an
-  // empty one still costs its table) and then kept.
+  // client's session holds none of them: an empty one still costs its arrays) and then kept.
   /** Sent on the current outlet and not settled yet; by seq. */
   #inFlight: NumberMap<PendingDelivery> | undefined;
   /** The QoS 1/2 ones of `#inFlight`, by packet id. */

@@ -138,6 +138,30 @@ describe('readKnownFrame', () => {
     );
   });
 
+  it('reads the common outcomes, in either empty-list encoding, each to one shared state equal to what rhea reads', () => {
+    // disposition (0x15) as a list8 of role, first, settled and then a state: accepted, rejected or released
+    // as a described list0 or an empty list8.
+    const disposition = (state: number[]): Buffer => {
+      const fields = [0x41, 0x52, 0x07, 0x40, 0x41, ...state];
+      const body = [0x00, 0x53, 0x15, 0xc0, fields.length + 1, 5, ...fields];
+      const size = 8 + body.length;
+      return Buffer.from([0, 0, 0, size, 2, 0, 0, 1, ...body]);
+    };
+    for (const descriptor of [0x24, 0x25, 0x26]) {
+      const list0 = disposition([0x00, 0x53, descriptor, 0x45]);
+      const list8 = disposition([0x00, 0x53, descriptor, 0xc0, 0x01, 0x00]);
+      expectSameAsRhea(list0, DISPOSITION_FIELDS);
+      expectSameAsRhea(list8, DISPOSITION_FIELDS);
+      const state = (bytes: Buffer): unknown => {
+        const read = readKnownFrame(bytes, 0, bytes.length);
+        return (read?.performative as unknown as { state: unknown } | undefined)?.state;
+      };
+      expect(state(list0)).toBeDefined();
+      expect(state(list0)).toBe(state(Buffer.from(list0)));
+      expect(state(list8)).toBe(state(Buffer.from(list8)));
+    }
+  });
+
   it('reads flows as rhea does', () => {
     fc.assert(
       fc.property(

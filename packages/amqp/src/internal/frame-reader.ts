@@ -130,6 +130,35 @@ function skipValue(): void {
   at += width;
 }
 
+/**
+ * The outcomes that come with nearly every disposition, as rhea's reader reads them, made once: rhea and this
+ * package only read a delivery's state, so deliveries can share one. Encoded as an empty list0 or list8.
+ */
+const COMMON_STATES: ReadonlyArray<{ readonly bytes: Buffer; readonly state: unknown }> =
+  Reader === undefined
+    ? []
+    : [0x24, 0x25, 0x26].flatMap((descriptor) =>
+        [
+          [0x00, 0x53, descriptor, 0x45],
+          [0x00, 0x53, descriptor, 0xc0, 0x01, 0x00],
+        ].map((encoded) => {
+          const bytes = Buffer.from(encoded);
+          return { bytes, state: new Reader(bytes).read() };
+        }),
+      );
+
+function commonState(start: number, length: number): unknown {
+  for (let i = 0; i < COMMON_STATES.length; i++) {
+    const common = COMMON_STATES[i] as (typeof COMMON_STATES)[number];
+    const bytes = common.bytes;
+    if (bytes.length !== length) continue;
+    let same = true;
+    for (let j = 0; j < length && same; j++) same = input[start + j] === bytes[j];
+    if (same) return common.state;
+  }
+  return undefined;
+}
+
 /** A delivery state (field of type '*'): rhea keeps it as its typed value, so rhea's reader reads it. */
 function typedValue(): unknown {
   if (Reader === undefined) throw GIVE_UP;
@@ -139,7 +168,7 @@ function typedValue(): unknown {
     return new Reader(input.subarray(start, at)).read();
   }
   skipValue();
-  return new Reader(input.subarray(start, at)).read();
+  return commonState(start, at - start) ?? new Reader(input.subarray(start, at)).read();
 }
 
 function readTransfer(count: number): TransferPerformative {

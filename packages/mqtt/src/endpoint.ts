@@ -42,6 +42,7 @@ import type {
   PublishOutcome,
   PublishPacket,
   PublishProperties,
+  QoS,
   RejectOptions,
   RequestedSubscription,
   SubscribePacket,
@@ -958,15 +959,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
         ReasonCode.RetainNotSupported,
       );
     }
-    const message = new InboundPublish(this.port, {
-      topic,
-      payload: packet.payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      dup: packet.dup,
-      ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
-      ...(properties !== undefined ? { properties } : {}),
-    });
+    const message = new InboundPublish(this.port, packet, topic, properties);
     if (packet.qos === 2) {
       const existing = this.inboundQos2?.get(packet.messageId!);
       if (existing !== undefined) {
@@ -1228,16 +1221,17 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     if (this.endpointState !== 'connected') return;
     // The last answer of a flow frees the identifier's place under the receive maximum.
     if (cmd !== 'pubrec' || (options?.reasonCode ?? 0) >= 0x80) this.unacknowledgedInbound?.delete(messageId);
-    if (this.protocolVersion === 5) {
-      this.send({
-        cmd,
-        messageId,
-        reasonCode: options?.reasonCode ?? ReasonCode.Success,
-        ...(options?.properties ? { properties: options.properties } : {}),
-      });
-    } else {
-      this.send({ cmd, messageId });
+    const reasonCode = options?.reasonCode ?? ReasonCode.Success;
+    const properties = options?.properties;
+    if (this.protocolVersion === 5 && (reasonCode !== ReasonCode.Success || properties !== undefined)) {
+      this.send({ cmd, messageId, reasonCode, ...(properties ? { properties } : {}) });
+      return;
     }
+    // Only the packet identifier (MQTT 5 may leave out reason code 0 without properties): the usual answer.
+    const writer = this.writer!;
+    const wasFull = writer.full;
+    writer.writeBareAck(cmd, messageId);
+    this.wrote(wasFull);
   }
 
   /** Writes a control packet. */
@@ -1267,7 +1261,29 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     const writer = this.writer!;
     const wasFull = writer.full;
     writer.writeBytes(bytes);
-    if (!wasFull && writer.full) {
+    this.wrote(wasFull);
+  }
+
+  /** Writes a PUBLISH that measurePublishFields has just measured at `size` bytes. */
+  private writePublish(
+    size: number,
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    dup: boolean,
+    retain: boolean,
+    messageId: number,
+    properties: PublishProperties | undefined,
+  ): void {
+    const writer = this.writer!;
+    const wasFull = writer.full;
+    writer.writeMeasuredPublish(size, topic, payload, qos, dup, retain, messageId, properties);
+    this.wrote(wasFull);
+  }
+
+  /** After a write: the writer filling up stops reading (and closes the window) until it drains. */
+  private wrote(wasFull: boolean): void {
+    if (!wasFull && this.writer!.full) {
       this.windowWasClosed = true;
       this.updateReading();
     }
@@ -1418,6 +1434,19 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
 
     writeBytes(bytes: Buffer): void {
       this.endpoint.writeBytes(bytes);
+    }
+
+    writePublish(
+      size: number,
+      topic: string,
+      payload: Buffer,
+      qos: QoS,
+      dup: boolean,
+      retain: boolean,
+      messageId: number,
+      properties: PublishProperties | undefined,
+    ): void {
+      this.endpoint.writePublish(size, topic, payload, qos, dup, retain, messageId, properties);
     }
 
     sendPubrel(messageId: number): void {

@@ -61,19 +61,24 @@ export class InboundPublish implements PublishMessage {
     | { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }
     | undefined;
 
-  /** @internal created by the endpoint */
+  /**
+   * @internal created by the endpoint from the PUBLISH it read, with the topic and properties it stands for
+   * (a topic alias resolved and left out).
+   */
   constructor(
     private readonly sink: InboundSink,
-    message: PublishMessage,
+    packet: PublishMessage,
+    topic: string,
+    properties: PublishProperties | undefined,
   ) {
-    this.topic = message.topic;
-    this.body = message.payload;
-    this.qos = message.qos;
-    this.retain = message.retain;
-    this.dup = message.dup;
-    this.messageId = message.messageId;
-    this.properties = message.properties;
-    this.answered = message.qos === 0;
+    this.topic = topic;
+    this.body = packet.payload;
+    this.qos = packet.qos;
+    this.retain = packet.retain;
+    this.dup = packet.dup;
+    this.messageId = packet.messageId;
+    this.properties = properties;
+    this.answered = packet.qos === 0;
   }
 
   /**

@@ -2,9 +2,9 @@
  * The outbound half of an endpoint: PUBLISH to the client and the QoS 1 / QoS 2 state machines
  * (PUBLISH → PUBACK; PUBLISH → PUBREC → host step → PUBREL → PUBCOMP), within the in-flight window.
  */
-import { encodePacket } from './encoder';
 import { MqttPublishError } from './errors';
-import { type InflightEntry, MAX_PACKET_ID, OutboundInflight } from './inflight';
+import { type InflightEntry, type InflightState, MAX_PACKET_ID, OutboundInflight } from './inflight';
+import { measurePublishFields, writePublishFields } from './publish-fast-path';
 import { ReasonCode } from './reason-codes';
 import { validateTopicName } from './topic-validation';
 import type {
@@ -14,9 +14,9 @@ import type {
   ProtocolVersion,
   PublishOptions,
   PublishOutcome,
-  PublishPacket,
   PublishProperties,
   PubrecInfo,
+  QoS,
 } from './types';
 
 /** What the outbound flow needs from its endpoint (internal). */
@@ -29,6 +29,17 @@ export interface OutboundLink {
   /** False once the endpoint has closed. */
   isOpen(): boolean;
   writeBytes(bytes: Buffer): void;
+  /** Writes the PUBLISH that measurePublishFields has just measured at `size` bytes, with these fields. */
+  writePublish(
+    size: number,
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    dup: boolean,
+    retain: boolean,
+    messageId: number,
+    properties: PublishProperties | undefined,
+  ): void;
   sendPubrel(messageId: number): void;
   /** The host's onReceived step failed: the endpoint closes. */
   hostStepFailed(error: unknown): void;
@@ -40,6 +51,64 @@ type Normalized = OutboundMessage & { qos: 1 | 2; payload: Buffer };
 
 function ignore(): void {
   // Intentionally empty: marks a promise as handled; whoever awaits it still sees the rejection.
+}
+
+/** What `capture` was last given: a promise's executor shared by every tracked publish instead of a closure each. */
+let capturedResolve: ((outcome: PublishOutcome) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+
+function capture(resolve: (outcome: PublishOutcome) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+const ONCE = { once: true } as const;
+
+/**
+ * An outbound QoS 1/2 message in flight and the promise its publisher waits on. It is its abort signal's
+ * listener itself (handleEvent), so that a message costs no closures.
+ */
+class TrackedPublish implements InflightEntry {
+  readonly promise: Promise<PublishOutcome>;
+  private readonly resolve: (outcome: PublishOutcome) => void;
+  private readonly reject: (error: Error) => void;
+
+  constructor(
+    readonly messageId: number,
+    readonly message: Normalized,
+    public state: InflightState,
+    readonly target: 'publish' | 'pubrel',
+    public bytes: Buffer | undefined,
+    readonly onReceived: PublishOptions['onReceived'],
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.promise = new Promise<PublishOutcome>(capture);
+    this.resolve = capturedResolve!;
+    this.reject = capturedReject!;
+    signal?.addEventListener('abort', this, ONCE);
+  }
+
+  settle(outcome: PublishOutcome): void {
+    this.signal?.removeEventListener('abort', this);
+    this.resolve(outcome);
+  }
+
+  fail(error: Error): void {
+    this.signal?.removeEventListener('abort', this);
+    this.rejectHandled(error);
+  }
+
+  /** The signal aborted. */
+  handleEvent(): void {
+    this.rejectHandled(new MqttPublishError('aborted', 'publish aborted', { cause: this.signal?.reason }));
+  }
+
+  private rejectHandled(error: Error): void {
+    // A host that does not wait for the outcome must not crash the process when the connection drops:
+    // marked handled when it fails (not for every message up front, which costs a promise each).
+    this.promise.catch(ignore);
+    this.reject(error);
+  }
 }
 
 /** The message without a topicAlias property. */
@@ -104,22 +173,32 @@ export class OutboundFlow {
       throw new MqttPublishError('window-full', `in-flight window of ${this.inflight.window} is full`);
     }
     const messageId = qos === 0 ? 0 : (this.chosenId(options.messageId) ?? this.inflight.allocateId());
-    const bytes = this.encode(message, payload, messageId, options.dup === true);
+    const properties = this.link.protocolVersion === 5 ? message.properties : undefined;
+    const size = this.measure(message.topic, payload, qos, messageId, properties);
     if (alias !== undefined) {
       this.aliases ??= new Map();
       this.aliases.set(alias, topic);
     }
-    if (qos === 0) {
-      this.link.writeBytes(bytes);
-      return Promise.resolve({ reasonCode: ReasonCode.Success });
-    }
+    // Encoded straight into the writer's batch: a new message is sent at once (QoS 1/2 only with room).
+    const dup = options.dup === true && qos > 0;
+    this.link.writePublish(
+      size,
+      message.topic,
+      payload,
+      qos,
+      dup,
+      message.retain === true,
+      messageId,
+      properties,
+    );
+    if (qos === 0) return Promise.resolve({ reasonCode: ReasonCode.Success });
     // What is kept for a resend: the message with its full topic and without the alias (fields assigned one
     // by one: this runs for every outbound message).
     const stored: Normalized = { topic, payload, qos };
     if (message.retain !== undefined) stored.retain = message.retain;
-    const properties = propertiesWithoutAlias(message.properties);
-    if (properties !== undefined) stored.properties = properties;
-    return this.track(stored, messageId, 'publish', options, bytes);
+    const kept = propertiesWithoutAlias(message.properties);
+    if (kept !== undefined) stored.properties = kept;
+    return this.track(stored, messageId, 'publish', options, undefined, true);
   }
 
   /** The host's packet identifier (PublishOptions.messageId), checked: in range and not in flight. */
@@ -175,7 +254,7 @@ export class OutboundFlow {
       pending.state === 'publish'
         ? this.encode(message, message.payload, pending.messageId, true)
         : undefined;
-    return this.track(message, pending.messageId, pending.state, options, bytes);
+    return this.track(message, pending.messageId, pending.state, options, bytes, false);
   }
 
   /** An acknowledgement from the client. Late or unknown ones are ignored. */
@@ -187,7 +266,7 @@ export class OutboundFlow {
   ): void {
     const entry = this.inflight.get(messageId);
     if (entry === undefined) return;
-    const outcome: PublishOutcome = { reasonCode, ...(properties ? { properties } : {}) };
+    const outcome: PublishOutcome = properties ? { reasonCode, properties } : { reasonCode };
     if (cmd === 'puback') {
       if (entry.message.qos === 1 && entry.state === 'publish') this.complete(entry, outcome);
     } else if (cmd === 'pubrec') {
@@ -217,77 +296,75 @@ export class OutboundFlow {
   /** The PUBLISH packet's bytes for `message`, whose payload is given as a Buffer. */
   private encode(message: OutboundMessage, payload: Buffer, messageId: number, dup: boolean): Buffer {
     const qos = message.qos ?? 0;
-    const packet: PublishPacket = {
-      cmd: 'publish',
-      topic: message.topic,
+    const properties = this.link.protocolVersion === 5 ? message.properties : undefined;
+    const bytes = Buffer.allocUnsafe(this.measure(message.topic, payload, qos, messageId, properties));
+    writePublishFields(
+      bytes,
+      0,
+      message.topic,
       payload,
       qos,
-      retain: message.retain === true,
-      dup: dup && qos > 0,
-    };
-    if (qos > 0) packet.messageId = messageId;
-    if (this.link.protocolVersion === 5 && message.properties !== undefined) {
-      packet.properties = message.properties;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = encodePacket(packet, this.link.protocolVersion);
-    } catch (error) {
-      throw new MqttPublishError('invalid-message', (error as Error).message, { cause: error });
-    }
-    if (bytes.length > this.link.clientMaxPacketSize) {
-      throw new MqttPublishError(
-        'packet-too-large',
-        `PUBLISH of ${bytes.length} bytes exceeds the client's maximum packet size ${this.link.clientMaxPacketSize}`,
-      );
-    }
+      dup && qos > 0,
+      message.retain === true,
+      messageId,
+      properties,
+      this.link.protocolVersion,
+    );
     return bytes;
   }
 
+  /**
+   * The size of the PUBLISH with these fields (measurePublishFields: write it next). Throws MqttPublishError
+   * when it cannot be encoded or exceeds the client's maximum packet size.
+   */
+  private measure(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    messageId: number,
+    properties: PublishProperties | undefined,
+  ): number {
+    let size: number;
+    try {
+      size = measurePublishFields(topic, payload, qos, messageId, properties, this.link.protocolVersion);
+    } catch (error) {
+      throw new MqttPublishError('invalid-message', (error as Error).message, { cause: error });
+    }
+    if (size > this.link.clientMaxPacketSize) {
+      throw new MqttPublishError(
+        'packet-too-large',
+        `PUBLISH of ${size} bytes exceeds the client's maximum packet size ${this.link.clientMaxPacketSize}`,
+      );
+    }
+    return size;
+  }
+
+  /**
+   * Keeps a QoS 1/2 message in flight until the client completes it. `written`: publish() has written it
+   * already; otherwise it is written now (`bytes`, or PUBREL) if the window has room, or queued.
+   */
   private track(
     message: Normalized,
     messageId: number,
     target: 'publish' | 'pubrel',
     options: PublishOptions,
     bytes: Buffer | undefined,
+    written: boolean,
   ): Promise<PublishOutcome> {
-    let resolve!: (outcome: PublishOutcome) => void;
-    let rejectPromise!: (error: Error) => void;
-    const promise = new Promise<PublishOutcome>((res, rej) => {
-      resolve = res;
-      rejectPromise = rej;
-    });
-    const reject = (error: Error): void => {
-      // A host that does not wait for the outcome must not crash the process when the connection drops:
-      // marked handled when it fails (not for every message up front, which costs a promise each).
-      promise.catch(ignore);
-      rejectPromise(error);
-    };
-    const signal = options.signal;
-    const onAbort = (): void => {
-      reject(new MqttPublishError('aborted', 'publish aborted', { cause: signal?.reason }));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const entry: InflightEntry = {
+    const state = written || this.inflight.hasRoom ? target : 'queued';
+    const entry = new TrackedPublish(
       messageId,
       message,
-      state: this.inflight.hasRoom ? target : 'queued',
-      settle: (outcome) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(outcome);
-      },
-      fail: (error) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-      onReceived: options.onReceived,
+      state,
       target,
       bytes,
-    };
+      options.onReceived,
+      options.signal,
+    );
     this.inflight.add(entry);
-    if (entry.state !== 'queued') this.transmit(entry);
+    if (!written && state !== 'queued') this.transmit(entry);
     this.link.windowChanged();
-    return promise;
+    return entry.promise;
   }
 
   private transmit(entry: InflightEntry): void {

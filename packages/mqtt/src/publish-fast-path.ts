@@ -338,40 +338,112 @@ function writePublishProperties(buf: Buffer, pos: number, p: PublishProperties):
 /** Max remaining length a fixed header can express (268 435 455 bytes). */
 export const MAX_REMAINING_LENGTH = 0x0fffffff;
 
-/** Encodes a PUBLISH into one freshly allocated buffer; byte-for-byte what mqtt-packet's generate writes. */
-export function encodePublish(packet: PublishPacket, version: ProtocolVersion): Buffer {
-  const { qos, topic, payload } = packet;
+/** What measurePublish found, for the writeMeasuredPublish that follows it (no object per packet). */
+let measuredTopicLength = 0;
+let measuredRemainingLength = 0;
+let measuredPropertiesSize = 0;
+
+/**
+ * The size in bytes of the PUBLISH with these fields, after checking that it can be encoded (RangeError if
+ * not). The properties count for MQTT 5 only. Call writePublishFields next, with the same fields.
+ */
+export function measurePublishFields(
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  messageId: number | undefined,
+  properties: PublishProperties | undefined,
+  version: ProtocolVersion,
+): number {
   if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid('qos must be 0, 1 or 2');
   if (typeof topic !== 'string') throw invalid('topic must be a string');
   const topicLength = Buffer.byteLength(topic);
   if (topicLength > 0xffff) throw invalid('topic longer than 65535 bytes');
   let length = 2 + topicLength + payload.length;
   if (qos > 0) {
-    checkUint(packet.messageId, 0xffff, 'messageId');
+    checkUint(messageId, 0xffff, 'messageId');
     length += 2;
   }
   let propertiesSize = 0;
   if (version === 5) {
-    propertiesSize = packet.properties ? publishPropertiesSize(packet.properties) : 0;
+    propertiesSize = properties ? publishPropertiesSize(properties) : 0;
     length += varIntSize(propertiesSize) + propertiesSize;
   }
   if (length > MAX_REMAINING_LENGTH) throw invalid('packet larger than 256 MiB');
-  const buf = Buffer.allocUnsafe(1 + varIntSize(length) + length);
-  buf[0] = 0x30 | (packet.dup ? 0x08 : 0) | (qos << 1) | (packet.retain ? 0x01 : 0);
-  let pos = writeVarInt(buf, 1, length);
+  measuredTopicLength = topicLength;
+  measuredRemainingLength = length;
+  measuredPropertiesSize = propertiesSize;
+  return 1 + varIntSize(length) + length;
+}
+
+/** Writes the PUBLISH just measured by measurePublishFields (same fields) at `buf[pos]`. */
+export function writePublishFields(
+  buf: Buffer,
+  pos: number,
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  dup: boolean,
+  retain: boolean,
+  messageId: number | undefined,
+  properties: PublishProperties | undefined,
+  version: ProtocolVersion,
+): void {
+  const topicLength = measuredTopicLength;
+  buf[pos] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
+  pos = writeVarInt(buf, pos + 1, measuredRemainingLength);
   buf[pos] = topicLength >> 8;
   buf[pos + 1] = topicLength & 0xff;
   pos += 2;
   pos += buf.write(topic, pos);
   if (qos > 0) {
-    const id = packet.messageId!;
+    const id = messageId!;
     buf[pos++] = id >> 8;
     buf[pos++] = id & 0xff;
   }
   if (version === 5) {
-    pos = writeVarInt(buf, pos, propertiesSize);
-    if (packet.properties) pos = writePublishProperties(buf, pos, packet.properties);
+    pos = writeVarInt(buf, pos, measuredPropertiesSize);
+    if (properties) pos = writePublishProperties(buf, pos, properties);
   }
   payload.copy(buf, pos);
+}
+
+/** measurePublishFields for a packet. */
+export function measurePublish(packet: PublishPacket, version: ProtocolVersion): number {
+  return measurePublishFields(
+    packet.topic,
+    packet.payload,
+    packet.qos,
+    packet.messageId,
+    packet.properties,
+    version,
+  );
+}
+
+/** writePublishFields for a packet. */
+export function writeMeasuredPublish(
+  buf: Buffer,
+  pos: number,
+  packet: PublishPacket,
+  version: ProtocolVersion,
+): void {
+  writePublishFields(
+    buf,
+    pos,
+    packet.topic,
+    packet.payload,
+    packet.qos,
+    packet.dup,
+    packet.retain,
+    packet.messageId,
+    packet.properties,
+    version,
+  );
+}
+
+/** Encodes a PUBLISH into one freshly allocated buffer; byte-for-byte what mqtt-packet's generate writes. */
+export function encodePublish(packet: PublishPacket, version: ProtocolVersion): Buffer {
+  const buf = Buffer.allocUnsafe(measurePublish(packet, version));
+  writeMeasuredPublish(buf, 0, packet, version);
   return buf;
 }

@@ -334,9 +334,62 @@ describe('MqttWriter', () => {
     expect(stream.batches).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));
     expect(stream.batches).toHaveLength(1);
-    expect(stream.batches[0]).toHaveLength(50);
-    expect(new MqttDecoder({ protocolVersion: 4 }).decode(Buffer.concat(stream.batches[0]!))).toHaveLength(
-      50,
+    expect(stream.batches[0]).toHaveLength(1);
+    const packets = new MqttDecoder({ protocolVersion: 4 }).decode(stream.batches[0]![0]!);
+    expect(packets).toEqual(Array.from({ length: 50 }, (_, i) => ({ cmd: 'puback', messageId: i + 1 })));
+  });
+
+  it('writes, for writers whose packets interleave within ticks, each its packets in order and intact', async () => {
+    // Small packets and large ones (a batch moves, grows past the shared slab, gets a buffer of its own).
+    const sized = fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 200 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 3000, max: 20_000 }) },
+    );
+    const step = fc.record({
+      writer: fc.integer({ min: 0, max: 2 }),
+      packet: fc.oneof(
+        fc.record({
+          kind: fc.constant('publish' as const),
+          size: sized,
+          id: fc.integer({ min: 1, max: 0xffff }),
+        }),
+        fc.record({
+          kind: fc.constant('ack' as const),
+          size: fc.constant(0),
+          id: fc.integer({ min: 1, max: 0xffff }),
+        }),
+      ),
+      tickEnds: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 60 }), async (steps) => {
+        const streams = [0, 1, 2].map(() => new Recorder(false));
+        const writers = streams.map((s) => new MqttWriter(s, { protocolVersion: 5, highWaterMark: 1 << 30 }));
+        const expected: Buffer[][] = [[], [], []];
+        for (const { writer, packet: p, tickEnds } of steps) {
+          const out: MqttPacket =
+            p.kind === 'ack'
+              ? { cmd: 'puback', messageId: p.id, reasonCode: 0 }
+              : {
+                  cmd: 'publish',
+                  topic: `t/${p.id}`,
+                  payload: Buffer.alloc(p.size, p.id & 0xff),
+                  qos: 1,
+                  messageId: p.id,
+                  retain: false,
+                  dup: false,
+                };
+          expected[writer]!.push(encodePacket(out, 5));
+          if (p.kind === 'ack' && p.id % 2 === 0) writers[writer]!.writeBareAck('puback', p.id);
+          else writers[writer]!.write(out);
+          if (tickEnds) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        streams.forEach((stream, i) => {
+          expect(Buffer.concat(stream.batches.flat()).equals(Buffer.concat(expected[i]!))).toBe(true);
+        });
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readKnownFrame } from '../src/internal/frame-reader';
+import { readFramesDirectly, readKnownFrame } from '../src/internal/frame-reader';
 
 const requireFromRhea = createRequire(createRequire(import.meta.url).resolve('rhea'));
 
@@ -160,6 +160,28 @@ describe('readKnownFrame', () => {
       expect(state(list0)).toBe(state(Buffer.from(list0)));
       expect(state(list8)).toBe(state(Buffer.from(list8)));
     }
+  });
+
+  it("gives rhea's deliveries one outcome object per common state, and any other state rhea's own new one", () => {
+    readFramesDirectly({} as never); // installs the shared outcomes, as on any connection of ours
+    const message = requireFromRhea('./message.js') as { unwrap_outcome(state: unknown): unknown };
+    const read = (state: number[]): unknown => {
+      const fields = [0x41, 0x52, 0x07, 0x40, 0x41, ...state];
+      const body = [0x00, 0x53, 0x15, 0xc0, fields.length + 1, 5, ...fields];
+      const bytes = Buffer.from([0, 0, 0, 8 + body.length, 2, 0, 0, 1, ...body]);
+      return (
+        readKnownFrame(bytes, 0, bytes.length)?.performative as unknown as { state?: unknown } | undefined
+      )?.state;
+    };
+    const accepted = read([0x00, 0x53, 0x24, 0x45]);
+    const outcome = message.unwrap_outcome(accepted) as { constructor: { composite_type?: string } };
+    expect(outcome.constructor.composite_type).toBe('accepted');
+    expect(message.unwrap_outcome(read([0x00, 0x53, 0x24, 0x45]))).toBe(outcome);
+    // A modified outcome with fields is not a shared state: rhea unwraps it anew each time.
+    const modified = [0x00, 0x53, 0x27, 0xc0, 0x02, 0x01, 0x41];
+    const first = message.unwrap_outcome(read(modified)) as { delivery_failed?: unknown };
+    expect(first.delivery_failed).toBe(true);
+    expect(message.unwrap_outcome(read(modified))).not.toBe(first);
   });
 
   it('reads flows as rhea does', () => {

@@ -274,10 +274,31 @@ function rheaLogsFrames(): boolean {
   return process.env.DEBUG?.includes('rhea') === true;
 }
 
+type UnwrapOutcome = (outcome: unknown) => unknown;
+
+let outcomesShared = false;
+
+/**
+ * rhea makes a delivery's outcome object anew from the disposition's state for every delivery it settles
+ * (`message.unwrap_outcome`); for the shared common states it is made once. Process-wide, as rhea's module
+ * function is; any other state goes to rhea's own.
+ */
+function shareCommonOutcomes(): void {
+  if (outcomesShared) return;
+  outcomesShared = true;
+  const message = (rhea as unknown as { message?: { unwrap_outcome?: UnwrapOutcome } }).message;
+  const unwrap = message?.unwrap_outcome;
+  if (message === undefined || typeof unwrap !== 'function') return; // not the rhea we know
+  const unwrapped = new Map<unknown, unknown>(COMMON_STATES.map(({ state }) => [state, unwrap(state)]));
+  message.unwrap_outcome = (outcome: unknown): unknown =>
+    unwrapped.has(outcome) ? unwrapped.get(outcome) : unwrap(outcome);
+}
+
 /** Lets `connection` read transfers, dispositions and flows without rhea's typed-value tree (see above). */
 export function readFramesDirectly(connection: RheaConnection): void {
   const transport = (connection as unknown as { amqp_transport?: AmqpTransport }).amqp_transport;
   if (Reader === undefined || rheaLogsFrames()) return;
+  shareCommonOutcomes();
   if (transport === undefined || typeof transport.read !== 'function' || !('read_complete' in transport))
     return;
   const rheaRead = transport.read;

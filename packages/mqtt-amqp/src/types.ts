@@ -85,7 +85,10 @@ export interface Dialect {
   readonly carries: DialectCapabilities;
   /** Application-property names the dialect itself uses; they never carry MQTT user properties. */
   readonly reservedApplicationProperties: readonly string[];
-  /** Writes the flags onto a message being built (`durable` is set by the mapping, for every dialect). */
+  /**
+   * Writes the flags onto a message being built (`durable` is set by the mapping, for every dialect). `flags` is
+   * lent for the call only (the mapping reuses it): read it, do not keep it.
+   */
   writeFlags(flags: PublishFlags, fields: FlagFields): void;
   /** Reads the flags back from a received message. */
   readFlags(message: AmqpMessage, delivery: DeliveryContext): PublishFlags;

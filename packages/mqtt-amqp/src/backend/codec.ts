@@ -4,7 +4,7 @@
  */
 import type { AmqpMessage } from '@dragoman/amqp';
 import { decodeControl } from '../mapping/control';
-import { decodePublish, encodePublish } from '../mapping/publish';
+import { decodePublish, encodePublishMessage } from '../mapping/publish';
 import { encodeSubscriptions } from '../mapping/subscriptions';
 import type {
   Addresses,
@@ -13,7 +13,6 @@ import type {
   Dialect,
   DialectName,
   MqttMessage,
-  PublishInput,
   SessionSubscription,
 } from '../types';
 
@@ -44,17 +43,6 @@ export function createCodec(
         // Without spreads: this runs for every message.
         linkAddress !== undefined ? { dialect, now, settled, linkAddress } : { dialect, now, settled },
       ),
-    encodeDelivery: (message, messageId, dup) => {
-      const input: PublishInput = {
-        topic: message.topic,
-        payload: message.payload,
-        qos: message.qos,
-        retain: message.retain,
-        dup,
-      };
-      if (message.properties !== undefined) input.properties = message.properties;
-      if (messageId !== undefined) input.messageId = messageId;
-      return encodePublish(input, mapping).message;
-    },
+    encodeDelivery: (message, messageId, dup) => encodePublishMessage(message, dup, messageId, mapping),
   };
 }

@@ -5,9 +5,12 @@ import type {
   DecodedPublish,
   DecodePublishOptions,
   DeliveryContext,
+  Dialect,
   EncodedPublish,
   FlagFields,
   MappingOptions,
+  MqttMessage,
+  PublishFlags,
   PublishInput,
 } from '../types';
 import { decodeProperties, encodeProperties } from './properties';
@@ -20,16 +23,44 @@ import { decodeProperties, encodeProperties } from './properties';
 export function encodePublish(input: PublishInput, options: MappingOptions = {}): EncodedPublish {
   const dialect = resolveDialect(options.dialect);
   const address = dialect.topicToAddress(input.topic);
+  const message = buildPublish(dialect, address, input, input.dup ?? false, input.messageId, options.now);
+  return { message, address, presettled: dialect.presettled(input.qos) };
+}
+
+/**
+ * `encodePublish`'s message alone, for an MQTT message whose DUP flag and packet id come apart (the embedded
+ * backend's deliveries, one per message: no input object and no answer object made for it).
+ */
+export function encodePublishMessage(
+  message: MqttMessage,
+  dup: boolean,
+  messageId: number | undefined,
+  options: MappingOptions = {},
+): AmqpMessage {
+  const dialect = resolveDialect(options.dialect);
+  return buildPublish(dialect, dialect.topicToAddress(message.topic), message, dup, messageId, options.now);
+}
+
+function buildPublish(
+  dialect: Dialect,
+  address: string,
+  input: MqttMessage,
+  dup: boolean,
+  messageId: number | undefined,
+  clock: (() => number) | undefined,
+): AmqpMessage {
   const flags = freshFlags(input.qos > 0);
-  dialect.writeFlags({ qos: input.qos, retain: input.retain, dup: input.dup ?? false }, flags);
+  WRITTEN.qos = input.qos;
+  WRITTEN.retain = input.retain;
+  WRITTEN.dup = dup;
+  dialect.writeFlags(WRITTEN, flags);
   const header: { -readonly [K in keyof AmqpHeader]: AmqpHeader[K] } = { durable: flags.durable ?? false };
   if (flags.deliveryCount !== undefined) header.deliveryCount = flags.deliveryCount;
   const message: { -readonly [K in keyof AmqpMessage]: AmqpMessage[K] } = { header };
 
   if (input.properties === undefined || !hasValues(input.properties)) {
     // No MQTT 5 properties (every MQTT 3.1.1 message): only the dialect's flags, in objects of their own.
-    message.properties =
-      input.messageId !== undefined ? { messageId: input.messageId, to: address } : { to: address };
+    message.properties = messageId !== undefined ? { messageId, to: address } : { to: address };
     message.body = { type: 'data', data: input.payload };
     if (hasKeys(flags.messageAnnotations)) message.messageAnnotations = flags.messageAnnotations;
     if (hasKeys(flags.applicationProperties)) {
@@ -38,14 +69,14 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
     // Handed over (or written): the next call needs new ones.
     if (hasKeys(flags.messageAnnotations)) flags.messageAnnotations = {};
     if (hasKeys(flags.applicationProperties)) flags.applicationProperties = {};
-    return { message, address, presettled: dialect.presettled(input.qos) };
+    return message;
   }
 
-  const now = (options.now ?? Date.now)();
+  const now = (clock ?? Date.now)();
   const extra = encodeProperties(input.properties, { dialect, now, expiry: 'amqp' });
   if (extra.ttl !== undefined) header.ttl = extra.ttl;
   message.properties = {
-    ...(input.messageId !== undefined ? { messageId: input.messageId } : {}),
+    ...(messageId !== undefined ? { messageId } : {}),
     to: address,
     ...extra.properties,
   };
@@ -60,7 +91,7 @@ export function encodePublish(input: PublishInput, options: MappingOptions = {})
     // Typed numbers (e.g. Artemis' int QoS) are encoded by rhea like any other application-property value.
     message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
   }
-  return { message, address, presettled: dialect.presettled(input.qos) };
+  return message;
 }
 
 /**
@@ -74,6 +105,9 @@ const FLAGS: FlagFields = {
   messageAnnotations: {},
   applicationProperties: {},
 };
+
+/** What a dialect is asked to write, in one object reused by every call (`writeFlags` reads it at once). */
+const WRITTEN: PublishFlags = { qos: 0, retain: false, dup: false };
 
 function freshFlags(durable: boolean): FlagFields {
   FLAGS.durable = durable;

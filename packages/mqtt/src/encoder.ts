@@ -1,6 +1,6 @@
 /**
- * Encoding: packets -> bytes, and MqttWriter, which gathers the packets of a tick into one buffer, hands
- * the stream one write per tick, and reports the stream's back-pressure.
+ * Encoding: packets -> bytes, and MqttWriter, which gathers the packets written in one turn of the event
+ * loop into one buffer (a batch), hands the stream one write per turn, and reports the stream's back-pressure.
  */
 import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -60,16 +60,22 @@ export function encodePacket(packet: MqttPacket, protocolVersion: ProtocolVersio
  */
 const SLAB_SIZE = 8 * 1024;
 const MAX_SLAB_BATCH = SLAB_SIZE / 2;
-/** Room a batch reserves beyond what it needs now, so that the tick's next packets seldom move it. */
+/** Room a batch reserves beyond what it needs now, so that the next packets seldom move it. */
 const BATCH_HEADROOM = 256;
 
 /** The slab batches are cut from (made at the first write), and where its free part begins. */
 let slab: Buffer | undefined;
 let slabTop = 0;
 
-/** Writers with a batch to hand their stream, and whether the tick that does it is scheduled. */
+/** Writers with a batch to hand their stream, and whether the flush that does it is scheduled. */
 const unflushed: MqttWriter[] = [];
 let flushScheduled = false;
+/**
+ * Batches are handed to their streams once the event loop has run the I/O callbacks at hand (setImmediate),
+ * so that what several incoming chunks cause for one stream leaves in one write. Taken at load: a test that
+ * fakes timers later must not stop the writers.
+ */
+const scheduleFlush = setImmediate;
 
 function flushAll(): void {
   flushScheduled = false;
@@ -83,12 +89,12 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
   readonly highWaterMark: number;
   private readonly stream: Writable;
   private isFull = false;
-  /** This tick's packets, in `batch[batchStart, batchEnd)`; `batchEnd` may grow to `batchCapacity`. */
+  /** The packets written since the last flush, in `batch[batchStart, batchEnd)`; `batchEnd` may grow to `batchCapacity`. */
   private batch: Buffer | undefined;
   private batchStart = 0;
   private batchEnd = 0;
   private batchCapacity = 0;
-  /** In the list of writers flushed at the end of the tick. */
+  /** In the list of writers the scheduled flush hands their batches to their streams. */
   private queued = false;
   private readonly onFlushed = (): void => {
     if (this.isFull && this.queuedBytes() < this.highWaterMark) {
@@ -104,7 +110,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     this.highWaterMark = options.highWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
   }
 
-  /** True while this tick's packets and the stream hold highWaterMark bytes or more; 'drain' follows when they fall below. */
+  /** True while the batch and the stream hold highWaterMark bytes or more; 'drain' follows when they fall below. */
   get full(): boolean {
     return this.isFull;
   }
@@ -161,7 +167,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     return !this.isFull;
   }
 
-  /** Hands what was written in this tick to the stream now (before ending the stream, for instance). */
+  /** Hands the batch to the stream now (before ending the stream, for instance). */
   flush(): void {
     const batch = this.batch;
     if (batch === undefined) return;
@@ -175,7 +181,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     stream.write(start === 0 && end === batch.length ? batch : batch.subarray(start, end), this.onFlushed);
   }
 
-  /** @internal the end of the tick. */
+  /** @internal the scheduled flush. */
   flushQueued(): void {
     this.queued = false;
     this.flush();
@@ -187,7 +193,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
   }
 
   /**
-   * Makes room for `size` bytes at the end of this tick's batch and returns where they go (in `this.batch`),
+   * Makes room for `size` bytes at the end of the batch and returns where they go (in `this.batch`),
    * or -1 when the stream is gone. Updates `full` and schedules the flush.
    */
   private reserve(size: number): number {
@@ -201,7 +207,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
       unflushed.push(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        process.nextTick(flushAll);
+        scheduleFlush(flushAll);
       }
     }
     if (stream.writableLength + this.batchEnd - this.batchStart >= this.highWaterMark) this.isFull = true;
@@ -223,7 +229,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
       this.batchCapacity = slabTop = Math.min(SLAB_SIZE, this.batchEnd + size + BATCH_HEADROOM);
       return;
     }
-    // Doubling as it grows: a tick's batch is copied O(1) times per byte on average.
+    // Doubling as it grows: a batch is copied O(1) times per byte on average.
     const capacity = needed + Math.max(used, BATCH_HEADROOM);
     let buffer: Buffer;
     let start: number;

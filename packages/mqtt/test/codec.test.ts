@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   encodePacket,
   MqttDecoder,
@@ -326,6 +326,32 @@ describe('MqttWriter', () => {
       this.pending.shift()?.();
     }
   }
+
+  it('writes what several ticks of one turn of the event loop wrote in one write of the stream', async () => {
+    const stream = new Recorder(false);
+    const writer = new MqttWriter(stream, { protocolVersion: 4 });
+    writer.write({ cmd: 'puback', messageId: 1 });
+    await new Promise((resolve) => process.nextTick(resolve));
+    writer.write({ cmd: 'puback', messageId: 2 });
+    await Promise.resolve();
+    writer.write({ cmd: 'puback', messageId: 3 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stream.batches).toEqual([[Buffer.from([0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3])]]);
+  });
+
+  it('keeps writing while a test fakes timers', async () => {
+    const realSetImmediate = setImmediate;
+    const stream = new Recorder(false);
+    const writer = new MqttWriter(stream, { protocolVersion: 4 });
+    vi.useFakeTimers();
+    try {
+      writer.write({ cmd: 'puback', messageId: 7 });
+      await new Promise((resolve) => realSetImmediate(resolve));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(stream.batches).toEqual([[Buffer.from([0x40, 2, 0, 7])]]);
+  });
 
   it('batches the packets written in one tick into one write of the stream', async () => {
     const stream = new Recorder(false);

@@ -12,6 +12,7 @@ import { MqttConnectionClosedError, MqttProtocolError, MqttPublishError } from '
 import { InboundPublish, type InboundSink, InboundSubscribe, InboundUnsubscribe } from './inbound';
 import { KeepAliveMonitor, type KeepAliveOwner } from './keep-alive';
 import { OutboundFlow, type OutboundLink } from './outbound';
+import { PacketIdMap } from './packet-id-map';
 import { fromConnackReturnCode, ReasonCode, toConnackReturnCode, toSubackReturnCode } from './reason-codes';
 import { parseSubscriptionFilter } from './shared-subscription';
 import { InboundTopicAliases } from './topic-alias';
@@ -134,14 +135,14 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private closedPending: PendingPublish[] = [];
   private aliases: InboundTopicAliases | undefined;
   /** Inbound QoS 2 PUBLISHes until PUBCOMP, by packet identifier (made at the first: most clients send none). */
-  private inboundQos2: Map<number, InboundPublish> | undefined;
+  private inboundQos2: PacketIdMap<InboundPublish> | undefined;
   /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
   private publishesAwaitingHost = 0;
   /**
    * Packet identifiers of inbound QoS 1/2 PUBLISHes the client counts against its receive maximum: read
    * (parked or not) and not yet answered with PUBACK, or PUBCOMP / a failed PUBREC for QoS 2.
    */
-  private unacknowledgedInbound: Set<number> | undefined;
+  private unacknowledgedInbound: PacketIdMap<true> | undefined;
   /** 'pubrelUnknown' events whose complete() the host has not called yet. */
   private unknownPubrelsWaiting = 0;
   /** Unknown PUBRELs read while receiveMaximum of them wait for the host; reading stops until one completes. */
@@ -613,7 +614,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    */
   private admitInbound(messageId: number): boolean {
     // Made at the first QoS 1/2 PUBLISH: an idle client or one publishing at QoS 0 needs none.
-    this.unacknowledgedInbound ??= new Set();
+    this.unacknowledgedInbound ??= new PacketIdMap();
     const unacknowledged = this.unacknowledgedInbound;
     if (unacknowledged.has(messageId)) return true;
     if (
@@ -629,7 +630,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       );
       return false;
     }
-    unacknowledged.add(messageId);
+    unacknowledged.set(messageId, true);
     return true;
   }
 
@@ -970,7 +971,7 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     if (packet.qos > 0) {
       if (packet.qos === 2) {
-        this.inboundQos2 ??= new Map();
+        this.inboundQos2 ??= new PacketIdMap();
         this.inboundQos2.set(packet.messageId!, message);
       }
       this.publishesAwaitingHost++;

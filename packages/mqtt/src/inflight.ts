@@ -2,6 +2,7 @@
  * Outbound QoS 1/2 state: packet identifier allocation and the in-flight window
  * (MQTT 5 receive maximum of the client, or the configured window for 3.1 / 3.1.1).
  */
+import { PacketIdMap } from './packet-id-map';
 import type { OutboundMessage, PendingPublish, PublishOutcome, PubrecInfo } from './types';
 
 export type InflightState =
@@ -26,6 +27,8 @@ export interface InflightEntry {
   readonly target: 'publish' | 'pubrel';
   /** The encoded PUBLISH until it is written. */
   bytes: Buffer | undefined;
+  /** Its place in the order the entries were added (set by OutboundInflight.add). */
+  order: number;
 }
 
 /** The highest MQTT packet identifier. */
@@ -33,9 +36,10 @@ export const MAX_PACKET_ID = 0xffff;
 
 export class OutboundInflight {
   /** By packet identifier; made at the first QoS 1/2 message (an idle connection has none). */
-  private entries: Map<number, InflightEntry> | undefined;
+  private entries: PacketIdMap<InflightEntry> | undefined;
   private readonly queue: InflightEntry[] = [];
   private nextId = 1;
+  private added = 0;
 
   constructor(readonly window: number) {}
 
@@ -71,7 +75,8 @@ export class OutboundInflight {
   }
 
   add(entry: InflightEntry): void {
-    this.entries ??= new Map();
+    this.entries ??= new PacketIdMap();
+    entry.order = this.added++;
     this.entries.set(entry.messageId, entry);
     if (entry.state === 'queued') this.queue.push(entry);
   }
@@ -89,8 +94,7 @@ export class OutboundInflight {
   /** Everything not completed, in packet-id insertion order, for the host to store. */
   pending(): PendingPublish[] {
     const out: PendingPublish[] = [];
-    if (this.entries === undefined) return out;
-    for (const entry of this.entries.values()) {
+    for (const entry of this.inOrder()) {
       out.push({
         messageId: entry.messageId,
         message: entry.message,
@@ -102,10 +106,14 @@ export class OutboundInflight {
 
   /** Removes and returns every entry (on close). */
   drain(): InflightEntry[] {
-    if (this.entries === undefined) return [];
-    const all = [...this.entries.values()];
-    this.entries.clear();
+    const all = this.inOrder();
+    this.entries?.clear();
     this.queue.length = 0;
     return all;
+  }
+
+  /** Every entry, in the order they were added. */
+  private inOrder(): InflightEntry[] {
+    return this.entries === undefined ? [] : this.entries.values().sort((a, b) => a.order - b.order);
   }
 }

@@ -70,6 +70,7 @@ const ONCE = { once: true } as const;
  */
 class TrackedPublish implements InflightEntry {
   readonly promise: Promise<PublishOutcome>;
+  order = 0;
   private readonly resolve: (outcome: PublishOutcome) => void;
   private readonly reject: (error: Error) => void;
 

@@ -4,8 +4,20 @@
 // prototypes, with an init that makes the same fields without them, read the same values. Installed once per
 // process (every rhea link made afterwards, a host application's own included), and only when rhea's links look
 // exactly as this file expects; otherwise rhea is left as it is.
+// The same init also gives each link lean attach and detach frames (attach-frames.ts; the peer's attach is made
+// lean once rhea has handled it) and fast-mode listener tables for the link and its observers
+// (listener-tables.ts): about 2 KB less per idle MQTT client. Lean frames are checked against rhea's on these
+// probe links too, and left out (rhea's own frames then) when they do not agree or rhea logs frames.
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
+import {
+  ATTACH_FIELD_NAMES,
+  keepPeerAttachLean,
+  type LeanFrames,
+  makeLeanFrames,
+  type RheaFrameType,
+} from './attach-frames';
+import { emitterWithFastTable, keepListenerTablesFast, ListenerTable } from './listener-tables';
 
 /** What the installer did: 'unexpected-shape' means rhea was left untouched. */
 export type LinkAccessorsOutcome = 'installed' | 'already-installed' | 'unexpected-shape';
@@ -41,6 +53,14 @@ interface FrameType {
   create(fields: Record<string, unknown>): Record<string, unknown>;
 }
 
+/** What the lean init makes a link's attach and detach frames with. */
+interface FrameMakers {
+  /** Lean frames (attach-frames.ts), or undefined: rhea's own frame types then. */
+  readonly lean: LeanFrames | undefined;
+  /** Keys rhea's init walks on a fresh attach frame (its `for…in`) that are not attach fields. */
+  readonly otherAttachKeys: readonly string[];
+}
+
 type LinkInit = (
   this: Record<PropertyKey, unknown>,
   session: { connection: unknown },
@@ -58,6 +78,7 @@ interface ProbeSession {
 
 interface ProbeContainer {
   create_connection(options: object): unknown;
+  types?: { Writer?: new () => { write(value: unknown): void; toBuffer(): Buffer } };
 }
 
 interface ProbeLinks {
@@ -100,8 +121,14 @@ export function installLinkAccessors(container: unknown): LinkAccessorsOutcome {
     if (probe.senderPrototype[INSTALLED] === true) return 'already-installed';
     const rhea = readLinkModule(probe);
     if (rhea === undefined) return 'unexpected-shape';
-    const leanInit = makeLeanInit(rhea);
-    if (!initsAgree(rhea, leanInit)) return 'unexpected-shape';
+    let makers = frameMakers(rhea, (container as ProbeContainer).types?.Writer);
+    let leanInit = makeLeanInit(rhea, makers);
+    if (makers.lean !== undefined && !initsAgree(rhea, leanInit, makers)) {
+      // Lean frames that do not pass on these links: rhea's own frames, still without the per-link getters.
+      makers = { ...makers, lean: undefined };
+      leanInit = makeLeanInit(rhea, makers);
+    }
+    if (!initsAgree(rhea, leanInit, makers)) return 'unexpected-shape';
     for (const prototype of [rhea.senderPrototype, rhea.receiverPrototype]) {
       for (const field of ATTACH_FIELDS) {
         Object.defineProperty(prototype, field, { get: attachFieldGetter(field), configurable: true });
@@ -114,6 +141,10 @@ export function installLinkAccessors(container: unknown): LinkAccessorsOutcome {
         configurable: true,
       });
     }
+    const linkPrototype = Object.getPrototypeOf(rhea.senderPrototype) as Record<string, unknown>;
+    if (makers.lean !== undefined)
+      keepPeerAttachLean(linkPrototype, makers.lean, rhea.attachFrame as RheaFrameType);
+    keepListenerTablesFast(linkPrototype);
     Object.defineProperty(rhea.senderPrototype, INSTALLED, { value: true });
     return 'installed';
   } catch {
@@ -198,13 +229,34 @@ function frameTypeOf(frame: object | undefined): FrameType | undefined {
   return typeof type?.create === 'function' ? (type as FrameType) : undefined;
 }
 
+/** Lean frames when attach-frames.ts accepts rhea's frame types, and the keys rhea's init walks besides fields. */
+function frameMakers(
+  rhea: RheaLinkModule,
+  Writer: (new () => { write(value: unknown): void; toBuffer(): Buffer }) | undefined,
+): FrameMakers {
+  const otherAttachKeys: string[] = [];
+  const probe = rhea.attachFrame.create({});
+  for (const key in probe) if (!ATTACH_FIELD_NAMES.includes(key)) otherAttachKeys.push(key);
+  const lean = makeLeanFrames(
+    rhea.attachFrame as unknown as RheaFrameType,
+    rhea.detachFrame as unknown as RheaFrameType,
+    Writer,
+  );
+  return { lean, otherAttachKeys };
+}
+
 /**
  * rhea's link.init without the per-link getters: the same fields, set in the same order. The attach and detach
- * frames come from the frame types' own `create` (what rhea's `frames.attach` / `frames.detach` are), taken at
- * install: code that later replaces those two factories in rhea would not be called for new links.
+ * frames are lean (attach-frames.ts) when `makers` has them — unless the options name one of the keys rhea's
+ * init would also copy onto its frame that is not a field ('value', 'described'…): rhea's own frame then —, or
+ * else come from the frame types' own `create` (what rhea's `frames.attach` / `frames.detach` are), taken at
+ * install: code that later replaces those two factories in rhea would not be called for new links. The link's
+ * listener table and its observers' are fast-mode tables (listener-tables.ts) made here rather than at the
+ * first listener.
  */
-function makeLeanInit(rhea: RheaLinkModule): LinkInit {
+function makeLeanInit(rhea: RheaLinkModule, makers: FrameMakers): LinkInit {
   const { attachFrame, detachFrame, makeState } = rhea;
+  const { lean, otherAttachKeys } = makers;
   return function init(session, name, localHandle, options, isReceiver) {
     this.session = session;
     this.connection = session.connection;
@@ -215,29 +267,47 @@ function makeLeanInit(rhea: RheaLinkModule): LinkInit {
     this.issue_flow = false;
     const local: Record<string, unknown> = { handle: localHandle };
     this.local = local;
-    const attach = attachFrame.create({ handle: localHandle, name, role: isReceiver });
-    local.attach = attach;
-    for (const field in attach) {
-      if (!FIXED_ATTACH_FIELDS.has(field) && opts[field] !== undefined) attach[field] = opts[field];
+    const fields = { handle: localHandle, name, role: isReceiver };
+    if (lean !== undefined && otherAttachKeys.every((key) => opts[key] === undefined)) {
+      const attach = lean.attach.create(fields) as Record<string, unknown>;
+      local.attach = attach;
+      for (const field of ATTACH_FIELD_NAMES) {
+        if (!FIXED_ATTACH_FIELDS.has(field) && opts[field] !== undefined) attach[field] = opts[field];
+      }
+    } else {
+      const attach = attachFrame.create(fields);
+      local.attach = attach;
+      for (const field in attach) {
+        if (!FIXED_ATTACH_FIELDS.has(field) && opts[field] !== undefined) attach[field] = opts[field];
+      }
     }
-    local.detach = detachFrame.create({ handle: localHandle, closed: true });
+    const detachFields = { handle: localHandle, closed: true };
+    local.detach = lean === undefined ? detachFrame.create(detachFields) : lean.detach.create(detachFields);
     this.remote = { handle: undefined };
     this.delivery_count = 0;
     this.credit = 0;
-    this.observers = new EventEmitter();
+    this.observers = emitterWithFastTable();
+    this._events = new ListenerTable();
+    this._eventsCount = 0;
   };
 }
 
+/** What our init adds to rhea's: the listener table EventEmitter would make at the first listener. */
+const ADDED_FIELDS: readonly string[] = ['_events', '_eventsCount'];
+
 /**
  * Runs rhea's init and ours on fresh objects of each kind, with options that override attach fields (and some
- * that must not): the same own fields in the same order, with equal values, besides rhea's getters.
+ * that must not): the same own fields in the same order, with equal values, besides rhea's getters and the
+ * listener table; lean frames read and encode as rhea's.
  */
-function initsAgree(rhea: RheaLinkModule, leanInit: LinkInit): boolean {
+function initsAgree(rhea: RheaLinkModule, leanInit: LinkInit, makers: FrameMakers): boolean {
   const options = {
     snd_settle_mode: 1,
     rcv_settle_mode: 1,
     max_message_size: 1024,
     desired_capabilities: ['probe'],
+    properties: { probe: 'yes' },
+    source: { address: 'probe-source' },
     name: 'not-the-name',
     handle: 99,
     role: true,
@@ -254,16 +324,46 @@ function initsAgree(rhea: RheaLinkModule, leanInit: LinkInit): boolean {
       rhea.originalInit.call(theirs, rhea.session, 'probe', 3, opts, isReceiver);
       leanInit.call(ours, rhea.session, 'probe', 3, opts, isReceiver);
       const theirKeys = Reflect.ownKeys(theirs).filter((key) => !ACCESSOR_NAMES.includes(key as string));
-      if (!isDeepStrictEqual(theirKeys, Reflect.ownKeys(ours))) return false;
+      if (!isDeepStrictEqual([...theirKeys, ...ADDED_FIELDS], Reflect.ownKeys(ours))) return false;
       for (const key of theirKeys) {
         // What the caller passed is kept as is; what init makes afresh (state, frames, emitters) is equal.
         const passed = key === 'session' || key === 'connection' || (key === 'options' && opts !== undefined);
-        if (passed ? theirs[key] !== ours[key] : !sameFresh(theirs[key], ours[key])) return false;
+        if (passed) {
+          if (theirs[key] !== ours[key]) return false;
+        } else if (key === 'local') {
+          if (!sameLocal(theirs.local, ours.local, makers)) return false;
+        } else if (key === 'observers') {
+          if (!sameEmptyEmitter(theirs.observers, ours.observers)) return false;
+        } else if (!sameFresh(theirs[key], ours[key])) return false;
       }
+      if (!(ours._events instanceof ListenerTable) || ours._eventsCount !== 0) return false;
       if (!hasPerLinkGetters(theirs)) return false;
     }
   }
   return true;
+}
+
+/** The link's `local`: the same handle, and frames that read and encode as rhea's. */
+function sameLocal(theirs: unknown, ours: unknown, makers: FrameMakers): boolean {
+  const a = theirs as Record<string, unknown>;
+  const b = ours as Record<string, unknown>;
+  if (!isDeepStrictEqual(Object.keys(a), Object.keys(b)) || a.handle !== b.handle) return false;
+  const { lean } = makers;
+  if (lean === undefined) return sameFresh(a.attach, b.attach) && sameFresh(a.detach, b.detach);
+  return (
+    lean.attach.isLean(b.attach) &&
+    lean.attach.agrees(b.attach, a.attach) &&
+    lean.detach.isLean(b.detach) &&
+    lean.detach.agrees(b.detach, a.detach)
+  );
+}
+
+/** Two EventEmitters of the same kind without listeners, ours with a fast table. */
+function sameEmptyEmitter(theirs: unknown, ours: unknown): boolean {
+  if (!(theirs instanceof EventEmitter) || !(ours instanceof EventEmitter)) return false;
+  if (Object.getPrototypeOf(theirs) !== Object.getPrototypeOf(ours)) return false;
+  const fast = (ours as unknown as { _events?: unknown })._events instanceof ListenerTable;
+  return fast && theirs.eventNames().length === 0 && ours.eventNames().length === 0;
 }
 
 /** Equal primitives, or distinct objects with the same prototype and contents. */

@@ -190,11 +190,11 @@ describe('PipeEnd', () => {
     expect(chunk.toString()).toBe('frame-1FRAME-2');
   });
 
-  it("keeps a turn's writes in order across slabs and beside large writes, as one chunk", async () => {
+  it("keeps a turn's writes in order as its buffer grows and beside large writes, as one chunk", async () => {
     const [a, b] = PipeEnd.pair('p');
     const expected: Buffer[] = [];
     for (let i = 0; i < 300; i++) {
-      // Small writes of growing size overflow several slabs; every 50th is larger than a slab copies.
+      // Small writes of growing size make the turn buffer grow; every 50th is larger than the pipe copies.
       const bytes = Buffer.alloc(i % 50 === 49 ? 5000 : 1 + (i % 97), i & 0xff);
       expected.push(bytes);
       if (i % 2 === 0) a.write(bytes);
@@ -202,7 +202,7 @@ describe('PipeEnd', () => {
     }
     const [chunk] = await waitFor<[Buffer]>(b, 'data');
     expect(chunk.equals(Buffer.concat(expected))).toBe(true);
-    // What was delivered stays as it was while the end writes on into its slab.
+    // What was delivered stays as it was while the end writes on into its reused turn buffer.
     const copy = Buffer.from(chunk);
     for (let i = 0; i < 100; i++) a.write(Buffer.alloc(60, 0xee));
     await waitFor(b, 'data');

@@ -104,6 +104,123 @@ export function isLeanFrame(frame: unknown): frame is LeanFrame {
   return frame instanceof LeanFrameBase;
 }
 
+/**
+ * A lean frame's fields, in the object itself (private fields, so that no array of slots sits beside it): a
+ * detach's three, and below an attach's fourteen.
+ */
+class Slots3 extends LeanFrameBase {
+  #s0: unknown;
+  #s1: unknown;
+  #s2: unknown;
+
+  static get(frame: Slots3, at: number): unknown {
+    switch (at) {
+      case 0:
+        return frame.#s0;
+      case 1:
+        return frame.#s1;
+      default:
+        return frame.#s2;
+    }
+  }
+
+  static set(frame: Slots3, at: number, value: unknown): void {
+    switch (at) {
+      case 0:
+        frame.#s0 = value;
+        return;
+      case 1:
+        frame.#s1 = value;
+        return;
+      default:
+        frame.#s2 = value;
+    }
+  }
+}
+
+class Slots14 extends Slots3 {
+  #s3: unknown;
+  #s4: unknown;
+  #s5: unknown;
+  #s6: unknown;
+  #s7: unknown;
+  #s8: unknown;
+  #s9: unknown;
+  #s10: unknown;
+  #s11: unknown;
+  #s12: unknown;
+  #s13: unknown;
+
+  static override get(frame: Slots14, at: number): unknown {
+    switch (at) {
+      case 3:
+        return frame.#s3;
+      case 4:
+        return frame.#s4;
+      case 5:
+        return frame.#s5;
+      case 6:
+        return frame.#s6;
+      case 7:
+        return frame.#s7;
+      case 8:
+        return frame.#s8;
+      case 9:
+        return frame.#s9;
+      case 10:
+        return frame.#s10;
+      case 11:
+        return frame.#s11;
+      case 12:
+        return frame.#s12;
+      case 13:
+        return frame.#s13;
+      default:
+        return Slots3.get(frame, at);
+    }
+  }
+
+  static override set(frame: Slots14, at: number, value: unknown): void {
+    switch (at) {
+      case 3:
+        frame.#s3 = value;
+        return;
+      case 4:
+        frame.#s4 = value;
+        return;
+      case 5:
+        frame.#s5 = value;
+        return;
+      case 6:
+        frame.#s6 = value;
+        return;
+      case 7:
+        frame.#s7 = value;
+        return;
+      case 8:
+        frame.#s8 = value;
+        return;
+      case 9:
+        frame.#s9 = value;
+        return;
+      case 10:
+        frame.#s10 = value;
+        return;
+      case 11:
+        frame.#s11 = value;
+        return;
+      case 12:
+        frame.#s12 = value;
+        return;
+      case 13:
+        frame.#s13 = value;
+        return;
+      default:
+        Slots3.set(frame, at, value);
+    }
+  }
+}
+
 /** The lean class for rhea's frame type `Type`, whose fields are `spec` in rhea's order. */
 function makeLeanFrameType(
   Type: RheaFrameType,
@@ -113,12 +230,15 @@ function makeLeanFrameType(
   const index = new Map(spec.map((field, i) => [field.name, i]));
   const rheaPrototype = Type.prototype as { dispatch?: unknown };
 
-  class Lean extends LeanFrameBase {
-    /** One slot per field, in rhea's order: undefined, null, a value kept as is, or a RheaValue. */
-    #slots: unknown[] = new Array(spec.length);
+  if (spec.length > 14) throw new Error('lean frames hold at most 14 fields');
+  // One slot per field, in rhea's order: undefined, null, a value kept as is, or a RheaValue.
+  const Storage = spec.length > 3 ? Slots14 : Slots3;
+  const slotAt = Storage.get as (frame: Lean, at: number) => unknown;
+  const setSlot = Storage.set as (frame: Lean, at: number, value: unknown) => void;
 
+  class Lean extends Storage {
     static read(frame: Lean, at: number): unknown {
-      const slot = frame.#slots[at];
+      const slot = slotAt(frame, at);
       if (slot instanceof RheaValue) {
         // rhea's getter on rhea's typed value: a fresh unwrapped copy each time, as rhea reads it.
         const scratch = new Type();
@@ -131,38 +251,36 @@ function makeLeanFrameType(
     static write(frame: Lean, at: number, value: unknown): void {
       const field = spec[at] as FieldSpec;
       if (keptAsIs(field.kind, value)) {
-        frame.#slots[at] = value;
+        setSlot(frame, at, value);
       } else if ((value === undefined || value === null) && field.kind !== 'any' && !field.mandatory) {
-        frame.#slots[at] = null;
+        setSlot(frame, at, null);
       } else {
         const scratch = new Type();
         scratch[field.name] = value; // throws as rhea does (a mandatory field without a value, a wrong type)
-        frame.#slots[at] = field.kind === 'any' ? scratch.value[at] : new RheaValue(scratch.value[at]);
+        setSlot(frame, at, field.kind === 'any' ? scratch.value[at] : new RheaValue(scratch.value[at]));
       }
     }
 
     static fill(frame: Lean, from: RheaFrame): void {
-      const slots = frame.#slots;
       const value = from.value;
       for (let at = 0; at < spec.length && at < value.length; at++) {
         const typed = value[at];
         if (typed === undefined) continue; // a field rhea never set
         const field = spec[at] as FieldSpec;
         if (field.kind === 'any') {
-          slots[at] = typed; // rhea's getter returns what it holds
+          setSlot(frame, at, typed); // rhea's getter returns what it holds
           continue;
         }
         const read = from[field.name];
-        slots[at] = read === null ? null : keptAsIs(field.kind, read) ? read : new RheaValue(typed);
+        setSlot(frame, at, read === null ? null : keptAsIs(field.kind, read) ? read : new RheaValue(typed));
       }
     }
 
     /** rhea's typed tree for these fields, made by rhea's own setters (for rhea's writer). */
     described(): unknown {
       const frame = new Type();
-      const slots = this.#slots;
-      for (let at = 0; at < slots.length; at++) {
-        const slot = slots[at];
+      for (let at = 0; at < spec.length; at++) {
+        const slot = slotAt(this, at);
         if (slot === undefined) continue;
         if (slot instanceof RheaValue) frame.value[at] = slot.typed;
         else if (slot === null) frame.value[at] = nullOf();

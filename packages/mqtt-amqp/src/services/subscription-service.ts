@@ -145,27 +145,54 @@ class Routing implements EnqueueWaiter {
     if (done === undefined) return;
     this.#done = undefined;
     if (this.#failed) done(undefined, this.#error);
-    else done({ sessions: this.sessions, refused: this.#refused }, undefined);
+    else done(outcomeOf(this.sessions, this.#refused), undefined);
   }
 }
 
+/** The answers of publications nothing refused, for up to 16 sessions: shared, read-only. */
+const PLAIN_OUTCOMES: readonly PublishOutcome[] = Array.from({ length: 17 }, (_, sessions) =>
+  Object.freeze({ sessions, refused: 0 }),
+);
+
+function outcomeOf(sessions: number, refused: number): PublishOutcome {
+  return (refused === 0 ? PLAIN_OUTCOMES[sessions] : undefined) ?? { sessions, refused };
+}
+
+/** A publication's answer that is an error (rare: made when it happens). */
+class Failure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
- * Routings whose answer is due but must not be given synchronously: answered together in one microtask, by a
- * function made once per service (not a closure per message).
+ * Publications whose answer is due but must not be given synchronously: answered together in one microtask, by
+ * a function made once per service (not a closure per message). Entries are pairs: a `Routing` and undefined, or
+ * a `PublishDone` and its answer (an outcome, or a `Failure`).
  */
 class DueAnswers {
-  readonly #due: Routing[] = [];
+  readonly #due: unknown[] = [];
 
   add(routing: Routing): void {
-    if (this.#due.push(routing) === 1) queueMicrotask(this.#answerAll);
+    this.#push(routing, undefined);
+  }
+
+  addAnswer(done: PublishDone, answer: PublishOutcome | Failure): void {
+    this.#push(done, answer);
+  }
+
+  #push(first: unknown, second: unknown): void {
+    if (this.#due.push(first, second) === 2) queueMicrotask(this.#answerAll);
   }
 
   readonly #answerAll = (): void => {
     const due = this.#due;
     // Answers may route more (a will, a reply): those join this round, after the ones before them.
-    for (let i = 0; i < due.length; i++) {
+    for (let i = 0; i < due.length; i += 2) {
       try {
-        (due[i] as Routing).answer();
+        const first = due[i];
+        const answer = due[i + 1];
+        if (first instanceof Routing) first.answer();
+        else if (answer instanceof Failure) (first as PublishDone)(undefined, answer.error);
+        else (first as PublishDone)(answer as PublishOutcome, undefined);
       } catch (error) {
         // What one answer threw does not keep the others waiting; it still surfaces, as a throw in its own
         // microtask would have.
@@ -176,6 +203,28 @@ class DueAnswers {
     }
     due.length = 0;
   };
+}
+
+/**
+ * The waiter of the writes of a publication routed at once, when the store answers within the call
+ * (`ClientSessionContext.immediate`): one per service, reused, so such a publication needs no `Routing`.
+ */
+class Tally implements EnqueueWaiter {
+  /** A publication is being routed with it (a nested one makes a `Routing` instead). */
+  busy = false;
+  refused = 0;
+  failed: Failure | undefined;
+
+  begin(): void {
+    this.busy = true;
+    this.refused = 0;
+    this.failed = undefined;
+  }
+
+  took(outcome: EnqueueOutcome | undefined, error: unknown): void {
+    if (outcome === undefined) this.failed ??= new Failure(error);
+    else if (outcome === 'refused') this.refused += 1;
+  }
 }
 
 export const DEFAULT_MAX_IN_MEMORY_PER_CLIENT = 100;
@@ -208,6 +257,7 @@ export class SubscriptionService {
   #stopped = false;
   readonly #context;
   readonly #dueAnswers = new DueAnswers();
+  readonly #tally = new Tally();
 
   private constructor(options: SubscriptionServiceOptions) {
     this.#sessionStore = options.sessions;
@@ -546,6 +596,10 @@ export class SubscriptionService {
    * synchronously.
    */
   publishThen(message: MqttMessage, publisherId: string | undefined, done: PublishDone): void {
+    if (!message.retain && this.#context.immediate !== undefined && !this.#tally.busy) {
+      this.#publishAtOnce(message, publisherId, done);
+      return;
+    }
     // Everything is started before anything is awaited, so publications are routed in the order they come
     // (a retained one is not overtaken by the next while its store write is under way).
     const routing = new Routing(done, this.#dueAnswers);
@@ -579,6 +633,32 @@ export class SubscriptionService {
       } else session.offerVolatile(delivery, expiresAt);
     }
     routing.started();
+  }
+
+  /**
+   * `publishThen` when every write it makes is answered within the call (an immediate store, no retained
+   * message): the answer is known at the end, and given in a microtask without a `Routing` per message.
+   */
+  #publishAtOnce(message: MqttMessage, publisherId: string | undefined, done: PublishDone): void {
+    const tally = this.#tally;
+    tally.begin();
+    let sessions = 0;
+    try {
+      const now = this.#now();
+      const expiresAt = expiryOf(message, now);
+      for (const match of this.#index.match(message.topic, publisherId)) {
+        const session = this.#sessions.get(match.clientId);
+        if (session === undefined) continue;
+        sessions += 1;
+        const qos = minQoS(message.qos, match.qos);
+        const delivery = forSubscriber(message, qos, false, match.subscriptionIdentifiers);
+        if (qos > 0 || !session.ready) session.enqueueDurableThen(delivery, expiresAt, tally);
+        else session.offerVolatile(delivery, expiresAt);
+      }
+    } finally {
+      tally.busy = false;
+    }
+    this.#dueAnswers.addAnswer(done, tally.failed ?? outcomeOf(sessions, tally.refused));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { AmqpMessage, Outcome } from '@dragoman/amqp';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStores, type MqttMessage, SubscriptionService } from '../../src/index';
+import { createMemoryStores, type MqttMessage, StoreClosedError, SubscriptionService } from '../../src/index';
 import { RecordingOutlet } from './support/recording-outlet';
 
 const accepted: Outcome = { state: 'accepted' };
@@ -190,6 +190,30 @@ describe('SubscriptionService', () => {
     failWrites = true;
     await expect(ss.publish(message('t', 'y', 1), undefined)).rejects.toThrow(/store down for a/);
     await ss.idle();
+  });
+
+  it('publish with the memory store (answered within the call): refused and failed writes, never synchronously', async () => {
+    const stores = createMemoryStores({ maxBacklogPerSession: 1, backlogPolicy: 'refuse' });
+    const ss = await SubscriptionService.start({
+      sessions: stores.sessions,
+      retained: stores.retained,
+      encode: (delivery) => ({ delivery }) as unknown as AmqpMessage,
+    });
+    for (const id of ['a', 'b']) {
+      await ss.list(id);
+      await ss.subscribe(id, [{ filter: 't', qos: 1 }]);
+    }
+    // Offline sessions: the first message fills each backlog, the second is refused by both.
+    let answered = false;
+    const first = ss.publish(message('t', 'x', 1), undefined).then((outcome) => {
+      answered = true;
+      return outcome;
+    });
+    expect(answered).toBe(false);
+    await expect(first).resolves.toEqual({ sessions: 2, refused: 0 });
+    await expect(ss.publish(message('t', 'y', 1), undefined)).resolves.toEqual({ sessions: 2, refused: 2 });
+    await stores.sessions.close();
+    await expect(ss.publish(message('t', 'z', 1), undefined)).rejects.toThrow(StoreClosedError);
   });
 
   it('idle waits for the store writes under way', async () => {

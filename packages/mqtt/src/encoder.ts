@@ -121,7 +121,12 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     if (packet.cmd === 'publish') {
       const at = this.reserve(measurePublish(packet, version));
       if (at < 0) return false;
-      writeMeasuredPublish(this.batch!, at, packet, version);
+      try {
+        writeMeasuredPublish(this.batch!, at, packet, version);
+      } catch (error) {
+        this.unreserve(at);
+        throw error;
+      }
       return !this.isFull;
     }
     return this.writeBytes(encodePacket(packet, version));
@@ -163,7 +168,12 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     const at = this.reserve(size);
     if (at < 0) return false;
     const version = this.protocolVersion;
-    writePublishFields(this.batch!, at, topic, payload, qos, dup, retain, messageId, properties, version);
+    try {
+      writePublishFields(this.batch!, at, topic, payload, qos, dup, retain, messageId, properties, version);
+    } catch (error) {
+      this.unreserve(at);
+      throw error;
+    }
     return !this.isFull;
   }
 
@@ -177,7 +187,7 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     if (batch === slab && this.batchCapacity === slabTop) slabTop = end;
     this.batch = undefined;
     const stream = this.stream;
-    if (stream.destroyed || stream.writableEnded) return;
+    if (end === start || stream.destroyed || stream.writableEnded) return;
     stream.write(start === 0 && end === batch.length ? batch : batch.subarray(start, end), this.onFlushed);
   }
 
@@ -212,6 +222,11 @@ export class MqttWriter extends EventEmitter<MqttWriterEvents> {
     }
     if (stream.writableLength + this.batchEnd - this.batchStart >= this.highWaterMark) this.isFull = true;
     return at;
+  }
+
+  /** Takes back the room reserved at `at` for a packet that could not be written after all. */
+  private unreserve(at: number): void {
+    this.batchEnd = at;
   }
 
   /** Gives the batch room for `size` more bytes: in place when it is the slab's last cut, else by moving it. */

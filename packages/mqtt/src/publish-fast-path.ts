@@ -254,7 +254,8 @@ function publishPropertiesSize(p: PublishProperties): number {
         size += 3 + Buffer.byteLength(value as string);
         break;
       case 'correlationData':
-        size += 3 + (value as Buffer).length;
+        if (!Buffer.isBuffer(value)) throw invalid('correlationData must be a Buffer');
+        size += 3 + value.length;
         break;
       case 'subscriptionIdentifier':
         for (const id of Array.isArray(value) ? value : [value as number]) {

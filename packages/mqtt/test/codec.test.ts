@@ -339,6 +339,35 @@ describe('MqttWriter', () => {
     expect(stream.batches).toEqual([[Buffer.from([0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3])]]);
   });
 
+  it('writes nothing of a packet that fails while it is being written, and the next ones intact', async () => {
+    const stream = new Recorder(false);
+    const writer = new MqttWriter(stream, { protocolVersion: 5 });
+    writer.write({ cmd: 'puback', messageId: 1, reasonCode: 0 });
+    const broken = {
+      cmd: 'publish',
+      topic: 't',
+      payload: 'not a Buffer',
+      qos: 0,
+      retain: false,
+      dup: false,
+    } as unknown as PublishPacket;
+    expect(() => writer.write(broken)).toThrow(TypeError);
+    expect(() =>
+      writer.write({
+        cmd: 'publish',
+        topic: 't',
+        payload: Buffer.alloc(1),
+        qos: 0,
+        retain: false,
+        dup: false,
+        properties: { correlationData: 'not a Buffer' as unknown as Buffer },
+      }),
+    ).toThrow(RangeError);
+    writer.write({ cmd: 'puback', messageId: 2, reasonCode: 0 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stream.batches).toEqual([[Buffer.from([0x40, 2, 0, 1, 0x40, 2, 0, 2])]]);
+  });
+
   it('keeps writing while a test fakes timers', async () => {
     const realSetImmediate = setImmediate;
     const stream = new Recorder(false);

@@ -339,6 +339,28 @@ describe('MqttWriter', () => {
     expect(stream.batches).toEqual([[Buffer.from([0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3])]]);
   });
 
+  it.each([3, 4, 5] as const)(
+    'writes PUBLISHes and acknowledgements in the bytes mqtt-packet generates (protocol version %i)',
+    async (version) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.oneof(publish(version), packet(version)), { maxLength: 8 }),
+          async (packets) => {
+            const stream = new Recorder(false);
+            const writer = new MqttWriter(stream, { protocolVersion: version, highWaterMark: 1 << 30 });
+            for (const p of packets) writer.write(p);
+            await new Promise((resolve) => setImmediate(resolve));
+            const expected = packets.map((p) =>
+              mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version }),
+            );
+            expect(Buffer.concat(stream.batches.flat()).equals(Buffer.concat(expected))).toBe(true);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+  );
+
   it('writes nothing of a packet that fails while it is being written, and the next ones intact', async () => {
     const stream = new Recorder(false);
     const writer = new MqttWriter(stream, { protocolVersion: 5 });

@@ -46,10 +46,13 @@ export interface Table<V> {
 
 /** The backlogs of all sessions, each ordered by sequence number. */
 export interface BacklogTable {
-  /** The client's bookkeeping; read-only (the memory table hands out the object it keeps). */
+  /**
+   * The client's bookkeeping; read-only, and valid until the next `setMeta` (the memory table hands out the object
+   * it keeps, and `setMeta` changes that object).
+   */
   meta(clientId: string): Readonly<BacklogMeta> | undefined;
-  /** Replaces the bookkeeping; `meta` must not be changed afterwards (the memory table keeps the object). */
-  setMeta(clientId: string, meta: BacklogMeta): void;
+  /** Replaces the bookkeeping with `meta`'s values; `meta` itself is not kept (the caller may reuse it). */
+  setMeta(clientId: string, meta: Readonly<BacklogMeta>): void;
   /** A client's entries, lowest sequence number first; lazy, so do not write while iterating. */
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }>;
   get(clientId: string, seq: number): MessageRecord | undefined;

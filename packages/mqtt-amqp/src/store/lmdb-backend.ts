@@ -67,7 +67,7 @@ class LmdbBacklog implements BacklogTable {
   meta(clientId: string): BacklogMeta | undefined {
     return this.#meta.get(storageKey(clientId));
   }
-  setMeta(clientId: string, meta: BacklogMeta): void {
+  setMeta(clientId: string, meta: Readonly<BacklogMeta>): void {
     this.#meta.putSync(storageKey(clientId), meta);
   }
   entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {

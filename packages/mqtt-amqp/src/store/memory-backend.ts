@@ -36,12 +36,17 @@ class MemoryBacklog implements BacklogTable {
   // A Map iterates in insertion order, and sequence numbers only grow: each inner map is ordered by seq.
   readonly #byClient = new Map<string, Map<number, MessageRecord>>();
   readonly #meta = new Map<string, BacklogMeta>();
-  // Kept and handed out as they are, without copies (two per message otherwise): see `BacklogTable`.
+  // One record per client, handed out as it is and updated in place (no object per message): see `BacklogTable`.
   meta(clientId: string): Readonly<BacklogMeta> | undefined {
     return this.#meta.get(clientId);
   }
-  setMeta(clientId: string, meta: BacklogMeta): void {
-    this.#meta.set(clientId, meta);
+  setMeta(clientId: string, meta: Readonly<BacklogMeta>): void {
+    const kept = this.#meta.get(clientId);
+    if (kept === undefined) this.#meta.set(clientId, { nextSeq: meta.nextSeq, count: meta.count });
+    else {
+      kept.nextSeq = meta.nextSeq;
+      kept.count = meta.count;
+    }
   }
   *entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
     const entries = this.#byClient.get(clientId);

@@ -9,7 +9,7 @@ import type {
   SessionStore,
   SessionSubscription,
 } from '../types';
-import type { MessageRecord, SessionRecord, StoreBackend } from './backend';
+import type { BacklogMeta, MessageRecord, SessionRecord, StoreBackend } from './backend';
 import { copyMessage, expiresAtOf, isExpired, messageAt } from './messages';
 import type { ResolvedStoreOptions } from './options';
 
@@ -251,7 +251,7 @@ export class BackendSessionStore implements SessionStore {
           backlog.remove(clientId, live[index]!.seq);
           live.splice(index, 1);
         } else if (message.qos === 0 || options.backlogPolicy === 'refuse' || oldest === -1) {
-          backlog.setMeta(clientId, { ...meta, count });
+          backlog.setMeta(clientId, this.#metaOf(meta.nextSeq, count));
           return message.qos === 0
             ? { status: 'dropped', reason: 'backlog-full' }
             : { status: 'refused', reason: 'backlog-full' };
@@ -265,7 +265,7 @@ export class BackendSessionStore implements SessionStore {
     }
     const seq = meta.nextSeq;
     backlog.put(clientId, seq, stored);
-    backlog.setMeta(clientId, { nextSeq: seq + 1, count: count + 1 });
+    backlog.setMeta(clientId, this.#metaOf(seq + 1, count + 1));
     return { status: 'queued', seq, evicted };
   }
 
@@ -336,8 +336,19 @@ export class BackendSessionStore implements SessionStore {
     const backlog = this.#backend.backlog;
     if (!backlog.remove(clientId, seq)) return false;
     const meta = backlog.meta(clientId);
-    if (meta !== undefined) backlog.setMeta(clientId, { ...meta, count: Math.max(0, meta.count - 1) });
+    if (meta !== undefined)
+      backlog.setMeta(clientId, this.#metaOf(meta.nextSeq, Math.max(0, meta.count - 1)));
     return true;
+  }
+
+  /** Bookkeeping handed to `setMeta`, which keeps its values, not the object: one reused for every write. */
+  readonly #nextMeta: BacklogMeta = { nextSeq: 1, count: 0 };
+
+  #metaOf(nextSeq: number, count: number): Readonly<BacklogMeta> {
+    const meta = this.#nextMeta;
+    meta.nextSeq = nextSeq;
+    meta.count = count;
+    return meta;
   }
 
   /** The session record unless absent or expired. */

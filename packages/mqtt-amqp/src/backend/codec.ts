@@ -3,8 +3,9 @@
  * backend's dialect and clock applied, in one place.
  */
 import type { AmqpMessage } from '@dragoman/amqp';
+import { resolveDialect } from '../dialects/index';
 import { decodeControl } from '../mapping/control';
-import { decodePublish, encodePublishMessage } from '../mapping/publish';
+import { decodePublishWith, encodePublishMessage } from '../mapping/publish';
 import { encodeSubscriptions } from '../mapping/subscriptions';
 import type {
   Addresses,
@@ -34,15 +35,18 @@ export function createCodec(
 ): BackendCodec {
   // Built once: these run for every message.
   const mapping = { dialect, now };
+  let dialectResolved: Dialect | undefined;
+  // At the first message, as `decodePublish` would (an unknown name throws there).
+  const resolved = (): Dialect => {
+    dialectResolved ??= resolveDialect(dialect);
+    return dialectResolved;
+  };
   return {
     decodeControl: (message) => decodeControl(message, addresses),
     encodeSubscriptions: (subscriptions) => encodeSubscriptions(subscriptions),
+    // No options object: this runs for every message.
     decodeTopicMessage: (message, linkAddress, settled) =>
-      decodePublish(
-        message,
-        // Without spreads: this runs for every message.
-        linkAddress !== undefined ? { dialect, now, settled, linkAddress } : { dialect, now, settled },
-      ),
+      decodePublishWith(message, resolved(), now(), settled, linkAddress),
     encodeDelivery: (message, messageId, dup) => encodePublishMessage(message, dup, messageId, mapping),
   };
 }

@@ -1,6 +1,7 @@
 import type { AmqpMessage, MessageId } from '@dragoman/amqp';
 import type { InboundPublish, SubscribeProperties, Subscription, Will } from '@dragoman/mqtt';
-import { decodePublish, encodePublish } from '../mapping/publish';
+import { resolveDialect } from '../dialects/index';
+import { decodePublishWith, encodePublishTo } from '../mapping/publish';
 import { encodePublishReleased } from '../mapping/publish-released';
 import { encodePubrel } from '../mapping/pubrel';
 import { encodeClose, encodeList } from '../mapping/session';
@@ -12,7 +13,6 @@ import type {
   Dialect,
   DialectName,
   EncodedPublish,
-  PublishInput,
   SessionSubscription,
 } from '../types';
 
@@ -60,6 +60,12 @@ export function createBridgeCodec(options: {
 }): BridgeCodec {
   const { addresses } = options;
   const mapping = options.dialect !== undefined ? { dialect: options.dialect } : {};
+  let dialectResolved: Dialect | undefined;
+  // At the first message, as `decodePublish` would (an unknown name throws there).
+  const resolved = (): Dialect => {
+    dialectResolved ??= resolveDialect(options.dialect);
+    return dialectResolved;
+  };
   return {
     will: (will) => encodeWill(will),
     willClear: () => encodeWillClear(),
@@ -74,21 +80,11 @@ export function createBridgeCodec(options: {
       ),
     unsubscribe: (clientId, messageId, filters) =>
       encodeUnsubscribe({ messageId, unsubscriptions: [...filters] }, clientId, addresses),
-    publish: (publish, topic) => {
-      // Runs for every PUBLISH: fields assigned one by one rather than spread.
-      const input: PublishInput = {
-        topic: topic ?? publish.topic,
-        payload: publish.payload,
-        qos: publish.qos,
-        retain: publish.retain,
-        dup: publish.dup,
-      };
-      if (publish.messageId !== undefined) input.messageId = publish.messageId;
-      if (publish.properties !== undefined) input.properties = publish.properties;
-      return encodePublish(input, mapping);
-    },
+    // Runs for every PUBLISH: no input object, no options object.
+    publish: (publish, topic) =>
+      encodePublishTo(topic ?? publish.topic, publish, publish.dup, publish.messageId, mapping),
     decodePublish: (message, presettled, linkAddress) =>
-      decodePublish(message, { dialect: options.dialect, settled: presettled, linkAddress }),
+      decodePublishWith(message, resolved(), Date.now(), presettled, linkAddress),
     pubrel: (messageId) => encodePubrel(messageId),
     publishReleased: (packetId) => encodePublishReleased(packetId),
   };

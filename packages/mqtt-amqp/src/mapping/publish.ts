@@ -21,10 +21,24 @@ import { decodeProperties, encodeProperties } from './properties';
  * spells them, MQTT 5 properties on AMQP's fields, body = payload as one Data section. No subject.
  */
 export function encodePublish(input: PublishInput, options: MappingOptions = {}): EncodedPublish {
+  return encodePublishTo(input.topic, input, input.dup ?? false, input.messageId, options);
+}
+
+/**
+ * `encodePublish` of `message` to `topic` (its own topic is not read), its DUP flag and packet id given apart:
+ * for a caller that has them in another object (the bridge's PUBLISH, every message), so that none is made.
+ */
+export function encodePublishTo(
+  topic: string,
+  message: MqttMessage,
+  dup: boolean,
+  messageId: number | undefined,
+  options: MappingOptions = {},
+): EncodedPublish {
   const dialect = resolveDialect(options.dialect);
-  const address = dialect.topicToAddress(input.topic);
-  const message = buildPublish(dialect, address, input, input.dup ?? false, input.messageId, options.now);
-  return { message, address, presettled: dialect.presettled(input.qos) };
+  const address = dialect.topicToAddress(topic);
+  const encoded = buildPublish(dialect, address, message, dup, messageId, options.now);
+  return { message: encoded, address, presettled: dialect.presettled(message.qos) };
 }
 
 /**
@@ -137,20 +151,38 @@ function hasKeys(object: Readonly<Record<string, unknown>>): boolean {
  * payload. Throws `MappingError` for anything else (map, list, number bodies; a missing or unmappable `to`).
  */
 export function decodePublish(message: AmqpMessage, options: DecodePublishOptions = {}): DecodedPublish {
-  const dialect = resolveDialect(options.dialect);
-  const now = (options.now ?? Date.now)();
+  return decodePublishWith(
+    message,
+    resolveDialect(options.dialect),
+    (options.now ?? Date.now)(),
+    options.settled,
+    options.linkAddress,
+  );
+}
+
+/**
+ * `decodePublish` with its options given one by one (the dialect resolved, the clock read): for the codecs,
+ * which decode every message and would otherwise make an options object for each.
+ */
+export function decodePublishWith(
+  message: AmqpMessage,
+  dialect: Dialect,
+  now: number,
+  settled: boolean | undefined,
+  linkAddress: string | undefined,
+): DecodedPublish {
   const to = message.properties?.to;
   const topic =
     to !== undefined
       ? dialect.addressToTopic(to)
       : (dialect.topicOf?.(message) ??
-        (options.linkAddress !== undefined ? dialect.addressToTopic(options.linkAddress) : undefined));
+        (linkAddress !== undefined ? dialect.addressToTopic(linkAddress) : undefined));
   if (topic === undefined) {
     throw new MappingError('missing-field', 'AMQP_PUBLISH has no `to` and no link address', {
       field: 'properties.to',
     });
   }
-  const flags = dialect.readFlags(message, deliveryContext(options.settled));
+  const flags = dialect.readFlags(message, deliveryContext(settled));
   const body = message.body;
   const payload = payloadOf(body);
   const utf8 = body?.type === 'value' && typeof body.value === 'string';

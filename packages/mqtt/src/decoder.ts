@@ -19,6 +19,8 @@ export const DEFAULT_MAX_PACKET_SIZE = 1024 * 1024;
 export const MQTT_MAX_PACKET_SIZE = 268_435_460;
 
 const EMPTY = Buffer.alloc(0);
+/** The longest topic the decoder remembers for the next PUBLISH. */
+const MAX_REMEMBERED_TOPIC = 256;
 
 const TYPE_CONNECT = 1;
 const TYPE_PUBLISH = 3;
@@ -63,6 +65,8 @@ export class MqttDecoder {
   private partialFilled = 0;
   private partialBodyStart = 0;
   private failed: MqttProtocolError | undefined;
+  /** The topic of the last PUBLISH decoded, given to the next (which often has the same). */
+  private lastTopic = '';
 
   constructor(options: DecoderOptions = {}) {
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
@@ -209,7 +213,12 @@ export class MqttDecoder {
     const type = buf[start]! >> 4;
     const version = this.protocolVersion;
     if (version !== undefined) {
-      if (type === TYPE_PUBLISH) return decodePublish(buf, start, bodyStart, end, version);
+      if (type === TYPE_PUBLISH) {
+        const publish = decodePublish(buf, start, bodyStart, end, version, this.lastTopic);
+        // A long topic is not kept: an idle connection would hold it.
+        this.lastTopic = publish.topic.length <= MAX_REMEMBERED_TOPIC ? publish.topic : '';
+        return publish;
+      }
       if (isAckType(type)) return decodeAck(buf, type, bodyStart, end, version);
       // A keep-alive's PINGREQ, and a 3.1.1 DISCONNECT, are their fixed header alone.
       if (type === TYPE_PINGREQ && end === bodyStart) return { cmd: 'pingreq' };

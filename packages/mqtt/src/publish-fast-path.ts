@@ -50,9 +50,21 @@ function addUserProperty(target: UserProperties, name: string, value: string): v
   else existing.push(value);
 }
 
+/** True when `buf[start, end)` is `text` written in ASCII (so decoding the bytes would give `text` again). */
+function isAsciiOf(buf: Buffer, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80 || b !== text.charCodeAt(i - start)) return false;
+  }
+  return true;
+}
+
 /**
  * Decodes the PUBLISH whose first byte is `buf[start]` and whose body is `buf[bodyStart, end)`.
- * The payload is a view of `buf` (no copy).
+ * The payload is a view of `buf` (no copy). `previousTopic`: the topic of the connection's previous PUBLISH;
+ * when this one has the same ASCII topic, it gets the same string (no new string per message, and whoever
+ * looks the topic up in a Map finds its hash already computed).
  */
 export function decodePublish(
   buf: Buffer,
@@ -60,6 +72,7 @@ export function decodePublish(
   bodyStart: number,
   end: number,
   version: ProtocolVersion,
+  previousTopic = '',
 ): PublishPacket {
   const first = buf[start]!;
   const qos = ((first >> 1) & 0x03) as QoS;
@@ -70,7 +83,10 @@ export function decodePublish(
   const topicLength = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
   if (pos + topicLength > end) throw malformed('topic longer than the packet');
-  const topic = readUtf8(buf, pos, pos + topicLength, 'topic');
+  const topic =
+    topicLength > 0 && isAsciiOf(buf, pos, pos + topicLength, previousTopic)
+      ? previousTopic
+      : readUtf8(buf, pos, pos + topicLength, 'topic');
   pos += topicLength;
   let messageId: number | undefined;
   if (qos > 0) {

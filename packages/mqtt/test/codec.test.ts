@@ -307,6 +307,58 @@ describe('acknowledgement fast path against mqtt-packet', () => {
   });
 });
 
+describe('MqttDecoder on a stream of PUBLISHes', () => {
+  const topics = ['a/b', 'a/c', 'é/b', 'a/bb', 'x'.repeat(300), '\u00e9'];
+
+  it('decodes each topic as it is, when it repeats the previous one or not', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...topics), { minLength: 1, maxLength: 20 }), (sequence) => {
+        const packets: PublishPacket[] = sequence.map((topic, i) => ({
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from([i]),
+          qos: 0,
+          retain: false,
+          dup: false,
+        }));
+        const bytes = Buffer.concat(packets.map((p) => encodePacket(p, 4)));
+        expect(new MqttDecoder({ protocolVersion: 4 }).decode(bytes)).toEqual(packets);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('gives a repeated topic the same string', () => {
+    const p: PublishPacket = {
+      cmd: 'publish',
+      topic: 'a/b',
+      payload: Buffer.alloc(0),
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    const [first, second] = new MqttDecoder({ protocolVersion: 4 }).decode(
+      Buffer.concat([encodePacket(p, 4), encodePacket(p, 4)]),
+    ) as PublishPacket[];
+    expect(second!.topic).toBe(first!.topic);
+  });
+
+  it("still refuses ill-formed UTF-8 whose bytes are the previous topic's character codes", () => {
+    const decoder = new MqttDecoder({ protocolVersion: 4 });
+    const p: PublishPacket = {
+      cmd: 'publish',
+      topic: '\u00e9',
+      payload: Buffer.alloc(0),
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    expect(decoder.decode(encodePacket(p, 4))).toEqual([p]);
+    // Topic length 1, the single byte 0xE9: ill-formed UTF-8, though it equals the char code of 'é'.
+    expect(() => decoder.decode(Buffer.from([0x30, 3, 0, 1, 0xe9]))).toThrow(MqttProtocolError);
+  });
+});
+
 describe('MqttWriter', () => {
   class Recorder extends Writable {
     batches: Buffer[][] = [];

@@ -19,6 +19,7 @@ import {
   REFUSAL_GRACE_MS,
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
+import { useFastListenerTable } from './internal/listener-tables';
 import { RAW_STANDARD_FORMAT } from './internal/raw-transfers';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
 import { type AmqpMessage, decodeMessage, fromRhea, type RheaMessage } from './message';
@@ -108,6 +109,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     options: { creditWindow?: number | undefined } = {},
   ) {
     super();
+    useFastListenerTable(this); // an idle client's links are many: see listener-tables.ts
     this.name = name;
     this.#host = host;
     this.#origin = origin;

@@ -19,6 +19,7 @@ import {
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { type Linkable, LinkedSet } from './internal/linked-set';
+import { useFastListenerTable } from './internal/listener-tables';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, encodeMessage } from './message';
 import {
@@ -234,6 +235,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     options: { maxQueued?: number | undefined } = {},
   ) {
     super();
+    useFastListenerTable(this); // an idle client's links are many: see listener-tables.ts
     this.managed = new Sender.Hooks(this);
     const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     if (!Number.isInteger(maxQueued) || maxQueued < 0) {

@@ -83,4 +83,24 @@ describe('senders sharing rhea link listeners', () => {
     expect(await d.send(binaryMessage('accept d'))).toEqual({ state: 'accepted' });
     expect(c.isOpen).toBe(true);
   });
+
+  it("a Sender's and a Receiver's listener tables inherit nothing: any event name is the application's", async () => {
+    const port = await rheaPeer();
+    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const sender = await client.openSender({ target: 'names' });
+    const receiver = await client.openReceiver({ source: 'names' });
+    for (const emitter of [sender, receiver]) {
+      expect(emitter.listenerCount('constructor')).toBe(0);
+      expect(emitter.listenerCount('toString')).toBe(0);
+      const heard: string[] = [];
+      emitter.on('toString', () => heard.push('toString'));
+      emitter.on('hasOwnProperty', () => heard.push('hasOwnProperty'));
+      expect(emitter.emit('toString')).toBe(true);
+      expect(emitter.emit('hasOwnProperty')).toBe(true);
+      expect(emitter.emit('valueOf')).toBe(false);
+      expect(heard).toEqual(['toString', 'hasOwnProperty']);
+      expect(emitter.eventNames()).toEqual(expect.arrayContaining(['toString', 'hasOwnProperty']));
+    }
+    expect(await sender.send(binaryMessage('accept'))).toEqual({ state: 'accepted' });
+  });
 });

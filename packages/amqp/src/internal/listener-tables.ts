@@ -3,8 +3,8 @@
 // A ListenerTable is the same thing in V8's fast mode (about 35 and 150 bytes): an object whose prototype
 // chain holds nothing (its prototype is an empty object without prototype), so that looking up any event name
 // — 'constructor' and 'toString' included — finds only what was added, as with Node's table. EventEmitter
-// reads and writes it as its own (`_events[name]`, `delete`, `Reflect.ownKeys`). Only rhea's links and their
-// `observers` emitters get one (link-accessors.ts); when an emitter's listeners are all removed, Node makes a
+// reads and writes it as its own (`_events[name]`, `delete`, `Reflect.ownKeys`). rhea's links and their
+// `observers` emitters get one (link-accessors.ts), and so do our Senders and Receivers; when an emitter's listeners are all removed, Node makes a
 // dictionary table again, which rhea's links replace with a fast one (see keepListenerTablesFast).
 import { EventEmitter } from 'node:events';
 
@@ -22,9 +22,14 @@ interface EmitterFields {
 /** An EventEmitter like `new EventEmitter()`, with a fast listener table. */
 export function emitterWithFastTable(): EventEmitter {
   const emitter = new EventEmitter();
-  const fields = emitter as unknown as EmitterFields;
-  if (fields._eventsCount === 0 && emitter.eventNames().length === 0) fields._events = new ListenerTable();
+  useFastListenerTable(emitter);
   return emitter;
+}
+
+/** Gives an emitter that has no listeners yet (one just constructed) a fast listener table. */
+export function useFastListenerTable(emitter: EventEmitter): void {
+  const fields = emitter as unknown as EmitterFields;
+  if (fields._eventsCount === 0 && isEmptyNodeTable(fields._events)) fields._events = new ListenerTable();
 }
 
 /** Whether `table` is an empty listener table as Node makes it (so that replacing it changes nothing). */

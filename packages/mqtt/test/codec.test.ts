@@ -491,7 +491,7 @@ describe('MqttWriter', () => {
       tickEnds: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { maxLength: 60 }), async (steps) => {
+      fc.asyncProperty(fc.array(step, { maxLength: 60, size: 'max' }), async (steps) => {
         const streams = [0, 1, 2].map(() => new Recorder(false));
         const writers = streams.map((s) => new MqttWriter(s, { protocolVersion: 5, highWaterMark: 1 << 30 }));
         const expected: Buffer[][] = [[], [], []];

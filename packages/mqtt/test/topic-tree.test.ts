@@ -243,9 +243,9 @@ describe('TopicTree against a brute-force oracle', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(filterArbitrary(), { minLength: 1, maxLength: 12 }),
-        fc.array(operation, { maxLength: 150 }),
+        fc.array(operation, { maxLength: 150, size: 'max' }),
         fc.array(topicArbitrary(), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.nat(), { maxLength: 200 }),
+        fc.array(fc.nat(), { maxLength: 200, size: 'max' }),
         (filters, operations, topics, deletionOrder) => {
           const tree = new TopicTree<number, number>();
           const model = new Map<string, { filter: string; key: number; value: number }>();

@@ -490,8 +490,9 @@ export class ClientSession {
     operation.then(
       () => {
         this.#operationDone();
-        // Only now: a backlog read before the acknowledgement would still list it (`#known` skips it meanwhile).
-        this.#known?.delete(storeSeq);
+        // Only now, and after a backlog read under way is loaded: a read that began before the acknowledgement
+        // took effect still lists it (`#known` skips it meanwhile).
+        this.#forgetKnown(storeSeq);
         this.#refill();
       },
       (error: unknown) => {

@@ -165,7 +165,13 @@ export class ClientPublishes {
         if (encoded instanceof Promise) {
           encoded.then(
             (ready) => {
-              this.take(publish, ready);
+              try {
+                this.take(publish, ready);
+              } catch (error) {
+                // As in the synchronous loop: the run ends, so that later PUBLISHes do not queue behind it.
+                this.stopRunning();
+                throw error;
+              }
               this.run();
             },
             (error: unknown) => {

@@ -21,6 +21,7 @@ import {
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { useFastListenerTable } from './internal/listener-tables';
 import { RAW_STANDARD_FORMAT } from './internal/raw-transfers';
+import { ignoreRheaEvent } from './internal/rhea-logging';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
 import { type AmqpMessage, decodeMessage, fromRhea, type RheaMessage } from './message';
 import { hasCapability, withCapability } from './sender';
@@ -49,10 +50,6 @@ function boundTo(link: RheaReceiver | undefined): Receiver | undefined {
 }
 
 /** For the events a link must not pass on to its connection (rhea would treat them there). */
-function ignore(): void {
-  // Intentionally empty.
-}
-
 type ReceiverState = 'attaching' | 'open' | 'detached' | 'closing' | 'closed';
 
 /** @internal How a Receiver comes to be: opened by us (re-attachable) or accepted from a peer's attach. */
@@ -409,8 +406,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     link.on('message', Receiver.#rheaMessage);
     link.on('settled', Receiver.#rheaSettled);
     link.on('receiver_drained', Receiver.#rheaDrained);
-    link.on('receiver_flow', ignore);
-    link.on('receiver_error', ignore);
+    link.on('receiver_flow', ignoreRheaEvent);
+    link.on('receiver_error', ignoreRheaEvent);
     link.on('receiver_close', Receiver.#rheaClose);
   }
 
@@ -501,9 +498,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     const link = this.#link;
     if (link === undefined) return;
     link.removeAllListeners();
-    link.on('receiver_close', ignore);
-    link.on('receiver_error', ignore);
-    link.on('message', ignore);
+    link.on('receiver_close', ignoreRheaEvent);
+    link.on('receiver_error', ignoreRheaEvent);
+    link.on('message', ignoreRheaEvent);
     (link as BoundLink)[BOUND] = undefined;
     this.#link = undefined;
   }

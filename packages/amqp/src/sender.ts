@@ -20,6 +20,7 @@ import {
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { type Linkable, LinkedSet } from './internal/linked-set';
 import { useFastListenerTable } from './internal/listener-tables';
+import { ignoreRheaEvent } from './internal/rhea-logging';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, encodeMessage } from './message';
 import {
@@ -59,10 +60,6 @@ function boundTo(link: RheaSender | undefined): Sender | undefined {
 }
 
 /** For the events a link must not pass on to its connection (rhea would treat them there). */
-function ignore(): void {
-  // Intentionally empty.
-}
-
 type SendableWaiter = { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal };
 
 /** One send not yet completed: queued for credit, or written and waiting for its outcome. */
@@ -600,7 +597,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     link.on('released', Sender.#rheaReleased);
     link.on('modified', Sender.#rheaModified);
     link.on('settled', Sender.#rheaSettled);
-    link.on('sender_error', ignore);
+    link.on('sender_error', ignoreRheaEvent);
     link.on('sender_close', Sender.#rheaClose);
   }
 
@@ -715,8 +712,8 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (link === undefined) return;
     link.removeAllListeners();
     // Keep rhea from bubbling unhandled link events to the connection or container.
-    link.on('sender_close', ignore);
-    link.on('sender_error', ignore);
+    link.on('sender_close', ignoreRheaEvent);
+    link.on('sender_error', ignoreRheaEvent);
     (link as BoundLink)[BOUND] = undefined;
     this.#link = undefined;
     this.#unwritten?.drain();

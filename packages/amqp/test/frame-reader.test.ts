@@ -20,6 +20,7 @@ interface RheaFrames {
   attach(fields: Record<string, unknown>): unknown;
 }
 interface RheaOutcomes {
+  unwrap_outcome(state: unknown): unknown;
   accepted(): { described(): unknown };
   released(): { described(): unknown };
   rejected(fields: Record<string, unknown>): { described(): unknown };
@@ -56,6 +57,13 @@ const FLOW_FIELDS = [
   'echo',
   'properties',
 ];
+
+/** A disposition frame (role, first 7, last null, settled) whose state is the given encoded value. */
+function dispositionFrame(state: number[]): Buffer {
+  const fields = [0x41, 0x52, 0x07, 0x40, 0x41, ...state];
+  const body = [0x00, 0x53, 0x15, 0xc0, fields.length + 1, 5, ...fields];
+  return Buffer.from([0, 0, 0, 8 + body.length, 2, 0, 0, 1, ...body]);
+}
 
 /** Reads `bytes` both ways and checks every field, the channel and the payload agree. */
 function expectSameAsRhea(bytes: Buffer, fields: readonly string[]): void {
@@ -139,14 +147,8 @@ describe('readKnownFrame', () => {
   });
 
   it('reads the common outcomes, in either empty-list encoding, each to one shared state equal to what rhea reads', () => {
-    // disposition (0x15) as a list8 of role, first, settled and then a state: accepted, rejected or released
-    // as a described list0 or an empty list8.
-    const disposition = (state: number[]): Buffer => {
-      const fields = [0x41, 0x52, 0x07, 0x40, 0x41, ...state];
-      const body = [0x00, 0x53, 0x15, 0xc0, fields.length + 1, 5, ...fields];
-      const size = 8 + body.length;
-      return Buffer.from([0, 0, 0, size, 2, 0, 0, 1, ...body]);
-    };
+    // The state: accepted, rejected or released as a described list0 or an empty list8.
+    const disposition = dispositionFrame;
     for (const descriptor of [0x24, 0x25, 0x26]) {
       const list0 = disposition([0x00, 0x53, descriptor, 0x45]);
       const list8 = disposition([0x00, 0x53, descriptor, 0xc0, 0x01, 0x00]);
@@ -164,11 +166,9 @@ describe('readKnownFrame', () => {
 
   it("gives rhea's deliveries one outcome object per common state, and any other state rhea's own new one", () => {
     readFramesDirectly({} as never); // installs the shared outcomes, as on any connection of ours
-    const message = requireFromRhea('./message.js') as { unwrap_outcome(state: unknown): unknown };
+    const message = outcomes;
     const read = (state: number[]): unknown => {
-      const fields = [0x41, 0x52, 0x07, 0x40, 0x41, ...state];
-      const body = [0x00, 0x53, 0x15, 0xc0, fields.length + 1, 5, ...fields];
-      const bytes = Buffer.from([0, 0, 0, 8 + body.length, 2, 0, 0, 1, ...body]);
+      const bytes = dispositionFrame(state);
       return (
         readKnownFrame(bytes, 0, bytes.length)?.performative as unknown as { state?: unknown } | undefined
       )?.state;

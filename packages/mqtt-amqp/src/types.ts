@@ -86,8 +86,8 @@ export interface Dialect {
   /** Application-property names the dialect itself uses; they never carry MQTT user properties. */
   readonly reservedApplicationProperties: readonly string[];
   /**
-   * Writes the flags onto a message being built (`durable` is set by the mapping, for every dialect). `flags` is
-   * lent for the call only (the mapping reuses it): read it, do not keep it.
+   * Writes the flags onto a message being built (`durable` is set by the mapping, for every dialect). `flags` and
+   * `fields` are lent for the call only (the mapping reuses both): read them, do not keep them.
    */
   writeFlags(flags: PublishFlags, fields: FlagFields): void;
   /** Reads the flags back from a received message. */

@@ -12,6 +12,8 @@
 // otherwise rhea's own typed value, made by rhea's setter and read through rhea's getter each time (maps,
 // symbol arrays, errors, an AMQP null in a '*' field), exactly as rhea does. The peer's attach is read by
 // rhea and made lean once rhea has handled it (after the open event), with its termini left as rhea made them.
+import { rheaLogs } from './rhea-logging';
+
 type FieldKind = 'string' | 'number' | 'boolean' | 'any' | 'typed';
 
 interface FieldSpec {
@@ -351,11 +353,6 @@ export interface LeanFrames {
   readonly detach: LeanFrameType;
 }
 
-/** Whether rhea's frame logging is on (it prints each frame with its constructor's name). */
-function rheaLogsFrames(): boolean {
-  return process.env.DEBUG?.includes('rhea') === true;
-}
-
 /**
  * Lean attach and detach frames for rhea's frame types, or undefined when those types are not shaped as this
  * file expects (field names, order and getter/setter behaviour checked on samples, encodings compared with
@@ -366,7 +363,7 @@ export function makeLeanFrames(
   Detach: RheaFrameType,
   Writer: (new () => TypedWriter) | undefined,
 ): LeanFrames | undefined {
-  if (rheaLogsFrames() || Writer === undefined) return undefined;
+  if (rheaLogs() || Writer === undefined) return undefined;
   try {
     if (!hasFields(Attach, ATTACH) || !hasFields(Detach, DETACH)) return undefined;
     const maker = (): unknown => {

@@ -14,6 +14,7 @@ import {
   TransferPerformative,
 } from './frame-performatives';
 import { rhea } from './rhea';
+import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
 
 const DESCRIPTOR_FLOW = 0x13;
@@ -269,11 +270,6 @@ interface AmqpTransport {
   read(buffer: Buffer): number;
 }
 
-/** Whether rhea's frame logging is on (it logs each frame it reads). */
-function rheaLogsFrames(): boolean {
-  return process.env.DEBUG?.includes('rhea') === true;
-}
-
 type UnwrapOutcome = (outcome: unknown) => unknown;
 
 let outcomesShared = false;
@@ -297,7 +293,7 @@ function shareCommonOutcomes(): void {
 /** Lets `connection` read transfers, dispositions and flows without rhea's typed-value tree (see above). */
 export function readFramesDirectly(connection: RheaConnection): void {
   const transport = (connection as unknown as { amqp_transport?: AmqpTransport }).amqp_transport;
-  if (Reader === undefined || rheaLogsFrames()) return;
+  if (Reader === undefined || rheaLogs()) return;
   shareCommonOutcomes();
   if (transport === undefined || typeof transport.read !== 'function' || !('read_complete' in transport))
     return;

@@ -1,11 +1,11 @@
 // rhea's AMQP transport writes each pending frame with its own `socket.write`, encoded into a new zero-filled
 // 1 KiB buffer (`Buffer.alloc`, outside Node's buffer pool) that it then slices: a fresh ArrayBuffer for every
 // transfer, disposition and flow. On the connections this package creates, the AMQP transport encodes the
-// frames pending at each write one after the other into one buffer kept for the purpose, with rhea's own
-// typed-value writer and the frame layout of AMQP 1.0 (2.3.1: size, data offset 2, type, channel), and writes
-// a pooled copy of them with one `socket.write` (to the in-memory pipe, which copies anyway, the buffer itself
-// with `writeCopy`). rhea asks for a write after every frame it makes, so that is
-// usually one frame: the gain is the allocation, not fewer writes (the socket is corked per tick anyway).
+// frames pending at each write one after the other into one buffer kept for the purpose, in the frame layout
+// of AMQP 1.0 (2.3.1: size, data offset 2, type, channel): transfers, dispositions and flows by their own
+// writer (lean-performatives.ts), any other performative by rhea's typed-value writer; it writes a pooled
+// copy of them with one `socket.write` (to the in-memory pipe, which copies anyway, the buffer itself with
+// `writeCopy`). rhea asks for a write after every frame it makes, so that is usually one frame: the gain is the allocation, not fewer writes (the socket is corked per tick anyway).
 // Holding a processing round's frames back to write them together was tried and dropped: encoded late they
 // are wrong (rhea clears the close frame's error right after handing it over), and encoded at once but written
 // at the end of the round they measured no gain (gateway, MQTT→MQTT QoS 1: 96 → 103 µs CPU per message).
@@ -17,6 +17,7 @@ import {
   type TypedWriter as PerformativeWriter,
 } from './lean-performatives';
 import { rhea } from './rhea';
+import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
 
 const TYPE_AMQP = 0x00;
@@ -103,16 +104,10 @@ function writeOut(socket: { write(bytes: Buffer): unknown }, out: TypedWriter): 
   socket.write(takeBytes(out));
 }
 
-/** Whether rhea's frame logging is on (it would log each frame it writes). */
-function rheaLogsFrames(): boolean {
-  const pattern = process.env.DEBUG;
-  return pattern?.includes('rhea') === true;
-}
-
 /** Lets `connection` write its AMQP frames without a fresh 1 KiB buffer each (see above). */
 export function writeFramesTogether(connection: RheaConnection): void {
   const transport = (connection as unknown as { amqp_transport?: AmqpTransport }).amqp_transport;
-  if (Writer === undefined || rheaLogsFrames()) return;
+  if (Writer === undefined || rheaLogs()) return;
   if (transport === undefined || typeof transport.write !== 'function' || !Array.isArray(transport.pending))
     return; // not the rhea we know: leave it writing as usual
   // Transfers, dispositions and flows made as plain fields, encoded below without a typed tree (lean-performatives.ts).

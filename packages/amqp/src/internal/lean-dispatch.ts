@@ -5,6 +5,7 @@
 // listener directly; what has no listener on the link still goes to the session as before. With rhea's event
 // logging on (DEBUG=rhea…) it is not installed, since it does not log.
 import rheaLink from 'rhea/lib/link.js';
+import { rheaLogs } from './rhea-logging';
 
 type Listener = (this: unknown, context: unknown) => void;
 
@@ -38,7 +39,7 @@ export function installLeanLinkDispatch(): boolean {
     ? (Object.getPrototypeOf(Sender.prototype) as { dispatch?: unknown })
     : undefined;
   const rheaDispatch = linkPrototype?.dispatch;
-  installed = typeof rheaDispatch === 'function' && process.env.DEBUG?.includes('rhea') !== true;
+  installed = typeof rheaDispatch === 'function' && !rheaLogs();
   if (!installed || linkPrototype === undefined) return false;
   const original = rheaDispatch as Dispatch;
   // `arguments`, not a rest parameter: the usual two-argument call then allocates no array.

@@ -8,6 +8,7 @@
 // event logging in these steps is left out: with DEBUG=rhea… none of this is installed.
 import rheaFrames from 'rhea/lib/frames.js';
 import { rhea } from './rhea';
+import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
 
 interface Outcomes {
@@ -210,11 +211,6 @@ function processIncoming(this: IncomingInternals, session: SessionInternals): vo
   // Remove settled deliveries.
   this.deliveries.pop_if(settledHere);
   if (this.max_transfer_id - this.next_transfer_id < this.window / 2) session._write_flow();
-}
-
-/** Whether rhea's logging is on (rhea logs in the steps replaced here). */
-function rheaLogs(): boolean {
-  return process.env.DEBUG?.includes('rhea') === true;
 }
 
 /** Gives `connection`, and every session it creates from now on, the processing above. */

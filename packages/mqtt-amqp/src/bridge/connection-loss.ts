@@ -1,9 +1,4 @@
 /**
- * Tells the clients of one AMQP connection that it is gone. A set of callbacks rather than an AbortSignal:
- * thousands of clients share a pooled connection, and an EventTarget looks through every listener on each
- * `addEventListener` (quadratic over the clients) and keeps a listener record of its own for each.
- */
-/**
  * What is told of the loss: an object with a method (a client's bridge itself) rather than a callback, so that
  * no client holds a closure for it.
  */
@@ -11,6 +6,11 @@ export interface ConnectionLossListener {
   connectionLost(): void;
 }
 
+/**
+ * Tells the clients of one AMQP connection that it is gone. A set of listener objects rather than an
+ * AbortSignal: thousands of clients share a pooled connection, and an EventTarget looks through every listener
+ * on each `addEventListener` (quadratic over the clients) and keeps a listener record of its own for each.
+ */
 export class ConnectionLoss {
   readonly #listeners = new Set<ConnectionLossListener>();
   #lost = false;

@@ -123,7 +123,7 @@ export class ClientSession {
   #refillAgain = false;
   #pumpScheduled = false;
   #nextSeq = 1;
-  /** `enqueueDurable` calls whose store write is under way: room they already took. */
+  /** `enqueueDurable` / `enqueueDurableThen` calls whose store write is under way: room they already took. */
   #writing = 0;
 
   constructor(clientId: string, context: ClientSessionContext) {
@@ -167,7 +167,7 @@ export class ClientSession {
     return this.#ready;
   }
 
-  /** Some `enqueueDurable` call of this session is still writing to the store. */
+  /** Some `enqueueDurable` / `enqueueDurableThen` call of this session is still writing to the store. */
   get writing(): boolean {
     return this.#writing > 0;
   }

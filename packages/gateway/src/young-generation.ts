@@ -29,10 +29,10 @@ export function limitYoungGeneration(
     nodeOptions: process.env.NODE_OPTIONS,
   },
 ): YoungGenerationLimit {
-  if (maxSemiSpaceMiB === 0) return { applied: false, reason: 'off' };
-  if (!Number.isInteger(Math.log2(maxSemiSpaceMiB))) {
+  if (!isSemiSpaceBound(maxSemiSpaceMiB)) {
     throw new RangeError(`maxSemiSpaceMiB must be 0 or a power of two, got ${maxSemiSpaceMiB}`);
   }
+  if (maxSemiSpaceMiB === 0) return { applied: false, reason: 'off' };
   const chosen =
     started.execArgv.some(isSemiSpaceOption) ||
     (started.nodeOptions ?? '').split(/\s+/).some(isSemiSpaceOption);
@@ -62,6 +62,11 @@ export function limitYoungGeneration(
       factor = 2;
     },
   };
+}
+
+/** 0 or a power of two: a bound V8's doublings can stop at. */
+export function isSemiSpaceBound(mib: number): boolean {
+  return mib === 0 || Number.isInteger(Math.log2(mib));
 }
 
 function isSemiSpaceOption(arg: string): boolean {

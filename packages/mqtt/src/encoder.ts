@@ -15,7 +15,7 @@ import type {
   WriterOptions,
 } from './types';
 
-/** 64 KiB of bytes queued in the stream before the writer reports itself full. */
+/** 64 KiB of bytes queued in the writer's batch and the stream before the writer reports itself full. */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 64 * 1024;
 
 /** First byte of PUBACK, PUBREC, PUBREL (its reserved flags are 0b0010) and PUBCOMP. */

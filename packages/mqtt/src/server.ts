@@ -110,8 +110,9 @@ export class MqttServer extends EventEmitter<MqttServerEvents> {
 
   /** Takes over a connected stream: waits for CONNECT, then emits 'endpoint'. */
   accept(stream: Duplex): void {
-    // The endpoint already gathers each tick's packets into one write (cork/uncork): Nagle's algorithm can only
-    // hold small packets (PUBACK, PINGRESP, a lone PUBLISH) back until the client's delayed ACK, up to 40 ms.
+    // The endpoint already gathers each turn's packets into one write (its writer's batch): Nagle's algorithm
+    // can only hold small packets (PUBACK, PINGRESP, a lone PUBLISH) back until the client's delayed ACK, up to
+    // 40 ms.
     (stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
     const endpoint = new MqttEndpoint(stream, this.limits, this.tracker);
     this.connecting.add(endpoint);

@@ -283,8 +283,8 @@ export interface EncoderOptions {
 
 export interface WriterOptions extends EncoderOptions {
   /**
-   * Bytes queued in the stream (its writableLength) at or above which the writer reports itself
-   * full (`writer.full`) until they drain. Writes are still accepted when full. Default 64 KiB.
+   * Bytes queued in the writer's batch and the stream (its writableLength) at or above which the writer
+   * reports itself full (`writer.full`) until they drain. Writes are still accepted when full. Default 64 KiB.
    */
   highWaterMark?: number;
 }

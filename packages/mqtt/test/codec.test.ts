@@ -341,6 +341,20 @@ describe('MqttDecoder on a stream of PUBLISHes', () => {
       Buffer.concat([encodePacket(p, 4), encodePacket(p, 4)]),
     ) as PublishPacket[];
     expect(second!.topic).toBe(first!.topic);
+    // Strings compare by value: that the second is not decoded again shows in the UTF-8 decodes made.
+    const decoder = new MqttDecoder({ protocolVersion: 4 });
+    const decodes = vi.spyOn(Buffer.prototype, 'toString');
+    try {
+      decoder.decode(encodePacket(p, 4));
+      const afterFirst = decodes.mock.calls.length;
+      expect(afterFirst).toBeGreaterThan(0);
+      decoder.decode(encodePacket({ ...p, topic: 'a/c' }, 4));
+      expect(decodes.mock.calls.length).toBe(afterFirst + 1);
+      decoder.decode(encodePacket({ ...p, topic: 'a/c' }, 4));
+      expect(decodes.mock.calls.length).toBe(afterFirst + 1);
+    } finally {
+      decodes.mockRestore();
+    }
   });
 
   it("still refuses ill-formed UTF-8 whose bytes are the previous topic's character codes", () => {

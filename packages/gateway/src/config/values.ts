@@ -16,6 +16,7 @@ import type {
   ReceiveMaximumPolicy,
   TenantMode,
 } from '../types';
+import { isSemiSpaceBound } from '../young-generation';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text', 'auto'];
@@ -106,7 +107,7 @@ export function parseInteger(name: string, value: string | number, min: number, 
 
 /** 0 or a power of two (a size that V8 doubles). */
 export function powerOfTwoOrZero(name: string, value: number): number {
-  if (value !== 0 && !Number.isInteger(Math.log2(value))) {
+  if (!isSemiSpaceBound(value)) {
     throw new ConfigError(`${name} '${value}': expected 0 or a power of two (1, 2, 4, 8, 16, …)`, {
       option: name,
     });

@@ -450,7 +450,7 @@ export class SubscriptionService {
           true,
           identifiers(subscription),
         );
-        this.#deliver(session, delivery, expiryOf(message, now), true)?.catch((error: unknown) =>
+        this.#deliver(session, delivery, expiryOf(message, now))?.catch((error: unknown) =>
           this.#onError(error),
         );
       }
@@ -686,11 +686,9 @@ export class SubscriptionService {
     session: ClientSession,
     message: MqttMessage,
     expiresAt: number | undefined,
-    forThisClientOnly: boolean,
   ): Promise<EnqueueOutcome> | undefined {
     if (message.qos > 0 || !session.ready) return session.enqueueDurable(message, expiresAt);
-    if (forThisClientOnly) session.queueVolatile(message, expiresAt);
-    else session.offerVolatile(message, expiresAt);
+    session.queueVolatile(message, expiresAt);
     return undefined;
   }
 

@@ -25,6 +25,7 @@ const DESCRIPTOR_DISPOSITION = 0x15;
 const GIVE_UP = Symbol('dragoman.frame.giveUp');
 
 interface TypedReader {
+  position: number;
   read(): unknown;
 }
 
@@ -169,7 +170,23 @@ function typedValue(): unknown {
     return new Reader(input.subarray(start, at)).read();
   }
   skipValue();
-  return commonState(start, at - start) ?? new Reader(input.subarray(start, at)).read();
+  return commonState(start, at - start) ?? readExactly(Reader, input.subarray(start, at));
+}
+
+/**
+ * rhea's typed value of `bytes` when reading it takes exactly those bytes. rhea reads a list or map by its
+ * count and ignores its size: when the two disagree, rhea's reader of the whole frame reads it, its own way.
+ */
+function readExactly(reader: new (buffer: Buffer) => TypedReader, bytes: Buffer): unknown {
+  const typed = new reader(bytes);
+  let value: unknown;
+  try {
+    value = typed.read();
+  } catch {
+    throw GIVE_UP;
+  }
+  if (typed.position !== bytes.length) throw GIVE_UP;
+  return value;
 }
 
 function readTransfer(count: number): TransferPerformative {

@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { QoS } from '@dragoman/mqtt';
-import type { BackendStats, GatewayStats } from '@dragoman/mqtt-amqp';
+import type { BackendStats, GatewayStats, MessageCounts } from '@dragoman/mqtt-amqp';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export type Transport = 'tcp' | 'ws';
@@ -82,10 +82,12 @@ export class GatewayMetrics {
   readonly #limitHits: Counter<'limit'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
   /**
-   * Messages counted since the last scrape, by direction (in: 0–2, out: 3–5) and QoS: a counter's `inc` hashes
-   * its labels into a new string each call, too much per message, so the counts are added at collection.
+   * Messages to clients counted since the last scrape, by QoS: a counter's `inc` hashes its labels into a new
+   * string each call, too much per message, so the counts are added at collection.
    */
-  readonly #uncollectedMessages = new Float64Array(6);
+  readonly #uncollectedOut = new Float64Array(3);
+  /** The bridge's counts of client PUBLISHes, read at collection (`countMessagesOf`). */
+  #messageCounts: (() => MessageCounts) | undefined;
   /** Every tracked socket's 'close' listener, one for all (a socket calls it with itself as `this`). */
   readonly #socketClosed: (this: Socket) => void;
 
@@ -108,18 +110,24 @@ export class GatewayMetrics {
       labelNames: ['transport'],
       registers,
     });
-    const uncollected = this.#uncollectedMessages;
+    const uncollected = this.#uncollectedOut;
+    const received = new MonotonicReader();
     const messages = new Counter({
       name: 'dragoman_mqtt_messages_total',
       help: 'MQTT PUBLISH messages: in = from clients (to AMQP), out = to clients (from AMQP), by QoS',
       labelNames: ['direction', 'qos'],
       registers,
       collect() {
-        for (let slot = 0; slot < uncollected.length; slot += 1) {
-          const count = uncollected[slot] ?? 0;
+        const counts = metrics.#messageCounts?.();
+        for (let qos = 0; qos < 3; qos += 1) {
+          const count = received.delta(String(qos), counts?.received[qos] ?? 0);
+          if (count > 0) messages.inc({ direction: 'in', qos: String(qos) }, count);
+        }
+        for (let qos = 0; qos < uncollected.length; qos += 1) {
+          const count = uncollected[qos] ?? 0;
           if (count === 0) continue;
-          uncollected[slot] = 0;
-          messages.inc({ direction: slot < 3 ? 'in' : 'out', qos: String(slot % 3) }, count);
+          uncollected[qos] = 0;
+          messages.inc({ direction: 'out', qos: String(qos) }, count);
         }
       },
     });
@@ -314,9 +322,18 @@ export class GatewayMetrics {
     this.#connections.dec({ transport: tracked.transport });
   }
 
-  message(direction: Direction, qos: QoS): void {
-    const slot = (direction === 'in' ? 0 : 3) + qos;
-    this.#uncollectedMessages[slot] = (this.#uncollectedMessages[slot] ?? 0) + 1;
+  /** A PUBLISH to a client completed. */
+  messageOut(qos: QoS): void {
+    this.#uncollectedOut[qos] = (this.#uncollectedOut[qos] ?? 0) + 1;
+  }
+
+  /**
+   * Client PUBLISHes (`direction="in"`) are counted by the bridge, one increment per message, and read from
+   * `counts` at each scrape, rather than by a second 'publish' listener on every endpoint (with two, Node's
+   * EventEmitter copies its listener array at every emit).
+   */
+  countMessagesOf(counts: () => MessageCounts): void {
+    this.#messageCounts = counts;
   }
 
   error(reason: ErrorReason): void {

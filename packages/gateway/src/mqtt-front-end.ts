@@ -11,7 +11,6 @@ import {
   MqttEndpoint,
   MqttServer,
   type MqttServerOptions,
-  type QoS,
   ReasonCode,
 } from '@dragoman/mqtt';
 import {
@@ -137,6 +136,7 @@ export class MqttFrontEnd implements Adapter {
     };
     const bridge = createBridgeGateway(bridgeOptions);
     this.#bridge = bridge;
+    metrics.countMessagesOf(() => bridge.messageCounts());
     const exchanges: ExchangeIdentities = new WeakMap();
     const admission = new Admission({
       auth: config.auth,
@@ -307,14 +307,14 @@ export function dialectOf(config: GatewayConfig): DialectName | Dialect {
 
 /**
  * Counts the messages of each MQTT client and logs its end, with handlers made once and shared by every
- * client: per client, two listeners and a method are set, and no closure is made, per client or per message.
+ * client: per client, one listener and a method are set, and no closure is made, per client or per message.
+ * Client PUBLISHes are counted by the bridge (`GatewayMetrics.countMessagesOf`).
  */
 function clientInstruments(metrics: GatewayMetrics, logger: Logger): (endpoint: MqttEndpoint) => void {
-  const countIn = (message: { qos: QoS }): void => metrics.message('in', message.qos);
   const countOut: readonly [() => void, () => void, () => void] = [
-    () => metrics.message('out', 0),
-    () => metrics.message('out', 1),
-    () => metrics.message('out', 2),
+    () => metrics.messageOut(0),
+    () => metrics.messageOut(1),
+    () => metrics.messageOut(2),
   ];
   const countFailed = (): void => metrics.error('publish-failed');
   // The endpoint has no event for what it sends: count the bridge's publishes as they complete.
@@ -329,7 +329,6 @@ function clientInstruments(metrics: GatewayMetrics, logger: Logger): (endpoint: 
     logger.debug({ clientId: this.clientId, reason: reason.kind }, 'MQTT client closed');
   }
   return (endpoint) => {
-    endpoint.on('publish', countIn);
     endpoint.publish = publishCounted;
     endpoint.on('close', onClose); // emitted once; `on` spares the per-client wrapper `once` makes
   };

@@ -77,6 +77,7 @@ export type {
   CredentialsMode,
   GatewayBridgeOptions,
   GatewayStats,
+  MessageCounts,
 } from './bridge/types';
 export {
   ARTEMIS_QOS_PROPERTY,

@@ -34,6 +34,7 @@ import type { BridgeCodec } from './codec';
 import type { ConnectionLossListener } from './connection-loss';
 import { withDeadline } from './deadline';
 import { BridgeStepError, ReservedTopicError } from './errors';
+import type { MessageTally } from './message-tally';
 import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
 import { BridgeReasonCode, isSubackFailureCode, subscribeRefusalCode } from './reason-codes';
@@ -60,6 +61,8 @@ export interface BridgeEnvironment {
   readonly addresses: Addresses;
   readonly registry: ClientRegistry<ClientBridge>;
   readonly connections: ConnectionProvider;
+  /** The gateway's message counts. */
+  readonly tally: MessageTally;
   /** Called once the bridge has released everything. */
   onClosed(bridge: ClientBridge): void;
 }
@@ -537,6 +540,7 @@ export class ClientBridge implements ConnectionLossListener {
   // -------------------------------------------------------------------------------------------
 
   private onPublish(publish: InboundPublish): void {
+    this.env.tally.received(publish.qos);
     if (this.bridgeState !== 'connected') return;
     this.publishPath().push(publish);
   }

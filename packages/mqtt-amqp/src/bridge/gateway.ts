@@ -6,9 +6,16 @@ import { type BridgeEnvironment, ClientBridge } from './bridge';
 import { ClientRegistry } from './client-registry';
 import { type BridgeCodec, createBridgeCodec } from './codec';
 import { GatewayClosedError } from './errors';
+import { MessageTally } from './message-tally';
 import { type ResolvedBridgeOptions, resolveBridgeOptions } from './options';
 import { BridgeReasonCode } from './reason-codes';
-import type { BridgeCloseOptions, BridgeStats, GatewayBridgeOptions, GatewayStats } from './types';
+import type {
+  BridgeCloseOptions,
+  BridgeStats,
+  GatewayBridgeOptions,
+  GatewayStats,
+  MessageCounts,
+} from './types';
 
 /**
  * The MQTT-facing front end of MQTT over AMQP: hand it each MQTT endpoint whose CONNECT arrived and it runs
@@ -31,6 +38,7 @@ export class BridgeGateway {
   /** What every bridge shares (one object for all, not one per client). */
   private readonly environment: BridgeEnvironment;
   private readonly bridges = new Set<ClientBridge>();
+  private readonly tally = new MessageTally();
   private closed = false;
   private highWater = 0;
 
@@ -60,6 +68,7 @@ export class BridgeGateway {
       addresses: this.addresses,
       registry: this.registry,
       connections: this.connections,
+      tally: this.tally,
       onClosed: (done) => {
         this.highWater = Math.max(this.highWater, done.heldHighWater);
         this.bridges.delete(done);
@@ -130,6 +139,14 @@ export class BridgeGateway {
       heldDeliveriesHighWater: highWater,
       pausedClients,
     };
+  }
+
+  /**
+   * PUBLISHes the bridges have handled since the gateway was made, by QoS (e.g. for a Prometheus counter read
+   * at scrape time). Counting costs one increment per message: no listener, no callback.
+   */
+  messageCounts(): MessageCounts {
+    return this.tally.snapshot();
   }
 
   /**

@@ -158,6 +158,15 @@ export interface BridgeStats {
   readonly qos2ReleasedAtPubrec: number;
 }
 
+/**
+ * PUBLISHes a gateway's bridges have handled since it was made, by QoS (index 0, 1, 2); they only grow.
+ * `BridgeGateway.messageCounts()`.
+ */
+export interface MessageCounts {
+  /** PUBLISHes clients sent, each as its endpoint handed it over (also those then refused or not authorized). */
+  readonly received: readonly [number, number, number];
+}
+
 /** Counters of the gateway: sums over its clients, plus its AMQP connections. */
 /** Options of `BridgeGateway.close()`. */
 export interface BridgeCloseOptions {

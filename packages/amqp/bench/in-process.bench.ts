@@ -1,7 +1,8 @@
 // The in-process transport beside TCP loopback, in the same process and the same run (rounds alternate):
-// one sender of 64-byte messages towards a listener that accepts each, at most 500 outstanding. Prints one
-// JSON object per line: per transport and guarantee, the median msgs/s and CPU µs per message of this process
-// (both ends run in it), and their ratio.
+// one sender of 64-byte messages towards a listener that accepts each, at most 500 outstanding; in-process
+// both with encoded messages and handing them off (`handOffMessages`). Prints one JSON object per line: per
+// transport and guarantee, the median msgs/s and CPU µs per message of this process (both ends run in it),
+// and the in-process ones' ratios to TCP.
 import {
   type AmqpConnection,
   type AmqpListener,
@@ -20,7 +21,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const OUTSTANDING = 500;
 
-type Transport = 'tcp' | 'in-process';
+const TRANSPORTS = ['tcp', 'in-process', 'hand-off'] as const;
+type Transport = (typeof TRANSPORTS)[number];
+
+interface Ends {
+  readonly listener: AmqpListener;
+  readonly client: AmqpConnection;
+}
 
 interface Sample {
   readonly msgPerSec: number;
@@ -88,16 +95,24 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const inProcess = createInProcessTransport('bench');
   const listener = await listen({ inProcess, idleTimeoutMs: 0 });
-  const clients: Record<Transport, AmqpConnection> = {
-    tcp: await connect(listener.url, { reconnect: false, idleTimeoutMs: 0 }),
-    'in-process': await connect({ inProcess, reconnect: false }),
+  const handOff = createInProcessTransport('bench hand-off', { handOffMessages: true });
+  const handOffListener = await listen({ inProcess: handOff, idleTimeoutMs: 0 });
+  const ends: Record<Transport, Ends> = {
+    tcp: { listener, client: await connect(listener.url, { reconnect: false, idleTimeoutMs: 0 }) },
+    'in-process': { listener, client: await connect({ inProcess, reconnect: false }) },
+    'hand-off': {
+      listener: handOffListener,
+      client: await connect({ inProcess: handOff, reconnect: false }),
+    },
   };
   for (const guarantee of ['at-most-once', 'at-least-once'] as const) {
-    const samples: Record<Transport, Sample[]> = { tcp: [], 'in-process': [] };
-    await run(listener, clients.tcp, guarantee, 5_000); // warm-up
+    const samples: Record<Transport, Sample[]> = { tcp: [], 'in-process': [], 'hand-off': [] };
+    for (const transport of TRANSPORTS)
+      await run(ends[transport].listener, ends[transport].client, guarantee, 5_000); // warm-up
     for (let round = 0; round < ROUNDS; round++) {
-      for (const transport of ['tcp', 'in-process'] as const) {
-        samples[transport].push(await run(listener, clients[transport], guarantee, MESSAGES));
+      for (const transport of TRANSPORTS) {
+        const { listener: server, client } = ends[transport];
+        samples[transport].push(await run(server, client, guarantee, MESSAGES));
       }
     }
     const summary = (transport: Transport) => ({
@@ -106,6 +121,7 @@ async function main(): Promise<void> {
     });
     const tcp = summary('tcp');
     const memory = summary('in-process');
+    const handedOff = summary('hand-off');
     process.stdout.write(
       `${JSON.stringify({
         bench: 'amqp-in-process',
@@ -116,11 +132,15 @@ async function main(): Promise<void> {
         inProcess: memory,
         throughputRatio: Math.round((memory.msgPerSec / tcp.msgPerSec) * 100) / 100,
         cpuRatio: Math.round((memory.cpuUsPerMessage / tcp.cpuUsPerMessage) * 100) / 100,
+        handOff: handedOff,
+        handOffThroughputRatio: Math.round((handedOff.msgPerSec / tcp.msgPerSec) * 100) / 100,
+        handOffCpuRatio: Math.round((handedOff.cpuUsPerMessage / tcp.cpuUsPerMessage) * 100) / 100,
       })}\n`,
     );
   }
-  await Promise.all(Object.values(clients).map((c) => c.close()));
+  await Promise.all(Object.values(ends).map((e) => e.client.close()));
   await listener.close();
+  await handOffListener.close();
 }
 
 main().then(

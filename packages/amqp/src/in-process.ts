@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from './errors';
 import { PipeEnd, refusedPipe } from './internal/memory-pipe';
+import type { InProcessTransportOptions } from './types';
 
 /**
  * An in-process AMQP transport: the listener given it (`listen({ inProcess })`) also accepts the connections
@@ -11,14 +12,19 @@ import { PipeEnd, refusedPipe } from './internal/memory-pipe';
  * Meant for a host application that runs an AMQP peer (e.g. the embedded backend) and its own clients of it
  * in one process. Peers elsewhere keep using the listener's TCP or TLS port. In-process connections have no
  * heartbeats (no idle time-out: there is no network that could fail silently) and no TLS.
+ *
+ * With `handOffMessages`, messages are not encoded either (see `InProcessTransportOptions`).
  */
 export class InProcessTransport {
   /** Shown as the peer's address in logs. */
   readonly name: string;
+  /** Messages cross as objects, not bytes (`InProcessTransportOptions.handOffMessages`). */
+  readonly handOffMessages: boolean;
   #accept: ((socket: PipeEnd) => void) | undefined;
 
-  constructor(name = 'in-process') {
+  constructor(name = 'in-process', options: InProcessTransportOptions = {}) {
     this.name = name;
+    this.handOffMessages = options.handOffMessages ?? false;
   }
 
   /** Whether a listener is accepting on it. */
@@ -50,7 +56,7 @@ export class InProcessTransport {
       });
       return refusedPipe(this.name, error);
     }
-    const [client, server] = PipeEnd.pair(this.name);
+    const [client, server] = PipeEnd.pair(this.name, this.handOffMessages);
     accept(server);
     process.nextTick(onConnect);
     return client;
@@ -58,6 +64,9 @@ export class InProcessTransport {
 }
 
 /** A new in-process transport, to give to one `listen()` and to any number of `connect()` calls. */
-export function createInProcessTransport(name?: string): InProcessTransport {
-  return new InProcessTransport(name);
+export function createInProcessTransport(
+  name?: string,
+  options?: InProcessTransportOptions,
+): InProcessTransport {
+  return new InProcessTransport(name, options);
 }

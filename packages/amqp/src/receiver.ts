@@ -20,6 +20,7 @@ import {
 } from './internal/link-host';
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { useFastListenerTable } from './internal/listener-tables';
+import { HAND_OFF_FORMAT } from './internal/message-hand-off';
 import { RAW_STANDARD_FORMAT } from './internal/raw-transfers';
 import { ignoreRheaEvent } from './internal/rhea-logging';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaReceiver } from './internal/rhea-types';
@@ -525,10 +526,15 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     if (rheaDelivery.remote_settled) rheaDelivery.settled = true;
     const secondStep = this.#settleModes.receiver === 'second';
     let message: AmqpMessage;
-    if (rheaDelivery.format === RAW_STANDARD_FORMAT) {
+    const format = rheaDelivery.format;
+    if (format === RAW_STANDARD_FORMAT) {
       // A standard message whose payload rhea left to us (internal/raw-transfers.ts).
       (rheaDelivery as { format: number }).format = 0;
       message = decodeMessage(context.message as unknown as Buffer);
+    } else if (format === HAND_OFF_FORMAT && !(context.message instanceof Uint8Array)) {
+      // A message handed over as it is on an in-process pipe (internal/message-hand-off.ts).
+      (rheaDelivery as { format: number }).format = 0;
+      message = context.message as unknown as AmqpMessage;
     } else {
       message = fromRhea(context.message as unknown as RheaMessage);
     }

@@ -20,6 +20,7 @@ import {
 import { isAbsent, linkInfoFromAttach } from './internal/link-options';
 import { type Linkable, LinkedSet } from './internal/linked-set';
 import { useFastListenerTable } from './internal/listener-tables';
+import { HAND_OFF_FORMAT, handsOffMessages } from './internal/message-hand-off';
 import { ignoreRheaEvent } from './internal/rhea-logging';
 import type { RheaConnection, RheaDelivery, RheaEventContext, RheaSender } from './internal/rhea-types';
 import { type AmqpMessage, encodeMessage } from './message';
@@ -62,6 +63,12 @@ function boundTo(link: RheaSender | undefined): Sender | undefined {
 /** For the events a link must not pass on to its connection (rhea would treat them there). */
 type SendableWaiter = { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal };
 
+/**
+ * What a send writes: the encoded message, or the message itself on a link whose connection hands messages off
+ * (internal/message-hand-off.ts).
+ */
+type Outgoing = Buffer | AmqpMessage;
+
 /** One send not yet completed: queued for credit, or written and waiting for its outcome. */
 class PendingSend implements Linkable<PendingSend> {
   abortListener: (() => void) | undefined = undefined;
@@ -69,7 +76,7 @@ class PendingSend implements Linkable<PendingSend> {
   linkedNext: PendingSend | undefined = undefined;
   linkedIn: object | undefined = undefined;
   constructor(
-    readonly payload: Buffer,
+    public payload: Outgoing,
     readonly resolve: ((result: SendResult) => void) | undefined,
     readonly reject: ((error: Error) => void) | undefined,
     readonly callback: SendCallback | undefined,
@@ -198,6 +205,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   #closeWaiter: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #drainRequested = false;
+  /** The link's connection hands messages off (internal/message-hand-off.ts): sends are not encoded. */
+  #handsOff = false;
   #refusalGrace: ReturnType<typeof setTimeout> | undefined;
 
   #onOutcome(context: RheaEventContext, name: 'accepted' | 'rejected' | 'released' | 'modified'): void {
@@ -328,7 +337,7 @@ export class Sender extends EventEmitter<SenderEvents> {
    */
   send(message: AmqpMessage, options: SendOptions = {}): Promise<SendResult> {
     const signal = options.signal;
-    let payload: Buffer;
+    let payload: Outgoing;
     try {
       payload = this.#payloadFor(message, signal);
     } catch (error) {
@@ -351,12 +360,19 @@ export class Sender extends EventEmitter<SenderEvents> {
     });
   }
 
-  /** The encoded message, or throws what a send must reject with: the link closed, the signal aborted, bad input. */
-  #payloadFor(message: AmqpMessage, signal: AbortSignal | undefined): Buffer {
+  /** What to write, or throws what a send must reject with: the link closed, the signal aborted, bad input. */
+  #payloadFor(message: AmqpMessage, signal: AbortSignal | undefined): Outgoing {
     const closed = this.#closedError();
     if (closed !== undefined) throw closed;
     if (signal?.aborted) throw signal.reason;
-    return encode(message);
+    return this.#outgoing(message);
+  }
+
+  /** The message encoded, or as it is when the connection hands messages off. */
+  #outgoing(message: AmqpMessage): Outgoing {
+    if (message === null || typeof message !== 'object')
+      throw new InvalidArgumentError('message must be an object');
+    return this.#handsOff ? message : encodeMessage(message);
   }
 
   /**
@@ -380,7 +396,7 @@ export class Sender extends EventEmitter<SenderEvents> {
       );
     }
     const signal = options.signal;
-    let payload: Buffer;
+    let payload: Outgoing;
     try {
       payload = this.#payloadFor(message, signal);
     } catch (error) {
@@ -404,7 +420,7 @@ export class Sender extends EventEmitter<SenderEvents> {
    */
   trySend(message: AmqpMessage, callback?: SendCallback): boolean {
     if (this.#state !== 'open' || this.#queuedCount() > 0 || !this.#canWrite()) return false;
-    const payload = encode(message);
+    const payload = this.#outgoing(message);
     if (this.#presettled || callback === undefined) {
       this.#write(payload, undefined);
       callback?.(undefined, SENT);
@@ -586,6 +602,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   #bind(link: RheaSender): void {
     this.#link = link;
+    this.#handsOff = handsOffMessages(link.connection as unknown as RheaConnection);
     this.#unwritten?.drain();
     (link as BoundLink)[BOUND] = this;
     link.on('sender_open', Sender.#rheaOpen);
@@ -807,9 +824,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     return unwritten.length;
   }
 
-  #write(payload: Buffer, pending: PendingSend | undefined): void {
+  #write(payload: Outgoing, pending: PendingSend | undefined): void {
     const link = this.#link as RheaSender;
-    const delivery = link.send(payload, undefined, 0) as TrackedDelivery;
+    // With a format, rhea passes the payload on as it is: bytes, or the handed-off message for our frame writer.
+    const format = payload instanceof Uint8Array ? 0 : HAND_OFF_FORMAT;
+    const delivery = link.send(payload as Buffer, undefined, format) as TrackedDelivery;
     this.#unwritten ??= new Deque();
     this.#unwritten.push(delivery.id);
     if (pending !== undefined) {
@@ -838,6 +857,16 @@ export class Sender extends EventEmitter<SenderEvents> {
   #flush(): void {
     while (this.#queuedCount() > 0 && this.#canWrite()) {
       const pending = this.#queue?.shift() as PendingSend;
+      if (!(pending.payload instanceof Uint8Array) && !this.#handsOff) {
+        // Queued for a connection that handed messages off, written on one that does not (not expected: a
+        // connection's transport stays what it was across reconnects).
+        try {
+          pending.payload = encodeMessage(pending.payload);
+        } catch (error) {
+          pending.fail(error as Error);
+          continue;
+        }
+      }
       this.#write(pending.payload, pending);
     }
     if (this.#drainRequested && this.#queuedCount() === 0 && this.#link !== undefined) {
@@ -912,12 +941,6 @@ export class Sender extends EventEmitter<SenderEvents> {
       this.#sender.#onSessionClosed(context, error);
     }
   };
-}
-
-function encode(message: AmqpMessage): Buffer {
-  if (message === null || typeof message !== 'object')
-    throw new InvalidArgumentError('message must be an object');
-  return encodeMessage(message);
 }
 
 function errorFromInit(linkName: string, init: AmqpErrorInit | undefined): AmqpError | undefined {

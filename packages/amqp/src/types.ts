@@ -303,6 +303,24 @@ export interface ConnectOptions {
 
 export type ConnectionState = 'opening' | 'open' | 'reconnecting' | 'closing' | 'closed';
 
+/** Options of `createInProcessTransport`. */
+export interface InProcessTransportOptions {
+  /**
+   * Hand messages to the receiving end as the objects they are, without encoding and decoding them (default
+   * false). The frames are the same (delivery ids, tags, settlement, credit, session windows, outcomes); only
+   * the message is not turned into bytes: a transfer carries a private message format and no payload, and its
+   * message object follows the frames in order through memory. What changes for the two ends:
+   * - the Receiver's `Delivery.message` is the object the Sender was given (its sections, values and Buffers,
+   *   not copies): neither end may change a message after sending or receiving it (`AmqpMessage` is read-only);
+   * - values are not converted as a round trip through AMQP types would convert them (e.g. a value that
+   *   carries its own AMQP type through `toRheaTyped()` arrives as that object, not as the plain value), and a
+   *   message is not checked for being encodable;
+   * - `Delivery.format` is 0, as for any standard message.
+   * Connections of the transport keep encoding while rhea logs frames (DEBUG=rhea…).
+   */
+  readonly handOffMessages?: boolean;
+}
+
 export interface DisconnectedInfo {
   readonly error: Error | undefined;
   /** Whether a reconnect is scheduled. */

@@ -258,8 +258,9 @@ async function startAmqpSide(
     parts.stores = createMemoryStores(storeOptions);
   }
   // The gateway's own connections reach the embedded backend through memory: the same AMQP frames as on its
-  // TCP/TLS port (which stays open for other AMQP peers), without a loopback socket.
-  const inProcess = createInProcessTransport('embedded backend');
+  // TCP/TLS port (which stays open for other AMQP peers), without a loopback socket, and each message handed
+  // over as the object the bridge or the backend built instead of encoded and decoded again.
+  const inProcess = createInProcessTransport('embedded backend', { handOffMessages: true });
   const listen = {
     ...backendListenOptions(config.amqp.listen.host, config.amqp.listen.port, files),
     inProcess,

@@ -13,6 +13,12 @@ import {
   type ReadFrame,
   TransferPerformative,
 } from './frame-performatives';
+import {
+  HAND_OFF_FORMAT,
+  type HandedOffMessage,
+  type HandOffQueue,
+  readHandOffsFrom,
+} from './message-hand-off';
 import { rhea } from './rhea';
 import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
@@ -316,6 +322,7 @@ export function readFramesDirectly(connection: RheaConnection): void {
     return;
   const rheaRead = transport.read;
   transport.read = function (buffer) {
+    const handOffs = readHandOffsFrom(connection.socket);
     if (!this.header_received || this.frame_type !== 0) return rheaRead.call(this, buffer);
     let offset = 0;
     while (offset < buffer.length - 4 && !this.read_complete) {
@@ -332,8 +339,23 @@ export function readFramesDirectly(connection: RheaConnection): void {
         continue;
       }
       offset += size;
+      if (handOffs !== undefined && isHandOff(frame)) frame.payload = takeHandedOff(handOffs, frame.payload);
       frame.performative.dispatch(this.handler, frame);
     }
     return offset;
   };
+}
+
+function isHandOff(frame: ReadFrame): boolean {
+  const performative = frame.performative;
+  return performative instanceof TransferPerformative && performative.message_format === HAND_OFF_FORMAT;
+}
+
+/** The message the writer put in for this frame, by the number the frame carries (message-hand-off.ts). */
+function takeHandedOff(handOffs: HandOffQueue, payload: ReadFrame['payload']): HandedOffMessage {
+  const number = payload instanceof Uint8Array && payload.length === 4 ? payload.readUInt32BE(0) : -1;
+  const message = handOffs.take(number);
+  if (message === undefined)
+    throw new Error('a handed-off transfer whose message is not the next in the pipe');
+  return message;
 }

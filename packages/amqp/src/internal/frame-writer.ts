@@ -16,6 +16,7 @@ import {
   OutgoingPerformative,
   type TypedWriter as PerformativeWriter,
 } from './lean-performatives';
+import { type HandOffQueue, handOffOutOf, markWritesHandOffs } from './message-hand-off';
 import { rhea } from './rhea';
 import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
@@ -33,7 +34,8 @@ interface PendingFrame {
   readonly type: number;
   readonly channel?: number;
   readonly performative?: unknown;
-  readonly payload?: Buffer;
+  /** Bytes; or, for a handed-off transfer (message-hand-off.ts), the message object. */
+  readonly payload?: Buffer | object;
 }
 
 interface AmqpTransport {
@@ -52,8 +54,11 @@ function writer(): TypedWriter {
   return scratch;
 }
 
-/** One frame appended to `out`, as rhea's frames.write_frame writes it. */
-function appendFrame(out: TypedWriter, frame: PendingFrame): void {
+/**
+ * One frame appended to `out`, as rhea's frames.write_frame writes it; a handed-off message goes to `handOffs`,
+ * and its number there is the frame's payload (message-hand-off.ts).
+ */
+function appendFrame(out: TypedWriter, frame: PendingFrame, handOffs: HandOffQueue | undefined): void {
   const start = out.position;
   out.skip(4); // the size, filled in below
   out.write_uint(2, 1); // data offset: 2 words, no extended header
@@ -64,7 +69,13 @@ function appendFrame(out: TypedWriter, frame: PendingFrame): void {
   if (frame.performative) {
     if (frame.performative instanceof OutgoingPerformative) frame.performative.writeTo(out);
     else out.write(frame.performative);
-    if (frame.payload) out.write_bytes(frame.payload);
+    const payload = frame.payload;
+    if (payload instanceof Uint8Array) {
+      out.write_bytes(payload);
+    } else if (payload !== undefined) {
+      if (handOffs === undefined) throw new Error('a handed-off message on a socket that does not hand off');
+      out.write_uint(handOffs.put(payload), 4);
+    }
   }
   out.buffer.writeUInt32BE(out.position - start, start);
 }
@@ -122,10 +133,11 @@ export function writeFramesTogether(connection: RheaConnection): void {
     this.pending = [];
     const out = writer();
     out.position = 0;
+    const handOffs = handOffOutOf(socket);
     for (let i = 0; i < frames.length; i++) {
       const start = out.position;
       try {
-        appendFrame(out, frames[i] as PendingFrame);
+        appendFrame(out, frames[i] as PendingFrame, handOffs);
       } catch (error) {
         // A frame rhea cannot encode: the ones before it are written, it and the rest stay pending.
         out.position = start;
@@ -136,4 +148,5 @@ export function writeFramesTogether(connection: RheaConnection): void {
     }
     writeOut(socket, out);
   };
+  markWritesHandOffs(connection);
 }

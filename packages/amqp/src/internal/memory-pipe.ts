@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { HandOffQueue, type HandOffSocket } from './message-hand-off';
 
 /**
  * One end of an in-memory byte pipe, shaped like the parts of a `net.Socket` rhea uses (`write`, `end`,
@@ -22,10 +23,16 @@ import { EventEmitter } from 'node:events';
  * buffer (the frame writer). The peer gets a buffer of its own, exactly sized: the messages it keeps views of
  * hold no larger buffer alive (slices of a shared slab did, and measured 10 MiB more RSS at throughput). One
  * immediate serves every end with output in a turn.
+ *
+ * A pair made to hand messages off (`handOff`) also carries, in each direction, the messages of the transfers
+ * written to it (message-hand-off.ts); closing either end drops them with the bytes.
  */
-export class PipeEnd extends EventEmitter {
+export class PipeEnd extends EventEmitter implements HandOffSocket {
   /** What rhea prints in its logs for a socket. */
   readonly description: string;
+  handOffOut: HandOffQueue | undefined = undefined;
+  handOffIn: HandOffQueue | undefined = undefined;
+  readsHandOffs = false;
   #peer: PipeEnd | undefined;
   /** Written chunks not yet delivered, in order, before what the turn buffer holds. */
   #pending: Buffer[] = [];
@@ -43,13 +50,21 @@ export class PipeEnd extends EventEmitter {
     this.description = description;
   }
 
-  /** @internal Links two ends. */
-  static pair(description: string): [PipeEnd, PipeEnd] {
+  /** @internal Links two ends; with `handOff`, each direction also carries messages (see above). */
+  static pair(description: string, handOff = false): [PipeEnd, PipeEnd] {
     const a = new PipeEnd(`${description} (client)`);
     const b = new PipeEnd(`${description} (server)`);
     a.#peer = b;
     b.#peer = a;
+    if (handOff) {
+      a.handOffOut = b.handOffIn = new HandOffQueue();
+      b.handOffOut = a.handOffIn = new HandOffQueue();
+    }
     return [a, b];
+  }
+
+  get peerReadsHandOffs(): boolean {
+    return this.#peer?.readsHandOffs === true;
   }
 
   /** False once the end is closed or ending (like a destroyed socket, the chunk is dropped). */
@@ -118,11 +133,13 @@ export class PipeEnd extends EventEmitter {
     return bytes;
   }
 
-  /** What is pending, dropped. */
+  /** What is pending, dropped, and the messages handed off either way with it (nobody reads them now). */
   #discard(): void {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#turnUsed = 0;
+    this.handOffOut?.close();
+    this.handOffIn?.close();
   }
 
   /** What is pending, taken as one buffer of its own. */

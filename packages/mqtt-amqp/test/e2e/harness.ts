@@ -2,6 +2,7 @@
  * The whole MQTT-over-AMQP stack for end-to-end tests: the embedded AMQP backend (Will and Subscription
  * services), a BridgeGateway on it, an MqttServer and a TCP listener, all on free ports of 127.0.0.1.
  */
+import { createInProcessTransport } from '@dragoman/amqp';
 import type { MqttServerOptions } from '@dragoman/mqtt';
 import type { MqttClient } from 'mqtt';
 import { type Backend, createBackend } from '../../src/backend/backend';
@@ -13,17 +14,35 @@ export interface Stack extends RunningGateway {
   readonly backend: Backend;
 }
 
+/**
+ * How the bridge reaches the backend: TCP (as to any AMQP network), or the in-process transport handing
+ * messages off as objects (as the `dragoman` gateway reaches its embedded backend).
+ */
+export type StackTransport = 'tcp' | 'in-process hand-off';
+export const STACK_TRANSPORTS: readonly StackTransport[] = ['tcp', 'in-process hand-off'];
+
 export async function startStack(
   options: {
     backend?: BackendOptions;
     bridge?: Omit<GatewayBridgeOptions, 'amqp'>;
     mqtt?: MqttServerOptions;
+    transport?: StackTransport;
   } = {},
 ): Promise<Stack> {
-  const backend = await createBackend(options.backend ?? {});
+  const inProcess =
+    options.transport === 'in-process hand-off'
+      ? createInProcessTransport('test backend', { handOffMessages: true })
+      : undefined;
+  const backendOptions = options.backend ?? {};
+  const backend = await createBackend(
+    inProcess === undefined
+      ? backendOptions
+      : { ...backendOptions, listen: { ...backendOptions.listen, inProcess } },
+  );
   let running: RunningGateway;
   try {
-    running = await runGateway({ amqp: { url: backend.url }, ...options.bridge }, options.mqtt ?? {});
+    const amqp = inProcess === undefined ? { url: backend.url } : { inProcess };
+    running = await runGateway({ amqp, ...options.bridge }, options.mqtt ?? {});
   } catch (error) {
     await backend.close();
     throw error;

@@ -3,7 +3,6 @@
  * errors) are counted as they happen; the bridge's and backend's counters are read at scrape time.
  */
 import type { Socket } from 'node:net';
-import type { QoS } from '@dragoman/mqtt';
 import type { BackendStats, GatewayStats, MessageCounts } from '@dragoman/mqtt-amqp';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
@@ -82,11 +81,9 @@ export class GatewayMetrics {
   readonly #limitHits: Counter<'limit'>;
   readonly #sockets = new Map<Socket, TrackedSocket>();
   /**
-   * Messages to clients counted since the last scrape, by QoS: a counter's `inc` hashes its labels into a new
-   * string each call, too much per message, so the counts are added at collection.
+   * The bridge's message counts, read at collection (`countMessagesOf`): a counter's `inc` hashes its labels
+   * into a new string each call, too much per message.
    */
-  readonly #uncollectedOut = new Float64Array(3);
-  /** The bridge's counts of client PUBLISHes, read at collection (`countMessagesOf`). */
   #messageCounts: (() => MessageCounts) | undefined;
   /** Every tracked socket's 'close' listener, one for all (a socket calls it with itself as `this`). */
   readonly #socketClosed: (this: Socket) => void;
@@ -110,8 +107,7 @@ export class GatewayMetrics {
       labelNames: ['transport'],
       registers,
     });
-    const uncollected = this.#uncollectedOut;
-    const received = new MonotonicReader();
+    const counted = new MonotonicReader();
     const messages = new Counter({
       name: 'dragoman_mqtt_messages_total',
       help: 'MQTT PUBLISH messages: in = from clients (to AMQP), out = to clients (from AMQP), by QoS',
@@ -119,15 +115,14 @@ export class GatewayMetrics {
       registers,
       collect() {
         const counts = metrics.#messageCounts?.();
+        if (counts === undefined) return;
         for (let qos = 0; qos < 3; qos += 1) {
-          const count = received.delta(String(qos), counts?.received[qos] ?? 0);
-          if (count > 0) messages.inc({ direction: 'in', qos: String(qos) }, count);
-        }
-        for (let qos = 0; qos < uncollected.length; qos += 1) {
-          const count = uncollected[qos] ?? 0;
-          if (count === 0) continue;
-          uncollected[qos] = 0;
-          messages.inc({ direction: 'out', qos: String(qos) }, count);
+          const label = String(qos);
+          messages.inc({ direction: 'in', qos: label }, counted.delta(`in${qos}`, counts.received[qos] ?? 0));
+          messages.inc(
+            { direction: 'out', qos: label },
+            counted.delta(`out${qos}`, counts.delivered[qos] ?? 0),
+          );
         }
       },
     });
@@ -143,11 +138,17 @@ export class GatewayMetrics {
       },
     });
     this.#bytes = bytes;
+    const failed = new MonotonicReader();
     this.#errors = new Counter({
       name: 'dragoman_errors_total',
       help: 'Failures, by reason',
       labelNames: ['reason'],
       registers,
+      collect() {
+        const counts = metrics.#messageCounts?.();
+        if (counts !== undefined)
+          this.inc({ reason: 'publish-failed' }, failed.delta('publish', counts.failed));
+      },
     });
     this.#denials = new Counter({
       name: 'dragoman_authorization_denials_total',
@@ -322,15 +323,11 @@ export class GatewayMetrics {
     this.#connections.dec({ transport: tracked.transport });
   }
 
-  /** A PUBLISH to a client completed. */
-  messageOut(qos: QoS): void {
-    this.#uncollectedOut[qos] = (this.#uncollectedOut[qos] ?? 0) + 1;
-  }
-
   /**
-   * Client PUBLISHes (`direction="in"`) are counted by the bridge, one increment per message, and read from
-   * `counts` at each scrape, rather than by a second 'publish' listener on every endpoint (with two, Node's
-   * EventEmitter copies its listener array at every emit).
+   * PUBLISHes from and to clients (`dragoman_mqtt_messages_total`) and those that failed to reach one
+   * (`dragoman_errors_total{reason="publish-failed"}`) are counted by the bridge, an increment per message,
+   * and read from `counts` at each scrape: a second 'publish' listener on every endpoint would make Node's
+   * EventEmitter copy its listener array at every emit, and counting as publish() settles a then() each.
    */
   countMessagesOf(counts: () => MessageCounts): void {
     this.#messageCounts = counts;

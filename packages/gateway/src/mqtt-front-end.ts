@@ -8,7 +8,7 @@ import { TLSSocket } from 'node:tls';
 import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
 import {
   type CloseReason,
-  MqttEndpoint,
+  type MqttEndpoint,
   MqttServer,
   type MqttServerOptions,
   ReasonCode,
@@ -306,30 +306,16 @@ export function dialectOf(config: GatewayConfig): DialectName | Dialect {
 }
 
 /**
- * Counts the messages of each MQTT client and logs its end, with handlers made once and shared by every
- * client: per client, one listener and a method are set, and no closure is made, per client or per message.
- * Client PUBLISHes are counted by the bridge (`GatewayMetrics.countMessagesOf`).
+ * Counts how each MQTT client ends and logs it, with one handler shared by every client: per client, one
+ * listener is set and no closure is made. Its messages are counted by the bridge (`GatewayMetrics.countMessagesOf`).
  */
 function clientInstruments(metrics: GatewayMetrics, logger: Logger): (endpoint: MqttEndpoint) => void {
-  const countOut: readonly [() => void, () => void, () => void] = [
-    () => metrics.messageOut(0),
-    () => metrics.messageOut(1),
-    () => metrics.messageOut(2),
-  ];
-  const countFailed = (): void => metrics.error('publish-failed');
-  // The endpoint has no event for what it sends: count the bridge's publishes as they complete.
-  const publishCounted: MqttEndpoint['publish'] = function (this: MqttEndpoint, message, options) {
-    const result = MqttEndpoint.prototype.publish.call(this, message, options);
-    result.then(countOut[message.qos ?? 0], countFailed);
-    return result;
-  };
   function onClose(this: MqttEndpoint, reason: CloseReason): void {
     if (FAILED_CLOSES.has(reason.kind)) metrics.error(reason.kind as ErrorReason);
     countLimit(reason, metrics);
     logger.debug({ clientId: this.clientId, reason: reason.kind }, 'MQTT client closed');
   }
   return (endpoint) => {
-    endpoint.publish = publishCounted;
     endpoint.on('close', onClose); // emitted once; `on` spares the per-client wrapper `once` makes
   };
 }

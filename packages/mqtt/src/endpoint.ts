@@ -39,6 +39,7 @@ import type {
   ParsedTopicFilter,
   PendingPublish,
   ProtocolVersion,
+  PublishCallback,
   PublishOptions,
   PublishOutcome,
   PublishPacket,
@@ -424,6 +425,21 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     } catch (error) {
       return rejected(error);
     }
+  }
+
+  /**
+   * publish() without a promise, for hosts that send many messages (a gateway writes one per message): what
+   * publish() would reject with at once — MqttPublishError ('window-full', 'packet-too-large',
+   * 'invalid-message', 'packet-id-in-use', 'not-connected', 'aborted') or MqttConnectionClosedError — is
+   * thrown, and nothing is sent. Otherwise the PUBLISH is written and `callback` is called once, as publish()'s
+   * promise would settle: QoS 0 before this returns (with a shared outcome object: do not change it); QoS 1/2
+   * with the client's answer, or with the error (the connection closed first, `options.signal` aborted). A
+   * callback that throws while the endpoint handles the client's acknowledgement closes the connection, as a
+   * failing `onReceived` does.
+   */
+  publishWithCallback(message: OutboundMessage, options: PublishOptions, callback?: PublishCallback): void {
+    this.checkCanSend(options.signal);
+    this.outbound!.publishWithCallback(message, options, callback);
   }
 
   /**

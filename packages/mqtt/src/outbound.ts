@@ -12,6 +12,7 @@ import type {
   OutboundMessage,
   PendingPublish,
   ProtocolVersion,
+  PublishCallback,
   PublishOptions,
   PublishOutcome,
   PublishProperties,
@@ -64,15 +65,19 @@ function capture(resolve: (outcome: PublishOutcome) => void, reject: (error: Err
 
 const ONCE = { once: true } as const;
 
+/** What a QoS 0 PUBLISH written with a callback is told (one object for all: the host only reads it). */
+const WRITTEN: PublishOutcome = Object.freeze({ reasonCode: ReasonCode.Success });
+
 /**
- * An outbound QoS 1/2 message in flight and the promise its publisher waits on. It is its abort signal's
- * listener itself (handleEvent), so that a message costs no closures.
+ * An outbound QoS 1/2 message in flight and how its publisher learns the outcome: the promise publish()
+ * returns, or the callback publishWithCallback() was given (then no promise is made). It is its abort
+ * signal's listener itself (handleEvent), so that a message costs no closures.
  */
 class TrackedPublish implements InflightEntry {
-  readonly promise: Promise<PublishOutcome>;
+  readonly promise: Promise<PublishOutcome> | undefined;
   order = 0;
-  private readonly resolve: (outcome: PublishOutcome) => void;
-  private readonly reject: (error: Error) => void;
+  private readonly resolve: ((outcome: PublishOutcome) => void) | undefined;
+  private readonly reject: ((error: Error) => void) | undefined;
 
   constructor(
     readonly messageId: number,
@@ -82,16 +87,25 @@ class TrackedPublish implements InflightEntry {
     public bytes: Buffer | undefined,
     readonly onReceived: PublishOptions['onReceived'],
     private readonly signal: AbortSignal | undefined,
+    private readonly callback: PublishCallback | undefined,
   ) {
-    this.promise = new Promise<PublishOutcome>(capture);
-    this.resolve = capturedResolve!;
-    this.reject = capturedReject!;
+    if (callback === undefined) {
+      this.promise = new Promise<PublishOutcome>(capture);
+      this.resolve = capturedResolve;
+      this.reject = capturedReject;
+    } else {
+      this.promise = undefined;
+      this.resolve = undefined;
+      this.reject = undefined;
+    }
     signal?.addEventListener('abort', this, ONCE);
   }
 
+  /** Tells the publisher; a callback that throws throws here. */
   settle(outcome: PublishOutcome): void {
     this.signal?.removeEventListener('abort', this);
-    this.resolve(outcome);
+    if (this.callback !== undefined) this.callback(undefined, outcome);
+    else this.resolve?.(outcome);
   }
 
   fail(error: Error): void {
@@ -105,10 +119,14 @@ class TrackedPublish implements InflightEntry {
   }
 
   private rejectHandled(error: Error): void {
+    if (this.callback !== undefined) {
+      this.callback(error, undefined);
+      return;
+    }
     // A host that does not wait for the outcome must not crash the process when the connection drops:
     // marked handled when it fails (not for every message up front, which costs a promise each).
-    this.promise.catch(ignore);
-    this.reject(error);
+    this.promise?.catch(ignore);
+    this.reject?.(error);
   }
 }
 
@@ -164,6 +182,32 @@ export class OutboundFlow {
    * empty topic with a bound `topicAlias` uses it. Pending messages keep the full topic, without alias.
    */
   publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome> {
+    const entry = this.write(message, options, undefined);
+    return entry?.promise ?? Promise.resolve({ reasonCode: ReasonCode.Success });
+  }
+
+  /**
+   * publish() with a callback instead of a promise (MqttEndpoint.publishWithCallback): QoS 0 calls it before
+   * returning, QoS 1/2 once the client has answered or the message failed. Throws what publish() rejects
+   * with at once.
+   */
+  publishWithCallback(
+    message: OutboundMessage,
+    options: PublishOptions,
+    callback: PublishCallback | undefined,
+  ): void {
+    if (this.write(message, options, callback) === undefined) callback?.(undefined, WRITTEN);
+  }
+
+  /**
+   * Writes the PUBLISH; a QoS 1/2 one is tracked, with `callback` (none: with a promise), and its entry
+   * returned. Undefined for QoS 0.
+   */
+  private write(
+    message: OutboundMessage,
+    options: PublishOptions,
+    callback: PublishCallback | undefined,
+  ): TrackedPublish | undefined {
     const qos = message.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2)
       throw new MqttPublishError('invalid-message', `invalid QoS ${qos}`);
@@ -192,14 +236,14 @@ export class OutboundFlow {
       messageId,
       properties,
     );
-    if (qos === 0) return Promise.resolve({ reasonCode: ReasonCode.Success });
+    if (qos === 0) return undefined;
     // What is kept for a resend: the message with its full topic and without the alias (fields assigned one
     // by one: this runs for every outbound message).
     const stored: Normalized = { topic, payload, qos };
     if (message.retain !== undefined) stored.retain = message.retain;
     const kept = propertiesWithoutAlias(message.properties);
     if (kept !== undefined) stored.properties = kept;
-    return this.track(stored, messageId, 'publish', options, undefined, true);
+    return this.track(stored, messageId, 'publish', options, undefined, true, callback);
   }
 
   /** The host's packet identifier (PublishOptions.messageId), checked: in range and not in flight. */
@@ -255,7 +299,7 @@ export class OutboundFlow {
       pending.state === 'publish'
         ? this.encode(message, message.payload, pending.messageId, true)
         : undefined;
-    return this.track(message, pending.messageId, pending.state, options, bytes, false);
+    return this.track(message, pending.messageId, pending.state, options, bytes, false, undefined).promise!;
   }
 
   /** An acknowledgement from the client. Late or unknown ones are ignored. */
@@ -291,7 +335,13 @@ export class OutboundFlow {
 
   /** The connection closed: every waiting publish fails with `error`. */
   failAll(error: Error): void {
-    for (const entry of this.inflight.drain()) entry.fail(error);
+    for (const entry of this.inflight.drain()) {
+      try {
+        entry.fail(error);
+      } catch {
+        // A publishWithCallback callback threw: the connection is closing already, the others are still told.
+      }
+    }
   }
 
   /** The PUBLISH packet's bytes for `message`, whose payload is given as a Buffer. */
@@ -351,7 +401,8 @@ export class OutboundFlow {
     options: PublishOptions,
     bytes: Buffer | undefined,
     written: boolean,
-  ): Promise<PublishOutcome> {
+    callback: PublishCallback | undefined,
+  ): TrackedPublish {
     const state = written || this.inflight.hasRoom ? target : 'queued';
     const entry = new TrackedPublish(
       messageId,
@@ -361,11 +412,12 @@ export class OutboundFlow {
       bytes,
       options.onReceived,
       options.signal,
+      callback,
     );
     this.inflight.add(entry);
     if (!written && state !== 'queued') this.transmit(entry);
     this.link.windowChanged();
-    return entry.promise;
+    return entry;
   }
 
   private transmit(entry: InflightEntry): void {
@@ -399,10 +451,16 @@ export class OutboundFlow {
 
   private complete(entry: InflightEntry, outcome: PublishOutcome): void {
     this.inflight.delete(entry.messageId);
-    entry.settle(outcome);
+    let thrown: { error: unknown } | undefined;
+    try {
+      entry.settle(outcome);
+    } catch (error) {
+      thrown = { error }; // A publishWithCallback callback threw: the connection closes, as for a failed host step.
+    }
     for (let next = this.inflight.takeQueued(); next !== undefined; next = this.inflight.takeQueued()) {
       this.transmit(next);
     }
     this.link.windowChanged();
+    if (thrown !== undefined) this.link.hostStepFailed(thrown.error);
   }
 }

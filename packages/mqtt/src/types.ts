@@ -445,6 +445,12 @@ export interface PublishOutcome {
   properties?: AckProperties;
 }
 
+/**
+ * Node-style callback of `MqttEndpoint.publishWithCallback`: called once, with the outcome publish()'s promise
+ * would resolve to, or with the error it would reject with.
+ */
+export type PublishCallback = (error: Error | undefined, outcome: PublishOutcome | undefined) => void;
+
 /** Passed to PublishOptions.onReceived between PUBREC and PUBREL of an outbound QoS 2 message. */
 export interface PubrecInfo {
   messageId: number;

@@ -1,6 +1,7 @@
 /**
  * Interoperability with a real client (mqtt.js 5) at protocol versions 4 and 5, over loopback TCP.
  */
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { MqttClient, Packet } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -238,6 +239,84 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
     await until(() => messages.length === 3, mqttClient, ['message']);
     expect(messages.sort()).toEqual(['q/0=zero', 'q/1=one', 'q/2=two']);
     expect(endpoint.inFlight).toBe(0);
+  });
+
+  it('publishWithCallback: QoS 0 is answered before it returns, QoS 1 / 2 on PUBACK / PUBCOMP', async () => {
+    const { endpoint, mqttClient } = await connected(version);
+    const held = holdPubacks(mqttClient);
+    const messages: string[] = [];
+    mqttClient.on('message', (topic, payload) => messages.push(`${topic}=${payload.toString()}`));
+    const answers: string[] = [];
+    const answered = new EventEmitter();
+    const answer =
+      (name: string) =>
+      (error: Error | undefined, outcome: PublishOutcome | undefined): void => {
+        answers.push(`${name}:${error?.name ?? outcome?.reasonCode}`);
+        answered.emit(name);
+      };
+    expect(endpoint.publishWithCallback({ topic: 'q/0', payload: 'zero', qos: 0 }, {}, answer('q0'))).toBe(
+      undefined,
+    );
+    expect(answers).toEqual(['q0:0']);
+    const q1 = next(answered, 'q1');
+    const q2 = next(answered, 'q2');
+    endpoint.publishWithCallback({ topic: 'q/1', payload: 'one', qos: 1 }, {}, answer('q1'));
+    endpoint.publishWithCallback({ topic: 'q/2', payload: Buffer.from('two'), qos: 2 }, {}, answer('q2'));
+    // QoS 2 completes; QoS 1 waits for its PUBACK, held back.
+    await q2;
+    await roundTrip(endpoint, mqttClient);
+    expect(answers).toEqual(['q0:0', 'q2:0']);
+    expect(endpoint.inFlight).toBe(1);
+    held.releaseAll();
+    await q1;
+    expect(answers).toEqual(['q0:0', 'q2:0', 'q1:0']);
+    expect(endpoint.inFlight).toBe(0);
+    expect(messages.filter((m) => !m.startsWith('marker/')).sort()).toEqual([
+      'q/0=zero',
+      'q/1=one',
+      'q/2=two',
+    ]);
+  });
+
+  it('publishWithCallback throws what publish() rejects with at once, and tells the callback of a close', async () => {
+    const window = 2;
+    const { endpoint, mqttClient } = await connected(
+      version,
+      version === 5 ? { properties: { receiveMaximum: window } } : {},
+      version === 4 ? { outboundWindow: window } : {},
+    );
+    holdPubacks(mqttClient);
+    const answers: (Error | undefined)[] = [];
+    const callback = (error: Error | undefined): void => {
+      answers.push(error);
+    };
+    for (let i = 0; i < window; i++)
+      endpoint.publishWithCallback({ topic: 'w', payload: `${i}`, qos: 1 }, {}, callback);
+    expect(() => endpoint.publishWithCallback({ topic: 'w', payload: 'x', qos: 1 }, {}, callback)).toThrow(
+      expect.objectContaining({ name: 'MqttPublishError', code: 'window-full' }),
+    );
+    expect(() =>
+      endpoint.publishWithCallback({ topic: 'bad/+', payload: 'x', qos: 0 }, {}, callback),
+    ).toThrow(expect.objectContaining({ code: 'invalid-message' }));
+    await roundTrip(endpoint, mqttClient);
+    expect(answers).toEqual([]);
+    mqttClient.end(true);
+    await next(endpoint, 'close');
+    expect(answers.map((e) => e?.name)).toEqual(['MqttConnectionClosedError', 'MqttConnectionClosedError']);
+    expect(endpoint.pendingPublishes()).toHaveLength(window);
+    expect(() => endpoint.publishWithCallback({ topic: 'w', payload: 'late', qos: 0 }, {}, callback)).toThrow(
+      expect.objectContaining({ name: 'MqttConnectionClosedError' }),
+    );
+  });
+
+  it('publishWithCallback: a callback that throws on the PUBACK closes the connection', async () => {
+    const { endpoint } = await connected(version);
+    const closed = next<[CloseReason]>(endpoint, 'close');
+    endpoint.publishWithCallback({ topic: 'boom', payload: 'x', qos: 1 }, {}, () => {
+      throw new Error('host bug');
+    });
+    const [reason] = await closed;
+    expect(reason).toEqual({ kind: 'server-disconnect', reasonCode: ReasonCode.ImplementationSpecificError });
   });
 
   it('lets the host act between PUBREC and PUBREL of an outbound QoS 2 message', async () => {

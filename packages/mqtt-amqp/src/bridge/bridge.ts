@@ -15,6 +15,7 @@ import type {
   InboundUnsubscribe,
   MqttEndpoint,
   OutboundMessage,
+  PublishCallback,
   PublishOptions,
   PublishOutcome,
   RequestedSubscription,
@@ -867,6 +868,14 @@ export class ClientBridge implements ConnectionLossListener {
 
     get window(): number {
       return this.bridge.endpoint.window;
+    }
+
+    get tally(): MessageTally {
+      return this.bridge.env.tally;
+    }
+
+    write(message: OutboundMessage, options: PublishOptions, done: PublishCallback | undefined): void {
+      this.bridge.endpoint.publishWithCallback(message, options, done);
     }
 
     publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined> {

@@ -2,12 +2,14 @@ import type { Delivery, MessageId, Receiver } from '@dragoman/amqp';
 import {
   MqttPublishError,
   type OutboundMessage,
+  type PublishCallback,
   type PublishOptions,
   type PublishOutcome,
   type PublishProperties,
 } from '@dragoman/mqtt';
 import { decodePubrelRequest, isPubrelRequest } from '../mapping/pubrel';
 import type { DecodedPublish } from '../types';
+import type { MessageTally } from './message-tally';
 import type { OutboundTopicAliases } from './topic-aliases';
 
 /** What the network-to-client path needs from its bridge. */
@@ -17,8 +19,15 @@ export interface ClientDeliveriesHost {
    * capped by the endpoint's outbound window; the endpoint's window for 3.1.1).
    */
   readonly window: number;
-  /** Writes a PUBLISH; for QoS 1/2 resolves with the client's answer, for QoS 0 once handed to the socket. */
+  /**
+   * Writes a PUBLISH without a promise (`endpoint.publishWithCallback`): throws what the endpoint refuses at
+   * once; QoS 0 is written when it returns, QoS 1/2 get the client's answer (or the failure) in `done`.
+   */
+  write(message: OutboundMessage, options: PublishOptions, done: PublishCallback | undefined): void;
+  /** The same with a promise (`endpoint.publish`), for the rare re-sends after a refusal. */
   publish(message: OutboundMessage, options: PublishOptions): Promise<PublishOutcome | undefined>;
+  /** Counts the PUBLISHes completed with the client and the attempts that failed. */
+  readonly tally: MessageTally;
   /** True while the client's socket has more queued than its high-water mark (credit waits for it to drain). */
   writeBlocked(): boolean;
   /** Maps an AMQP_PUBLISH to MQTT terms; throws `MappingError` for a message that does not follow the spec. */
@@ -159,14 +168,19 @@ export class ClientDeliveries {
     }
     const message = this.toMqtt(decoded);
     held.written = true;
+    const tally = this.host.tally;
     if (decoded.qos === 0) {
       this.settle(delivery, held, accept);
-      // One then() per message, as below; retries are only set up once a first attempt has failed.
-      this.host.publish(message, NO_OPTIONS).then(undefined, (error: unknown) => {
+      // No promise and no closure: written when write() returns; retries only once a first attempt failed.
+      try {
+        this.host.write(message, NO_OPTIONS, undefined);
+        tally.delivered(0);
+      } catch (error) {
+        tally.failed();
         const retry = this.retry(error, message, decoded.topic, NO_OPTIONS);
         if (retry === undefined) this.unwritable(delivery, held, error);
         else retry.catch((failure: unknown) => this.unwritable(delivery, held, failure));
-      });
+      }
       this.topUp();
       return;
     }
@@ -180,22 +194,40 @@ export class ClientDeliveries {
       // PUBREL is written once AMQP_PUBREL is accepted; the delivery is settled on PUBCOMP, below.
       options.onReceived = () => this.host.pubrel(decoded.messageId ?? delivery.tag);
     }
-    const written = (outcome: PublishOutcome | undefined): void => {
-      const code = outcome?.reasonCode ?? 0;
-      if (code < 0x80) {
-        this.settle(delivery, held, accept);
-      } else {
-        const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
-        this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
+    const qos = decoded.qos;
+    // One closure per message and no promise; the retries of `write` are only set up once an attempt failed.
+    const done = (error: Error | undefined, outcome: PublishOutcome | undefined): void => {
+      if (error === undefined) {
+        tally.delivered(qos);
+        this.answered(delivery, held, outcome);
+        return;
       }
-      this.free(held);
-    };
-    // One then() per message; the retries of `write` are only set up once a first attempt has failed.
-    this.host.publish(message, options).then(written, (error: unknown) => {
+      tally.failed();
       const retry = this.retry(error, message, decoded.topic, options);
       if (retry === undefined) this.unwritable(delivery, held, error);
-      else retry.then(written, (failure: unknown) => this.unwritable(delivery, held, failure));
-    });
+      else
+        retry.then(
+          (answer) => this.answered(delivery, held, answer),
+          (failure: unknown) => this.unwritable(delivery, held, failure),
+        );
+    };
+    try {
+      this.host.write(message, options, done);
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  }
+
+  /** The client answered a QoS 1/2 PUBLISH: the delivery is settled accordingly and its window slot freed. */
+  private answered(delivery: Delivery, held: Held, outcome: PublishOutcome | undefined): void {
+    const code = outcome?.reasonCode ?? 0;
+    if (code < 0x80) {
+      this.settle(delivery, held, accept);
+    } else {
+      const description = `the MQTT client refused the message (reason code 0x${code.toString(16)})`;
+      this.settle(delivery, held, (d) => d.reject({ condition: 'amqp:not-allowed', description }));
+    }
+    this.free(held);
   }
 
   /**
@@ -267,18 +299,27 @@ export class ClientDeliveries {
   }
 
   /**
-   * Writes the PUBLISH, retrying as `retry` says when the endpoint refuses it.
+   * Writes the PUBLISH again after a refusal (with a promise: this is rare), retrying as `retry` says when the
+   * endpoint refuses it too.
    */
   private write(
     message: OutboundMessage,
     topic: string,
     options: PublishOptions,
   ): Promise<PublishOutcome | undefined> {
-    return this.host.publish(message, options).catch((error: unknown) => {
-      const retry = this.retry(error, message, topic, options);
-      if (retry === undefined) throw error;
-      return retry;
-    });
+    const tally = this.host.tally;
+    return this.host.publish(message, options).then(
+      (outcome) => {
+        tally.delivered(message.qos ?? 0);
+        return outcome;
+      },
+      (error: unknown) => {
+        tally.failed();
+        const retry = this.retry(error, message, topic, options);
+        if (retry === undefined) throw error;
+        return retry;
+      },
+    );
   }
 
   /**

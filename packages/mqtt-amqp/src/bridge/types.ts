@@ -165,6 +165,16 @@ export interface BridgeStats {
 export interface MessageCounts {
   /** PUBLISHes clients sent, each as its endpoint handed it over (also those then refused or not authorized). */
   readonly received: readonly [number, number, number];
+  /**
+   * PUBLISHes written to clients and completed: QoS 0 once written, QoS 1 / 2 once the client answered
+   * (PUBACK, PUBCOMP, or a refusal code). A re-send after a refused attempt counts once more.
+   */
+  readonly delivered: readonly [number, number, number];
+  /**
+   * Attempts to write a PUBLISH to a client that failed: refused by the endpoint (window full, too large for
+   * the client, …) or ended before the client answered (the connection closed). Some are then retried.
+   */
+  readonly failed: number;
 }
 
 /** Counters of the gateway: sums over its clients, plus its AMQP connections. */

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { readKnownFrame } from '../src/internal/frame-reader';
 import {
   installLeanPerformatives,
   OutgoingPerformative,
@@ -28,6 +29,23 @@ function bothEncodings(factory: Factory, fields: Record<string, unknown>): [Buff
   const theirs = new types.Writer();
   theirs.write((made as OutgoingPerformative).described());
   return [ours.buffer.subarray(0, ours.position), theirs.buffer.subarray(0, theirs.position)];
+}
+
+/**
+ * What frame-reader.ts reads from the bytes of what `factory` made of `fields` (written in a frame on channel 3),
+ * beside what `toRead()` makes of it without bytes (a frame handed over as an object).
+ */
+function readBothWays(factory: Factory, fields: Record<string, unknown>): [unknown, unknown] {
+  const made = factory(fields) as OutgoingPerformative;
+  expect(made).toBeInstanceOf(OutgoingPerformative);
+  const body = new types.Writer();
+  made.writeTo(body);
+  const performative = body.buffer.subarray(0, body.position);
+  const frame = Buffer.alloc(8 + performative.length);
+  frame.writeUInt32BE(frame.length, 0);
+  frame.set([2, 0, 0, 3], 4);
+  frame.set(performative, 8);
+  return [readKnownFrame(frame, 0, frame.length)?.performative, made.toRead()];
 }
 
 const uint = fc.integer({ min: 0, max: 0xffffffff });
@@ -110,6 +128,52 @@ describe('lean performatives', () => {
         },
       ),
     );
+  });
+
+  it('makes of a transfer or flow the performative the frame reader reads from its bytes', () => {
+    // A boolean field is written true for any truthy value, so the object must hold a boolean too.
+    const flag = fc.oneof(fc.boolean(), fc.constantFrom(0, 1));
+    const transfers = fc.record({
+      handle: uint,
+      delivery_id: field(uint),
+      delivery_tag: field(fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes))),
+      message_format: field(uint),
+      settled: field(flag),
+      more: field(flag),
+      rcv_settle_mode: field(fc.integer({ min: 0, max: 255 })),
+      resume: field(flag),
+      aborted: field(flag),
+      batchable: field(flag),
+    });
+    fc.assert(
+      fc.property(transfers, fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), (fields, keep) => {
+        keep[0] = true; // the handle is mandatory
+        const [read, made] = readBothWays(frames.transfer, someOf(fields, keep));
+        expect(made).toEqual(read);
+        expect(made?.constructor).toBe(read?.constructor);
+      }),
+    );
+    const flows = fc.record({
+      next_incoming_id: field(uint),
+      incoming_window: uint,
+      next_outgoing_id: uint,
+      outgoing_window: uint,
+      handle: field(uint),
+      delivery_count: field(uint),
+      link_credit: field(uint),
+      available: field(uint),
+      drain: field(flag),
+      echo: field(flag),
+    });
+    fc.assert(
+      fc.property(flows, (fields) => {
+        const [read, made] = readBothWays(frames.flow, fields);
+        expect(made).toEqual(read);
+        expect(made?.constructor).toBe(read?.constructor);
+      }),
+    );
+    // A disposition's state is rhea's typed value, which only rhea's reader makes: it stays bytes.
+    expect((frames.disposition({ role: true, first: 1 }) as OutgoingPerformative).toRead()).toBeUndefined();
   });
 
   it('leaves to rhea the fields it does not encode, and rhea still refuses a missing mandatory field', () => {

@@ -17,7 +17,8 @@ import {
   type Receiver,
   valueMessage,
 } from '../src/index';
-import { HandOffQueue } from '../src/internal/message-hand-off';
+import { PipeEnd } from '../src/internal/memory-pipe';
+import { HAND_OFF_FRAME_TYPE, HandOffQueue } from '../src/internal/message-hand-off';
 import { bodyText, until, waitFor } from './helpers';
 
 type Rhea = typeof rheaNamespace;
@@ -250,6 +251,42 @@ describe('message hand-off on an in-process transport', () => {
       connection.close();
       await waitFor(connection, 'connection_close');
     }
+  });
+});
+
+/** Counts, in what a pipe end is given, AMQP transfers written as bytes and hand-off markers. */
+function countFrames(chunk: Buffer, seen: { transfers: number; markers: number }): void {
+  let at = 0;
+  while (at + 8 <= chunk.length) {
+    if (chunk.toString('latin1', at, at + 4) === 'AMQP') {
+      at += 8; // a protocol header
+      continue;
+    }
+    const size = chunk.readUInt32BE(at);
+    const type = chunk[at + 5];
+    if (type === HAND_OFF_FRAME_TYPE) seen.markers++;
+    else if (type === 0 && size > 10 && chunk[at + 10] === 0x14) seen.transfers++;
+    at += size;
+  }
+}
+
+describe('frames on a hand-off pipe', () => {
+  it('carries the transfers as markers of frames handed over, not as encoded frames', async () => {
+    const seen = { transfers: 0, markers: 0 };
+    const emit = PipeEnd.prototype.emit;
+    PipeEnd.prototype.emit = function (this: PipeEnd, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'data') countFrames(args[0] as Buffer, seen);
+      return emit.call(this, event, ...args);
+    };
+    try {
+      const client = await handOffPair((server) => acceptReceivers(server, (delivery) => delivery.accept()));
+      const sender = await client.openSender('counted');
+      await Promise.all(Array.from({ length: 50 }, (_, i) => sender.send(binaryMessage(`c${i}`))));
+    } finally {
+      PipeEnd.prototype.emit = emit;
+    }
+    expect(seen.transfers).toBe(0);
+    expect(seen.markers).toBeGreaterThanOrEqual(50);
   });
 });
 

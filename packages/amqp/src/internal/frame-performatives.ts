@@ -3,8 +3,6 @@
 // number, boolean (or, for the one-byte boolean encoding, its byte, as rhea reads it) or Buffer otherwise, and
 // a disposition's state as rhea's typed value. `dispatch` calls the handler rhea's own performative would.
 
-import type { HandedOffMessage } from './message-hand-off';
-
 /** What a performative's `dispatch` calls: rhea's connection. */
 export interface FrameHandler {
   on_transfer(frame: ReadFrame): void;
@@ -67,6 +65,6 @@ export interface ReadFrame {
   readonly type: number;
   readonly channel: number;
   readonly performative: TransferPerformative | DispositionPerformative | FlowPerformative;
-  /** Bytes; for a handed-off transfer the message object instead (message-hand-off.ts). */
-  payload: Buffer | HandedOffMessage | undefined;
+  /** Bytes; in a transfer handed over as an object (message-hand-off.ts), the message object. */
+  readonly payload: Buffer | object | undefined;
 }

@@ -14,8 +14,8 @@ import {
   TransferPerformative,
 } from './frame-performatives';
 import {
-  HAND_OFF_FORMAT,
-  type HandedOffMessage,
+  HAND_OFF_FRAME_TYPE,
+  HAND_OFF_MARKER_BYTES,
   type HandOffQueue,
   readHandOffsFrom,
 } from './message-hand-off';
@@ -328,6 +328,16 @@ export function readFramesDirectly(connection: RheaConnection): void {
     while (offset < buffer.length - 4 && !this.read_complete) {
       const size = buffer.readUInt32BE(offset);
       if (buffer.length < offset + size) break;
+      if (
+        handOffs !== undefined &&
+        size === HAND_OFF_MARKER_BYTES &&
+        buffer[offset + 5] === HAND_OFF_FRAME_TYPE
+      ) {
+        const handedOff = takeHandedOff(handOffs, buffer, offset);
+        offset += size;
+        handedOff.performative.dispatch(this.handler, handedOff);
+        continue;
+      }
       const frame = readKnownFrame(buffer, offset, size);
       if (frame === undefined) {
         // rhea reads this one frame, and throws on it as it would have; a frame too short to be one, with
@@ -339,23 +349,15 @@ export function readFramesDirectly(connection: RheaConnection): void {
         continue;
       }
       offset += size;
-      if (handOffs !== undefined && isHandOff(frame)) frame.payload = takeHandedOff(handOffs, frame.payload);
       frame.performative.dispatch(this.handler, frame);
     }
     return offset;
   };
 }
 
-function isHandOff(frame: ReadFrame): boolean {
-  const performative = frame.performative;
-  return performative instanceof TransferPerformative && performative.message_format === HAND_OFF_FORMAT;
-}
-
-/** The message the writer put in for this frame, by the number the frame carries (message-hand-off.ts). */
-function takeHandedOff(handOffs: HandOffQueue, payload: ReadFrame['payload']): HandedOffMessage {
-  const number = payload instanceof Uint8Array && payload.length === 4 ? payload.readUInt32BE(0) : -1;
-  const message = handOffs.take(number);
-  if (message === undefined)
-    throw new Error('a handed-off transfer whose message is not the next in the pipe');
-  return message;
+/** The frame a marker stands for (message-hand-off.ts), taken by the number the marker carries. */
+function takeHandedOff(handOffs: HandOffQueue, buffer: Buffer, offset: number): ReadFrame {
+  const frame = handOffs.take(buffer.readUInt32BE(offset + 8));
+  if (frame === undefined) throw new Error('a hand-off marker whose frame is not the next in the pipe');
+  return frame as ReadFrame;
 }

@@ -16,7 +16,7 @@ import {
   OutgoingPerformative,
   type TypedWriter as PerformativeWriter,
 } from './lean-performatives';
-import { type HandOffQueue, handOffOutOf, markWritesHandOffs } from './message-hand-off';
+import { HAND_OFF_FRAME_TYPE, type HandOffQueue, handOffOutOf, markWritesHandOffs } from './message-hand-off';
 import { rhea } from './rhea';
 import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
@@ -34,7 +34,7 @@ interface PendingFrame {
   readonly type: number;
   readonly channel?: number;
   readonly performative?: unknown;
-  /** Bytes; or, for a handed-off transfer (message-hand-off.ts), the message object. */
+  /** Bytes; or, in a transfer handed over as an object (message-hand-off.ts), the message object. */
   readonly payload?: Buffer | object;
 }
 
@@ -55,27 +55,38 @@ function writer(): TypedWriter {
 }
 
 /**
- * One frame appended to `out`, as rhea's frames.write_frame writes it; a handed-off message goes to `handOffs`,
- * and its number there is the frame's payload (message-hand-off.ts).
+ * One frame appended to `out`, as rhea's frames.write_frame writes it; with `handOffs`, a transfer or flow goes
+ * there as the object our reader would read, and `out` gets its marker (message-hand-off.ts).
  */
 function appendFrame(out: TypedWriter, frame: PendingFrame, handOffs: HandOffQueue | undefined): void {
   const start = out.position;
   out.skip(4); // the size, filled in below
   out.write_uint(2, 1); // data offset: 2 words, no extended header
+  const performative = frame.performative;
+  if (handOffs !== undefined && frame.type === TYPE_AMQP && performative instanceof OutgoingPerformative) {
+    const read = performative.toRead();
+    if (read !== undefined) {
+      const channel = frame.channel ?? 0;
+      out.write_uint(HAND_OFF_FRAME_TYPE, 1);
+      out.write_uint(0, 2);
+      out.write_uint(
+        handOffs.put({ size: 0, type: TYPE_AMQP, channel, performative: read, payload: frame.payload }),
+        4,
+      );
+      out.buffer.writeUInt32BE(out.position - start, start);
+      return;
+    }
+  }
   out.write_uint(frame.type, 1);
   if (frame.type === TYPE_AMQP) out.write_uint(frame.channel ?? 0, 2);
   else if (frame.type === TYPE_SASL) out.write_uint(0, 2);
   else throw new Error(`unknown frame type ${frame.type}`);
-  if (frame.performative) {
-    if (frame.performative instanceof OutgoingPerformative) frame.performative.writeTo(out);
-    else out.write(frame.performative);
+  if (performative) {
+    if (performative instanceof OutgoingPerformative) performative.writeTo(out);
+    else out.write(performative);
     const payload = frame.payload;
-    if (payload instanceof Uint8Array) {
-      out.write_bytes(payload);
-    } else if (payload !== undefined) {
-      if (handOffs === undefined) throw new Error('a handed-off message on a socket that does not hand off');
-      out.write_uint(handOffs.put(payload), 4);
-    }
+    if (payload instanceof Uint8Array) out.write_bytes(payload);
+    else if (payload !== undefined) throw new Error('a handed-off message in a frame that is not handed off');
   }
   out.buffer.writeUInt32BE(out.position - start, start);
 }

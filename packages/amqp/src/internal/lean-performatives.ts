@@ -9,6 +9,7 @@
 // which then behaves, and throws, as it always did. The factories are rhea's module functions: replacing them
 // is process-wide, and every writer of these frames gets the same bytes as before.
 import rheaFrames from 'rhea/lib/frames.js';
+import { FlowPerformative, TransferPerformative } from './frame-performatives';
 
 type FieldKind = 'uint' | 'boolean' | 'ubyte' | 'binary' | 'state' | 'none';
 
@@ -93,6 +94,28 @@ export class OutgoingPerformative {
     this.#spec = performative;
     this.fields = fields;
     this.#count = count;
+  }
+
+  /**
+   * The performative as frame-reader.ts reads it from the bytes `writeTo` writes: up to the list's count a field
+   * is null when absent, a boolean as true or false; beyond it undefined. For a transfer or flow handed over as
+   * an object (frame-hand-off.ts); undefined for a disposition, whose state only rhea's reader makes.
+   */
+  toRead(): TransferPerformative | FlowPerformative | undefined {
+    const performative = this.#spec;
+    let read: TransferPerformative | FlowPerformative;
+    if (performative === TRANSFER) read = new TransferPerformative();
+    else if (performative === FLOW) read = new FlowPerformative();
+    else return undefined;
+    const target = read as unknown as Fields;
+    const fields = performative.fields;
+    for (let i = 0; i < this.#count; i++) {
+      const field = fields[i] as FieldSpec;
+      const value = this.fields[field.name];
+      target[field.name] =
+        value === undefined || value === null ? null : field.kind === 'boolean' ? Boolean(value) : value;
+    }
+    return read;
   }
 
   /** rhea's typed tree for these fields, for rhea's own writer. */

@@ -1,11 +1,13 @@
-// On an in-process transport made with `handOffMessages` (in-process.ts), a Sender does not encode its messages
-// and the Receiver at the other end does not decode them: the message object travels beside the frames. The
-// transfer frame is written and read as on any connection (same delivery id, tag, settlement, credit and
-// session window), with this private message format and the message's number in the queue as its only payload;
-// the frame writer puts the message in the pipe's hand-off queue as it writes the frame (frame-writer.ts), and
-// the frame reader takes it from the queue as it reads that frame (frame-reader.ts). Both follow the frames' one
-// order on the pipe: the n-th hand-off transfer written is the n-th read, and the number only checks that. The queue holds what the pipe holds, the
-// frames of the turn not yet delivered: nothing accumulates across turns.
+// On an in-process transport made with `handOffMessages` (in-process.ts), transfers and flows cross the pipe as
+// the objects our frame reader would have made of their bytes, and a transfer's message as the object its Sender
+// was given: nothing of them is encoded or decoded. The frame writer puts such a frame in the pipe's hand-off
+// queue and writes, in its place in the byte stream, a marker frame of a private type holding the frame's number
+// in the queue (frame-writer.ts); the frame reader, meeting the marker, takes that frame from the queue and hands
+// it to rhea as if it had read it (frame-reader.ts). Everything else (open, attach, dispositions, …) stays bytes,
+// and the markers keep every frame in its one order. The frames are those of any connection: delivery ids,
+// tags, settlement, credit, session windows; a transfer whose payload is a message object carries the private
+// message format below, which the Receiver turns back into 0. The queue holds what the pipe holds, the frames of
+// the turn not yet delivered: nothing accumulates across turns.
 import type { RheaConnection } from './rhea-types';
 
 /**
@@ -14,35 +16,40 @@ import type { RheaConnection } from './rhea-types';
  */
 export const HAND_OFF_FORMAT = 0x44524700;
 
-/** A message between the frame that announced it and the Receiver: an object, never bytes. */
-export type HandedOffMessage = object;
+/** The frame type of a marker: not one of AMQP's (0x00) or SASL's (0x01), so no other reader takes it. */
+export const HAND_OFF_FRAME_TYPE = 0xd7;
+/** A marker: the 8-byte frame header and the number of its frame in the queue. */
+export const HAND_OFF_MARKER_BYTES = 12;
+
+/** A frame between the writer and the reader: an object, never bytes. */
+export type HandedOffFrame = object;
 
 /**
  * One direction of a pipe: what its writer has put in and its reader not yet taken, in frame order. Each put
- * gets the next number (mod 2^32), which the frame carries as its four payload bytes; the reader takes only with
- * the number it read. Frames and queue cannot drift apart unnoticed (say, a frame read by some other reader):
- * the next take fails, and the connection with it, instead of handing over another transfer's message.
+ * gets the next number (mod 2^32), which the marker carries; the reader takes only with the number it read.
+ * Markers and queue cannot drift apart unnoticed: the take fails, and the connection with it, instead of handing
+ * over another frame.
  */
 export class HandOffQueue {
-  #items: HandedOffMessage[] = [];
+  #items: HandedOffFrame[] = [];
   #head = 0;
   #put = 0;
   #taken = 0;
   #closed = false;
 
-  /** The message's number; nothing is kept once the pipe is closed, as the frame's bytes are dropped then. */
-  put(message: HandedOffMessage): number {
+  /** The frame's number; nothing is kept once the pipe is closed, as the markers are dropped then. */
+  put(frame: HandedOffFrame): number {
     const number = this.#put;
     this.#put = (number + 1) >>> 0;
-    if (!this.#closed) this.#items.push(message);
+    if (!this.#closed) this.#items.push(frame);
     return number;
   }
 
-  /** The message put in as `number`; undefined when it is not the next one (or the queue is empty). */
-  take(number: number): HandedOffMessage | undefined {
+  /** The frame put in as `number`; undefined when it is not the next one (or the queue is empty). */
+  take(number: number): HandedOffFrame | undefined {
     const items = this.#items;
     if (this.#head >= items.length || number !== this.#taken) return undefined;
-    const message = items[this.#head] as HandedOffMessage;
+    const frame = items[this.#head] as HandedOffFrame;
     items[this.#head] = EMPTY_SLOT;
     this.#head++;
     this.#taken = (this.#taken + 1) >>> 0;
@@ -51,7 +58,7 @@ export class HandOffQueue {
       items.length = 0;
       this.#head = 0;
     }
-    return message;
+    return frame;
   }
 
   /** The pipe closed: what it holds will never be read, and nothing more is kept. */
@@ -62,15 +69,15 @@ export class HandOffQueue {
   }
 }
 
-const EMPTY_SLOT: HandedOffMessage = Object.freeze({});
+const EMPTY_SLOT: HandedOffFrame = Object.freeze({});
 
-/** A socket that carries messages beside its bytes (the in-memory pipe of a hand-off transport). */
+/** A socket that carries frames beside its bytes (the in-memory pipe of a hand-off transport). */
 export interface HandOffSocket {
-  /** Where this end's writer puts messages; undefined when the transport does not hand off. */
+  /** Where this end's writer puts frames; undefined when the transport does not hand off. */
   readonly handOffOut: HandOffQueue | undefined;
   /** Where this end's reader takes them from (the other end's `handOffOut`). */
   readonly handOffIn: HandOffQueue | undefined;
-  /** Set by our frame reader when it reads from this end: it takes messages from `handOffIn`. */
+  /** Set by our frame reader when it reads from this end: it takes frames from `handOffIn`. */
   readsHandOffs: boolean;
   /** Whether the other end's reader takes messages (rhea's own client on a pipe does not). */
   readonly peerReadsHandOffs: boolean;
@@ -82,12 +89,16 @@ function handOffSocket(socket: unknown): HandOffSocket | undefined {
   return candidate.handOffOut instanceof HandOffQueue ? (socket as HandOffSocket) : undefined;
 }
 
-/** The queue `socket`'s writer puts messages in, if it hands off. */
+/**
+ * The queue `socket`'s writer puts frames in: when it hands off and our reader reads the other end (bytes until
+ * then: the frames before its first read, and always for a rhea client on the pipe).
+ */
 export function handOffOutOf(socket: unknown): HandOffQueue | undefined {
-  return handOffSocket(socket)?.handOffOut;
+  const handOff = handOffSocket(socket);
+  return handOff?.peerReadsHandOffs === true ? handOff.handOffOut : undefined;
 }
 
-/** The queue our reader takes messages from, if `socket` hands off; marks the socket as read by it. */
+/** The queue our reader takes frames from, if `socket` hands off; marks the socket as read by it. */
 export function readHandOffsFrom(socket: unknown): HandOffQueue | undefined {
   const handOff = handOffSocket(socket);
   if (handOff === undefined) return undefined;
@@ -98,7 +109,7 @@ export function readHandOffsFrom(socket: unknown): HandOffQueue | undefined {
 const WRITES_HAND_OFFS = Symbol('dragoman.writesHandOffs');
 type MarkedConnection = RheaConnection & { [WRITES_HAND_OFFS]?: true };
 
-/** The frame writer is ours on `connection` (frame-writer.ts): it can put messages in a queue. */
+/** The frame writer is ours on `connection` (frame-writer.ts): it can put frames in a queue. */
 export function markWritesHandOffs(connection: RheaConnection): void {
   (connection as MarkedConnection)[WRITES_HAND_OFFS] = true;
 }
@@ -110,7 +121,8 @@ export function markWritesHandOffs(connection: RheaConnection): void {
  * a link is attached (the connection's open at least).
  */
 export function handsOffMessages(connection: RheaConnection): boolean {
-  if ((connection as MarkedConnection)[WRITES_HAND_OFFS] !== true) return false;
-  const socket = handOffSocket(connection.socket);
-  return socket?.peerReadsHandOffs === true;
+  return (
+    (connection as MarkedConnection)[WRITES_HAND_OFFS] === true &&
+    handOffOutOf(connection.socket) !== undefined
+  );
 }

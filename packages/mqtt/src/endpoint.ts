@@ -432,10 +432,11 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
    * publish() would reject with at once — MqttPublishError ('window-full', 'packet-too-large',
    * 'invalid-message', 'packet-id-in-use', 'not-connected', 'aborted') or MqttConnectionClosedError — is
    * thrown, and nothing is sent. Otherwise the PUBLISH is written and `callback` is called once, as publish()'s
-   * promise would settle: QoS 0 before this returns (with a shared outcome object: do not change it); QoS 1/2
-   * with the client's answer, or with the error (the connection closed first, `options.signal` aborted). A
-   * callback that throws while the endpoint handles the client's acknowledgement closes the connection, as a
-   * failing `onReceived` does.
+   * promise would settle: QoS 0 before this returns; QoS 1/2 with the client's answer, or with the error (the
+   * connection closed first, `options.signal` aborted). The outcome may be an object shared by every call (a
+   * plain success): do not change it. A QoS 1/2 `message` may be kept as it is until then (and listed by
+   * pendingPublishes()): do not change it meanwhile. A callback that throws while the endpoint handles the
+   * client's acknowledgement closes the connection, as a failing `onReceived` does.
    */
   publishWithCallback(message: OutboundMessage, options: PublishOptions, callback?: PublishCallback): void {
     this.checkCanSend(options.signal);

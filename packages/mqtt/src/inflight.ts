@@ -3,7 +3,7 @@
  * (MQTT 5 receive maximum of the client, or the configured window for 3.1 / 3.1.1).
  */
 import { PacketIdMap } from './packet-id-map';
-import type { OutboundMessage, PendingPublish, PublishOutcome, PubrecInfo } from './types';
+import type { AckProperties, OutboundMessage, PendingPublish, PubrecInfo } from './types';
 
 export type InflightState =
   /** Waiting for room in the window (resumed messages only). */
@@ -20,7 +20,7 @@ export interface InflightEntry {
   readonly message: OutboundMessage & { qos: 1 | 2; payload: Buffer };
   state: InflightState;
   /** Why the client refused or how it accepted (settled once). */
-  settle(outcome: PublishOutcome): void;
+  settle(reasonCode: number, properties: AckProperties | undefined): void;
   fail(error: Error): void;
   readonly onReceived: ((info: PubrecInfo) => void | Promise<void>) | undefined;
   /** What to write when the entry leaves the queue: PUBLISH (DUP for a resend) or PUBREL. */

@@ -65,8 +65,15 @@ function capture(resolve: (outcome: PublishOutcome) => void, reject: (error: Err
 
 const ONCE = { once: true } as const;
 
-/** What a QoS 0 PUBLISH written with a callback is told (one object for all: the host only reads it). */
-const WRITTEN: PublishOutcome = Object.freeze({ reasonCode: ReasonCode.Success });
+/**
+ * What a callback is told for a QoS 0 PUBLISH written, or a QoS 1/2 one the client accepted without
+ * properties: one object for all (publishWithCallback's callers only read it; publish() gives each its own).
+ */
+const SUCCESS: PublishOutcome = Object.freeze({ reasonCode: ReasonCode.Success });
+
+function outcomeOf(reasonCode: number, properties: AckProperties | undefined): PublishOutcome {
+  return properties !== undefined ? { reasonCode, properties } : { reasonCode };
+}
 
 /**
  * An outbound QoS 1/2 message in flight and how its publisher learns the outcome: the promise publish()
@@ -102,10 +109,11 @@ class TrackedPublish implements InflightEntry {
   }
 
   /** Tells the publisher; a callback that throws throws here. */
-  settle(outcome: PublishOutcome): void {
+  settle(reasonCode: number, properties: AckProperties | undefined): void {
     this.signal?.removeEventListener('abort', this);
-    if (this.callback !== undefined) this.callback(undefined, outcome);
-    else this.resolve?.(outcome);
+    if (this.callback === undefined) this.resolve?.(outcomeOf(reasonCode, properties));
+    else if (reasonCode === ReasonCode.Success && properties === undefined) this.callback(undefined, SUCCESS);
+    else this.callback(undefined, outcomeOf(reasonCode, properties));
   }
 
   fail(error: Error): void {
@@ -196,7 +204,7 @@ export class OutboundFlow {
     options: PublishOptions,
     callback: PublishCallback | undefined,
   ): void {
-    if (this.write(message, options, callback) === undefined) callback?.(undefined, WRITTEN);
+    if (this.write(message, options, callback) === undefined) callback?.(undefined, SUCCESS);
   }
 
   /**
@@ -237,12 +245,23 @@ export class OutboundFlow {
       properties,
     );
     if (qos === 0) return undefined;
-    // What is kept for a resend: the message with its full topic and without the alias (fields assigned one
-    // by one: this runs for every outbound message).
-    const stored: Normalized = { topic, payload, qos };
-    if (message.retain !== undefined) stored.retain = message.retain;
+    // What is kept for a resend: the message with its full topic and without the alias. publishWithCallback's
+    // caller leaves its message alone until the callback, so one that is already so is kept as it is.
     const kept = propertiesWithoutAlias(message.properties);
-    if (kept !== undefined) stored.properties = kept;
+    let stored: Normalized;
+    if (
+      callback !== undefined &&
+      topic === message.topic &&
+      payload === message.payload &&
+      kept === message.properties
+    ) {
+      stored = message as Normalized;
+    } else {
+      // Fields assigned one by one: this runs for every outbound message.
+      stored = { topic, payload, qos };
+      if (message.retain !== undefined) stored.retain = message.retain;
+      if (kept !== undefined) stored.properties = kept;
+    }
     return this.track(stored, messageId, 'publish', options, undefined, true, callback);
   }
 
@@ -311,21 +330,20 @@ export class OutboundFlow {
   ): void {
     const entry = this.inflight.get(messageId);
     if (entry === undefined) return;
-    const outcome: PublishOutcome = properties ? { reasonCode, properties } : { reasonCode };
     if (cmd === 'puback') {
-      if (entry.message.qos === 1 && entry.state === 'publish') this.complete(entry, outcome);
+      if (entry.message.qos === 1 && entry.state === 'publish') this.complete(entry, reasonCode, properties);
     } else if (cmd === 'pubrec') {
       if (entry.message.qos !== 2) return;
       if (entry.state === 'pubrel')
         this.link.sendPubrel(messageId); // PUBREC repeated: repeat PUBREL.
       else if (entry.state !== 'publish') return;
-      else if (reasonCode >= 0x80) this.complete(entry, outcome);
+      else if (reasonCode >= 0x80) this.complete(entry, reasonCode, properties);
       else {
         entry.state = 'received';
         this.afterPubrec(entry, { messageId, reasonCode, ...(properties ? { properties } : {}) });
       }
     } else if (entry.state === 'pubrel') {
-      this.complete(entry, outcome);
+      this.complete(entry, reasonCode, properties);
     }
   }
 
@@ -449,11 +467,11 @@ export class OutboundFlow {
     else sendPubrel();
   }
 
-  private complete(entry: InflightEntry, outcome: PublishOutcome): void {
+  private complete(entry: InflightEntry, reasonCode: number, properties: AckProperties | undefined): void {
     this.inflight.delete(entry.messageId);
     let thrown: { error: unknown } | undefined;
     try {
-      entry.settle(outcome);
+      entry.settle(reasonCode, properties);
     } catch (error) {
       thrown = { error }; // A publishWithCallback callback threw: the connection closes, as for a failed host step.
     }

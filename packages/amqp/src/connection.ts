@@ -12,6 +12,7 @@ import { IncomingLink } from './incoming-link';
 import { processOnlyChangedLinks } from './internal/changed-links';
 import { connectionErrorFrom, sessionErrorFrom, toRheaError } from './internal/convert';
 import { readFramesDirectly } from './internal/frame-reader';
+import { limitIncomingFrames, maxFrameSizeOf } from './internal/frame-size-limit';
 import { writeFramesTogether } from './internal/frame-writer';
 import { makeLeanDeliveries } from './internal/lean-deliveries';
 import { installLeanLinkDispatch } from './internal/lean-dispatch';
@@ -261,6 +262,7 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     this.#rhea = conn;
     this.#lastError = undefined;
     this.#wire(conn);
+    limitIncomingFrames(conn);
   }
 
   async #attach(
@@ -624,7 +626,7 @@ export function buildRheaOptions(o: ConnectOptions): Record<string, unknown> {
   };
   if (transport === 'tls' && out.servername === undefined) out.servername = host;
   if (o.containerId !== undefined) out.container_id = o.containerId;
-  if (o.maxFrameSize !== undefined) out.max_frame_size = o.maxFrameSize;
+  out.max_frame_size = maxFrameSizeOf(o.maxFrameSize);
   if (o.channelMax !== undefined) out.channel_max = o.channelMax;
   if (o.properties !== undefined) out.properties = o.properties;
   if (o.offeredCapabilities !== undefined) out.offered_capabilities = [...o.offeredCapabilities];

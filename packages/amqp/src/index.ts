@@ -23,6 +23,7 @@ export {
 } from './errors';
 export { createInProcessTransport, InProcessTransport } from './in-process';
 export { IncomingLink, type IncomingLinkState } from './incoming-link';
+export { DEFAULT_MAX_FRAME_SIZE } from './internal/frame-size-limit';
 export { AmqpListener, DEFAULT_MAX_CONNECTIONS, listen } from './listener';
 export {
   type AmqpBody,

@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { AmqpConnection, RHEA_LINK_DEFAULTS } from './connection';
 import { InvalidArgumentError } from './errors';
+import { limitIncomingFrames, maxFrameSizeOf } from './internal/frame-size-limit';
 import { PipeEnd } from './internal/memory-pipe';
 import { rhea } from './internal/rhea';
 import type { RheaConnection, RheaContainer } from './internal/rhea-types';
@@ -93,7 +94,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
       id: randomUUID(),
       container_id: o.containerId ?? this.#container.id,
       ...(heartbeats ? { idle_time_out: o.idleTimeoutMs ?? 60_000 } : {}),
-      ...(o.maxFrameSize !== undefined ? { max_frame_size: o.maxFrameSize } : {}),
+      max_frame_size: maxFrameSizeOf(o.maxFrameSize),
       ...(o.properties !== undefined ? { properties: o.properties } : {}),
       ...(o.offeredCapabilities !== undefined ? { offered_capabilities: [...o.offeredCapabilities] } : {}),
       ...(mechanisms(o).includes('EXTERNAL') ? { enable_sasl_external: true } : {}),
@@ -113,6 +114,7 @@ export class AmqpListener extends EventEmitter<ListenerEvents> {
     watchSocketClose(rheaConnection, socket);
     coalesceWrites(socket);
     (rheaConnection as unknown as { accept(socket: net.Socket | PipeEnd): void }).accept(socket);
+    limitIncomingFrames(rheaConnection);
   }
 }
 
@@ -139,6 +141,7 @@ export async function listen(options: ListenOptions = {}): Promise<AmqpListener>
   if (options.inProcess?.bound === true) {
     throw new InvalidArgumentError(`in-process transport '${options.inProcess.name}' already has a listener`);
   }
+  maxFrameSizeOf(options.maxFrameSize); // checked now, not at the first connection
   if (mechs.includes('EXTERNAL') && options.tls === undefined) {
     throw new InvalidArgumentError('SASL EXTERNAL needs tls (client certificates)');
   }

@@ -284,6 +284,11 @@ export interface ConnectOptions {
   readonly hostname?: string;
   /** Our idle time-out, ms, announced to the peer (it sends heartbeats at half). Default 60 000; 0 disables. */
   readonly idleTimeoutMs?: number;
+  /**
+   * The largest frame this end accepts, announced in its open (512 to 4294967295; default
+   * `DEFAULT_MAX_FRAME_SIZE`, 128 KiB). Peers split larger messages over several transfers; a frame declared
+   * larger fails the connection (`ConnectionError` amqp:connection:framing-error) before it is buffered.
+   */
   readonly maxFrameSize?: number;
   readonly channelMax?: number;
   readonly properties?: Readonly<Record<string, unknown>>;
@@ -368,6 +373,11 @@ export interface ListenOptions {
   };
   readonly containerId?: string;
   readonly idleTimeoutMs?: number;
+  /**
+   * The largest frame this end accepts, announced in its open (512 to 4294967295; default
+   * `DEFAULT_MAX_FRAME_SIZE`, 128 KiB). Peers split larger messages over several transfers; a frame declared
+   * larger fails the connection (`ConnectionError` amqp:connection:framing-error) before it is buffered.
+   */
   readonly maxFrameSize?: number;
   readonly properties?: Readonly<Record<string, unknown>>;
   readonly offeredCapabilities?: readonly string[];

@@ -246,6 +246,36 @@ const afterConnect: Case[] = [
   },
 ];
 
+describe('a PUBLISH topic checked once is remembered, not trusted', () => {
+  it.each([4, 5] as const)(
+    'version %i: a bad topic after a good one still closes with 0x90',
+    async (version) => {
+      harness = await startServer({ maxPacketSize: MAX_PACKET_SIZE });
+      const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
+      const socket = await rawSocket(harness.port);
+      socket.write(connectBytes(version));
+      const [endpoint] = await endpointPromise;
+      const topics: string[] = [];
+      endpoint.on('publish', (publish) => topics.push(publish.topic));
+      endpoint.accept();
+      const closed = next<[CloseReason]>(endpoint, 'close');
+      const bytes = readUntilClosed(socket);
+      socket.write(
+        Buffer.concat([
+          gen({ cmd: 'publish', topic: 'a/b/c', payload: 'x', qos: 0 }, version),
+          gen({ cmd: 'publish', topic: 'a/b/c', payload: 'y', qos: 0 }, version),
+          gen({ cmd: 'publish', topic: 'a/+/c', payload: 'z', qos: 0 }, version),
+          gen({ cmd: 'publish', topic: 'a/b/c', payload: 'never', qos: 0 }, version),
+        ]),
+      );
+      const [reason] = await closed;
+      expect(reason).toMatchObject({ kind: 'protocol-error', reasonCode: 0x90 });
+      expect(topics).toEqual(['a/b/c', 'a/b/c']);
+      await bytes;
+    },
+  );
+});
+
 describe.each(afterConnect.flatMap((c) => c.versions.map((v) => [c.name, v, c] as const)))(
   'after CONNECT: %s (version %i)',
   (_name, version, testCase) => {

@@ -1,7 +1,12 @@
 import { InvalidArgumentError, LinkClosedError } from './errors';
 import { toRheaError } from './internal/convert';
 import type { LinkHost, ManagedLink } from './internal/link-host';
-import { isAbsent, linkInfoFromAttach } from './internal/link-options';
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  isAbsent,
+  linkInfoFromAttach,
+  resolveMaxMessageSize,
+} from './internal/link-options';
 import type { RheaReceiver, RheaSender } from './internal/rhea-types';
 import { Receiver } from './receiver';
 import { Sender, withCapability } from './sender';
@@ -64,6 +69,8 @@ export class IncomingLink {
   #state: IncomingLinkState = 'pending';
   #deferred = false;
   #answered = false;
+  /** What our attach advertises as max-message-size when we receive. */
+  #maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
 
   /** @internal */
   constructor(
@@ -120,11 +127,18 @@ export class IncomingLink {
 
   /**
    * Accepts a peer's sending link: we receive on it, with a managed `creditWindow` (default 100) or manual
-   * credit (0). `address` fills in the address of a dynamic target.
+   * credit (0). `address` fills in the address of a dynamic target. `maxMessageSize`: the largest message
+   * taken, in bytes (default 2 MiB, 0 for no limit), advertised in our attach; it applies only while the attach
+   * is not answered yet (accepted in the 'incomingLink' handler, or after `defer()`), else the default
+   * advertised stands. A larger message detaches the link with `amqp:link:message-size-exceeded`.
    */
-  acceptReceiver(options: { creditWindow?: number; address?: string } = {}): Receiver {
+  acceptReceiver(
+    options: { creditWindow?: number; address?: string; maxMessageSize?: number } = {},
+  ): Receiver {
     if (this.role !== 'receiver')
       throw new InvalidArgumentError(`link '${this.name}' is a sender on our side`);
+    const maxMessageSize = resolveMaxMessageSize(options.maxMessageSize, undefined);
+    if (maxMessageSize !== undefined && !this.#answered) this.#maxMessageSize = maxMessageSize;
     this.#beginAccept(options.address);
     const link = this.#link as RheaReceiver;
     link.removeAllListeners();
@@ -187,6 +201,8 @@ export class IncomingLink {
     if (target !== undefined) link.set_target(target as unknown as Parameters<RheaSender['set_target']>[0]);
     if (typeof remote.snd_settle_mode === 'number') local.snd_settle_mode = remote.snd_settle_mode;
     if (typeof remote.rcv_settle_mode === 'number') local.rcv_settle_mode = remote.rcv_settle_mode;
+    // The limit lean-deliveries.ts enforces, stated to the peer (even on a link still undecided).
+    if (this.role === 'receiver') local.max_message_size = this.#maxMessageSize;
     if (local.rcv_settle_mode === 1) {
       // Exactly-once: a receiver offers to confirm its settlement, a sender desires it (see the capability).
       const field = this.role === 'receiver' ? 'offered_capabilities' : 'desired_capabilities';

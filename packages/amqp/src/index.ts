@@ -40,7 +40,7 @@ export {
   toRhea,
   valueMessage,
 } from './message';
-export { DEFAULT_CREDIT_WINDOW, Receiver } from './receiver';
+export { DEFAULT_CREDIT_WINDOW, DEFAULT_MAX_MESSAGE_SIZE, Receiver } from './receiver';
 export { Backoff, systemClock } from './reconnect';
 export { DEFAULT_MAX_QUEUED, Sender } from './sender';
 export * from './types';

@@ -11,6 +11,7 @@ import {
 } from './errors';
 import { linkErrorFrom, toRheaError } from './internal/convert';
 import { Deque } from './internal/deque';
+import { MESSAGE_SIZE_EXCEEDED_EVENT } from './internal/lean-deliveries';
 import {
   DEFAULT_ATTACH_TIMEOUT_MS,
   DEFAULT_CLOSE_TIMEOUT_MS,
@@ -36,6 +37,7 @@ import {
 } from './types';
 
 export const DEFAULT_CREDIT_WINDOW = 100;
+export { DEFAULT_MAX_MESSAGE_SIZE } from './internal/link-options';
 
 const ACCEPTED_DESCRIPTOR = 0x24;
 
@@ -97,6 +99,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
   readonly #hooks: InstanceType<typeof Receiver.Hooks>;
   /** The sender desired SETTLEMENT_CONFIRMATION_CAPABILITY: we answer its settlements with ours. */
   #confirmSettlement = false;
+  /** Why this end detached the link on its own (a message above max-message-size): what `receive()` then throws. */
+  #failure: LinkError | undefined;
 
   /** @internal Created by AmqpConnection.openReceiver or IncomingLink.accept. */
   constructor(
@@ -211,7 +215,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     }
     if (this.#state === 'closed' || this.#state === 'closing') {
       // Only a peer's error ends iteration with a throw; our own close (with or without error) ends it quietly.
-      const error = this.#closeInfo?.remote ? this.#closeInfo.error : undefined;
+      const error = this.#closeInfo?.remote ? this.#closeInfo.error : this.#failure;
       return error !== undefined ? Promise.reject(error) : Promise.resolve(undefined);
     }
     const signal = options.signal;
@@ -410,6 +414,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     link.on('receiver_flow', ignoreRheaEvent);
     link.on('receiver_error', ignoreRheaEvent);
     link.on('receiver_close', Receiver.#rheaClose);
+    link.on(MESSAGE_SIZE_EXCEEDED_EVENT, Receiver.#rheaSizeExceeded);
   }
 
   // rhea's events for a bound link: one listener of each for every receiver, finding it from the event's link.
@@ -470,6 +475,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> implements AsyncItera
     const receiver = boundTo(link);
     if (link === undefined || receiver === undefined || link !== receiver.#link) return;
     receiver.#remoteClosed(linkErrorFrom(receiver.name, link.remote.detach?.error));
+  }
+
+  /** The link detached itself: a message came larger than its max-message-size (lean-deliveries.ts). */
+  static #rheaSizeExceeded(context: RheaEventContext & { error?: AmqpErrorInit }): void {
+    const link = context.receiver;
+    const receiver = boundTo(link);
+    const error = context.error;
+    if (link === undefined || receiver === undefined || link !== receiver.#link || error === undefined)
+      return;
+    if (receiver.#state === 'closing' || receiver.#state === 'closed') return;
+    // rhea writes the detach and takes the peer's answer; the receiver is done now, failed with the error.
+    const failure = new LinkError(receiver.name, error.condition, error.description);
+    receiver.#failure = failure;
+    receiver.#finish({ remote: false, error: failure }, failure);
   }
 
   #opened(link: RheaReceiver): void {

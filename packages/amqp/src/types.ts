@@ -183,6 +183,11 @@ export interface LinkOptions {
   readonly properties?: Readonly<Record<string, unknown>>;
   readonly offeredCapabilities?: readonly string[];
   readonly desiredCapabilities?: readonly string[];
+  /**
+   * max-message-size in our attach, bytes; 0 for no limit. A receiver takes no message larger: one that is
+   * dropped and the link detached with `amqp:link:message-size-exceeded` (the Receiver closes with that
+   * `LinkError`). Default for receivers `DEFAULT_MAX_MESSAGE_SIZE` (2 MiB); senders state none unless given.
+   */
   readonly maxMessageSize?: number;
   /** Give up on the attach after this many milliseconds (default 30 000). */
   readonly attachTimeoutMs?: number;

@@ -3,7 +3,10 @@
 // `frames` once read, which turns the object into a slow dictionary. That is most of what a transfer costs rhea
 // in garbage. On the connections this package makes, each session makes its deliveries as instances of the two
 // classes below instead: the same fields, the same methods, doing what rhea's do, on the prototype. Everything
-// else about receiving and sending is rhea's own code path, followed step for step.
+// else about receiving and sending is rhea's own code path, followed step for step — but for one bound rhea
+// lacks: a delivery's payload is collected only up to the receiving link's max-message-size (its attach), and
+// a delivery beyond it is dropped and the link detached with amqp:link:message-size-exceeded (AMQP 1.0
+// §2.7.3, §2.8.15), where rhea collects the frames of a delivery without end until its last one comes.
 import { rhea } from './rhea';
 import type { RheaConnection } from './rhea-types';
 
@@ -18,11 +21,13 @@ interface Outcomes {
 const outcomes = (rhea as unknown as { message: Outcomes }).message;
 
 interface LinkInternals {
+  name: string;
   credit: number;
   delivery_count: number;
   _incomplete: IncomingDelivery | undefined;
-  local: { attach: { rcv_settle_mode?: unknown } };
+  local: { attach: { rcv_settle_mode?: unknown; max_message_size?: unknown } };
   is_remote_open(): boolean;
+  close(error: unknown): void;
   dispatch(event: string, context: unknown): void;
   session: { connection: { container?: unknown } };
 }
@@ -69,8 +74,10 @@ class IncomingDelivery {
   state: unknown = undefined;
   remote_settled: unknown;
   remote_state: unknown;
-  /** The payloads of a delivery sent in several transfers, until its last one. */
+  /** The payloads of a delivery sent in several transfers, until its last one; undefined once dropped. */
   frames: Array<Buffer | undefined> | undefined;
+  /** Payload bytes received so far. */
+  size: number;
   incomplete: unknown = undefined;
   readonly #incoming: IncomingInternals;
 
@@ -83,6 +90,7 @@ class IncomingDelivery {
     this.remote_settled = performative.settled === undefined ? false : performative.settled;
     this.remote_state = performative.state;
     this.frames = [frame.payload];
+    this.size = frame.payload === undefined ? 0 : frame.payload.length;
     this.#incoming = incoming;
   }
 
@@ -145,7 +153,48 @@ class OutgoingDelivery {
   }
 }
 
-/** rhea's Incoming.on_transfer, making an IncomingDelivery. */
+/** The link error for a message larger than the receiving link takes (AMQP 1.0 §2.8.15). */
+export const MESSAGE_SIZE_EXCEEDED = 'amqp:link:message-size-exceeded';
+
+/**
+ * What a receiving link is told when it was detached for a message too large: its context carries the
+ * `error` the detach carries. (The link's Receiver ends with that error.)
+ */
+export const MESSAGE_SIZE_EXCEEDED_EVENT = 'receiver_message_size_exceeded';
+
+/** Receiving links detached for a message too large: what still comes on them (sent before the peer saw the detach) is dropped. */
+const refusing = new WeakSet<LinkInternals>();
+
+/** The link's max-message-size from its attach; 0 (or none) is no limit. */
+function maxMessageSize(receiver: LinkInternals): number {
+  const limit = receiver.local.attach.max_message_size;
+  return typeof limit === 'number' && limit > 0 ? limit : 0;
+}
+
+/** Drops what `delivery` collected and, the first time, detaches its link with message-size-exceeded. */
+function refuse(receiver: LinkInternals, delivery: IncomingDelivery, more: boolean): void {
+  delivery.frames = undefined;
+  // Done as far as this end goes: its slot in the session's window frees; the closing detach ends it for the peer.
+  delivery.settled = true;
+  if (refusing.has(receiver)) return;
+  refusing.add(receiver);
+  const limit = maxMessageSize(receiver);
+  const error = {
+    condition: MESSAGE_SIZE_EXCEEDED,
+    description: `delivery ${String(delivery.id)} on link '${receiver.name}' is ${more ? 'more than ' : ''}${delivery.size} bytes, above the link's max-message-size of ${limit} bytes`,
+  };
+  receiver.close(error);
+  const session = receiver.session;
+  receiver.dispatch(MESSAGE_SIZE_EXCEEDED_EVENT, {
+    error,
+    receiver,
+    session,
+    connection: session.connection,
+    container: session.connection.container,
+  });
+}
+
+/** rhea's Incoming.on_transfer, making an IncomingDelivery, with the bound on a delivery's size (see above). */
 function onTransfer(this: IncomingInternals, frame: TransferFrame, receiver: LinkInternals): void {
   this.next_transfer_id++;
   if (!receiver.is_remote_open()) throw Error('transfer after detach');
@@ -157,7 +206,10 @@ function onTransfer(this: IncomingInternals, frame: TransferFrame, receiver: Lin
     if (deliveryId !== undefined && deliveryId !== null && current.id !== deliveryId) {
       throw Error(`frame sequence error: delivery ${current.id} not complete, got ${deliveryId}`);
     }
-    if (frame.payload) current.frames?.push(frame.payload);
+    if (frame.payload) {
+      current.size += frame.payload.length;
+      current.frames?.push(frame.payload);
+    }
   } else if (this.next_delivery_id === deliveryId) {
     current = new IncomingDelivery(this, receiver, frame);
     this.deliveries.push(current);
@@ -166,12 +218,19 @@ function onTransfer(this: IncomingInternals, frame: TransferFrame, receiver: Lin
     throw Error(`frame sequence error: expected ${this.next_delivery_id}, got ${deliveryId}`);
   }
   current.incomplete = frame.performative.more;
+  if (current.frames !== undefined) {
+    const limit = maxMessageSize(receiver);
+    if ((limit > 0 && current.size > limit) || refusing.has(receiver)) {
+      refuse(receiver, current, current.incomplete === true);
+    }
+  }
   if (current.incomplete) {
     receiver._incomplete = current;
     return;
   }
   receiver._incomplete = undefined;
-  const frames = current.frames ?? [];
+  const frames = current.frames;
+  if (frames === undefined) return; // refused: nothing to hand on
   const data = frames.length === 1 ? frames[0] : Buffer.concat(frames as Buffer[]);
   current.frames = undefined;
   if (receiver.credit > 0) receiver.credit--;

@@ -19,6 +19,27 @@ const RECEIVER_SETTLE: readonly ReceiverSettleMode[] = ['first', 'second'];
 const DURABILITY: readonly TerminusDurability[] = ['none', 'configuration', 'unsettled-state'];
 const EXPIRY: readonly TerminusExpiryPolicy[] = ['link-detach', 'session-end', 'connection-close', 'never'];
 
+/**
+ * The largest message a receiving link takes unless told otherwise: 2 MiB, advertised as the attach's
+ * max-message-size. Above the 1 MiB MQTT packets (and 1 MiB stored payloads) @dragoman/mqtt and mqtt-amqp admit
+ * by default, with room for what the AMQP form of such a message adds (envelope, topic as address).
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 2 * 1024 * 1024;
+
+/** A link's max-message-size: a whole number of bytes, 0 for no limit; `fallback` when not given. */
+export function resolveMaxMessageSize(
+  value: number | undefined,
+  fallback: number | undefined,
+): number | undefined {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(
+      `maxMessageSize must be a whole number of bytes >= 0 (0: no limit), got ${value}`,
+    );
+  }
+  return value;
+}
+
 export function resolveSettleModes(options: LinkOptions): SettleModes {
   const guarantee = options.guarantee ?? 'at-least-once';
   const preset = SETTLE_MODE_PRESETS[guarantee];
@@ -82,7 +103,12 @@ export function toRheaLinkOptions(
   if (options.properties !== undefined) out.properties = options.properties;
   if (options.offeredCapabilities !== undefined) out.offered_capabilities = [...options.offeredCapabilities];
   if (options.desiredCapabilities !== undefined) out.desired_capabilities = [...options.desiredCapabilities];
-  if (options.maxMessageSize !== undefined) out.max_message_size = options.maxMessageSize;
+  // A receiver always states its limit (it enforces it: lean-deliveries.ts); a sender only when asked to.
+  const maxMessageSize = resolveMaxMessageSize(
+    options.maxMessageSize,
+    role === 'receiver' ? DEFAULT_MAX_MESSAGE_SIZE : undefined,
+  );
+  if (maxMessageSize !== undefined) out.max_message_size = maxMessageSize;
   if (role === 'sender') {
     out.autosettle = true;
     out.treat_modified_as_released = false;

@@ -14,82 +14,32 @@ export function watchSocketClose(
   });
 }
 
-interface StreamSocket {
+interface CorkableSocket {
   write: (...args: never[]) => boolean;
-  end: (...args: never[]) => unknown;
   cork(): void;
-  readonly writable: boolean;
-  writeCopy?: (bytes: Uint8Array) => boolean;
+  uncork(): void;
 }
 
-/** Writes up to this size are copied into the tick's batch; larger ones follow it as they are. */
-const BATCHED_WRITE_BYTES = 16 * 1024;
-/** A tick's batch starts at the size the last one needed (at least this), so it seldom grows. */
-const MIN_BATCH_BYTES = 1024;
-
 /**
- * rhea writes every frame with its own `socket.write` (ours, frame-writer.ts, a copy of each): with TCP_NODELAY a
- * segment and a wake-up on the other side per frame, and for Node's stream a buffered request per frame. The
- * frames a tick writes are copied into one buffer instead and leave in one `write` on the next tick (as a cork
- * would, without a request and a buffer per frame); `writeCopy` lets the frame writer hand its own reused buffer,
- * copied at once. A write too large to copy, a string or one with a callback goes after what is batched, and
- * `end()` sends the batch first: the order of the bytes is kept. For TCP and TLS sockets (the in-memory pipe
- * batches itself).
+ * rhea writes every frame with its own `socket.write`; with TCP_NODELAY that is a segment (and a wake-up
+ * on the other side) per frame. Cork the socket on the first write of a tick and uncork on the next tick, so
+ * the frames of one processing round leave in one write.
  */
 export function coalesceWrites(target: object): void {
-  const socket = target as StreamSocket;
-  if (typeof socket.cork !== 'function') return;
+  const socket = target as CorkableSocket;
+  if (typeof socket.cork !== 'function' || typeof socket.uncork !== 'function') return;
   const write = socket.write;
-  const end = socket.end;
-  let batch: Buffer | undefined;
-  let used = 0;
-  let lastSize = MIN_BATCH_BYTES;
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    if (batch === undefined || used === 0) return;
-    const bytes = batch.subarray(0, used);
-    lastSize = Math.max(MIN_BATCH_BYTES, used);
-    batch = undefined;
-    used = 0;
-    if (socket.writable) write.call(socket, bytes as never);
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
   };
-  const copyIn = (bytes: Uint8Array): void => {
-    const needed = used + bytes.length;
-    if (batch === undefined || needed > batch.length) {
-      let size = Math.max(lastSize, batch?.length ?? 0);
-      while (size < needed) size *= 2;
-      const grown = Buffer.allocUnsafe(size);
-      if (batch !== undefined && used > 0) batch.copy(grown, 0, 0, used);
-      batch = grown;
+  socket.write = ((...args: never[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
     }
-    batch.set(bytes, used);
-    used = needed;
-    if (!scheduled) {
-      scheduled = true;
-      process.nextTick(flush);
-    }
-  };
-  socket.writeCopy = (bytes: Uint8Array): boolean => {
-    if (!socket.writable) return false;
-    if (bytes.length > BATCHED_WRITE_BYTES) {
-      flush();
-      return write.call(socket, Buffer.from(bytes) as never);
-    }
-    copyIn(bytes);
-    return true;
-  };
-  socket.write = ((chunk: unknown, ...rest: never[]) => {
-    if (!(chunk instanceof Uint8Array) || rest.length > 0 || chunk.length > BATCHED_WRITE_BYTES) {
-      flush();
-      return write.call(socket, chunk as never, ...rest);
-    }
-    if (!socket.writable) return false;
-    copyIn(chunk);
-    return true;
-  }) as StreamSocket['write'];
-  socket.end = ((...args: never[]) => {
-    flush();
-    return end.apply(socket, args);
-  }) as StreamSocket['end'];
+    return write.apply(socket, args);
+  }) as CorkableSocket['write'];
 }

@@ -55,6 +55,37 @@ const field = <T>(value: fc.Arbitrary<T>): fc.Arbitrary<T | undefined | null> =>
 /** Drops the keys the record marked as left out, so that the list length varies as rhea's would. */
 const someOf = (record: Record<string, unknown>, keep: boolean[]): Record<string, unknown> =>
   Object.fromEntries(Object.entries(record).filter((_, i) => keep[i] !== false));
+/** A boolean field's values: booleans, or (where rhea writes any truthy value as true) 0 and 1 too. */
+const booleans = fc.boolean();
+const truthy = fc.oneof(fc.boolean(), fc.constantFrom(0, 1));
+/** A transfer's fields, with `flag` for its boolean ones and tags up to `maxTag` bytes. */
+const transferFields = (flag: fc.Arbitrary<unknown>, maxTag: number) =>
+  fc.record({
+    handle: uint,
+    delivery_id: field(uint),
+    delivery_tag: field(fc.uint8Array({ maxLength: maxTag }).map((bytes) => Buffer.from(bytes))),
+    message_format: field(uint),
+    settled: field(flag),
+    more: field(flag),
+    rcv_settle_mode: field(fc.integer({ min: 0, max: 255 })),
+    resume: field(flag),
+    aborted: field(flag),
+    batchable: field(flag),
+  });
+/** A flow's fields, with `flag` for its boolean ones. */
+const flowFields = (flag: fc.Arbitrary<unknown>) =>
+  fc.record({
+    next_incoming_id: field(uint),
+    incoming_window: uint,
+    next_outgoing_id: uint,
+    outgoing_window: uint,
+    handle: field(uint),
+    delivery_count: field(uint),
+    link_credit: field(uint),
+    available: field(uint),
+    drain: field(flag),
+    echo: field(flag),
+  });
 
 describe('lean performatives', () => {
   expect(installLeanPerformatives()).toBe(true);
@@ -62,18 +93,7 @@ describe('lean performatives', () => {
   it('transfers encode to rhea’s bytes', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          handle: uint,
-          delivery_id: field(uint),
-          delivery_tag: field(fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes))),
-          message_format: field(uint),
-          settled: field(fc.boolean()),
-          more: field(fc.boolean()),
-          rcv_settle_mode: field(fc.integer({ min: 0, max: 255 })),
-          resume: field(fc.boolean()),
-          aborted: field(fc.boolean()),
-          batchable: field(fc.boolean()),
-        }),
+        transferFields(booleans, 300),
         fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
         (fields, keep) => {
           keep[0] = true; // the handle is mandatory
@@ -111,62 +131,29 @@ describe('lean performatives', () => {
 
   it('flows encode to rhea’s bytes', () => {
     fc.assert(
-      fc.property(
-        fc.record({
-          next_incoming_id: field(uint),
-          incoming_window: uint,
-          next_outgoing_id: uint,
-          outgoing_window: uint,
-          handle: field(uint),
-          delivery_count: field(uint),
-          link_credit: field(uint),
-          drain: field(fc.boolean()),
-        }),
-        (fields) => {
-          const [ours, theirs] = bothEncodings(frames.flow, fields);
-          expect(ours).toEqual(theirs);
-        },
-      ),
+      fc.property(flowFields(booleans), (fields) => {
+        const [ours, theirs] = bothEncodings(frames.flow, fields);
+        expect(ours).toEqual(theirs);
+      }),
     );
   });
 
   it('makes of a transfer or flow the performative the frame reader reads from its bytes', () => {
     // A boolean field is written true for any truthy value, so the object must hold a boolean too.
-    const flag = fc.oneof(fc.boolean(), fc.constantFrom(0, 1));
-    const transfers = fc.record({
-      handle: uint,
-      delivery_id: field(uint),
-      delivery_tag: field(fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes))),
-      message_format: field(uint),
-      settled: field(flag),
-      more: field(flag),
-      rcv_settle_mode: field(fc.integer({ min: 0, max: 255 })),
-      resume: field(flag),
-      aborted: field(flag),
-      batchable: field(flag),
-    });
     fc.assert(
-      fc.property(transfers, fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), (fields, keep) => {
-        keep[0] = true; // the handle is mandatory
-        const [read, made] = readBothWays(frames.transfer, someOf(fields, keep));
-        expect(made).toEqual(read);
-        expect(made?.constructor).toBe(read?.constructor);
-      }),
+      fc.property(
+        transferFields(truthy, 40),
+        fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+        (fields, keep) => {
+          keep[0] = true; // the handle is mandatory
+          const [read, made] = readBothWays(frames.transfer, someOf(fields, keep));
+          expect(made).toEqual(read);
+          expect(made?.constructor).toBe(read?.constructor);
+        },
+      ),
     );
-    const flows = fc.record({
-      next_incoming_id: field(uint),
-      incoming_window: uint,
-      next_outgoing_id: uint,
-      outgoing_window: uint,
-      handle: field(uint),
-      delivery_count: field(uint),
-      link_credit: field(uint),
-      available: field(uint),
-      drain: field(flag),
-      echo: field(flag),
-    });
     fc.assert(
-      fc.property(flows, (fields) => {
+      fc.property(flowFields(truthy), (fields) => {
         const [read, made] = readBothWays(frames.flow, fields);
         expect(made).toEqual(read);
         expect(made?.constructor).toBe(read?.constructor);

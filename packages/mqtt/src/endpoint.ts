@@ -102,8 +102,6 @@ export interface EndpointLimits {
   enforceReceiveMaximum: boolean;
 }
 
-/** Longest topic an endpoint remembers as checked (so that one does not keep a 64 KiB string alive). */
-const MAX_REMEMBERED_TOPIC = 256;
 /** How long to wait for the peer to close after our final packet before destroying the stream. */
 const LINGER_MS = 2000;
 /** An exchange whose next server AUTH cannot reach the client fails. */
@@ -139,8 +137,6 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private aliases: InboundTopicAliases | undefined;
   /** Inbound QoS 2 PUBLISHes until PUBCOMP, by packet identifier (made at the first: most clients send none). */
   private inboundQos2: PacketIdMap<InboundPublish> | undefined;
-  /** The last inbound PUBLISH topic found valid (up to MAX_REMEMBERED_TOPIC characters). */
-  private lastValidTopic: string | undefined;
   /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
   private publishesAwaitingHost = 0;
   /**
@@ -961,13 +957,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       const { topicAlias: _alias, ...rest } = properties;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    // A client publishing to one topic is checked once: the decoder gives a repeated topic as the same string.
-    if (topic !== this.lastValidTopic) {
-      const valid = validateTopicName(topic);
-      if (!valid.ok)
-        throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
-      this.lastValidTopic = topic.length <= MAX_REMEMBERED_TOPIC ? topic : undefined;
-    }
+    const valid = validateTopicName(topic);
+    if (!valid.ok) throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
     if (properties?.subscriptionIdentifier !== undefined) {
       throw new MqttProtocolError(
         'PUBLISH from a client with a subscription identifier',

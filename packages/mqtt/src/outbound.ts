@@ -50,9 +50,6 @@ export interface OutboundLink {
 
 type Normalized = OutboundMessage & { qos: 1 | 2; payload: Buffer };
 
-/** Longest topic the flow remembers as checked (so that it does not keep a 64 KiB string alive). */
-const MAX_REMEMBERED_TOPIC = 256;
-
 function ignore(): void {
   // Intentionally empty: marks a promise as handled; whoever awaits it still sees the rejection.
 }
@@ -164,8 +161,6 @@ export function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
 
 export class OutboundFlow {
   private readonly inflight: OutboundInflight;
-  /** The last topic found valid (up to MAX_REMEMBERED_TOPIC characters). */
-  private lastValidTopic: string | undefined;
   /** Outbound topic aliases bound on this connection (alias -> topic), as the host chose them; made at the first. */
   private aliases: Map<number, string> | undefined;
 
@@ -299,11 +294,8 @@ export class OutboundFlow {
         return bound;
       }
     }
-    // Messages to a client often go to one topic: the last one found valid is not scanned again.
-    if (topic === this.lastValidTopic) return topic;
     const valid = validateTopicName(topic);
     if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
-    this.lastValidTopic = topic.length <= MAX_REMEMBERED_TOPIC ? topic : undefined;
     return topic;
   }
 

@@ -246,7 +246,7 @@ const afterConnect: Case[] = [
   },
 ];
 
-describe('a PUBLISH topic checked once is remembered, not trusted', () => {
+describe('a PUBLISH with a bad topic after good ones on the same topic', () => {
   it.each([4, 5] as const)(
     'version %i: a bad topic after a good one still closes with 0x90',
     async (version) => {

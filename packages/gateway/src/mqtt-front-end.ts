@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Adapter, AdapterContext, StopOptions } from '@dragoman/adapter';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '@dragoman/amqp';
 import {
   type CloseReason,
   type MqttEndpoint,
@@ -125,6 +126,8 @@ export class MqttFrontEnd implements Adapter {
       ...(tenantOf !== undefined ? { tenantFrom: tenantOf } : {}),
       // The AMQP part of CONNECT must end before the MQTT connect time-out does.
       connectTimeoutMs: Math.max(500, Math.min(8_000, config.limits.connectTimeout - 2_000)),
+      // An MQTT packet admitted must fit the AMQP message that carries it (its envelope added).
+      maxMessageSize: Math.max(DEFAULT_MAX_MESSAGE_SIZE, 2 * config.limits.maxPacketSize),
       maxSubscriptionsPerClient: config.limits.maxSubscriptions,
       maxSessionExpirySeconds: config.limits.maxSessionExpiry,
       maxTopicLength: config.limits.maxTopicLength,

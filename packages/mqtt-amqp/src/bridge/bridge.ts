@@ -405,6 +405,7 @@ export class ClientBridge implements ConnectionLossListener {
           source: addresses.control(this.amqpId),
           guarantee: 'at-least-once',
           creditWindow: 0,
+          maxMessageSize: options.maxMessageSize,
           attachTimeoutMs: options.connectTimeoutMs,
         }),
       ),
@@ -472,6 +473,7 @@ export class ClientBridge implements ConnectionLossListener {
         source: address,
         settleModes: { sender: 'mixed', receiver: 'first' },
         creditWindow: 0,
+        maxMessageSize: this.env.options.maxMessageSize,
         attachTimeoutMs: this.env.options.connectTimeoutMs,
       }),
     );

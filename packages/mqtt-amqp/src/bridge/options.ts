@@ -1,4 +1,4 @@
-import type { ConnectOptions } from '@dragoman/amqp';
+import { type ConnectOptions, DEFAULT_MAX_MESSAGE_SIZE } from '@dragoman/amqp';
 import { type TenantResolver, tenantFromUsernamePrefix } from '../authz/tenants';
 import type { AuthorizationDenial, Authorizer } from '../authz/types';
 import { ConfigurationError } from '../errors';
@@ -26,6 +26,7 @@ export interface ResolvedBridgeOptions {
   readonly credentials: CredentialsMode;
   readonly connectTimeoutMs: number;
   readonly stepTimeoutMs: number;
+  readonly maxMessageSize: number;
   readonly maxPublishLinksPerClient: number;
   readonly maxKeepAliveSeconds: number;
   readonly maxSessionExpirySeconds: number;
@@ -92,6 +93,12 @@ export function resolveBridgeOptions(options: GatewayBridgeOptions): ResolvedBri
       3_600_000,
     ),
     stepTimeoutMs: integer('stepTimeoutMs', options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, 1, 3_600_000),
+    maxMessageSize: integer(
+      'maxMessageSize',
+      options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     maxPublishLinksPerClient: integer(
       'maxPublishLinksPerClient',
       options.maxPublishLinksPerClient ?? DEFAULT_MAX_PUBLISH_LINKS_PER_CLIENT,

@@ -54,6 +54,13 @@ export interface GatewayBridgeOptions {
    */
   readonly stepTimeoutMs?: number;
   /**
+   * The largest AMQP message the bridge takes from the network for a client (bytes; 0: no limit), announced as
+   * max-message-size on its receiving links: a larger one detaches the link with
+   * `amqp:link:message-size-exceeded`. Default `DEFAULT_MAX_MESSAGE_SIZE` of @dragoman/amqp (2 MiB); a host
+   * that admits larger MQTT packets raises it with them (the `dragoman` gateway: twice `--max-packet-size`).
+   */
+  readonly maxMessageSize?: number;
+  /**
    * Topic sender links kept open per client (a topic has up to two: QoS 0/1 and QoS 2). Beyond this the
    * least recently used link is detached; publishing to its topic again re-attaches it. Default 32.
    */

@@ -90,7 +90,8 @@ class IncomingDelivery {
     this.remote_settled = performative.settled === undefined ? false : performative.settled;
     this.remote_state = performative.state;
     this.frames = [frame.payload];
-    this.size = frame.payload === undefined ? 0 : frame.payload.length;
+    // A handed-off message (message-hand-off.ts) is an object, not bytes: nothing to count.
+    this.size = frame.payload instanceof Uint8Array ? frame.payload.length : 0;
     this.#incoming = incoming;
   }
 

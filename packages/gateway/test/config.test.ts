@@ -90,8 +90,8 @@ describe('authorization, tenants and limits', () => {
     expect(configError(() => resolveConfig({ maxSubscriptions: 0 })).option).toBe('maxSubscriptions');
   });
 
-  it("bounds V8's young generation at 8 MiB per semi-space unless told otherwise: 0 or a power of two", () => {
-    expect(resolveConfig({}).maxSemiSpace).toBe(8);
+  it("bounds V8's young generation at 4 MiB per semi-space unless told otherwise: 0 or a power of two", () => {
+    expect(resolveConfig({}).maxSemiSpace).toBe(4);
     expect(settings(['--max-semi-space', '16']).config.maxSemiSpace).toBe(16);
     expect(settings([], { DRAGOMAN_MAX_SEMI_SPACE: '0' }).config.maxSemiSpace).toBe(0);
     const error = configError(() => settings(['--max-semi-space', '3']));

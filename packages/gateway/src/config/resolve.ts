@@ -53,7 +53,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   logFormat: 'auto',
   shutdownTimeout: 10_000,
-  maxSemiSpace: 8,
+  maxSemiSpace: 4,
 } as const;
 
 /** How an option is named in messages: by default its config key; the CLI names the flag or variable used. */

@@ -76,7 +76,7 @@ class PendingSend implements Linkable<PendingSend> {
   linkedNext: PendingSend | undefined = undefined;
   linkedIn: object | undefined = undefined;
   constructor(
-    public payload: Outgoing,
+    readonly payload: Outgoing,
     readonly resolve: ((result: SendResult) => void) | undefined,
     readonly reject: ((error: Error) => void) | undefined,
     readonly callback: SendCallback | undefined,
@@ -857,16 +857,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   #flush(): void {
     while (this.#queuedCount() > 0 && this.#canWrite()) {
       const pending = this.#queue?.shift() as PendingSend;
-      if (!(pending.payload instanceof Uint8Array) && !this.#handsOff) {
-        // Queued for a connection that handed messages off, written on one that does not (not expected: a
-        // connection's transport stays what it was across reconnects).
-        try {
-          pending.payload = encodeMessage(pending.payload);
-        } catch (error) {
-          pending.fail(error as Error);
-          continue;
-        }
-      }
+      // A message queued as an object goes out as one: a reconnect reaches the same transport, whose other end
+      // reads hand-offs again by the time links re-attach (after the open it answered).
       this.#write(pending.payload, pending);
     }
     if (this.#drainRequested && this.#queuedCount() === 0 && this.#link !== undefined) {

@@ -6,7 +6,6 @@
 import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AmqpConnection, connect } from '../src/index';
 import {
@@ -16,10 +15,7 @@ import {
 } from '../src/internal/frame-performatives';
 import { readFramesDirectly, readKnownFrame } from '../src/internal/frame-reader';
 import type { RheaConnection } from '../src/internal/rhea-types';
-import { waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { rhea, waitFor } from './helpers';
 
 const requireFromRhea = createRequire(createRequire(import.meta.url).resolve('rhea'));
 

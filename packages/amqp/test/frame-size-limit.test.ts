@@ -2,7 +2,7 @@
 // connection before it is buffered, whether it comes before SASL, after it, to our listener or to our client.
 import { once } from 'node:events';
 import net from 'node:net';
-import * as rheaNamespace from 'rhea';
+import type { EventContext } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -17,10 +17,7 @@ import {
   listen,
   payloadOf,
 } from '../src/index';
-import { closeClientAndServer, rheaListen, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
 
 const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x01, 0x00, 0x00]);
 const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x03, 0x01, 0x00, 0x00]);
@@ -68,7 +65,7 @@ describe('max-frame-size on input', () => {
     const { server, port } = await rheaListen(container);
     let announced: unknown;
     let serverSocket: net.Socket | undefined;
-    container.on('connection_open', (context: rheaNamespace.EventContext) => {
+    container.on('connection_open', (context: EventContext) => {
       announced = context.connection.remote.open?.max_frame_size;
       serverSocket = (context.connection as unknown as { socket: net.Socket }).socket;
     });

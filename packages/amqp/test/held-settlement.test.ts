@@ -1,7 +1,6 @@
 // Exactly-once with the settlement held by the sender (`Sender.sendHeld`) and the receiver settling last
 // (receiver settle mode `second`), against rhea used directly in both directions and between our own links.
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -17,10 +16,7 @@ import {
   SETTLEMENT_CONFIRMATION_CAPABILITY,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { bodyText, closeClientAndServer, type Rhea, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaDelivery {
   id: number;

@@ -1,6 +1,11 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Container } from 'rhea';
+import * as rheaNamespace from 'rhea';
 import type { AmqpConnection } from '../src/index';
+
+export type Rhea = typeof rheaNamespace;
+/** rhea's container: the default export under Node's ESM loader, the namespace elsewhere (tsx, bundlers). */
+export const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
 
 /** Something with on/off, like an EventEmitter (typed emitters included). */
 interface Emitter {

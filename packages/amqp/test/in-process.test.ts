@@ -1,7 +1,6 @@
 // The in-process transport: connect({ inProcess }) reaches the listener given the same transport through
 // memory, with the same AMQP (SASL, open, links, transfers, outcomes) as over TCP; rhea's own client can use it
 // too (its connection_details hook), and the TCP port stays open beside it.
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -18,10 +17,7 @@ import {
   SaslError,
 } from '../src/index';
 import { PipeEnd } from '../src/internal/memory-pipe';
-import { waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { type Rhea, rhea, waitFor } from './helpers';
 
 let listener: AmqpListener | undefined;
 const clients: AmqpConnection[] = [];

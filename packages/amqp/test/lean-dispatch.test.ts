@@ -1,13 +1,9 @@
 // rhea's link events through the replaced dispatch, rhea talking to rhea: listeners on the link (one or
 // several), events bubbling to the container when the link has none, and rhea's own observers (auto-accept,
 // auto-settle) still acting.
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installLeanLinkDispatch } from '../src/internal/lean-dispatch';
-import { rheaListen } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { rhea, rheaListen } from './helpers';
 
 /** `promise`, or a rejection after 10 s. */
 function withTimeout(promise: Promise<void>): Promise<void> {

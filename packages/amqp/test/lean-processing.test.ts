@@ -2,13 +2,9 @@
 // one tick reach the peer each as given (dispositions grouped into ranges only where rhea groups them), and a
 // session the peer ends is dropped while a new one on the same connection carries on.
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AmqpConnection, binaryMessage, connect, type Delivery } from '../src/index';
-import { bodyText, closeClientAndServer, rheaListen, until } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { bodyText, closeClientAndServer, rhea, rheaListen, until } from './helpers';
 
 interface RheaContext {
   message?: { body?: unknown };

@@ -1,7 +1,6 @@
 // decodeMessage reads the common shapes itself: whatever it reads must be exactly what
 // fromRhea(rhea.message.decode(bytes)) gives for the same bytes, and anything it does not cover goes to rhea.
 import fc from 'fast-check';
-import * as rheaNamespace from 'rhea';
 import { describe, expect, it } from 'vitest';
 import {
   type AmqpMessage,
@@ -13,10 +12,9 @@ import {
 } from '../src/index';
 import { decodeFast } from '../src/internal/message-decoder';
 import { decodeMessage, encodeMessage } from '../src/message';
+import { rhea } from './helpers';
 import { EVERY_HEADER_AND_PROPERTY_FIELD } from './sample-messages';
 
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
 const rheaTypes = rhea.types as unknown as Record<string, (value?: unknown) => unknown>;
 
 /** What the Receiver gave before: rhea's decoder, then fromRhea. */

@@ -1,6 +1,5 @@
 // encodeMessage writes the common shapes itself: what rhea decodes from its bytes must be what it decodes from
 // rhea's own encoding, value for value and AMQP type for AMQP type; other shapes go through rhea unchanged.
-import * as rheaNamespace from 'rhea';
 import { describe, expect, it } from 'vitest';
 import {
   type AmqpMessage,
@@ -12,10 +11,8 @@ import {
 } from '../src/index';
 import { encodeFast } from '../src/internal/message-encoder';
 import { encodeMessage } from '../src/message';
+import { rhea } from './helpers';
 import { EVERY_HEADER_AND_PROPERTY_FIELD } from './sample-messages';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
 
 interface TypedValue {
   type?: { typecode?: number };

@@ -1,7 +1,7 @@
 // In-process transports made with handOffMessages: the frames are those of any connection (delivery ids, tags,
 // settlement, credit, outcomes), but the message object travels beside them instead of being encoded and
 // decoded. rhea's own client on such a transport, which cannot read a handed-off transfer, is sent bytes.
-import * as rheaNamespace from 'rhea';
+import type { EventContext } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -19,10 +19,7 @@ import {
 } from '../src/index';
 import { PipeEnd } from '../src/internal/memory-pipe';
 import { HAND_OFF_FRAME_TYPE, HandOffQueue } from '../src/internal/message-hand-off';
-import { bodyText, until, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { bodyText, type Rhea, rhea, until, waitFor } from './helpers';
 
 let listener: AmqpListener | undefined;
 const clients: AmqpConnection[] = [];
@@ -243,7 +240,7 @@ describe('message hand-off on an in-process transport', () => {
     } as unknown as Parameters<Rhea['connect']>[0]);
     try {
       connection.open_receiver('out');
-      const [context] = await waitFor<[rheaNamespace.EventContext]>(connection, 'message');
+      const [context] = await waitFor<[EventContext]>(connection, 'message');
       expect(context.delivery?.format).toBe(0);
       expect(context.message?.subject).toBe('plain');
       expect(bodyText(context.message?.body)).toBe('to rhea');

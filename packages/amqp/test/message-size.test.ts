@@ -2,7 +2,6 @@
 // the sending peer: rhea splits a message into several transfers when it exceeds the max-frame-size our end
 // announced, so a small maxFrameSize makes a message of a few KiB arrive in many frames.
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -17,10 +16,7 @@ import {
   listen,
   payloadOf,
 } from '../src/index';
-import { closeClientAndServer, rheaListen, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
 
 const EXCEEDED = 'amqp:link:message-size-exceeded';
 const TIMEOUT_MS = 10_000;

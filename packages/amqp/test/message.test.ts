@@ -1,4 +1,3 @@
-import * as rheaNamespace from 'rhea';
 import { describe, expect, it } from 'vitest';
 import {
   AmqpConditions,
@@ -14,9 +13,7 @@ import {
   toRhea,
   valueMessage,
 } from '../src/index';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { rhea } from './helpers';
 
 /** Encodes with rhea and decodes again: what a peer would see, and what we read back. */
 function roundTrip(message: AmqpMessage): AmqpMessage {

@@ -2,7 +2,6 @@
 // to, and rhea as the client connecting to our listener.
 import type net from 'node:net';
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -18,10 +17,7 @@ import {
   SaslError,
   valueMessage,
 } from '../src/index';
-import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { bodyText, closeClientAndServer, type Rhea, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaDelivery {
   accept(): void;

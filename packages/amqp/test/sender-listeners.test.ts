@@ -2,13 +2,9 @@
 // one connection to rhea used directly must each get their own outcomes and detach, and no other's.
 import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AmqpConnection, binaryMessage, type CloseInfo, connect, type Sender } from '../src/index';
-import { bodyText, closeClientAndServer, rheaListen, waitFor } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { bodyText, closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaContext {
   message?: { body?: unknown };

@@ -3,7 +3,6 @@
 // (a peer we did not write). Between two of our ends any delivery settled frees its slot, not only the oldest
 // (internal/session-window.ts).
 import type { Server } from 'node:net';
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -14,10 +13,7 @@ import {
   type Sender,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { closeClientAndServer, rheaListen, until } from './helpers';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { closeClientAndServer, rhea, rheaListen, until } from './helpers';
 
 /** rhea's default session buffer: deliveries of a session not yet settled on both sides. */
 const RHEA_SESSION_WINDOW = 2048;

@@ -1,10 +1,7 @@
-import * as rheaNamespace from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-
-type Rhea = typeof rheaNamespace;
-const rhea: Rhea = (rheaNamespace as Rhea & { default?: Rhea }).default ?? rheaNamespace;
+import { rhea } from './helpers';
 
 let env: Loopback | undefined;
 afterEach(async () => {

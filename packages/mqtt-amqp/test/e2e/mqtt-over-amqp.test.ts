@@ -319,11 +319,12 @@ describe.each(STACK_TRANSPORTS)('bridge to backend over %s', (transport) => {
         );
       }
       await slow.next(() => slow.publishes().length >= window);
-      const deadline = Date.now() + 10_000;
       // The backend's counters emit nothing: looked at now and then.
-      while (stack.backend.stats().heldPublisherLinks !== 1 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await pollUntil(
+        () => stack.backend.stats().heldPublisherLinks === 1,
+        'the publisher link to be held',
+        10_000,
+      );
       expect(stack.backend.stats().heldPublisherLinks).toBe(1);
       expect(pubacked).toBeLessThanOrEqual(16);
       await slow.roundTrip();

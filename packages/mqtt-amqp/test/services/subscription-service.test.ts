@@ -29,6 +29,37 @@ async function service(
   return { stores, ss };
 }
 
+/**
+ * Nine QoS 1 messages queued for client 'c' (subscribed to 't'), then sent with room for all and settled in
+ * batches of what has been sent so far, each batch in one tick while the backlog is being read: each message
+ * must be sent exactly once, in order, and the backlog end empty.
+ */
+async function settlesEachOnceInBatches(
+  ss: Awaited<ReturnType<typeof service>>['ss'],
+  stores: Awaited<ReturnType<typeof service>>['stores'],
+): Promise<void> {
+  await ss.list('c');
+  ss.ready('c');
+  await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
+  const outlet = new RecordingOutlet();
+  ss.attach('c', outlet);
+  for (let i = 0; i < 9; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
+  outlet.credit = 100;
+  ss.flow('c', outlet);
+  let settled = 0;
+  while (settled < 9) {
+    await outlet.until(Math.min(9, settled + 3));
+    // Everything sent so far, in the same tick.
+    for (const sent of outlet.sent.slice(settled)) sent.settle(accepted);
+    settled = outlet.sent.length;
+  }
+  await ss.idle();
+  expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(
+    Array.from({ length: 9 }, (_, i) => `m${i}`),
+  );
+  expect(await stores.sessions.backlogSize('c')).toBe(0);
+}
+
 describe('SubscriptionService', () => {
   it('holds at most the window in memory, refills from the store as deliveries settle, in order', async () => {
     const { stores, ss } = await service(3);
@@ -60,26 +91,7 @@ describe('SubscriptionService', () => {
     // The memory store acknowledges at once; a backlog read started by the first acknowledgement still lists
     // the entries the following ones remove, and must not load them again.
     const { stores, ss } = await service(3);
-    await ss.list('c');
-    ss.ready('c');
-    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
-    const outlet = new RecordingOutlet();
-    ss.attach('c', outlet);
-    for (let i = 0; i < 9; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
-    outlet.credit = 100;
-    ss.flow('c', outlet);
-    let settled = 0;
-    while (settled < 9) {
-      await outlet.until(Math.min(9, settled + 3));
-      // Everything sent so far, in the same tick.
-      for (const sent of outlet.sent.slice(settled)) sent.settle(accepted);
-      settled = outlet.sent.length;
-    }
-    await ss.idle();
-    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(
-      Array.from({ length: 9 }, (_, i) => `m${i}`),
-    );
-    expect(await stores.sessions.backlogSize('c')).toBe(0);
+    await settlesEachOnceInBatches(ss, stores);
   });
 
   it('the same with a store that acknowledges a turn later (as LMDB does): each message is sent once', async () => {
@@ -98,25 +110,7 @@ describe('SubscriptionService', () => {
           .then(() => read);
       };
     });
-    await ss.list('c');
-    ss.ready('c');
-    await ss.subscribe('c', [{ filter: 't', qos: 1 }]);
-    const outlet = new RecordingOutlet();
-    ss.attach('c', outlet);
-    for (let i = 0; i < 9; i++) await ss.publish(message('t', `m${i}`, 1), undefined);
-    outlet.credit = 100;
-    ss.flow('c', outlet);
-    let settled = 0;
-    while (settled < 9) {
-      await outlet.until(Math.min(9, settled + 3));
-      for (const sent of outlet.sent.slice(settled)) sent.settle(accepted);
-      settled = outlet.sent.length;
-    }
-    await ss.idle();
-    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(
-      Array.from({ length: 9 }, (_, i) => `m${i}`),
-    );
-    expect(await stores.sessions.backlogSize('c')).toBe(0);
+    await settlesEachOnceInBatches(ss, stores);
   });
 
   it('keeps QoS 0 without credit within the window (room: hasRoomFor), drops it beyond, sends it as credit comes', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../src/internal/frame-performatives';
 import { readFramesDirectly, readKnownFrame } from '../src/internal/frame-reader';
 import type { RheaConnection } from '../src/internal/rhea-types';
+import { flowFields } from './flow-fields';
 import { rhea, waitFor } from './helpers';
 
 const requireFromRhea = createRequire(createRequire(import.meta.url).resolve('rhea'));
@@ -344,20 +345,8 @@ const disposition: fc.Arbitrary<Buffer> = fc
   );
 
 const flow: fc.Arbitrary<Buffer> = fc
-  .record({
-    channel,
-    next_incoming_id: optional(uint),
-    incoming_window: uint,
-    next_outgoing_id: uint,
-    outgoing_window: uint,
-    handle: optional(uint),
-    delivery_count: optional(uint),
-    link_credit: optional(uint),
-    available: optional(uint),
-    drain: optional(fc.boolean()),
-    echo: optional(fc.boolean()),
-  })
-  .map(({ channel: on, ...fields }) => amqpFrame(on, frames.flow(fields)));
+  .tuple(channel, flowFields({ absentAs: 'undefined' }))
+  .map(([on, fields]) => amqpFrame(on, frames.flow(fields)));
 
 /** Frames the direct reader leaves to rhea: other performatives, empty frames, odd shapes of its three. */
 const uncovered: fc.Arbitrary<Buffer> = fc.oneof(

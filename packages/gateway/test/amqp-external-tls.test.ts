@@ -9,14 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as amqpConnect } from '@dragoman/amqp';
-import type { MqttClient } from 'mqtt';
-import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import rhea from 'rhea';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type RunningGateway, startGateway } from '../src/index';
 import { type CertificateFiles, certificateAuthority, issueCertificate } from './support/certificates';
-import { next } from './support/peers';
+import { mqttConnect, next } from './support/peers';
 
 const silent = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'dragoman-amqp-external-'));
@@ -112,6 +111,17 @@ async function gatewayTowards(
   return gateway;
 }
 
+/**
+ * An MQTT client whose CONNECT the gateway has answered, ended after the test. Waiting for CONNACK keeps the
+ * teardown orderly: a client ended while the bridge still opens its per-client AMQP connection makes the
+ * bridge abandon that connection, and the network then writes to a reset socket.
+ */
+async function connectedClient(gateway: RunningGateway, options: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqttConnect(gateway.addresses.mqtt?.url ?? '', options);
+  clients.push(client);
+  return client;
+}
+
 describe('the gateway towards an external network with its own certificate', () => {
   it('authenticates every AMQP connection with SASL EXTERNAL and its certificate', async () => {
     const network = await externalNetwork();
@@ -124,12 +134,10 @@ describe('the gateway towards an external network with its own certificate', () 
       certificateCn: 'dragoman-gateway-1',
     });
 
-    // An MQTT client makes the bridge open its own (pooled) connection the same way. The rhea network hosts
-    // none of the MQTT-over-AMQP services, so the CONNECT itself is then refused; only the SASL step matters.
+    // An MQTT client makes the bridge open its own (pooled) connection the same way. rhea's defaults (links
+    // opened, messages accepted) serve a clean-session CONNECT, which is awaited so none is left half-way.
     const opened = next(network.events, 'connection_open');
-    const client = mqtt.connect(gateway.addresses.mqtt?.url ?? '', { reconnectPeriod: 0 });
-    client.on('error', () => {});
-    clients.push(client);
+    await connectedClient(gateway);
     await opened;
     expect(network.records).toHaveLength(2);
     expect(network.records[1]).toEqual(network.records[0]);
@@ -158,13 +166,7 @@ describe('the gateway towards an external network with its own certificate', () 
     const gateway = await gatewayTowards(network, { amqpIdentity: 'device' });
     for (const device of ['device-7', 'device-8']) {
       const opened = next(network.events, 'connection_open');
-      const client = mqtt.connect(gateway.addresses.mqtt?.url ?? '', {
-        username: device,
-        clientId: `${device}-client`,
-        reconnectPeriod: 0,
-      });
-      client.on('error', () => {});
-      clients.push(client);
+      await connectedClient(gateway, { username: device, clientId: `${device}-client` });
       await opened;
     }
     // The health monitor's connection acts as the gateway; each client's, as that client.

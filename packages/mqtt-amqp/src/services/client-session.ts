@@ -12,6 +12,13 @@
  * carries the same one. Two entries 65 535 apart share an id: the later one waits while the earlier is in
  * flight, so ids in flight are always unique.
  *
+ * DUP (AMQP header delivery-count > 0) on a re-delivery: entries sent on a link that went away unsettled are
+ * remembered while the process runs (`ClientSessionContext.sentUnsettled`). Across a restart, memory is gone, but
+ * a bound holds: entries go out in store order, and the entries held in memory plus the acknowledgements whose
+ * removal from the store is under way never exceed the window; so the entries a previous process may have sent
+ * are among the first `window` live entries of the backlog it left. The first read of such a backlog in this
+ * process marks them (`RestartedBacklog`): they go out with DUP, the entries after them without.
+ *
  * QoS 2 (docs/mqtt-over-amqp-mapping.md, "QoS 2 towards the client"): the FE's AMQP_PUBREL for a delivery
  * marks its entry released in the store (`release`); the delivery stays in flight until the FE settles it on
  * the client's PUBCOMP, and only then leaves the backlog. A released entry that comes back unsettled (the
@@ -58,6 +65,21 @@ export interface EnqueueWaiter {
   took(outcome: EnqueueOutcome | undefined, error: unknown): void;
 }
 
+/**
+ * A client's backlog as a previous process left it (found non-empty at the service's start): which of its entries
+ * that process may have sent. Shared by the client's sessions in this process; dropped once no such entry is left,
+ * or when the backlog is discarded (clean start, session end).
+ */
+export interface RestartedBacklog {
+  /** The store seq of this process's first entry in the backlog (an older one is the previous process's). */
+  firstNewSeq: number | undefined;
+  /**
+   * Set by the first read of the backlog in this process: entries up to this seq may have been sent before the
+   * restart, and are delivered with DUP. Undefined until then.
+   */
+  resentUpTo: number | undefined;
+}
+
 /** What a session needs from its service. */
 export interface ClientSessionContext {
   readonly store: SessionStore;
@@ -81,6 +103,8 @@ export interface ClientSessionContext {
    * they are redeliveries (MQTT DUP). Kept across the client's sessions while the process runs.
    */
   readonly sentUnsettled: Map<string, Set<number>>;
+  /** Clients whose backlog a previous process left, by client id (see `RestartedBacklog`). */
+  readonly restarted: Map<string, RestartedBacklog>;
 }
 
 /** The subscriptions of a session that has none (shared: read only). */
@@ -125,10 +149,18 @@ export class ClientSession {
   #nextSeq = 1;
   /** `enqueueDurable` / `enqueueDurableThen` calls whose store write is under way: room they already took. */
   #writing = 0;
+  /**
+   * Acknowledged entries whose removal from the store is under way: they keep their place in the window until it
+   * is done, so that what a crash can leave sent in the store stays within the window (see the top).
+   */
+  #acking = 0;
+  /** Set when a previous process left this client's backlog (the service's start found it). */
+  #restarted: RestartedBacklog | undefined;
 
   constructor(clientId: string, context: ClientSessionContext) {
     this.clientId = clientId;
     this.#context = context;
+    this.#restarted = context.restarted.get(clientId);
   }
 
   /** The client's subscriptions by filter (change them with `setSubscription` and the like). */
@@ -153,6 +185,11 @@ export class ClientSession {
   /** Held in memory: queued plus in flight. */
   get buffered(): number {
     return this.#pending.length + (this.#inFlight?.size ?? 0);
+  }
+
+  /** What counts against the window: memory, and acknowledgements whose store write is under way. */
+  get #occupied(): number {
+    return this.#pending.length + (this.#inFlight?.size ?? 0) + this.#acking;
   }
 
   get connected(): boolean {
@@ -190,7 +227,7 @@ export class ClientSession {
    */
   hasRoom(): boolean {
     if (this.#outlet === undefined) return true;
-    const space = this.buffered + this.#writing < this.#context.window;
+    const space = this.#occupied + this.#writing < this.#context.window;
     if (space && this.#storeBehind) this.#refill();
     return this.#ready && !this.#storeBehind && space;
   }
@@ -246,7 +283,7 @@ export class ClientSession {
    * otherwise (an offline or not yet ready session stores it under its backlog's policy).
    */
   hasRoomForVolatile(): boolean {
-    return this.#outlet === undefined || !this.#ready || this.buffered < this.#context.window;
+    return this.#outlet === undefined || !this.#ready || this.#occupied < this.#context.window;
   }
 
   /**
@@ -255,7 +292,7 @@ export class ClientSession {
    * publisher waited for `hasRoomForVolatile`, so only a `drop` policy or a race drops here.
    */
   offerVolatile(message: MqttMessage, expiresAt: number | undefined): void {
-    if (this.#outlet === undefined || !this.#ready || this.buffered >= this.#context.window) {
+    if (this.#outlet === undefined || !this.#ready || this.#occupied >= this.#context.window) {
       this.#context.counters.droppedNoCredit += 1;
       return;
     }
@@ -268,7 +305,7 @@ export class ClientSession {
    * window even without credit; dropped and counted when the window is full.
    */
   queueVolatile(message: MqttMessage, expiresAt: number | undefined): void {
-    if (this.buffered >= this.#context.window) {
+    if (this.#occupied >= this.#context.window) {
       this.#context.counters.droppedBacklogFull += 1;
       return;
     }
@@ -348,9 +385,11 @@ export class ClientSession {
       this.#countRefusal(result.reason);
       return result.status === 'refused' && result.reason === 'backlog-full' ? 'refused' : 'dropped';
     }
+    const restarted = this.#restarted;
+    if (restarted !== undefined && restarted.firstNewSeq === undefined) restarted.firstNewSeq = result.seq;
     if (result.evicted > 0) this.#evictOldest(result.evicted);
     if (epoch !== this.#epoch || this.#known?.has(result.seq) === true) return 'stored'; // a refill loaded it already
-    if (!this.#ready || this.#storeBehind || this.buffered >= this.#context.window) {
+    if (!this.#ready || this.#storeBehind || this.#occupied >= this.#context.window) {
       this.#storeBehind = true;
       this.#behindMarks += 1;
       return 'stored';
@@ -487,9 +526,11 @@ export class ClientSession {
     const operation = this.#context.store.ack(this.clientId, storeSeq);
     // One handler both forgets the operation and goes on, as in `enqueueDurableThen`.
     this.#operations += 1;
+    this.#acking += 1;
     operation.then(
       () => {
         this.#operationDone();
+        this.#ackDone();
         // Only now, and after a backlog read under way is loaded: a read that began before the acknowledgement
         // took effect still lists it (`#known` skips it meanwhile).
         this.#forgetKnown(storeSeq);
@@ -497,9 +538,16 @@ export class ClientSession {
       },
       (error: unknown) => {
         this.#operationDone();
+        this.#ackDone();
         this.#context.onError(error);
       },
     );
+  }
+
+  /** An acknowledgement's store write is over: its place in the window is free. */
+  #ackDone(): void {
+    this.#acking -= 1;
+    this.#context.onRoom();
   }
 
   /**
@@ -529,7 +577,7 @@ export class ClientSession {
    * made meanwhile runs after it.
    */
   #refill(): void {
-    if (!this.#ready || !this.#storeBehind || this.buffered >= this.#context.window) return;
+    if (!this.#ready || !this.#storeBehind || this.#occupied >= this.#context.window) return;
     if (this.#refilling) {
       this.#refillAgain = true;
       return;
@@ -538,10 +586,15 @@ export class ClientSession {
     const epoch = this.#epoch;
     const marks = this.#behindMarks;
     // The backlog starts with what memory already holds (and what awaits its acknowledgement).
-    const limit = (this.#known?.size ?? 0) + (this.#context.window - this.buffered);
+    let limit = (this.#known?.size ?? 0) + (this.#context.window - this.#occupied);
+    const restarted = this.#restarted;
+    // The first read after a restart looks at the whole window, to mark what the previous process may have sent.
+    const marking = restarted !== undefined && restarted.resentUpTo === undefined;
+    if (marking) limit = Math.max(limit, this.#context.window);
     this.#track(this.#context.store.backlog(this.clientId, { limit })).then(
       (entries) => {
         this.#refilling = false;
+        if (restarted !== undefined) this.#markRestarted(restarted, entries, marking);
         if (epoch === this.#epoch && this.#ready)
           this.#load(entries, entries.length < limit && marks === this.#behindMarks);
         this.#forgetAcknowledged();
@@ -558,20 +611,54 @@ export class ClientSession {
     );
   }
 
+  /**
+   * A read of a backlog a previous process left (oldest entries first, from its front). The first one (`first`)
+   * marks the entries that process may have sent: the first `window` of them, none of this process's own.
+   * Once a read starts past the marked ones, none is left: the mark goes.
+   */
+  #markRestarted(restarted: RestartedBacklog, entries: readonly QueuedMessage[], first: boolean): void {
+    if (first && restarted.resentUpTo === undefined) {
+      const firstNew = restarted.firstNewSeq ?? Number.POSITIVE_INFINITY;
+      const window = this.#context.window;
+      let upTo = 0;
+      for (let i = 0; i < entries.length && i < window; i++) {
+        const seq = (entries[i] as QueuedMessage).seq;
+        if (seq >= firstNew) break;
+        upTo = seq;
+      }
+      restarted.resentUpTo = upTo;
+    }
+    const resentUpTo = restarted.resentUpTo;
+    if (resentUpTo === undefined) return;
+    const oldest = entries[0]?.seq;
+    if (oldest === undefined ? entries.length === 0 : oldest > resentUpTo) this.#forgetRestart(restarted);
+  }
+
+  /** No entry of the previous process is left in the backlog. */
+  #forgetRestart(restarted: RestartedBacklog): void {
+    this.#restarted = undefined;
+    const restarts = this.#context.restarted;
+    if (restarts.get(this.clientId) === restarted) restarts.delete(this.clientId);
+  }
+
   /** Puts backlog entries not in memory yet into it; `sawEnd`: nothing newer waits in the store. */
   #load(entries: readonly QueuedMessage[], sawEnd: boolean): void {
     const now = this.#context.now();
+    const resentUpTo = this.#restarted?.resentUpTo ?? 0;
     let complete = true;
     for (const entry of entries) {
       if (this.#known?.has(entry.seq) === true) continue;
-      if (this.buffered >= this.#context.window) {
+      if (this.#occupied >= this.#context.window) {
         complete = false;
         break;
       }
       this.#knownSeqs().set(entry.seq, true);
       const interval = entry.message.properties?.messageExpiryInterval;
-      // Sent before on a link that went away unsettled: a redelivery (MQTT DUP).
-      const resent = this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true;
+      // Sent before, on a link that went away unsettled or by a previous process: a redelivery (MQTT DUP, which
+      // QoS 0 never has).
+      const resent =
+        entry.message.qos > 0 &&
+        (entry.seq <= resentUpTo || this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true);
       const expiresAt = interval === undefined ? undefined : now + interval * 1000;
       this.#push(this.#stored(entry.seq, entry.message, expiresAt, resent ? 1 : 0, entry.released === true));
     }

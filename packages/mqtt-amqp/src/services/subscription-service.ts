@@ -31,6 +31,7 @@ import {
   type EnqueueOutcome,
   type EnqueueWaiter,
   type PendingDelivery,
+  type RestartedBacklog,
 } from './client-session';
 import { DeliveryCounters } from './counters';
 import type { Outlet } from './outlet';
@@ -281,6 +282,7 @@ export class SubscriptionService {
       onError: this.#onError,
       onRoom: options.onRoom ?? (() => {}),
       sentUnsettled: new Map<string, Set<number>>(),
+      restarted: new Map<string, RestartedBacklog>(),
     };
   }
 
@@ -288,7 +290,8 @@ export class SubscriptionService {
    * Loads the stored sessions (so offline persistent sessions keep receiving into their backlogs). Sessions
    * the store still shows connected (the previous process ended without saying) are marked disconnected now.
    * Sessions that expired meanwhile are removed (`onSessionEnded` is called for each, before this resolves);
-   * the others get their expiry timer back, from the deadline in the store.
+   * the others get their expiry timer back, from the deadline in the store. A backlog found non-empty may hold
+   * entries the previous process sent: its first window of entries goes out with DUP (see `ClientSession`).
    */
   static async start(options: SubscriptionServiceOptions): Promise<SubscriptionService> {
     const service = new SubscriptionService(options);
@@ -302,6 +305,9 @@ export class SubscriptionService {
         await options.sessions.disconnect(stored.clientId, { at: disconnectedAt });
       }
       if (stored.expiryInterval === 0) continue; // ended with its connection
+      if ((await options.sessions.backlogSize(stored.clientId)) > 0) {
+        service.#context.restarted.set(stored.clientId, { firstNewSeq: undefined, resentUpTo: undefined });
+      }
       const session = service.#session(stored.clientId);
       session.expiryInterval = stored.expiryInterval;
       service.#setSubscriptions(session, stored.subscriptions);
@@ -353,7 +359,7 @@ export class SubscriptionService {
       clean: false,
       expiryInterval,
     });
-    const session = this.#takeOver(clientId);
+    const session = this.#takeOver(clientId, !present);
     session.expiryInterval = expiryInterval;
     this.#setSubscriptions(session, present ? stored.subscriptions : new Map());
     return new Map(session.subscriptions);
@@ -366,7 +372,7 @@ export class SubscriptionService {
   async close(clientId: string, expiryInterval = 0): Promise<void> {
     this.#cancelExpiry(clientId);
     await this.#sessionStore.open(clientId, { clean: true, expiryInterval });
-    const session = this.#takeOver(clientId);
+    const session = this.#takeOver(clientId, true);
     session.expiryInterval = expiryInterval;
     this.#setSubscriptions(session, new Map());
     session.activate();
@@ -524,7 +530,7 @@ export class SubscriptionService {
     this.#drop(session);
     await session.idle();
     if (this.#sessions.get(session.clientId) === undefined) {
-      this.#context.sentUnsettled.delete(session.clientId);
+      this.#forgetSent(session.clientId);
       await this.#sessionStore.delete(session.clientId);
       this.#onSessionEnded(session.clientId);
     }
@@ -560,8 +566,17 @@ export class SubscriptionService {
       return;
     }
     this.#drop(session);
-    this.#context.sentUnsettled.delete(session.clientId);
+    this.#forgetSent(session.clientId);
     this.#onSessionEnded(session.clientId);
+  }
+
+  /**
+   * The client's backlog is gone or started afresh (its seqs from 1 again): what was sent of the old one, in this
+   * process or a previous one, no longer says anything.
+   */
+  #forgetSent(clientId: string): void {
+    this.#context.sentUnsettled.delete(clientId);
+    this.#context.restarted.delete(clientId);
   }
 
   /** Still the client's session, and its client is not connected. */
@@ -701,10 +716,15 @@ export class SubscriptionService {
     return session;
   }
 
-  /** A new connection of this client: any previous connection's link no longer receives for it. */
-  #takeOver(clientId: string): ClientSession {
+  /**
+   * A new connection of this client: any previous connection's link no longer receives for it. `fresh`: the store
+   * started the client's backlog afresh (clean start, or the session was gone).
+   */
+  #takeOver(clientId: string, fresh: boolean): ClientSession {
     const previous = this.#sessions.get(clientId);
     if (previous !== undefined) this.#drop(previous);
+    // After the drop, which remembers what the previous session had in flight: of the old backlog.
+    if (fresh) this.#forgetSent(clientId);
     const session = new ClientSession(clientId, this.#context);
     this.#sessions.set(clientId, session);
     // Messages routed to the previous session may reach the store after the new one first read it (it would

@@ -12,6 +12,7 @@ import {
   type Backend,
   createBackend,
   createMemoryStores,
+  DEFAULT_STORE_LIMITS,
   openLmdbStores,
   StoreLimitError,
   type Stores,
@@ -29,7 +30,7 @@ import { createOperationsServer } from './http-server';
 import { listenFailure, listenOn } from './listen';
 import { createLogger } from './logger';
 import { GatewayMetrics } from './metrics';
-import { dialectOf, MqttFrontEnd } from './mqtt-front-end';
+import { amqpMessageSizeFor, dialectOf, MqttFrontEnd } from './mqtt-front-end';
 import { readPemFile, readTlsFiles, type TlsMaterial } from './tls-files';
 import type {
   GatewayAddresses,
@@ -239,6 +240,9 @@ async function startAmqpSide(
   const storeOptions = {
     maxBacklogPerSession: config.limits.maxOfflineMessages,
     maxRetained: config.limits.maxRetained,
+    // Whatever a client may publish can be stored for a subscriber, retained or kept as a will: a smaller
+    // store limit would drop, after the publisher's PUBACK, what the MQTT side let in.
+    maxPayloadBytes: Math.max(DEFAULT_STORE_LIMITS.maxPayloadBytes, config.limits.maxPacketSize),
   };
   if (config.amqp.store !== undefined) {
     try {
@@ -270,6 +274,8 @@ async function startAmqpSide(
       listen,
       store: parts.stores,
       dialect: dialectOf(config),
+      // As the bridge's own links: room for the largest PUBLISH and the AMQP around it.
+      maxMessageSize: amqpMessageSizeFor(config),
     });
   } catch (error) {
     if (typeof (error as { code?: unknown }).code === 'string') {

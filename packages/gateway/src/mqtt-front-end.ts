@@ -126,8 +126,7 @@ export class MqttFrontEnd implements Adapter {
       ...(tenantOf !== undefined ? { tenantFrom: tenantOf } : {}),
       // The AMQP part of CONNECT must end before the MQTT connect time-out does.
       connectTimeoutMs: Math.max(500, Math.min(8_000, config.limits.connectTimeout - 2_000)),
-      // An MQTT packet admitted must fit the AMQP message that carries it (its envelope added).
-      maxMessageSize: Math.max(DEFAULT_MAX_MESSAGE_SIZE, 2 * config.limits.maxPacketSize),
+      maxMessageSize: amqpMessageSizeFor(config),
       maxSubscriptionsPerClient: config.limits.maxSubscriptions,
       maxSessionExpirySeconds: config.limits.maxSessionExpiry,
       maxTopicLength: config.limits.maxTopicLength,
@@ -302,6 +301,11 @@ function countLimit(reason: CloseReason, metrics: GatewayMetrics): void {
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** The largest AMQP message taken: an MQTT packet admitted must fit the AMQP message that carries it. */
+export function amqpMessageSizeFor(config: GatewayConfig): number {
+  return Math.max(DEFAULT_MAX_MESSAGE_SIZE, 2 * config.limits.maxPacketSize);
 }
 
 export function dialectOf(config: GatewayConfig): DialectName | Dialect {

@@ -1,5 +1,5 @@
 /**
- * `--max-packet-size` also sizes the AMQP side: the gateway announces max(2 MiB, 2 × max packet size) as
+ * `--max-packet-size` also sizes the AMQP side and the embedded backend's store: the gateway announces max(2 MiB, 2 × max packet size) as
  * max-message-size on each client's publish link, so a message the MQTT side may carry is not refused on the
  * way in. The AMQP network is rhea itself, as an external network (the embedded backend announces 2 MiB to
  * its own AMQP clients whatever the packet size): it accepts what the bridge sends and, playing the
@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import rhea, { type Connection, type EventContext, type Message, type Sender } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GatewayOptions, type RunningGateway, startGateway } from '../src/index';
-import { mqttConnect, next, WAIT_MS } from './support/peers';
+import { mqttConnect, next, rheaConnect, rheaSender, WAIT_MS } from './support/peers';
 
 const MIB = 1024 * 1024;
 const LARGE = 2.5 * MIB;
@@ -181,5 +181,55 @@ describe('--max-packet-size sizes the AMQP messages the gateway takes for a clie
     // The bridge cannot serve the client without its publish link: DISCONNECT 0x80 (unspecified error).
     expect((await disconnected)[0].reasonCode).toBe(0x80);
     expect(delivered).toBe(0);
+  });
+});
+
+describe('--max-packet-size on the embedded backend', () => {
+  async function embedded(maxPacketSize: number): Promise<RunningGateway> {
+    const gateway = await startGateway(
+      { mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', maxPacketSize },
+      { logger: silent },
+    );
+    gateways.push(gateway);
+    return gateway;
+  }
+
+  it('with 3 MiB, a 2.5 MiB QoS 1 PUBLISH acknowledged to its publisher reaches a QoS 1 subscriber', async () => {
+    const gateway = await embedded(3 * MIB);
+    const client = await subscriber(gateway, 'embedded-subscriber');
+    const publisher = await mqttConnect(gateway.addresses.mqtt?.url ?? '', {
+      protocolVersion: 5,
+      clientId: 'embedded-publisher',
+    });
+    clients.push(publisher);
+
+    const received = next<[string, Buffer]>(client, 'message');
+    // Acknowledged means stored for the subscriber's session: the store takes what the MQTT side admits.
+    await publisher.publishAsync('big/mqtt', Buffer.alloc(LARGE, 'q'), { qos: 1 });
+    const [topic, payload] = await received;
+    expect(topic).toBe('big/mqtt');
+    expect(payload.length).toBe(LARGE);
+    expect(payload.every((byte) => byte === 'q'.charCodeAt(0))).toBe(true);
+  });
+
+  it("with 3 MiB, the backend's AMQP port takes a 2.5 MiB message from an AMQP peer for an MQTT subscriber", async () => {
+    const gateway = await embedded(3 * MIB);
+    const client = await subscriber(gateway, 'embedded-amqp-subscriber');
+    const connection = await rheaConnect(gateway.addresses.amqp.port);
+    const sender = await rheaSender(connection, 'big/amqp');
+    try {
+      const attach = (sender as unknown as { remote: { attach?: RemoteAttach } }).remote.attach;
+      expect(attach?.max_message_size).toBe(6 * MIB);
+
+      const received = next<[string, Buffer]>(client, 'message');
+      const accepted = next(sender, 'accepted');
+      sender.send(largeMessage('big/amqp', LARGE));
+      await accepted;
+      const [topic, payload] = await received;
+      expect(topic).toBe('big/amqp');
+      expect(payload.length).toBe(LARGE);
+    } finally {
+      connection.close();
+    }
   });
 });

@@ -346,7 +346,10 @@ export class Backend extends EventEmitter<BackendEvents> {
 
   #onWillLink(connection: AmqpConnection, link: IncomingLink): void {
     const clientId = link.name;
-    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    const receiver = link.acceptReceiver({
+      creditWindow: CONTROL_CREDIT_WINDOW,
+      maxMessageSize: this.#options.maxMessageSize,
+    });
     const token = {};
     const serial = new Serial();
     this.#wills.linkAttached(clientId, token);
@@ -389,7 +392,10 @@ export class Backend extends EventEmitter<BackendEvents> {
   // --- Subscription service ----------------------------------------------------------------------------
 
   #onRequestLink(connection: AmqpConnection, link: IncomingLink): void {
-    const receiver = link.acceptReceiver({ creditWindow: REQUEST_CREDIT_WINDOW });
+    const receiver = link.acceptReceiver({
+      creditWindow: REQUEST_CREDIT_WINDOW,
+      maxMessageSize: this.#options.maxMessageSize,
+    });
     receiver.on('delivery', (delivery) => {
       const request = this.#decode(delivery);
       if (request === undefined) return;
@@ -506,7 +512,10 @@ export class Backend extends EventEmitter<BackendEvents> {
   }
 
   #onPubrelLink(link: IncomingLink, clientId: string): void {
-    const receiver = link.acceptReceiver({ creditWindow: CONTROL_CREDIT_WINDOW });
+    const receiver = link.acceptReceiver({
+      creditWindow: CONTROL_CREDIT_WINDOW,
+      maxMessageSize: this.#options.maxMessageSize,
+    });
     receiver.on('delivery', (delivery) => {
       if (isPublishReleased(delivery.message)) {
         this.#onPublishReleased(clientId, delivery);
@@ -606,7 +615,7 @@ export class Backend extends EventEmitter<BackendEvents> {
     }
     const linkPublisher = link.info.properties?.[PUBLISHER_ID_KEY];
     // Manual credit: the link is held (no credit) while one of its publications waits for room.
-    const receiver = link.acceptReceiver({ creditWindow: 0 });
+    const receiver = link.acceptReceiver({ creditWindow: 0, maxMessageSize: this.#options.maxMessageSize });
     const publisher = new PublisherLink(
       receiver,
       this.#options.publishCreditWindow ?? DEFAULT_PUBLISH_CREDIT_WINDOW,
@@ -1134,6 +1143,13 @@ function checkBackendOptions(options: BackendOptions): void {
   const policy = options.slowSubscriberPolicy;
   if (policy !== undefined && policy !== 'backpressure' && policy !== 'drop') {
     throw new ConfigurationError('slowSubscriberPolicy', `'backpressure' or 'drop', not '${String(policy)}'`);
+  }
+  const size = options.maxMessageSize;
+  if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+    throw new ConfigurationError(
+      'maxMessageSize',
+      `a whole number of bytes (0: no limit), not ${String(size)}`,
+    );
   }
   const timeout = options.slowSubscriberTimeoutMs;
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {

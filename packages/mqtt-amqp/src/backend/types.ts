@@ -39,6 +39,13 @@ export interface BackendOptions {
    */
   readonly publishCreditWindow?: number;
   /**
+   * Largest message, bytes, the backend's receiving links take from AMQP peers: announced as their
+   * max-message-size; a larger one detaches the link with `amqp:link:message-size-exceeded`. 0: no limit.
+   * Default 2 MiB (`DEFAULT_MAX_MESSAGE_SIZE` of `@dragoman/amqp`). Keep it above the session store's
+   * `maxPayloadBytes`, or large messages stop at the AMQP side instead of at the store.
+   */
+  readonly maxMessageSize?: number;
+  /**
    * Most messages queued on one native AMQP receiver link without credit. With the `backpressure` policy a
    * publication waits until every matching link has room; with `drop`, what finds the queue full is dropped
    * (`stats().nativeDropped`). Default 100.

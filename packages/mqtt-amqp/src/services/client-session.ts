@@ -595,6 +595,8 @@ export class ClientSession {
       (entries) => {
         this.#refilling = false;
         if (restarted !== undefined) this.#markRestarted(restarted, entries, marking);
+        const oldest = entries[0];
+        if (oldest !== undefined) this.#forgetSentBefore(oldest.seq);
         if (epoch === this.#epoch && this.#ready)
           this.#load(entries, entries.length < limit && marks === this.#behindMarks);
         this.#forgetAcknowledged();
@@ -634,6 +636,19 @@ export class ClientSession {
     if (oldest === undefined ? entries.length === 0 : oldest > resentUpTo) this.#forgetRestart(restarted);
   }
 
+  /**
+   * A read of the backlog starts at `oldest`: the entries sent unsettled before it have left the store without an
+   * acknowledgement here (evicted, expired, or acknowledged on another link), and are forgotten, so that what is
+   * remembered stays within what the store holds. (Anything queued after the read has a higher seq.)
+   */
+  #forgetSentBefore(oldest: number): void {
+    const unsettled = this.#context.sentUnsettled;
+    const sent = unsettled.get(this.clientId);
+    if (sent === undefined) return;
+    for (const seq of sent) if (seq < oldest) sent.delete(seq);
+    if (sent.size === 0) unsettled.delete(this.clientId);
+  }
+
   /** No entry of the previous process is left in the backlog. */
   #forgetRestart(restarted: RestartedBacklog): void {
     this.#restarted = undefined;
@@ -645,6 +660,7 @@ export class ClientSession {
   #load(entries: readonly QueuedMessage[], sawEnd: boolean): void {
     const now = this.#context.now();
     const resentUpTo = this.#restarted?.resentUpTo ?? 0;
+    const sent = this.#context.sentUnsettled.get(this.clientId);
     let complete = true;
     for (const entry of entries) {
       if (this.#known?.has(entry.seq) === true) continue;
@@ -656,9 +672,7 @@ export class ClientSession {
       const interval = entry.message.properties?.messageExpiryInterval;
       // Sent before, on a link that went away unsettled or by a previous process: a redelivery (MQTT DUP, which
       // QoS 0 never has).
-      const resent =
-        entry.message.qos > 0 &&
-        (entry.seq <= resentUpTo || this.#context.sentUnsettled.get(this.clientId)?.has(entry.seq) === true);
+      const resent = entry.message.qos > 0 && (entry.seq <= resentUpTo || sent?.has(entry.seq) === true);
       const expiresAt = interval === undefined ? undefined : now + interval * 1000;
       this.#push(this.#stored(entry.seq, entry.message, expiresAt, resent ? 1 : 0, entry.released === true));
     }

@@ -7,6 +7,7 @@ import { mergeSettings, parseCommandLine, readEnvironment } from './config/sourc
 import { ConfigError } from './errors';
 import { startGateway } from './gateway';
 import { usage } from './help';
+import { limitOldGenerationGrowth } from './old-generation';
 import type { RunningGateway } from './types';
 import { hashPassword } from './users';
 import { limitYoungGeneration } from './young-generation';
@@ -50,6 +51,10 @@ async function main(argv: readonly string[]): Promise<void> {
   const youngGeneration = limitYoungGeneration(gateway.config.maxSemiSpace);
   if (!youngGeneration.applied && youngGeneration.reason === 'node-option') {
     gateway.logger.info('--max-semi-space left alone: Node was started with --max-semi-space-size');
+  }
+  const oldGeneration = limitOldGenerationGrowth(gateway.config.heapGrowth);
+  if (!oldGeneration.applied && oldGeneration.reason === 'node-option') {
+    gateway.logger.info('--heap-growth left alone: Node was started with --heap-growing-percent');
   }
   announce(gateway);
   handleSignals(gateway);

@@ -156,11 +156,17 @@ export interface GatewayOptions {
   /** How long `close()` waits for in-flight work by default, ms. Default 10 000. */
   readonly shutdownTimeout?: number;
   /**
-   * V8's young generation per semi-space, MiB: 0 or a power of two. Default 4. Process-wide, so `startGateway`
+   * V8's young generation per semi-space, MiB: 0 or a power of two. Default 16. Process-wide, so `startGateway`
    * only resolves it: the `dragoman` CLI applies it with `limitYoungGeneration`, and a host embedding the
    * gateway may do the same for its own process.
    */
   readonly maxSemiSpace?: number;
+  /**
+   * How far V8's old generation may grow past what survived the last full collection, percent: 0 (V8's own
+   * factor, 10–300 %) or 10–300. Default 50. Process-wide like `maxSemiSpace`: the `dragoman` CLI applies it
+   * with `limitOldGenerationGrowth`.
+   */
+  readonly heapGrowth?: number;
 }
 
 export interface HostPort {
@@ -236,6 +242,8 @@ export interface GatewayConfig {
   readonly shutdownTimeout: number;
   /** MiB per semi-space, 0 or a power of two (0: V8's own sizing). */
   readonly maxSemiSpace: number;
+  /** Percent, 0 (V8's own factor) or 10–300. */
+  readonly heapGrowth: number;
 }
 
 /** One bound listener: the address the OS gave (port 0 resolved) and its URL. */

@@ -90,12 +90,21 @@ describe('authorization, tenants and limits', () => {
     expect(configError(() => resolveConfig({ maxSubscriptions: 0 })).option).toBe('maxSubscriptions');
   });
 
-  it("bounds V8's young generation at 4 MiB per semi-space unless told otherwise: 0 or a power of two", () => {
-    expect(resolveConfig({}).maxSemiSpace).toBe(4);
-    expect(settings(['--max-semi-space', '16']).config.maxSemiSpace).toBe(16);
+  it("bounds V8's young generation at 16 MiB per semi-space unless told otherwise: 0 or a power of two", () => {
+    expect(resolveConfig({}).maxSemiSpace).toBe(16);
+    expect(settings(['--max-semi-space', '8']).config.maxSemiSpace).toBe(8);
     expect(settings([], { DRAGOMAN_MAX_SEMI_SPACE: '0' }).config.maxSemiSpace).toBe(0);
     const error = configError(() => settings(['--max-semi-space', '3']));
     expect(error.message).toMatch(/--max-semi-space '3': expected 0 or a power of two/);
+  });
+
+  it("lets V8's old generation grow 50 % past its live size unless told otherwise: 0 or 10–300", () => {
+    expect(resolveConfig({}).heapGrowth).toBe(50);
+    expect(settings(['--heap-growth', '25']).config.heapGrowth).toBe(25);
+    expect(settings([], { DRAGOMAN_HEAP_GROWTH: '0' }).config.heapGrowth).toBe(0);
+    const error = configError(() => settings(['--heap-growth', '5']));
+    expect(error.message).toMatch(/--heap-growth '5': expected 0 or a percentage from 10 to 300/);
+    expect(configError(() => resolveConfig({ heapGrowth: 301 })).option).toBe('heapGrowth');
   });
 });
 

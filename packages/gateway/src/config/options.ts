@@ -322,8 +322,16 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'max-semi-space',
     'integer',
     'MIB',
-    '4',
+    '16',
     "V8's young generation per semi-space, MiB (0, 1, 2, 4, 8, 16…; 0: V8's own sizing; the CLI applies it)",
+  ),
+  spec(
+    'heapGrowth',
+    'heap-growth',
+    'integer',
+    'PERCENT',
+    '50',
+    "how far V8's old generation grows past its live size before a full collection (10–300; 0: V8's own; the CLI applies it)",
   ),
   spec(
     'shutdownTimeout',

@@ -12,6 +12,7 @@ import {
   CERT_IDENTITY_MODES,
   CLIENT_CERT_MODES,
   DIALECTS,
+  heapGrowthPercent,
   LOG_FORMATS,
   LOG_LEVELS,
   parseAmqpUrl,
@@ -53,7 +54,8 @@ export const DEFAULTS = {
   logLevel: 'info',
   logFormat: 'auto',
   shutdownTimeout: 10_000,
-  maxSemiSpace: 4,
+  maxSemiSpace: 16,
+  heapGrowth: 50,
 } as const;
 
 /** How an option is named in messages: by default its config key; the CLI names the flag or variable used. */
@@ -292,6 +294,7 @@ export function resolveConfig(
       describe('maxSemiSpace'),
       int('maxSemiSpace', DEFAULTS.maxSemiSpace, 0, 1024),
     ),
+    heapGrowth: heapGrowthPercent(describe('heapGrowth'), int('heapGrowth', DEFAULTS.heapGrowth, 0, 1000)),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors';
+import { isHeapGrowthPercent, MAX_HEAP_GROWTH_PERCENT, MIN_HEAP_GROWTH_PERCENT } from '../old-generation';
 import type {
   AmqpIdentityMode,
   AuthMode,
@@ -111,6 +112,17 @@ export function powerOfTwoOrZero(name: string, value: number): number {
     throw new ConfigError(`${name} '${value}': expected 0 or a power of two (1, 2, 4, 8, 16, …)`, {
       option: name,
     });
+  }
+  return value;
+}
+
+/** 0 (V8's own factor) or a percentage from 10 to 300 (`--heap-growth`). */
+export function heapGrowthPercent(name: string, value: number): number {
+  if (!isHeapGrowthPercent(value)) {
+    throw new ConfigError(
+      `${name} '${value}': expected 0 or a percentage from ${MIN_HEAP_GROWTH_PERCENT} to ${MAX_HEAP_GROWTH_PERCENT}`,
+      { option: name },
+    );
   }
   return value;
 }

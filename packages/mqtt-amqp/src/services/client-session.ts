@@ -614,9 +614,9 @@ export class ClientSession {
   }
 
   /**
-   * A read of a backlog a previous process left (oldest entries first, from its front). The first one (`first`)
-   * marks the entries that process may have sent: the first `window` of them, none of this process's own.
-   * Once a read starts past the marked ones, none is left: the mark goes.
+   * A read of a backlog a previous process left (oldest entries first, from its front). The first one (`first`:
+   * begun before any marking, with a limit of at least the window) marks the entries that process may have sent:
+   * the first `window` of them, none of this process's own. Once a read starts past them, the mark goes.
    */
   #markRestarted(restarted: RestartedBacklog, entries: readonly QueuedMessage[], first: boolean): void {
     if (first && restarted.resentUpTo === undefined) {
@@ -632,8 +632,9 @@ export class ClientSession {
     }
     const resentUpTo = restarted.resentUpTo;
     if (resentUpTo === undefined) return;
+    // Empty, or starting past the marked entries: none of them is left.
     const oldest = entries[0]?.seq;
-    if (oldest === undefined ? entries.length === 0 : oldest > resentUpTo) this.#forgetRestart(restarted);
+    if (oldest === undefined || oldest > resentUpTo) this.#forgetRestart(restarted);
   }
 
   /**

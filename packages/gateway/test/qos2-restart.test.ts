@@ -4,15 +4,15 @@
  * already routed before the restart, is not routed again. The QoS 2 memory is on disk next to the store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { pino } from 'pino';
 import type { Connection, Receiver } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, startGateway } from '../src/index';
-import { bodyText, nextMessage, rheaConnect, rheaReceiver, WAIT_MS } from './support/peers';
+import { bodyText, nextMessage, rheaConnect, rheaReceiver } from './support/peers';
+import { RawMqttClient } from './support/raw-mqtt-client';
 
 const silent = pino({ level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -28,62 +28,6 @@ async function start(store: string): Promise<RunningGateway> {
   );
   cleanups.push(() => gateway.close(2_000).then(() => undefined));
   return gateway;
-}
-
-/** An MQTT 3.1.1 client on a raw socket: sends exactly the packets we say, answers nothing by itself. */
-class RawClient {
-  readonly packets: Packet[] = [];
-  readonly #socket: Socket;
-  #onPacket: () => void = () => {};
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', (packet: Packet) => {
-      this.packets.push(packet);
-      this.#onPacket();
-    });
-    socket.on('data', (chunk) => parser.parse(chunk));
-    socket.on('error', () => {});
-  }
-
-  static async connect(port: number, clientId: string): Promise<RawClient> {
-    const socket = netConnect(port, '127.0.0.1');
-    const client = new RawClient(socket);
-    client.send({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clean: false,
-      keepalive: 0,
-      clientId,
-    });
-    await client.next((p) => p.cmd === 'connack');
-    return client;
-  }
-
-  send(packet: Packet): void {
-    this.#socket.write(mqttPacket.generate(packet));
-  }
-
-  next(match: (packet: Packet) => boolean): Promise<Packet> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a packet')), WAIT_MS);
-      const check = (): void => {
-        const found = this.packets.find(match);
-        if (found === undefined) return;
-        clearTimeout(timer);
-        this.#onPacket = () => {};
-        resolve(found);
-      };
-      this.#onPacket = check;
-      check();
-    });
-  }
-
-  destroy(): void {
-    this.#socket.destroy();
-  }
 }
 
 function publish(messageId: number, payload: string, dup: boolean): Packet {
@@ -113,7 +57,9 @@ describe('QoS 2 across a gateway restart on a durable store', () => {
 
     const first = await start(store);
     const before = await receiverOn(first);
-    const device = await RawClient.connect(first.addresses.mqtt?.port ?? 0, 'qos2-device');
+    const { client: device } = await RawMqttClient.connect(first.addresses.mqtt?.port ?? 0, 'qos2-device', {
+      version: 4,
+    });
     device.send(publish(7, 'once', false));
     expect(bodyText(await nextMessage(before))).toBe('once');
     device.destroy(); // before it reads (or answers) the PUBREC
@@ -125,15 +71,17 @@ describe('QoS 2 across a gateway restart on a durable store', () => {
     after.on('message', (context) => {
       if (context.message !== undefined) received.push(bodyText(context.message));
     });
-    const again = await RawClient.connect(second.addresses.mqtt?.port ?? 0, 'qos2-device');
+    const { client: again } = await RawMqttClient.connect(second.addresses.mqtt?.port ?? 0, 'qos2-device', {
+      version: 4,
+    });
     cleanups.push(() => again.destroy());
     again.send(publish(7, 'once', true));
-    await again.next((p) => p.cmd === 'pubrec' && p.messageId === 7);
+    await again.next((p) => p.cmd === 'pubrec' && p.messageId === 7, 'PUBREC 7');
     again.send({ cmd: 'pubrel', messageId: 7 });
-    await again.next((p) => p.cmd === 'pubcomp' && p.messageId === 7);
+    await again.next((p) => p.cmd === 'pubcomp' && p.messageId === 7, 'PUBCOMP 7');
     // A new message behind it: once it has arrived, a second copy of the first would have too.
     again.send(publish(8, 'marker', false));
-    await again.next((p) => p.cmd === 'pubrec' && p.messageId === 8);
+    await again.next((p) => p.cmd === 'pubrec' && p.messageId === 8, 'PUBREC 8');
     while (!received.includes('marker')) await nextMessage(after);
     expect(received).toEqual(['marker']);
   });

@@ -24,6 +24,7 @@ export { CONFIG_ERROR_EXIT_CODE, ConfigError } from './errors';
 export { startGateway } from './gateway';
 export { createLogger } from './logger';
 export type { Direction, ErrorReason, Transport } from './metrics';
+export type { ProcessStart } from './node-options';
 export { limitOldGenerationGrowth, type OldGenerationGrowth } from './old-generation';
 export type * from './types';
 export {

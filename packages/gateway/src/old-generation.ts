@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { type ProcessStart, startedWith, thisProcess } from './node-options';
 
 /** What `limitOldGenerationGrowth` did: applied (and how to undo it), or left V8 alone, and why. */
 export type OldGenerationGrowth =
@@ -24,10 +25,7 @@ const NODE_OPTION = '--heap-growing-percent';
  */
 export function limitOldGenerationGrowth(
   percent: number,
-  started: { readonly execArgv: readonly string[]; readonly nodeOptions: string | undefined } = {
-    execArgv: process.execArgv,
-    nodeOptions: process.env.NODE_OPTIONS,
-  },
+  started: ProcessStart = thisProcess(),
 ): OldGenerationGrowth {
   if (!isHeapGrowthPercent(percent)) {
     throw new RangeError(
@@ -35,9 +33,7 @@ export function limitOldGenerationGrowth(
     );
   }
   if (percent === 0) return { applied: false, reason: 'off' };
-  const chosen =
-    started.execArgv.some(isGrowthOption) || (started.nodeOptions ?? '').split(/\s+/).some(isGrowthOption);
-  if (chosen) return { applied: false, reason: 'node-option' };
+  if (startedWith(NODE_OPTION, started)) return { applied: false, reason: 'node-option' };
 
   v8.setFlagsFromString(`${NODE_OPTION}=${percent}`);
   let applied = true;
@@ -56,14 +52,5 @@ export function isHeapGrowthPercent(percent: number): boolean {
   return (
     percent === 0 ||
     (Number.isInteger(percent) && percent >= MIN_HEAP_GROWTH_PERCENT && percent <= MAX_HEAP_GROWTH_PERCENT)
-  );
-}
-
-function isGrowthOption(arg: string): boolean {
-  return (
-    arg === NODE_OPTION ||
-    arg.startsWith(`${NODE_OPTION}=`) ||
-    arg === '--heap_growing_percent' ||
-    arg.startsWith('--heap_growing_percent=')
   );
 }

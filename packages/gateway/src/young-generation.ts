@@ -1,5 +1,6 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import { type ProcessStart, startedWith, thisProcess } from './node-options';
 
 /** What `limitYoungGeneration` did: applied (and how to stop it), or left V8 alone, and why. */
 export type YoungGenerationLimit =
@@ -24,19 +25,13 @@ const NODE_OPTION = '--max-semi-space-size';
  */
 export function limitYoungGeneration(
   maxSemiSpaceMiB: number,
-  started: { readonly execArgv: readonly string[]; readonly nodeOptions: string | undefined } = {
-    execArgv: process.execArgv,
-    nodeOptions: process.env.NODE_OPTIONS,
-  },
+  started: ProcessStart = thisProcess(),
 ): YoungGenerationLimit {
   if (!isSemiSpaceBound(maxSemiSpaceMiB)) {
     throw new RangeError(`maxSemiSpaceMiB must be 0 or a power of two, got ${maxSemiSpaceMiB}`);
   }
   if (maxSemiSpaceMiB === 0) return { applied: false, reason: 'off' };
-  const chosen =
-    started.execArgv.some(isSemiSpaceOption) ||
-    (started.nodeOptions ?? '').split(/\s+/).some(isSemiSpaceOption);
-  if (chosen) return { applied: false, reason: 'node-option' };
+  if (startedWith(NODE_OPTION, started)) return { applied: false, reason: 'node-option' };
 
   const bound = maxSemiSpaceMiB * MIB;
   let factor = 2;
@@ -67,13 +62,4 @@ export function limitYoungGeneration(
 /** 0 or a power of two: a bound V8's doublings can stop at. */
 export function isSemiSpaceBound(mib: number): boolean {
   return mib === 0 || Number.isInteger(Math.log2(mib));
-}
-
-function isSemiSpaceOption(arg: string): boolean {
-  return (
-    arg === NODE_OPTION ||
-    arg.startsWith(`${NODE_OPTION}=`) ||
-    arg === '--max_semi_space_size' ||
-    arg.startsWith('--max_semi_space_size=')
-  );
 }

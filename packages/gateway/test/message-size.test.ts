@@ -1,9 +1,11 @@
 /**
- * `--max-packet-size` also sizes the AMQP side and the embedded backend's store: the gateway announces max(2 MiB, 2 × max packet size) as
- * max-message-size on each client's publish link, so a message the MQTT side may carry is not refused on the
- * way in. The AMQP network is rhea itself, as an external network (the embedded backend announces 2 MiB to
- * its own AMQP clients whatever the packet size): it accepts what the bridge sends and, playing the
- * Subscription service, sends a large message to the client's publish address. The MQTT client is mqtt.js.
+ * `--max-packet-size` also sizes the AMQP side and the embedded backend's store. Towards an external network,
+ * the gateway announces max(2 MiB, 2 × max packet size) as max-message-size on each client's publish link, so a
+ * message the MQTT side may carry is not refused on the way in; that network is rhea itself, which accepts what
+ * the bridge sends and, playing the Subscription service, sends a large message to the client's publish
+ * address. On the embedded backend, its own receiving links announce the same size and its store keeps payloads
+ * up to the packet size, so a large message acknowledged to its publisher reaches the subscriber. The MQTT
+ * clients are mqtt.js.
  */
 import { EventEmitter, once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';

@@ -6,7 +6,9 @@
  *
  * The script re-runs itself under `sh -c 'ulimit -n …'` so that it and the gateway (its child) may hold one
  * descriptor per client; where the hard limit cannot be raised (an unprivileged container), it uses the hard
- * limit, which caps --clients a little below it. JSON lines on stdout; progress on stderr.
+ * limit, which caps --clients a little below it. The idle clients live in a child process of their own
+ * (`idle-process.ts`, under the same limit), so that connecting and pinging them never delays the stream's
+ * generator: the figures are the gateway's. JSON lines on stdout; progress on stderr.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,8 @@ import { RssSampler, readMemory } from '../e2e/rss';
 import { parseScenario, runScenario } from '../e2e/scenario';
 import { startTarget, type Target } from '../e2e/targets';
 import { metric, scrapeMetrics } from '../support/metrics';
-import { openIdleClients, SOURCE_ADDRESSES } from './idle-clients';
+import { SOURCE_ADDRESSES } from './idle-clients';
+import { type IdleClientProcess, startIdleClientProcess } from './idle-process';
 
 const WANTED_FD_LIMIT = 200_000;
 const REEXEC_FLAG = 'BENCH_SCALE_LIMIT_RAISED';
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
     ],
   });
   const sampler = new RssSampler(target.pid);
+  let idle: IdleClientProcess | undefined;
   const stream = parseScenario(`mqtt-amqp-qos0-1p@${rate}`, undefined);
   const streamOptions = { messages: rate * seconds, size: 64, timeoutMs: (seconds + 60) * 1000 };
   const rss = () => ({ reset: () => sampler.reset(), peakMiB: () => sampler.peakMiB() });
@@ -94,14 +98,19 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({ bench: 'scale', phase: 'stream without idle clients', ...before })}\n`,
     );
+    idle = await startIdleClientProcess((connected) => {
+      if (connected % 5_000 === 0) log(`${connected} clients connected`);
+    });
+    log(`idle-client process ${idle.pid}: descriptor limit ${idle.fdLimit}`);
+    if (clients + 100 > idle.fdLimit)
+      throw new Error(`the idle-client process's descriptor limit ${idle.fdLimit} is below ${clients + 100}`);
     const baseline = await memory(target);
     const openedAt = performance.now();
-    const idle = await openIdleClients(target.mqtt.port, clients);
+    const connected = await idle.connect(target.mqtt.port, clients);
     const connectSeconds = (performance.now() - openedAt) / 1000;
-    const connected = idle.sockets.length;
     log(`${connected} clients connected in ${connectSeconds.toFixed(1)} s`);
     const loaded = await memory(target);
-    const openAtMeasure = idle.open;
+    const openAtMeasure = await idle.open();
     const during = await runScenario(target, stream, 1, streamOptions, rss);
     process.stdout.write(
       `${JSON.stringify({ bench: 'scale', phase: 'stream with idle clients', ...during })}\n`,
@@ -110,7 +119,7 @@ async function main(): Promise<void> {
       bench: 'scale',
       clients: connected,
       openAtMeasure,
-      openAfterStream: idle.open,
+      openAfterStream: await idle.open(),
       fdLimit,
       connectsPerSec: Math.round(connected / connectSeconds),
       rssBeforeMiB: round(baseline.rssMiB),
@@ -128,8 +137,9 @@ async function main(): Promise<void> {
       lostWith: during.lost,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    idle.close();
+    await idle.close();
   } finally {
+    idle?.kill();
     sampler.stop();
     await target.stop();
   }

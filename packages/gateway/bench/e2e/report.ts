@@ -74,17 +74,24 @@ export function renderReport(input: ReportInput): string {
   );
   const ratioHeads = hasDragoman ? peers.map((peer) => `dragoman / ${peer}`) : [];
   const head = ['scenario', ...names, ...ratioHeads];
-  const table = (title: string, cell: (runs: RunResult[]) => number, digits: number) => {
-    lines.push(`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
+  const table = (title: string, cell: (runs: RunResult[]) => number, digits: number, withRatios = true) => {
+    const columns = withRatios ? head : ['scenario', ...names];
+    lines.push(
+      `**${title}**`,
+      '',
+      `| ${columns.join(' | ')} |`,
+      `| ${columns.map(() => '---').join(' | ')} |`,
+    );
     for (const scenario of input.scenarios) {
       const medians = names.map((name) => {
         const runs = resultsOf(input, name, scenario);
         return runs.length === 0 ? Number.NaN : cell(runs);
       });
       const ours = medians[names.indexOf('dragoman')] ?? Number.NaN;
-      const ratios = hasDragoman
-        ? peers.map((peer) => ratio(ours, medians[names.indexOf(peer)] ?? Number.NaN))
-        : [];
+      const ratios =
+        hasDragoman && withRatios
+          ? peers.map((peer) => ratio(ours, medians[names.indexOf(peer)] ?? Number.NaN))
+          : [];
       lines.push(
         `| ${[scenarioTitle(scenario), ...medians.map((value) => number(value, digits)), ...ratios].join(' | ')} |`,
       );
@@ -102,6 +109,12 @@ export function renderReport(input: ReportInput): string {
     'CPU time of the target process per received message, µs (user + system from /proc, median; lower is better; RabbitMQ: the Erlang VM)',
     (runs) => median(runs.map((r) => r.cpuUsPerMessage)),
     0,
+  );
+  table(
+    "The load generator's CPU time over the run's wall time, % of one core (median). The generator is one event loop: near 100 it, not the target, set the pace, and the target's throughput is a lower bound",
+    (runs) => median(runs.map((r) => r.generatorBusyPercent)),
+    0,
+    false,
   );
   table(
     'Messages lost + duplicated, summed over runs (should be 0)',

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
           results.push(result);
           process.stdout.write(`${JSON.stringify({ bench: 'e2e', ...result })}\n`);
           log(
-            `${name} ${scenario.name} run ${run}: ${result.msgPerSec} msg/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, lost ${result.lost}, dup ${result.duplicates}, rss ${result.peakRssMiB} MiB, cpu ${result.cpuUsPerMessage} µs/msg`,
+            `${name} ${scenario.name} run ${run}: ${result.msgPerSec} msg/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, lost ${result.lost}, dup ${result.duplicates}, rss ${result.peakRssMiB} MiB, cpu ${result.cpuUsPerMessage} µs/msg, generator ${result.generatorCpuUsPerMessage} µs/msg (${result.generatorBusyPercent} % busy)`,
           );
         }
         const hwmMiB = Math.round((readMemory(target.pid)?.hwmMiB ?? Number.NaN) * 10) / 10;

@@ -103,6 +103,17 @@ export interface RunResult {
    * the end of the run: its cost per message, much less sensitive to other work on the machine than msg/s.
    */
   readonly cpuUsPerMessage: number;
+  /**
+   * CPU time (user + system) of the load generator's process per received message, µs, over the same window:
+   * what driving this target cost the generator.
+   */
+  readonly generatorCpuUsPerMessage: number;
+  /**
+   * The generator's CPU time over the window's wall time, % of one core. Near or above 100 the generator, a
+   * single event loop (its collector's helper threads add a little), was the bottleneck: the target could have
+   * gone faster than this run shows.
+   */
+  readonly generatorBusyPercent: number;
   /** dragoman only, when messages were lost: its non-zero drop counters from /metrics (cumulative since it started). */
   readonly dropped?: Record<string, number>;
 }
@@ -146,6 +157,7 @@ export async function runScenario(
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let cpuAtStart: number | undefined;
+  let generatorAtStart: GeneratorClock | undefined;
   try {
     // The receiver is attached (SUBACK / attach) before any publisher starts.
     if (scenario.flow === 'mqtt-amqp') {
@@ -177,6 +189,7 @@ export async function runScenario(
       amqpConnections.push(...connections);
       rss.reset();
       cpuAtStart = readCpuSeconds(target.pid);
+      generatorAtStart = generatorClock();
       connections.forEach((connection, index) => {
         const plan = plans[index];
         if (plan) publishers.push(amqpPublish(connection, amqp.address(topic), plan));
@@ -188,6 +201,7 @@ export async function runScenario(
       mqttClients.push(...clients);
       rss.reset();
       cpuAtStart = readCpuSeconds(target.pid);
+      generatorAtStart = generatorClock();
       clients.forEach((client, index) => {
         const plan = plans[index];
         if (plan) publishers.push(mqttPublish(client, topic, plan));
@@ -217,6 +231,7 @@ export async function runScenario(
     const results = await Promise.race([Promise.all(publishers), delay(5_000, [] as PublishResult[])]);
     controller.abort();
     const cpuAtEnd = readCpuSeconds(target.pid);
+    const generator = generatorAtStart === undefined ? undefined : generatorSince(generatorAtStart);
     const dropped = tracker.unique < tracker.expected ? await droppedCounters(target) : undefined;
     const sorted = tracker.sortedLatencies();
     const elapsedS = (tracker.lastAt - tracker.firstAt) / 1000;
@@ -242,6 +257,14 @@ export async function runScenario(
         cpuAtStart === undefined || cpuAtEnd === undefined || tracker.unique === 0
           ? Number.NaN
           : Math.round(((cpuAtEnd - cpuAtStart) * 1e6) / tracker.unique),
+      generatorCpuUsPerMessage:
+        generator === undefined || tracker.unique === 0
+          ? Number.NaN
+          : Math.round(generator.cpuUs / tracker.unique),
+      generatorBusyPercent:
+        generator === undefined || generator.wallUs === 0
+          ? Number.NaN
+          : Math.round((100 * generator.cpuUs) / generator.wallUs),
       ...(dropped === undefined ? {} : { dropped }),
     };
   } finally {
@@ -250,6 +273,21 @@ export async function runScenario(
     await Promise.all(mqttClients.map((client) => endMqtt(client)));
     for (const connection of amqpConnections) connection.close();
   }
+}
+
+interface GeneratorClock {
+  readonly cpu: NodeJS.CpuUsage;
+  readonly wallMs: number;
+}
+
+/** The generator's own CPU time and the wall clock, to tell when it rather than the target set the pace. */
+function generatorClock(): GeneratorClock {
+  return { cpu: process.cpuUsage(), wallMs: performance.now() };
+}
+
+function generatorSince(start: GeneratorClock): { cpuUs: number; wallUs: number } {
+  const used = process.cpuUsage(start.cpu);
+  return { cpuUs: used.user + used.system, wallUs: (performance.now() - start.wallMs) * 1000 };
 }
 
 function round(value: number): number {

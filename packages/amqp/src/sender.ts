@@ -184,6 +184,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   readonly #host: LinkHost;
   readonly #origin: SenderOrigin;
   #presettled: boolean;
+  /** The number in the next delivery's tag (see `#write`). */
+  #nextTag = 0;
   #settleModes: SettleModes;
   #link: RheaSender | undefined;
   #state: SenderState = 'attaching';
@@ -828,7 +830,17 @@ export class Sender extends EventEmitter<SenderEvents> {
     const link = this.#link as RheaSender;
     // With a format, rhea passes the payload on as it is: bytes, or the handed-off message for our frame writer.
     const format = payload instanceof Uint8Array ? 0 : HAND_OFF_FORMAT;
-    const delivery = link.send(payload as Buffer, undefined, format) as TrackedDelivery;
+    // Our own tag: rhea's makes each one from a decimal string (a String object and a UTF-8 encoding per
+    // message). A tag only has to be unique among the link's unsettled deliveries (AMQP 1.0 2.6.12); 2^32 of them
+    // never are.
+    const number = this.#nextTag;
+    this.#nextTag = (number + 1) >>> 0;
+    const tag = Buffer.allocUnsafe(4);
+    tag[0] = number >>> 24;
+    tag[1] = number >>> 16;
+    tag[2] = number >>> 8;
+    tag[3] = number;
+    const delivery = link.send(payload as Buffer, tag, format) as TrackedDelivery;
     this.#unwritten ??= new Deque();
     this.#unwritten.push(delivery.id);
     if (pending !== undefined) {

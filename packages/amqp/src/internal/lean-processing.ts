@@ -7,6 +7,7 @@
 // a list, the contexts made whole. The steps, their order and the frames written are rhea's. rhea's flow and
 // event logging in these steps is left out: with DEBUG=rhea… none of this is installed.
 import rheaFrames from 'rhea/lib/frames.js';
+import { sentTransfer } from './lean-performatives';
 import { rhea } from './rhea';
 import { rheaLogs } from './rhea-logging';
 import type { RheaConnection } from './rhea-types';
@@ -150,7 +151,6 @@ function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
 
 /** rhea's Outgoing.process. */
 function processOutgoing(this: OutgoingInternals): void {
-  const transfer = frames.transfer as (fields: Record<string, unknown>) => unknown;
   // Send pending deliveries for which there is credit.
   while (this.next_pending_delivery < this.next_delivery_id) {
     const d = this.deliveries.by_id(this.next_pending_delivery);
@@ -166,11 +166,11 @@ function processOutgoing(this: OutgoingInternals): void {
     for (let i = d.next_to_send; i < endOfSend; i++) {
       this.next_transfer_id++;
       const more = i + 1 < d.data.length;
-      const frame = transfer({
+      const frame = sentTransfer({
         handle: d.link.local.handle,
-        message_format: d.format,
         delivery_id: d.id,
         delivery_tag: d.tag,
+        message_format: d.format,
         settled: d.settled,
         more,
       });

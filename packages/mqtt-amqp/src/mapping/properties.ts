@@ -134,48 +134,82 @@ function reservedNames(dialect: Dialect): ReadonlySet<string> {
 }
 
 export function decodeProperties(message: AmqpMessage, options: DecodePropertiesOptions): DecodedProperties {
+  return decodePropertiesWith(message, options.dialect, options.now);
+}
+
+/**
+ * `decodeProperties` with its options given one by one: for `decodePublishWith`, which runs twice per message
+ * (the embedded backend's and the bridge's decode) and would otherwise make an options object each time. The
+ * properties object is only made once a property is found (most messages carry none).
+ */
+export function decodePropertiesWith(message: AmqpMessage, dialect: Dialect, now: number): DecodedProperties {
   const annotations = message.messageAnnotations ?? NO_FIELDS;
   const amqp: AmqpProperties = message.properties ?? NO_FIELDS;
-  const out: MessageProperties = {};
+  let out: MessageProperties | undefined;
   let expired = false;
 
-  if (booleanOf(annotations[ANNOTATIONS.payloadFormatIndicator]) === true) out.payloadFormatIndicator = true;
+  if (booleanOf(annotations[ANNOTATIONS.payloadFormatIndicator]) === true) {
+    out ??= {};
+    out.payloadFormatIndicator = true;
+  }
 
-  const remainingMs = remainingLifetime(message, options.now);
+  const remainingMs = remainingLifetime(message, now);
   if (remainingMs !== undefined) {
     if (remainingMs <= 0) expired = true;
-    else out.messageExpiryInterval = Math.ceil(remainingMs / 1000);
+    else {
+      out ??= {};
+      out.messageExpiryInterval = Math.ceil(remainingMs / 1000);
+    }
   } else {
     const interval = integerOf(annotations[ANNOTATIONS.messageExpiryInterval]);
-    if (interval !== undefined && interval >= 0) out.messageExpiryInterval = interval;
+    if (interval !== undefined && interval >= 0) {
+      out ??= {};
+      out.messageExpiryInterval = interval;
+    }
   }
 
   const contentType = amqp.contentType ?? annotations[ANNOTATIONS.contentType];
-  if (typeof contentType === 'string') out.contentType = contentType;
+  if (typeof contentType === 'string') {
+    out ??= {};
+    out.contentType = contentType;
+  }
 
   const correlation = correlationBytes(annotations[ANNOTATIONS.correlationData] ?? amqp.correlationId);
-  if (correlation !== undefined) out.correlationData = correlation;
+  if (correlation !== undefined) {
+    out ??= {};
+    out.correlationData = correlation;
+  }
 
   if (amqp.replyTo !== undefined) {
     // A reply-to that is no topic address of the dialect (a temporary queue, another exchange) is not an
     // MQTT response topic: it is left out rather than failing the whole message.
     try {
-      out.responseTopic = options.dialect.addressToTopic(amqp.replyTo);
+      const responseTopic = dialect.addressToTopic(amqp.replyTo);
+      out ??= {};
+      out.responseTopic = responseTopic;
     } catch {}
   }
 
-  const user = decodeUserProperties(message, options.dialect);
-  if (user !== undefined) out.userProperties = user;
+  const user = decodeUserProperties(message, dialect);
+  if (user !== undefined) {
+    out ??= {};
+    out.userProperties = user;
+  }
 
   const identifiers = annotations[ANNOTATIONS.subscriptionIdentifiers];
   if (Array.isArray(identifiers)) {
     const list = identifiers.map(integerOf).filter((n): n is number => n !== undefined && n > 0);
-    if (list.length === 1) out.subscriptionIdentifier = list[0]!;
-    else if (list.length > 1) out.subscriptionIdentifier = list;
+    if (list.length === 1) {
+      out ??= {};
+      out.subscriptionIdentifier = list[0]!;
+    } else if (list.length > 1) {
+      out ??= {};
+      out.subscriptionIdentifier = list;
+    }
   }
 
-  if (!expired && !hasKeys(out)) return NOTHING_DECODED; // most messages: one answer for all of them
-  return { properties: hasKeys(out) ? out : undefined, expired };
+  if (!expired && out === undefined) return NOTHING_DECODED; // most messages: one answer for all of them
+  return { properties: out, expired };
 }
 
 const NOTHING_DECODED: DecodedProperties = Object.freeze({ properties: undefined, expired: false });

@@ -13,7 +13,7 @@ import type {
   PublishFlags,
   PublishInput,
 } from '../types';
-import { decodeProperties, encodeProperties } from './properties';
+import { decodePropertiesWith, encodeProperties } from './properties';
 
 /**
  * MQTT PUBLISH → AMQP_PUBLISH: `to` = the dialect's address for the topic, `message-id` = the packet id (ulong),
@@ -186,7 +186,7 @@ export function decodePublishWith(
   const body = message.body;
   const payload = payloadOf(body);
   const utf8 = body?.type === 'value' && typeof body.value === 'string';
-  const decoded = decodeProperties(message, { dialect, now });
+  const decoded = decodePropertiesWith(message, dialect, now);
   let properties = decoded.properties;
   if (utf8 && properties?.payloadFormatIndicator !== true) {
     properties = { ...properties, payloadFormatIndicator: true };

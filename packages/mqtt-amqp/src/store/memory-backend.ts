@@ -7,6 +7,7 @@ import type {
   Table,
   WillRecord,
 } from './backend';
+import { SeqTable } from './seq-table';
 
 class MemoryTable<V> implements Table<V> {
   readonly #map = new Map<string, V>();
@@ -33,8 +34,8 @@ class MemoryTable<V> implements Table<V> {
 }
 
 class MemoryBacklog implements BacklogTable {
-  // A Map iterates in insertion order, and sequence numbers only grow: each inner map is ordered by seq.
-  readonly #byClient = new Map<string, Map<number, MessageRecord>>();
+  // Sequence numbers only grow: each client's entries are kept in seq order (see `SeqTable`).
+  readonly #byClient = new Map<string, SeqTable<MessageRecord>>();
   readonly #meta = new Map<string, BacklogMeta>();
   // One record per client, handed out as it is and updated in place (no object per message): see `BacklogTable`.
   meta(clientId: string): Readonly<BacklogMeta> | undefined {
@@ -51,7 +52,7 @@ class MemoryBacklog implements BacklogTable {
   *entries(clientId: string): Iterable<{ seq: number; record: MessageRecord }> {
     const entries = this.#byClient.get(clientId);
     if (entries === undefined) return;
-    for (const [seq, record] of entries) yield { seq, record };
+    for (const [seq, record] of entries.entries()) yield { seq, record };
   }
   get(clientId: string, seq: number): MessageRecord | undefined {
     return this.#byClient.get(clientId)?.get(seq);
@@ -59,14 +60,13 @@ class MemoryBacklog implements BacklogTable {
   put(clientId: string, seq: number, record: MessageRecord): void {
     let entries = this.#byClient.get(clientId);
     if (entries === undefined) {
-      entries = new Map();
+      entries = new SeqTable();
       this.#byClient.set(clientId, entries);
     }
     entries.set(seq, record);
   }
   remove(clientId: string, seq: number): boolean {
-    // The client's Map stays when it empties (until `clear`): a backlog that goes 1 -> 0 -> 1 with every
-    // message would otherwise make a Map and its table per message.
+    // The client's table stays when it empties (until `clear`), and keeps its arrays for the next entries.
     return this.#byClient.get(clientId)?.delete(seq) === true;
   }
   clear(clientId: string): void {

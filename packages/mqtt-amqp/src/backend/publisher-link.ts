@@ -63,8 +63,16 @@ export class PublisherLink {
   readonly #router: PublicationRouter;
   /** False: the `drop` policy, nothing waits for room. */
   readonly #holdBack: boolean;
-  /** Publications read and not routed yet, in order; non-empty only while the head has no room. */
-  readonly #waiting: Publication[] = [];
+  /**
+   * Publications read and not routed yet, in order: `#waiting[#head, #tail)`; non-empty only while the head has
+   * no room. A queue without `shift` (which moves every entry after the head) and whose array keeps its storage
+   * when it empties (a link is held and let go again and again): taking the head moves `#head`, and once the
+   * taken part is as long as what waits (and at least 64), what waits moves to the front. So the array never
+   * holds more than 64 slots plus twice the most publications waiting at once (at most the link's window).
+   */
+  readonly #waiting: Array<Publication | undefined> = [];
+  #head = 0;
+  #tail = 0;
   /** Routed and not settled yet. */
   #routing = 0;
   /** Since when the head of `#waiting` has been waiting, epoch ms. */
@@ -83,24 +91,24 @@ export class PublisherLink {
 
   /** Publications waiting for room. */
   get waiting(): number {
-    return this.#waiting.length;
+    return this.#tail - this.#head;
   }
 
   /** Whether the link is held: a publication waits for room, no credit is granted. */
   get held(): boolean {
-    return this.#waiting.length > 0;
+    return this.#tail > this.#head;
   }
 
   /** A publication arrived (already decoded and valid). */
   offer(publication: Publication, now: number): void {
-    if (this.#waiting.length > 0 || this.#admitting) {
-      if (this.#waiting.length === 0) this.#headSince = now;
-      this.#waiting.push(publication);
+    if (this.held || this.#admitting) {
+      if (!this.held) this.#headSince = now;
+      this.#append(publication);
       return;
     }
     if (this.#mayGo(publication)) this.#route(publication);
     else {
-      this.#waiting.push(publication);
+      this.#append(publication);
       this.#headSince = now;
     }
     this.#topUp();
@@ -112,10 +120,10 @@ export class PublisherLink {
    */
   resume(now: number, max = Number.POSITIVE_INFINITY): number {
     let moved = 0;
-    while (moved < max && this.#waiting.length > 0 && !this.#admitting) {
-      const head = this.#waiting[0] as Publication;
+    while (moved < max && this.held && !this.#admitting) {
+      const head = this.#waiting[this.#head] as Publication;
       if (!this.#mayGo(head)) break;
-      this.#waiting.shift();
+      this.#takeHead();
       this.#headSince = now;
       this.#route(head);
       moved += 1;
@@ -126,9 +134,9 @@ export class PublisherLink {
 
   /** Refuses the head if it has waited `timeoutMs` or more, then goes on with the rest. */
   expire(now: number, timeoutMs: number): void {
-    const head = this.#waiting[0];
+    const head = this.#waiting[this.#head];
     if (head === undefined || this.#admitting || now - this.#headSince < timeoutMs) return;
-    this.#waiting.shift();
+    this.#takeHead();
     this.#headSince = now;
     this.#router.timedOut(head);
     this.resume(now);
@@ -138,6 +146,30 @@ export class PublisherLink {
   /** The link went away: what waits is let go unsettled (the publisher sends it again if it must). */
   close(): void {
     this.#waiting.length = 0;
+    this.#head = 0;
+    this.#tail = 0;
+  }
+
+  #append(publication: Publication): void {
+    this.#waiting[this.#tail] = publication;
+    this.#tail += 1;
+  }
+
+  /** The head leaves the queue (see `#waiting`). */
+  #takeHead(): void {
+    const waiting = this.#waiting;
+    waiting[this.#head] = undefined;
+    this.#head += 1;
+    if (this.#head === this.#tail) {
+      this.#head = 0;
+      this.#tail = 0;
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#tail) {
+      const left = this.#tail - this.#head;
+      waiting.copyWithin(0, this.#head, this.#tail);
+      waiting.fill(undefined, left, this.#tail);
+      this.#head = 0;
+      this.#tail = left;
+    }
   }
 
   #mayGo(publication: Publication): boolean {
@@ -182,7 +214,7 @@ export class PublisherLink {
 
   /** Grants what the window allows (in batches of a quarter window), nothing while held. */
   #topUp(): void {
-    if (this.#waiting.length > 0 || !this.#receiver.isOpen) return;
+    if (this.held || !this.#receiver.isOpen) return;
     const credit = this.#receiver.credit;
     const grant = this.#window - credit - this.#routing;
     if (grant > 0 && (credit === 0 || grant >= Math.ceil(this.#window / 4))) this.#receiver.addCredit(grant);

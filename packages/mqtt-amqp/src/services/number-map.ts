@@ -18,6 +18,12 @@ export class NumberMap<V> {
   /** Slots - 1: a key's home slot is `key & mask` (keys of a session are mostly consecutive). */
   #mask: number;
   #size = 0;
+  /**
+   * Entries not in their home slot (moved on by a collision). While there is none, a delete has nothing to shift
+   * back: a session's keys are consecutive and sit in their home slots, one run of up to a window's length, and
+   * removing the oldest would otherwise walk the whole run to find the empty slot after it.
+   */
+  #displaced = 0;
 
   constructor() {
     this.#keys = new Array<number>(INITIAL_SLOTS).fill(EMPTY);
@@ -60,6 +66,7 @@ export class NumberMap<V> {
     keys[slot] = key;
     this.#values[slot] = value;
     this.#size += 1;
+    if (slot !== (key & mask)) this.#displaced += 1;
   }
 
   delete(key: number): boolean {
@@ -68,9 +75,11 @@ export class NumberMap<V> {
     const keys = this.#keys;
     const values = this.#values;
     const mask = this.#mask;
-    // Backward shift: the entries after the hole that probed past it move into it, so no tombstone is left.
+    if (hole !== (key & mask)) this.#displaced -= 1;
+    // Backward shift: the entries after the hole that probed past it move into it, so no tombstone is left. Only
+    // displaced entries ever move: with none left, nothing after the hole needs to.
     let next = hole;
-    for (;;) {
+    while (this.#displaced > 0) {
       next = (next + 1) & mask;
       const moving = keys[next] as number;
       if (moving === EMPTY) break;
@@ -80,6 +89,7 @@ export class NumberMap<V> {
       if (stays) continue;
       keys[hole] = moving;
       values[hole] = values[next];
+      if (hole === home) this.#displaced -= 1;
       hole = next;
     }
     keys[hole] = EMPTY;
@@ -94,6 +104,7 @@ export class NumberMap<V> {
     this.#keys.fill(EMPTY);
     this.#values.fill(undefined);
     this.#size = 0;
+    this.#displaced = 0;
   }
 
   /** Calls `fn` for each entry, in no particular order. `fn` must not change the map. */
@@ -126,6 +137,7 @@ export class NumberMap<V> {
     this.#values = new Array<V | undefined>(slots).fill(undefined);
     this.#mask = slots - 1;
     this.#size = 0;
+    this.#displaced = 0;
     for (let slot = 0; slot < keys.length; slot++) {
       const key = keys[slot] as number;
       if (key !== EMPTY) this.set(key, values[slot] as V);

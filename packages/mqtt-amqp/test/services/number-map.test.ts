@@ -51,6 +51,45 @@ describe('NumberMap', () => {
     );
   });
 
+  it('finds every entry after deletes among keys that collide, wherever they were moved to', () => {
+    // Eight keys in two groups sharing their low bits: each group piles up in one run of slots, displaced from
+    // its home; deletes in the middle of a run must shift the right ones back, and leave the others (a delete
+    // stops early once none is displaced, so a miscount would lose entries).
+    const key = fc
+      .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 1 }))
+      .map(([i, j]) => i * 64 + j);
+    const step = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ set: key }) },
+      { weight: 2, arbitrary: fc.record({ delete: key }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
+        const map = new NumberMap<number>();
+        const model = new Map<number, number>();
+        steps.forEach((s, index) => {
+          if ('set' in s) {
+            map.set(s.set, index);
+            model.set(s.set, index);
+          } else expect(map.delete(s.delete)).toBe(model.delete(s.delete));
+          for (const [k, v] of model) expect(map.get(k)).toBe(v);
+        });
+        expect(contents(map)).toEqual([...model].sort((a, b) => a[0] - b[0]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('shifts back a run of colliding keys one by one as its entries are deleted from the front', () => {
+    const map = new NumberMap<string>();
+    // Three keys with one home slot: the second and third sit one and two slots past it.
+    for (const key of [0, 64, 128]) map.set(key, `k${key}`);
+    expect(map.delete(0)).toBe(true);
+    expect(map.get(128)).toBe('k128');
+    expect(map.delete(64)).toBe(true);
+    expect(map.get(128)).toBe('k128');
+    expect(map.size).toBe(1);
+  });
+
   it('keeps a sliding window of consecutive keys, as a session in flight does', () => {
     const map = new NumberMap<string>();
     for (let seq = 1; seq <= 10_000; seq++) {

@@ -90,6 +90,20 @@ export class GatewayMetrics {
 
   constructor(sample: () => MetricsSample) {
     const metrics = this;
+    // Reading the stats walks every client and session (15,000 of them: a few ms), and a dozen collectors need
+    // them. prom-client runs every collector of a scrape in the same turn, before its first await, so one sample
+    // serves them all; it is dropped once that turn's work is done, and the next scrape reads afresh.
+    let scraped: MetricsSample | undefined;
+    const forget = (): void => {
+      scraped = undefined;
+    };
+    const current = (): MetricsSample => {
+      if (scraped === undefined) {
+        scraped = sample();
+        queueMicrotask(forget);
+      }
+      return scraped;
+    };
     this.#socketClosed = function (this: Socket): void {
       metrics.#onSocketClosed(this);
     };
@@ -134,7 +148,10 @@ export class GatewayMetrics {
       labelNames: ['direction', 'transport'],
       registers,
       collect() {
-        for (const [socket, tracked] of sockets) addBytes(bytes, socket, tracked);
+        // Summed here and added once per label set: an `inc` per socket would hash its labels each time.
+        const added: Record<Transport, ByteSums> = { tcp: { in: 0, out: 0 }, ws: { in: 0, out: 0 } };
+        for (const [socket, tracked] of sockets) addBytesSince(socket, tracked, added[tracked.transport]);
+        for (const transport of ['tcp', 'ws'] as const) countBytes(bytes, transport, added[transport]);
       },
     });
     this.#bytes = bytes;
@@ -169,11 +186,9 @@ export class GatewayMetrics {
       help: 'MQTT clients bridged to AMQP (connecting or connected)',
       registers,
       collect() {
-        this.set(sample().bridge.clients);
+        this.set(current().bridge.clients);
       },
     });
-    // Reading the stats is cheap (sums over the live clients), so each collector takes its own sample.
-    const current = sample;
     new Gauge({
       name: 'dragoman_inflight_messages',
       help: 'Messages in flight: in = client PUBLISHes waiting for AMQP credit or outcome, out = AMQP deliveries held for clients',
@@ -318,7 +333,9 @@ export class GatewayMetrics {
   #onSocketClosed(socket: Socket): void {
     const tracked = this.#sockets.get(socket);
     if (tracked === undefined) return;
-    addBytes(this.#bytes, socket, tracked);
+    const sums = { in: 0, out: 0 };
+    addBytesSince(socket, tracked, sums);
+    countBytes(this.#bytes, tracked.transport, sums);
     this.#sockets.delete(socket);
     this.#connections.dec({ transport: tracked.transport });
   }
@@ -348,15 +365,25 @@ export class GatewayMetrics {
   }
 }
 
-function addBytes(counter: Counter<'direction' | 'transport'>, socket: Socket, tracked: TrackedSocket): void {
+/** Bytes read and written, summed over sockets. */
+interface ByteSums {
+  in: number;
+  out: number;
+}
+
+/** Adds to `sums` what `socket` read and wrote since `tracked` last saw it, and moves `tracked` on. */
+function addBytesSince(socket: Socket, tracked: TrackedSocket, sums: ByteSums): void {
   const read = socket.bytesRead;
   const written = socket.bytesWritten;
-  if (read > tracked.read)
-    counter.inc({ direction: 'in', transport: tracked.transport }, read - tracked.read);
-  if (written > tracked.written)
-    counter.inc({ direction: 'out', transport: tracked.transport }, written - tracked.written);
+  if (read > tracked.read) sums.in += read - tracked.read;
+  if (written > tracked.written) sums.out += written - tracked.written;
   tracked.read = Math.max(read, tracked.read);
   tracked.written = Math.max(written, tracked.written);
+}
+
+function countBytes(counter: Counter<'direction' | 'transport'>, transport: Transport, sums: ByteSums): void {
+  if (sums.in > 0) counter.inc({ direction: 'in', transport }, sums.in);
+  if (sums.out > 0) counter.inc({ direction: 'out', transport }, sums.out);
 }
 
 /** Turns a counter read from stats (monotonic) into increments. */

@@ -8,7 +8,9 @@
  * descriptor per client; where the hard limit cannot be raised (an unprivileged container), it uses the hard
  * limit, which caps --clients a little below it. The idle clients live in a child process of their own
  * (`idle-process.ts`, under the same limit), so that connecting and pinging them never delays the stream's
- * generator: the figures are the gateway's. JSON lines on stdout; progress on stderr.
+ * generator: the figures are the gateway's. With the clients connected and before the stream, it also times five
+ * `/metrics` scrapes (`metricsScrapeMs…`), each of which the gateway serves from its one event loop. JSON lines on
+ * stdout; progress on stderr.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     const connectSeconds = (performance.now() - openedAt) / 1000;
     log(`${connected} clients connected in ${connectSeconds.toFixed(1)} s`);
     const loaded = await memory(target);
+    const scrapes = await timeScrapes(target, 5);
     const openAtMeasure = await idle.open();
     const during = await runScenario(target, stream, 1, streamOptions, rss);
     process.stdout.write(
@@ -129,6 +132,8 @@ async function main(): Promise<void> {
       heapWithClientsMiB: round(loaded.heapUsedMiB),
       heapPerClientKiB: round(((loaded.heapUsedMiB - baseline.heapUsedMiB) * 1024) / openAtMeasure),
       peakRssMiB: round(readMemory(target.pid)?.hwmMiB ?? Number.NaN),
+      metricsScrapeMsMedian: scrapes.medianMs,
+      metricsScrapeMsMax: scrapes.maxMs,
       streamRate: rate,
       p50MsWithout: before.p50Ms,
       p99MsWithout: before.p99Ms,
@@ -143,6 +148,25 @@ async function main(): Promise<void> {
     sampler.stop();
     await target.stop();
   }
+}
+
+/**
+ * How long a `/metrics` scrape takes with the clients connected, as seen by the scraper: the gateway's event loop
+ * is busy for about that long, as a Prometheus scraping it would find. Run before the stream, not during it.
+ */
+async function timeScrapes(target: Target, count: number): Promise<{ medianMs: number; maxMs: number }> {
+  if (target.metricsPort === undefined) return { medianMs: Number.NaN, maxMs: Number.NaN };
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const startedAt = performance.now();
+    await scrapeMetrics(target.metricsPort);
+    times.push(performance.now() - startedAt);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    medianMs: round(times[Math.floor(count / 2)] ?? Number.NaN),
+    maxMs: round(times[count - 1] ?? Number.NaN),
+  };
 }
 
 function round(value: number): number {

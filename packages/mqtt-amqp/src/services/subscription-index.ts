@@ -52,10 +52,22 @@ export class SubscriptionIndex {
   /** What one `match` found (its first `#count` entries), reused by every call. */
   readonly #found: Array<IndexedSubscription | undefined> = [];
   #count = 0;
-  /** The last answer of `match`, while the subscriptions stay as they are; never one with a shared group. */
+  /**
+   * The last answer of `match`, while the subscriptions stay as they are; never one with a shared group.
+   * `byPublisher`: some subscription it met has no-local, so the answer holds for `publisherId` only; otherwise
+   * it holds for every publisher of the topic (publishers of one topic take turns: asking for each in turn
+   * would otherwise walk the tree again at every publication).
+   */
   #last:
-    | { topic: string; publisherId: string | undefined; deliveries: readonly SessionDelivery[] }
+    | {
+        topic: string;
+        publisherId: string | undefined;
+        byPublisher: boolean;
+        deliveries: readonly SessionDelivery[];
+      }
     | undefined;
+  /** Set by `#match`: its answer depends on the publisher (a subscription it met has no-local). */
+  #byPublisher = false;
   /** `#match`'s answer when it returned `NO_CACHE`. */
   #uncached: readonly SessionDelivery[] = NONE;
   readonly #collect = (value: IndexedSubscription): void => {
@@ -106,14 +118,16 @@ export class SubscriptionIndex {
   match(topic: string, publisherId: string | undefined, advance = true): readonly SessionDelivery[] {
     // The backend asks twice per publication (room first, then routing): the second answer is the first's.
     const last = this.#last;
-    if (last !== undefined && last.topic === topic && last.publisherId === publisherId)
+    if (last !== undefined && last.topic === topic && (!last.byPublisher || last.publisherId === publisherId))
       return last.deliveries;
     const deliveries = this.#match(topic, publisherId, advance);
     if (deliveries !== NO_CACHE) {
-      if (last === undefined) this.#last = { topic, publisherId, deliveries };
+      const byPublisher = this.#byPublisher;
+      if (last === undefined) this.#last = { topic, publisherId, byPublisher, deliveries };
       else {
         last.topic = topic;
         last.publisherId = publisherId;
+        last.byPublisher = byPublisher;
         last.deliveries = deliveries;
       }
       return deliveries;
@@ -132,10 +146,12 @@ export class SubscriptionIndex {
     this.#tree.forEachMatch(topic, this.#collect);
     const found = this.#found;
     const count = this.#count;
+    this.#byPublisher = false;
     if (count === 0) return NONE;
     const first = found[0] as IndexedSubscription;
     if (count === 1 && first.groupKey === undefined) {
       found[0] = undefined;
+      this.#byPublisher = first.entry.noLocal === true;
       return first.entry.noLocal && first.clientId === publisherId ? NONE : first.aloneList;
     }
     const deliveries: SessionDelivery[] = [];
@@ -149,6 +165,7 @@ export class SubscriptionIndex {
         else members.push(value);
         continue;
       }
+      if (value.entry.noLocal) this.#byPublisher = true;
       if (value.entry.noLocal && value.clientId === publisherId) continue;
       deliveries.push(value.alone);
     }

@@ -96,4 +96,37 @@ describe('SubscriptionIndex', () => {
       { clientId: 'd', qos: 2, subscriptionIdentifiers: [], retainAsPublished: false },
     ]);
   });
+
+  it('answers publishers taking turns on one topic each for itself, where some subscription has no-local', () => {
+    const index = new SubscriptionIndex(() => true);
+    index.add('c', 'a/b', { qos: 1 });
+    index.add('d', 'a/+', { qos: 1, noLocal: true });
+    const ids = (publisher: string | undefined): string[] =>
+      [...index.match('a/b', publisher)].map((d) => d.clientId).sort();
+    for (let round = 0; round < 3; round++) {
+      expect(ids('c')).toEqual(['c', 'd']);
+      expect(ids('d')).toEqual(['c']);
+      expect(ids('e')).toEqual(['c', 'd']);
+    }
+    // A single subscription with no-local, asked for by its own client and by another in turn.
+    const alone = new SubscriptionIndex(() => true);
+    alone.add('d', 'x', { qos: 1, noLocal: true });
+    for (let round = 0; round < 3; round++) {
+      expect(alone.match('x', 'd')).toEqual([]);
+      expect(alone.match('x', 'e').map((d) => d.clientId)).toEqual(['d']);
+    }
+    // Without no-local, one answer serves every publisher; it still follows the subscriptions.
+    const plain = new SubscriptionIndex(() => true);
+    plain.add('c', 'x', { qos: 1 });
+    expect(plain.match('x', 'p1').map((d) => d.clientId)).toEqual(['c']);
+    expect(plain.match('x', 'p2').map((d) => d.clientId)).toEqual(['c']);
+    plain.add('p2', 'x', { qos: 1, noLocal: true });
+    expect(
+      plain
+        .match('x', 'p1')
+        .map((d) => d.clientId)
+        .sort(),
+    ).toEqual(['c', 'p2']);
+    expect(plain.match('x', 'p2').map((d) => d.clientId)).toEqual(['c']);
+  });
 });

@@ -17,6 +17,7 @@ import { writeFramesTogether } from './internal/frame-writer';
 import { makeLeanDeliveries } from './internal/lean-deliveries';
 import { installLeanLinkDispatch } from './internal/lean-dispatch';
 import { processWithoutGarbage } from './internal/lean-processing';
+import { findFreeHandlesQuickly } from './internal/link-handles';
 import type { LinkHost, ManagedLink } from './internal/link-host';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './internal/link-host';
 import { resolveSettleModes, toRheaLinkOptions } from './internal/link-options';
@@ -309,6 +310,8 @@ export class AmqpConnection extends EventEmitter<ConnectionEvents> {
     processWithoutGarbage(conn);
     // Processing the connection looks at the links with something to write, not at all (internal/changed-links.ts).
     processOnlyChangedLinks(conn);
+    // A new link's handle found without looking at every handle in use (internal/link-handles.ts).
+    findFreeHandlesQuickly(conn);
     conn.on('connection_open', () => {
       if (conn === this.#rhea) this.#onOpen(conn);
     });

@@ -76,13 +76,18 @@ function buildPublish(
     // No MQTT 5 properties (every MQTT 3.1.1 message): only the dialect's flags, in objects of their own.
     message.properties = messageId !== undefined ? { messageId, to: address } : { to: address };
     message.body = { type: 'data', data: input.payload };
-    if (hasKeys(flags.messageAnnotations)) message.messageAnnotations = flags.messageAnnotations;
-    if (hasKeys(flags.applicationProperties)) {
-      message.applicationProperties = flags.applicationProperties as Record<string, ApplicationPropertyValue>;
+    // Handed over when written to: the next call needs new ones.
+    const annotations = flags.messageAnnotations;
+    if (hasKeys(annotations)) {
+      message.messageAnnotations = annotations;
+      flags.messageAnnotations = {};
     }
-    // Handed over (or written): the next call needs new ones.
-    if (hasKeys(flags.messageAnnotations)) flags.messageAnnotations = {};
-    if (hasKeys(flags.applicationProperties)) flags.applicationProperties = {};
+    const applicationProperties = flags.applicationProperties;
+    if (hasKeys(applicationProperties)) {
+      message.applicationProperties = applicationProperties as Record<string, ApplicationPropertyValue>;
+      flags.applicationProperties = {};
+    }
+    flagsWritten = false;
     return message;
   }
 
@@ -100,6 +105,7 @@ function buildPublish(
   // Copied from: the next call needs them empty.
   if (hasKeys(flags.messageAnnotations)) flags.messageAnnotations = {};
   if (hasKeys(flags.applicationProperties)) flags.applicationProperties = {};
+  flagsWritten = false;
   if (hasKeys(annotations)) message.messageAnnotations = annotations;
   if (hasKeys(applicationProperties)) {
     // Typed numbers (e.g. Artemis' int QoS) are encoded by rhea like any other application-property value.
@@ -111,7 +117,7 @@ function buildPublish(
 /**
  * The dialect's flags of one `encodePublish`, in one object reused by every call: a dialect writes into it
  * synchronously, and `encodePublish` replaces the two maps once it has kept or copied what they hold, so they
- * are empty here (made anew should a dialect have thrown half-way).
+ * are empty here (made anew should a dialect, or what follows it, have thrown half-way: `flagsWritten`).
  */
 const FLAGS: FlagFields = {
   durable: false,
@@ -123,11 +129,18 @@ const FLAGS: FlagFields = {
 /** What a dialect is asked to write, in one object reused by every call (`writeFlags` reads it at once). */
 const WRITTEN: PublishFlags = { qos: 0, retain: false, dup: false };
 
+/** `FLAGS` was handed to a dialect and its maps have not been dealt with since (set until `buildPublish` ends). */
+let flagsWritten = false;
+
 function freshFlags(durable: boolean): FlagFields {
   FLAGS.durable = durable;
   FLAGS.deliveryCount = undefined;
-  if (hasKeys(FLAGS.messageAnnotations)) FLAGS.messageAnnotations = {};
-  if (hasKeys(FLAGS.applicationProperties)) FLAGS.applicationProperties = {};
+  if (flagsWritten) {
+    // The last call stopped half-way: its maps may hold what it wrote.
+    if (hasKeys(FLAGS.messageAnnotations)) FLAGS.messageAnnotations = {};
+    if (hasKeys(FLAGS.applicationProperties)) FLAGS.applicationProperties = {};
+  }
+  flagsWritten = true;
   return FLAGS;
 }
 

@@ -21,6 +21,8 @@ export interface ReportInput {
   readonly messages: number;
   readonly size: number;
   readonly runs: number;
+  /** Messages of each unthrottled scenario sent, unmeasured, to each fresh target before its runs. */
+  readonly warmup: number;
   readonly rateSeconds: number;
   readonly scenarios: readonly Scenario[];
   readonly targets: readonly TargetSummary[];
@@ -67,7 +69,7 @@ export function renderReport(input: ReportInput): string {
   const hasDragoman = names.includes('dragoman');
   const lines: string[] = [];
   lines.push(
-    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: min(messages, rate × ${input.rateSeconds} s)), median of ${input.runs} run(s), in ${input.runs} round(s) that each start every target afresh and run each scenario once on it; one load generator for all targets, in its own process.`,
+    `Measured ${input.startedAt} on ${machineLine(input.machine)}. ${input.messages.toLocaleString('en-US')} messages of ${input.size} B per run (fixed-rate rows: min(messages, rate × ${input.rateSeconds} s)), median of ${input.runs} run(s), in ${input.runs} round(s) that each start every target afresh and run each scenario once on it${input.warmup > 0 ? `, after a warm-up of ${input.warmup.toLocaleString('en-US')} messages of each unthrottled scenario (not measured)` : ''}; one load generator for all targets, in its own process.`,
     '',
     `Command: \`${input.invocation}\``,
     '',

@@ -3,7 +3,7 @@
  *
  *   npm run bench:e2e -- [--messages N] [--runs N] [--targets dragoman,mosquitto,aedes,rabbitmq]
  *                        [--scenarios mqtt-amqp-qos0-1p,...] [--rate R] [--rate-seconds S] [--size B]
- *                        [--timeout S] [--report docs/performance.md | --no-report]
+ *                        [--warmup N] [--timeout S] [--report docs/performance.md | --no-report]
  *
  * Prints one JSON object per run on stdout (JSON lines); progress goes to stderr.
  */
@@ -23,8 +23,18 @@ const USAGE = `usage: npm run bench:e2e -- [options]
   --rate R           fixed rate (msg/s over all publishers) for every scenario without its own @rate
   --rate-seconds S   a fixed-rate run sends min(messages, rate x S) messages (default 10)
   --size B           payload bytes (default 64, at least 18)
+  --warmup N         messages of each unthrottled scenario sent, unmeasured, to each freshly started target
+                     before its measured runs (default 20000; 0: none)
   --timeout S        a run that has not received everything after S seconds ends and reports loss (default 120)
   --report FILE      Markdown report to update (default docs/performance.md); --no-report: JSON lines only`;
+
+function nonNegative(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new Error(`--${name} must be a non-negative integer, got '${value}'`);
+  return parsed;
+}
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -48,6 +58,7 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       'rate-seconds': { type: 'string' },
       size: { type: 'string' },
+      warmup: { type: 'string' },
       timeout: { type: 'string' },
       report: { type: 'string' },
       'no-report': { type: 'boolean' },
@@ -63,6 +74,7 @@ async function main(): Promise<void> {
   const size = positive('size', values.size, 64);
   if (size < 18) throw new Error('--size must be at least 18 (the header the receiver reads)');
   const timeoutMs = positive('timeout', values.timeout, 120) * 1000;
+  const warmup = nonNegative('warmup', values.warmup, 20_000);
   const rateSeconds = positive('rate-seconds', values['rate-seconds'], 10);
   const rate = values.rate === undefined ? undefined : positive('rate', values.rate, 1);
   const scenarios = (values.scenarios?.split(',') ?? [...DEFAULT_SCENARIOS]).map((name) =>
@@ -92,21 +104,22 @@ async function main(): Promise<void> {
       log(`round ${run}: starting ${name}`);
       const target = await startTarget(name);
       const sampler = new RssSampler(target.pid);
+      const rss = () => ({ reset: () => sampler.reset(), peakMiB: () => sampler.peakMiB() });
       try {
+        // A fresh process first runs its code unoptimised (V8's, and the Erlang VM's, JIT): without a warm-up
+        // the first scenario of every round measured that too.
+        for (const scenario of scenarios) {
+          if (warmup === 0 || scenario.rate !== undefined || !applies(scenario, target)) continue;
+          const result = await runScenario(target, scenario, run, { messages: warmup, size, timeoutMs }, rss);
+          log(
+            `${name} ${scenario.name} warm-up: ${result.msgPerSec} msg/s, lost ${result.lost} (not measured)`,
+          );
+        }
         for (const scenario of scenarios) {
           if (!applies(scenario, target)) continue;
           const count =
             scenario.rate === undefined ? messages : Math.min(messages, scenario.rate * rateSeconds);
-          const result = await runScenario(
-            target,
-            scenario,
-            run,
-            { messages: count, size, timeoutMs },
-            () => ({
-              reset: () => sampler.reset(),
-              peakMiB: () => sampler.peakMiB(),
-            }),
-          );
+          const result = await runScenario(target, scenario, run, { messages: count, size, timeoutMs }, rss);
           results.push(result);
           process.stdout.write(`${JSON.stringify({ bench: 'e2e', ...result })}\n`);
           log(
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
     messages,
     size,
     runs,
+    warmup,
     rateSeconds,
     scenarios,
     targets: [...summaries.values()],

@@ -28,12 +28,16 @@ export class NativeReceivers {
   readonly #maxQueued: number;
   readonly #onRoom: () => void;
   #dropped = 0;
-  /** The links one match found (its first `#count` entries), reused so that matching makes no closure. */
-  readonly #found: Array<NativeLink | undefined> = [];
-  #count = 0;
+  /**
+   * The links matching the topic looked up last, until a link comes or goes: the backend asks twice per
+   * publication (room, then publish) and publishers keep to their topics. Replaced, never changed in place, so a
+   * publish may go on over it while a write adds or removes a link.
+   */
+  #lastTopic: string | undefined;
+  #lastLinks: readonly NativeLink[] = [];
+  #collecting: NativeLink[] = [];
   readonly #collect = (link: NativeLink): void => {
-    this.#found[this.#count] = link;
-    this.#count += 1;
+    this.#collecting.push(link);
   };
 
   /** `onRoom`: a link's queue shrank (or the link left), so held publications may go on. */
@@ -63,6 +67,7 @@ export class NativeReceivers {
     const link: NativeLink = { sender, filter, queue: [] };
     this.#tree.set(filter, sender, link);
     this.#links.set(sender, link);
+    this.#lastTopic = undefined;
     sender.on('sendable', () => this.#pump(link));
   }
 
@@ -71,6 +76,7 @@ export class NativeReceivers {
     if (link === undefined) return;
     this.#links.delete(sender);
     this.#tree.delete(link.filter, sender);
+    this.#lastTopic = undefined;
     // Its queued messages go with it, as for any subscriber that leaves.
     link.queue.length = 0;
     this.#onRoom();
@@ -79,24 +85,15 @@ export class NativeReceivers {
   /** Whether every link matching `message` can queue one more message now. */
   hasRoomFor(message: MqttMessage): boolean {
     if (this.#tree.size === 0) return true;
-    const count = this.#match(message.topic);
-    let room = true;
-    for (let i = 0; i < count; i++) {
-      if ((this.#found[i] as NativeLink).queue.length >= this.#maxQueued) room = false;
-    }
-    this.#found.fill(undefined, 0, count);
-    return room;
+    for (const link of this.#matching(message.topic)) if (link.queue.length >= this.#maxQueued) return false;
+    return true;
   }
 
   /** Hands the message to every matching link: written at once with credit, else queued (bounded). */
   publish(message: MqttMessage): void {
     if (this.#tree.size === 0) return;
-    const count = this.#match(message.topic);
-    if (count === 0) return;
-    // Taken out of the shared array before anything is written (a write runs the link's code).
-    const links = count === 1 ? undefined : this.#found.slice(0, count);
-    const single = this.#found[0] as NativeLink;
-    this.#found.fill(undefined, 0, count);
+    const links = this.#matching(message.topic);
+    if (links.length === 0) return;
     const copy: MqttMessage = {
       topic: message.topic,
       payload: message.payload,
@@ -105,8 +102,7 @@ export class NativeReceivers {
     };
     if (message.properties !== undefined) copy.properties = message.properties;
     const encoded = this.#codec.encodeDelivery(copy, undefined, false);
-    if (links === undefined) this.#offer(single, encoded);
-    else for (const link of links) this.#offer(link as NativeLink, encoded);
+    for (const link of links) this.#offer(link, encoded);
   }
 
   #offer(link: NativeLink, encoded: AmqpMessage): void {
@@ -118,11 +114,14 @@ export class NativeReceivers {
     link.queue.push(encoded);
   }
 
-  /** Collects the links matching `topic` into `#found`; returns how many. */
-  #match(topic: string): number {
-    this.#count = 0;
+  /** The links matching `topic` (see `#lastLinks`). */
+  #matching(topic: string): readonly NativeLink[] {
+    if (topic === this.#lastTopic) return this.#lastLinks;
+    this.#collecting = [];
     this.#tree.forEachMatch(topic, this.#collect);
-    return this.#count;
+    this.#lastTopic = topic;
+    this.#lastLinks = this.#collecting;
+    return this.#lastLinks;
   }
 
   /** The link got credit: write what waits. */

@@ -1,8 +1,9 @@
+import type { EventEmitter } from 'node:events';
 import type { Message } from 'rhea';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStores } from '../../src/index';
 import { startBackend, upToMarker } from './support/fixture';
-import { FrontEnd, publishMessage, send, text } from './support/peer';
+import { FrontEnd, next, publishMessage, send, text } from './support/peer';
 
 describe('routing and retained messages', () => {
   it('keeps retained messages (set, replace, delete) and gives them to new subscribers only', async () => {
@@ -113,6 +114,31 @@ describe('routing and retained messages', () => {
     expect(fromWildcard[1]?.message.message_annotations?.['x-opt-mqtt-qos']).toBe(0);
     expect(exact.rest()).toEqual([]);
     expect(f.backend.stats()).toMatchObject({ nativeReceivers: 2, published: 2, nativeDropped: 0 });
+  });
+
+  it('native receivers attached or detached between publications on one topic count from the next one', async () => {
+    const QUEUE = 3;
+    const f = await startBackend({ maxQueuedPerNativeReceiver: QUEUE });
+    const consumers = await f.peer();
+    // No credit: what reaches it queues, up to QUEUE.
+    const stuck = await consumers.receiver('cache/t', 0);
+    const producer = await (await f.peer()).sender('cache/t');
+    const publish = async (body: string) =>
+      expect((await send(producer, { body, durable: true } as Message)).state).toBe('accepted');
+    await publish('one');
+    await publish('two');
+    // Attached after the topic was routed: it gets the next publication.
+    const late = await consumers.receiver('cache/+', 10);
+    await publish('mid');
+    expect((await late.take(1)).map((r) => text(r.message))).toEqual(['mid']);
+    expect(f.backend.stats().nativeQueued).toBe(QUEUE);
+    // Detached with a full queue: more QoS 1 publications than a queue holds go on without waiting for it.
+    stuck.link.close();
+    await next(stuck.link as unknown as EventEmitter, 'receiver_close');
+    const after = ['three', 'four', 'five', 'six'];
+    for (const body of after) await publish(body);
+    expect((await late.take(after.length)).map((r) => text(r.message))).toEqual(after);
+    expect(f.backend.stats()).toMatchObject({ nativeReceivers: 1, nativeQueued: 0, nativeDropped: 0 });
   });
 
   it('a native AMQP sender reaches MQTT subscribers, QoS from durable capped at the granted QoS', async () => {

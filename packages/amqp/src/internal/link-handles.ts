@@ -16,7 +16,7 @@ type LinkConstructor = new (
 interface SessionInternals {
   local: { handles: Record<number, unknown> };
   links: Record<string, unknown>;
-  create_link(name: string, constructor: LinkConstructor, options: unknown): object;
+  create_link(name: string, makeLink: LinkConstructor, options: unknown): object;
   remove_link(link: { local: { handle: number } }): void;
 }
 
@@ -41,10 +41,10 @@ function keepLowestFreeHandle(session: SessionInternals): void {
   let lowestFree = 0;
   const removeLink = session.remove_link;
   // rhea's create_link, with its scan starting at `lowestFree`.
-  session.create_link = function (this: SessionInternals, name, constructor, options) {
+  session.create_link = function (this: SessionInternals, name, makeLink, options) {
     const handles = this.local.handles;
     while (handles[lowestFree]) lowestFree++;
-    const link = new constructor(this, name, lowestFree, options);
+    const link = new makeLink(this, name, lowestFree, options);
     this.links[name] = link;
     handles[lowestFree] = link;
     lowestFree++;

@@ -1,7 +1,7 @@
 import type { AddressInfo, Server } from 'node:net';
-import type { Container } from 'rhea';
+import type { Connection, Container } from 'rhea';
 import * as rheaNamespace from 'rhea';
-import type { AmqpConnection } from '../src/index';
+import type { AmqpConnection, AmqpListener } from '../src/index';
 
 export type Rhea = typeof rheaNamespace;
 /** rhea's container: the default export under Node's ESM loader, the namespace elsewhere (tsx, bundlers). */
@@ -76,4 +76,12 @@ export async function rheaListen(
 export async function closeClientAndServer(client?: AmqpConnection, server?: Server): Promise<void> {
   await client?.close();
   if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A rhea client (container `id`) connected to our `listener`, its 'error' and 'disconnected' events ignored. */
+export function rheaConnectTo(listener: AmqpListener, id: string): Connection {
+  const container = rhea.create_container({ id });
+  container.on('error', () => {});
+  container.on('disconnected', () => {});
+  return container.connect({ host: '127.0.0.1', port: listener.address().port, reconnect: false });
 }

@@ -2,8 +2,8 @@
 // seen by a rhea peer in our attach frames, on a connection we dial and on one our listener accepts.
 import type { Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, type AmqpListener, connect, type IncomingLink, listen } from '../src/index';
-import { closeClientAndServer, rhea, rheaListen, until, waitFor } from './helpers';
+import { type AmqpConnection, type AmqpListener, connect, listen } from '../src/index';
+import { closeClientAndServer, rhea, rheaConnectTo, rheaListen, until, waitFor } from './helpers';
 
 interface RheaLink {
   remote: { attach?: { handle?: number } };
@@ -47,21 +47,8 @@ describe('link handles', () => {
 
   it('our listener: the links it answers take the lowest free handle too', async () => {
     listener = await listen({});
-    const links: IncomingLink[] = [];
-    listener.on('connection', (connection) =>
-      connection.on('incomingLink', (link) => {
-        links.push(link);
-        link.acceptReceiver();
-      }),
-    );
-    const container = rhea.create_container({ id: 'handles-client' });
-    container.on('error', () => {});
-    container.on('disconnected', () => {});
-    const connection = container.connect({
-      host: '127.0.0.1',
-      port: listener.address().port,
-      reconnect: false,
-    });
+    listener.on('connection', (connection) => connection.on('incomingLink', (link) => link.acceptReceiver()));
+    const connection = rheaConnectTo(listener, 'handles-client');
     rheaClose = () => connection.close();
     const open = async (name: string): Promise<RheaLink> => {
       const sender = connection.open_sender({ name, target: { address: name } }) as unknown as RheaLink;

@@ -16,7 +16,7 @@ import {
   listen,
   payloadOf,
 } from '../src/index';
-import { closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
+import { closeClientAndServer, rhea, rheaConnectTo, rheaListen, waitFor } from './helpers';
 
 const EXCEEDED = 'amqp:link:message-size-exceeded';
 const TIMEOUT_MS = 10_000;
@@ -70,14 +70,7 @@ describe('max-message-size on links a rhea client attaches to our listener', () 
         else pending.push(l);
       }),
     );
-    const container = rhea.create_container({ id: 'rhea-sender' });
-    container.on('error', () => {});
-    container.on('disconnected', () => {});
-    const connection = container.connect({
-      host: '127.0.0.1',
-      port: listener.address().port,
-      reconnect: false,
-    });
+    const connection = rheaConnectTo(listener, 'rhea-sender');
     rheaConnection = connection;
     return {
       links: () => {

@@ -11,11 +11,16 @@ export const HEADER_BYTES = 18;
 
 export function encodePayload(size: number, publisher: number, sequence: number): Buffer {
   const buffer = Buffer.alloc(Math.max(size, HEADER_BYTES));
-  MARKER.copy(buffer, 0);
-  buffer.writeUInt16BE(publisher, 4);
-  buffer.writeUInt32BE(sequence, 6);
-  buffer.writeDoubleBE(performance.now(), 10);
+  stampPayload(buffer, 0, publisher, sequence);
   return buffer;
+}
+
+/** Writes the header at `at` in `buffer` (which holds at least HEADER_BYTES there), with the send time of now. */
+export function stampPayload(buffer: Buffer, at: number, publisher: number, sequence: number): void {
+  MARKER.copy(buffer, at);
+  buffer.writeUInt16BE(publisher, at + 4);
+  buffer.writeUInt32BE(sequence, at + 6);
+  buffer.writeDoubleBE(performance.now(), at + 10);
 }
 
 export interface DecodedPayload {

@@ -4,8 +4,9 @@
 // property by property for every outcome it reports. On the connections this package makes, the connection's
 // scheduling and session walk, and each session's outgoing and incoming processing, are replaced by the same
 // steps without that garbage: the arrays are emptied and reused, the predicates made once, the sessions kept in
-// a list, the contexts made whole. The steps, their order and the frames written are rhea's. rhea's flow and
-// event logging in these steps is left out: with DEBUG=rhea… none of this is installed.
+// a list, the contexts made whole. The steps and their order are rhea's, and so are the frames but for the
+// dispositions (see `writeDispositions`: fewer ranges, and none that mixes outcomes). rhea's flow and event
+// logging in these steps is left out: with DEBUG=rhea… none of this is installed.
 import rheaFrames from 'rhea/lib/frames.js';
 import { sentTransfer } from './lean-performatives';
 import { rhea } from './rhea';
@@ -120,31 +121,45 @@ function writeRange(first: DeliveryInternals, last: DeliveryInternals): void {
   );
 }
 
-/** rhea's write_dispositions: consecutive deliveries with the same outcome and settlement share a range. */
-function writeDispositions(deliveries: readonly DeliveryInternals[]): void {
+const byId = (a: DeliveryInternals, b: DeliveryInternals): number => a.id - b.id;
+
+/**
+ * rhea's write_dispositions: consecutive deliveries with the same outcome and settlement share a range (only
+ * `accepted` ones, see `are_outcomes_equivalent`). Two differences from rhea. The deliveries are put in id
+ * order first (in place: the caller empties the list next): a disposition names a range of the session's
+ * delivery ids, whatever link each belongs to, so the order in which a round's outcomes were given does not
+ * matter to the peer, and given out of order (a router settling several links' deliveries in turn) they took
+ * nearly a frame each. And each delivery's outcome is compared with the one before it, the second of a range
+ * too: rhea compares from the third on, so a range could start with an accepted delivery and a rejected one
+ * and report both accepted. (A delivery updated twice in a round gets one frame instead of two alike.)
+ */
+function writeDispositions(deliveries: DeliveryInternals[]): void {
+  for (let i = 1; i < deliveries.length; i++) {
+    if ((deliveries[i - 1] as DeliveryInternals).id > (deliveries[i] as DeliveryInternals).id) {
+      deliveries.sort(byId);
+      break;
+    }
+  }
   let first: DeliveryInternals | undefined;
   let last: DeliveryInternals | undefined;
-  let nextId = 0;
   for (let i = 0; i < deliveries.length; i++) {
     const delivery = deliveries[i] as DeliveryInternals;
     if (first === undefined || last === undefined) {
       first = delivery;
       last = delivery;
-      nextId = delivery.id;
+      continue;
     }
+    // Updated twice in the round (listed twice, next to each other once sorted): its present state goes once.
+    if (delivery === last) continue;
     if (
-      (first !== last && !outcomes.are_outcomes_equivalent(last.state, delivery.state)) ||
-      last.settled !== delivery.settled ||
-      nextId !== delivery.id
+      delivery.id !== last.id + 1 ||
+      delivery.settled !== last.settled ||
+      !outcomes.are_outcomes_equivalent(last.state, delivery.state)
     ) {
       writeRange(first, last);
       first = delivery;
-      last = delivery;
-      nextId = delivery.id;
-    } else {
-      if (last.id !== delivery.id) last = delivery;
-      nextId++;
     }
+    last = delivery;
   }
   if (first !== undefined && last !== undefined) writeRange(first, last);
 }

@@ -4,7 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import type { BackendStats, GatewayStats, MessageCounts } from '@dragoman/mqtt-amqp';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { oncePerScrape } from './once-per-scrape';
+import { registerProcessMetrics } from './process-metrics';
 
 export type Transport = 'tcp' | 'ws';
 /** `in`: from MQTT clients towards AMQP. `out`: from AMQP to MQTT clients. */
@@ -91,24 +93,13 @@ export class GatewayMetrics {
   constructor(sample: () => MetricsSample) {
     const metrics = this;
     // Reading the stats walks every client and session (15,000 of them: a few ms), and a dozen collectors need
-    // them. prom-client runs every collector of a scrape in the same turn, before its first await, so one sample
-    // serves them all; it is dropped once that turn's work is done, and the next scrape reads afresh.
-    let scraped: MetricsSample | undefined;
-    const forget = (): void => {
-      scraped = undefined;
-    };
-    const current = (): MetricsSample => {
-      if (scraped === undefined) {
-        scraped = sample();
-        queueMicrotask(forget);
-      }
-      return scraped;
-    };
+    // them: one sample per scrape serves them all.
+    const current = oncePerScrape(sample);
     this.#socketClosed = function (this: Socket): void {
       metrics.#onSocketClosed(this);
     };
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    registerProcessMetrics(this.registry);
     this.#connections = new Gauge({
       name: 'dragoman_mqtt_connections',
       help: 'Open MQTT connections (sockets), by transport',

@@ -47,9 +47,13 @@ interface IncomingInternals {
 interface OutgoingInternals {
   next_delivery_id: number;
   deliveries: Deliveries<OutgoingDelivery>;
+  connection: { remote: { open?: { max_frame_size?: unknown } } };
   update(delivery: OutgoingDelivery, settled: boolean, state: unknown): void;
   compute_max_payload(tag: Buffer): number | undefined;
   send(sender: unknown, tag: Buffer, data: Buffer, format?: number): OutgoingDelivery;
+  /** The peer's open frame that `peerMaxFrameSize` was read from (see `maxPayloadOf`). */
+  peerOpen: unknown;
+  peerMaxFrameSize: unknown;
 }
 
 interface TransferFrame {
@@ -262,6 +266,21 @@ function onTransfer(this: IncomingInternals, frame: TransferFrame, receiver: Lin
   receiver.dispatch('message', context);
 }
 
+/**
+ * rhea's Outgoing.compute_max_payload, reading the peer's max-frame-size once per open frame it sent (a
+ * reconnect brings a new one, read then) instead of at every send: rhea reads it through its getter on the
+ * open frame, which unwraps the field afresh, allocating, each time.
+ */
+export function maxPayloadOf(outgoing: OutgoingInternals, tag: Buffer): number | undefined {
+  const open = outgoing.connection.remote.open;
+  if (open !== outgoing.peerOpen) {
+    outgoing.peerOpen = open;
+    outgoing.peerMaxFrameSize = open?.max_frame_size;
+  }
+  const maxFrameSize = outgoing.peerMaxFrameSize;
+  return maxFrameSize ? (maxFrameSize as number) - (50 + tag.length) : undefined;
+}
+
 /** rhea's Outgoing.send, making an OutgoingDelivery. */
 function send(
   this: OutgoingInternals,
@@ -270,7 +289,7 @@ function send(
   data: Buffer,
   format?: number,
 ): OutgoingDelivery {
-  const maxPayload = this.compute_max_payload(tag);
+  const maxPayload = maxPayloadOf(this, tag);
   let fragments: Buffer[];
   if (maxPayload && data.length > maxPayload) {
     fragments = [];
@@ -310,8 +329,14 @@ export function makeLeanDeliveries(connection: RheaConnection): void {
     if (typeof incoming?.on_transfer === 'function' && typeof incoming.update === 'function') {
       incoming.on_transfer = onTransfer as IncomingInternals['on_transfer'];
     }
-    if (typeof outgoing?.send === 'function' && typeof outgoing.compute_max_payload === 'function') {
+    if (
+      typeof outgoing?.send === 'function' &&
+      typeof outgoing.compute_max_payload === 'function' &&
+      typeof outgoing.connection?.remote === 'object'
+    ) {
       outgoing.send = send as OutgoingInternals['send'];
+      outgoing.peerOpen = undefined;
+      outgoing.peerMaxFrameSize = undefined;
     }
     return session;
   };

@@ -9,10 +9,12 @@
  * limit, which caps --clients a little below it. The idle clients live in a child process of their own
  * (`idle-process.ts`, under the same limit), so that connecting and pinging them never delays the stream's
  * generator: the figures are the gateway's. With the clients connected and before the stream, it also times five
- * `/metrics` scrapes (`metricsScrapeMs…`), each of which the gateway serves from its one event loop. JSON lines on
- * stdout; progress on stderr.
+ * `/metrics` scrapes (`metricsScrapeMs…`), each of which the gateway serves from its one event loop. Last, the
+ * stream runs once more and the idle clients' sockets are all destroyed 2 s into it (`…WhileDisconnecting`): a mass
+ * disconnect's cost, seen as the stream's latency. JSON lines on stdout; progress on stderr.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RssSampler, readMemory } from '../e2e/rss';
@@ -24,6 +26,8 @@ import { type IdleClientProcess, startIdleClientProcess } from './idle-process';
 
 const WANTED_FD_LIMIT = 200_000;
 const REEXEC_FLAG = 'BENCH_SCALE_LIMIT_RAISED';
+/** When, into the last stream, the idle clients are dropped: after its set-up, well before its end. */
+const DISCONNECT_AFTER_MS = 2_000;
 
 function log(message: string): void {
   process.stderr.write(`[bench:scale] ${message}\n`);
@@ -118,11 +122,21 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({ bench: 'scale', phase: 'stream with idle clients', ...during })}\n`,
     );
+    const openAfterStream = await idle.open();
+    // A mass disconnect (a network blip, a load balancer's restart): every idle client's socket is destroyed
+    // while the stream runs, and the stream's latency shows how long the closes kept the gateway's loop busy.
+    const disconnecting = runScenario(target, stream, 1, streamOptions, rss);
+    await delay(DISCONNECT_AFTER_MS);
+    await idle.close();
+    const whileDisconnecting = await disconnecting;
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'scale', phase: 'stream while the idle clients disconnect', ...whileDisconnecting })}\n`,
+    );
     const summary = {
       bench: 'scale',
       clients: connected,
       openAtMeasure,
-      openAfterStream: await idle.open(),
+      openAfterStream,
       fdLimit,
       connectsPerSec: Math.round(connected / connectSeconds),
       rssBeforeMiB: round(baseline.rssMiB),
@@ -140,9 +154,11 @@ async function main(): Promise<void> {
       p50MsWith: during.p50Ms,
       p99MsWith: during.p99Ms,
       lostWith: during.lost,
+      p99MsWhileDisconnecting: whileDisconnecting.p99Ms,
+      maxMsWhileDisconnecting: whileDisconnecting.maxMs,
+      lostWhileDisconnecting: whileDisconnecting.lost,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    await idle.close();
   } finally {
     idle?.kill();
     sampler.stop();

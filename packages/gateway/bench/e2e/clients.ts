@@ -14,7 +14,8 @@ import rhea, {
   type Receiver,
   type Sender,
 } from 'rhea';
-import { encodePayload, stampPayload } from './payload';
+import { AMQP_MESSAGE_FORMAT, EncodedMessages } from './amqp-messages';
+import { encodePayload } from './payload';
 
 /** Outstanding publishes per publisher (documented in docs/performance.md). */
 export const MAX_OUTSTANDING = 100;
@@ -229,35 +230,6 @@ export async function amqpReceive(
   ]);
   return receiver;
 }
-
-/**
- * One publisher's AMQP messages, encoded once by rhea and stamped per send: the generator pays for a copy instead
- * of rhea's encoder (a fresh 1 KiB buffer and a walk over the sections per message) and sends the same bytes.
- */
-class EncodedMessages {
-  readonly #template: Buffer;
-  readonly #payloadAt: number;
-
-  constructor(
-    readonly publisher: number,
-    size: number,
-    durable: boolean,
-  ) {
-    const payload = encodePayload(size, publisher, 0);
-    this.#template = rhea.message.encode({ durable, body: rhea.message.data_section(payload) });
-    this.#payloadAt = this.#template.lastIndexOf(payload);
-    if (this.#payloadAt < 0) throw new Error('rhea encoded the payload in a form the generator cannot stamp');
-  }
-
-  next(sequence: number): Buffer {
-    const bytes = Buffer.from(this.#template);
-    stampPayload(bytes, this.#payloadAt, this.publisher, sequence);
-    return bytes;
-  }
-}
-
-/** rhea's message format for a bare AMQP message (`send` takes bytes as they are when given a format). */
-const AMQP_MESSAGE_FORMAT = 0;
 
 export async function amqpPublish(
   connection: Connection,

@@ -135,6 +135,8 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
   private outbound: OutboundFlow | undefined;
   private closedPending: PendingPublish[] = [];
   private aliases: InboundTopicAliases | undefined;
+  /** The topic of the last inbound PUBLISH found a valid name: a client mostly publishes to a few, repeatedly. */
+  private lastValidTopic: string | undefined;
   /** Inbound QoS 2 PUBLISHes until PUBCOMP, by packet identifier (made at the first: most clients send none). */
   private inboundQos2: PacketIdMap<InboundPublish> | undefined;
   /** Inbound QoS 1/2 PUBLISHes waiting for the host's PUBACK / PUBREC. */
@@ -957,8 +959,12 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
       const { topicAlias: _alias, ...rest } = properties;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    const valid = validateTopicName(topic);
-    if (!valid.ok) throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+    if (topic !== this.lastValidTopic) {
+      const valid = validateTopicName(topic);
+      if (!valid.ok)
+        throw new MqttProtocolError(`PUBLISH topic ${valid.reason}`, ReasonCode.TopicNameInvalid);
+      this.lastValidTopic = topic;
+    }
     if (properties?.subscriptionIdentifier !== undefined) {
       throw new MqttProtocolError(
         'PUBLISH from a client with a subscription identifier',

@@ -163,6 +163,11 @@ export class OutboundFlow {
   private readonly inflight: OutboundInflight;
   /** Outbound topic aliases bound on this connection (alias -> topic), as the host chose them; made at the first. */
   private aliases: Map<number, string> | undefined;
+  /**
+   * The topic of the last PUBLISH whose name was found valid: a connection mostly gets one topic, or a few,
+   * again and again, and comparing is cheaper than checking the name afresh.
+   */
+  private lastValidTopic: string | undefined;
 
   constructor(
     private readonly link: OutboundLink,
@@ -294,8 +299,10 @@ export class OutboundFlow {
         return bound;
       }
     }
+    if (topic === this.lastValidTopic) return topic;
     const valid = validateTopicName(topic);
     if (!valid.ok) throw new MqttPublishError('invalid-message', valid.reason);
+    this.lastValidTopic = topic;
     return topic;
   }
 

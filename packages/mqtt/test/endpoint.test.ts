@@ -200,6 +200,23 @@ describe('MQTT 5 limits the host tightens in accept()', () => {
   });
 });
 
+describe.each([4, 5] as const)('outbound topic names (protocol version %i)', (version) => {
+  it('a bad topic after good ones on the same topic is still refused, and the good one still goes', async () => {
+    const { endpoint, client } = await connect(version);
+    await endpoint.publish({ topic: 'a/b/c', payload: 'x' });
+    await endpoint.publish({ topic: 'a/b/c', payload: 'y' });
+    await expect(endpoint.publish({ topic: 'a/+/c', payload: 'z' })).rejects.toMatchObject({
+      code: 'invalid-message',
+    });
+    await expect(endpoint.publish({ topic: `${'a/'.repeat(129)}c`, payload: 'z' })).rejects.toMatchObject({
+      code: 'invalid-message',
+    });
+    await endpoint.publish({ topic: 'a/b/c', payload: 'w' });
+    const publishes = await client.waitFor((p) => p.cmd === 'publish', 3);
+    expect(publishes.map((p) => (p as { payload: Buffer }).payload.toString())).toEqual(['x', 'y', 'w']);
+  });
+});
+
 describe('MQTT 5 outbound topic aliases chosen by the host', () => {
   it('binds and uses aliases within the client maximum; pending messages keep the full topic', async () => {
     const { endpoint, client } = await connecting(5, {}, { properties: { topicAliasMaximum: 2 } });

@@ -633,6 +633,7 @@ export class Backend extends EventEmitter<BackendEvents> {
         receiver,
         delivery,
         typeof linkPublisher === 'string' ? linkPublisher : undefined,
+        address,
       );
       if (publication !== undefined) publisher.offer(publication, Date.now());
       if (publisher.held) {
@@ -647,11 +648,16 @@ export class Backend extends EventEmitter<BackendEvents> {
     });
   }
 
-  /** The decoded publication, or undefined once the delivery was settled here (malformed, expired). */
+  /**
+   * The decoded publication, or undefined once the delivery was settled here (malformed, expired). `linkTopic`
+   * is the link's address, found a valid topic name when the link attached: a message to that same topic (a
+   * topic link's usual one) is not scanned again.
+   */
   #readPublication(
     receiver: Receiver,
     delivery: Delivery,
     linkPublisher: string | undefined,
+    linkTopic: string | undefined,
   ): Publication | undefined {
     let message: DecodedPublish;
     try {
@@ -665,8 +671,8 @@ export class Backend extends EventEmitter<BackendEvents> {
       delivery.reject(this.#errorFor(error));
       return undefined;
     }
-    const valid = validateTopicName(message.topic);
-    if (!valid.ok) {
+    const valid = message.topic === linkTopic ? undefined : validateTopicName(message.topic);
+    if (valid !== undefined && !valid.ok) {
       this.#malformed += 1;
       delivery.reject({
         condition: 'amqp:invalid-field',

@@ -200,13 +200,18 @@ function processOutgoing(this: OutgoingInternals): void {
     d.link.delivery_count++;
     this.next_pending_delivery++;
   }
-  // Tell the application of updated deliveries.
+  // Tell the application of updated deliveries: the outcome and the settlement with one context (rhea makes
+  // one for each; they hold the same).
   const updated = this.updated;
   for (let i = 0; i < updated.length; i++) {
     const d = updated[i] as DeliveryInternals;
     const outcome = d.remote_state?.constructor.composite_type;
-    if (d.remote_state && outcome) d.link.dispatch(outcome, deliveryContext(d.link, d));
-    if (d.remote_settled) d.link.dispatch('settled', deliveryContext(d.link, d));
+    let context: unknown;
+    if (d.remote_state && outcome) {
+      context = deliveryContext(d.link, d);
+      d.link.dispatch(outcome, context);
+    }
+    if (d.remote_settled) d.link.dispatch('settled', context ?? deliveryContext(d.link, d));
   }
   updated.length = 0;
   if (this.pending_dispositions.length > 0) {

@@ -474,7 +474,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   async #close(error: AmqpErrorInit | undefined): Promise<void> {
     const link = this.#link;
     const local = errorFromInit(this.name, error);
-    this.#failAll(new LinkClosedError(this.name, undefined, { cause: local }));
+    this.#failAll(() => new LinkClosedError(this.name, undefined, { cause: local }));
     if (this.#state === 'closing' || link === undefined || !link.is_open()) {
       this.#finish({ remote: false, error: local });
       return;
@@ -574,7 +574,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   #onConnectionClosed(error: Error): void {
     if (this.#state === 'closed') return;
     this.#unbind();
-    this.#failAll(new ConnectionClosedError(undefined, { cause: error }));
+    this.#failAll(() => new ConnectionClosedError(undefined, { cause: error }));
     this.#attachWaiter?.reject(new ConnectionClosedError(undefined, { cause: error }));
     this.#attachWaiter = undefined;
     this.#finish({ remote: true, error: asAmqpError(error) });
@@ -787,15 +787,17 @@ export class Sender extends EventEmitter<SenderEvents> {
   #remoteClosed(error: LinkError | undefined): void {
     const waiter = this.#attachWaiter;
     this.#attachWaiter = undefined;
-    const closedError = new LinkClosedError(
-      this.name,
-      error ? `link '${this.name}' detached: ${error.message}` : undefined,
-      {
-        cause: error,
-      },
-    );
-    this.#failAll(closedError);
-    waiter?.reject(error ?? closedError);
+    let closedError: LinkClosedError | undefined;
+    const closed = (): LinkClosedError => {
+      closedError ??= new LinkClosedError(
+        this.name,
+        error ? `link '${this.name}' detached: ${error.message}` : undefined,
+        { cause: error },
+      );
+      return closedError;
+    };
+    this.#failAll(closed);
+    waiter?.reject(error ?? closed());
     if (this.#closeWaiter !== undefined) {
       this.#closeWaiter();
       return;
@@ -888,14 +890,22 @@ export class Sender extends EventEmitter<SenderEvents> {
     }
   }
 
-  #failAll(error: Error): void {
-    const queued = this.#queue === undefined ? [] : this.#queue.drain();
-    const inflight = this.#inflight === undefined ? [] : this.#inflight.drain();
-    for (const p of queued) p.fail(error);
-    for (const p of inflight) p.fail(error);
-    this.#loseHeld(error);
+  /**
+   * Fails every queued send, outcome, held send and `sendable()` waiter with one error, made only when one of
+   * them is there to receive it: a link closing with nothing pending (the usual case) skips its stack capture.
+   */
+  #failAll(errorOf: () => Error): void {
+    const queued = this.#queue === undefined || this.#queue.length === 0 ? undefined : this.#queue.drain();
+    const inflight =
+      this.#inflight === undefined || this.#inflight.size === 0 ? undefined : this.#inflight.drain();
     const waiters = this.#sendableWaiters;
     this.#sendableWaiters = undefined;
+    const held = this.#held !== undefined && this.#held.size > 0;
+    if (queued === undefined && inflight === undefined && waiters === undefined && !held) return;
+    const error = errorOf();
+    if (queued !== undefined) for (const p of queued) p.fail(error);
+    if (inflight !== undefined) for (const p of inflight) p.fail(error);
+    this.#loseHeld(error);
     if (waiters !== undefined) for (const w of waiters) w.reject(error);
   }
 
@@ -910,7 +920,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closeInfo = info;
-    this.#failAll(failure ?? new LinkClosedError(this.name, undefined, { cause: info.error }));
+    this.#failAll(() => failure ?? new LinkClosedError(this.name, undefined, { cause: info.error }));
     this.#unbind();
     this.#host.forget(this.managed);
     if (info.error !== undefined && this.listenerCount('error') > 0) this.emit('error', info.error);

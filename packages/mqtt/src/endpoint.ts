@@ -1362,7 +1362,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     this.clearConnectTimer();
     this.keepAlive?.stop();
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
-    this.auth?.end(new MqttConnectionClosedError(reason));
+    // One error for whatever is pending, made only if something is: an idle client's close skips its stack capture.
+    let closedError: MqttConnectionClosedError | undefined;
+    const closed = (): MqttConnectionClosedError => {
+      closedError ??= new MqttConnectionClosedError(reason);
+      return closedError;
+    };
+    this.auth?.end(closed());
     const stream = this.stream;
     stream.off('data', onStreamData);
     if (finalPacket !== undefined && this.writer !== undefined && !stream.destroyed) {
@@ -1385,13 +1391,13 @@ export class MqttEndpoint extends EventEmitter<MqttEndpointEvents> {
     }
     if (this.outbound !== undefined) {
       this.closedPending = this.outbound.pending();
-      this.outbound.failAll(new MqttConnectionClosedError(reason));
+      if (this.closedPending.length > 0) this.outbound.failAll(closed());
     }
     if (this.inboundQos2 !== undefined) {
       for (const message of this.inboundQos2.values()) message.abandon(reason);
       this.inboundQos2.clear();
     }
-    this.abort?.abort(new MqttConnectionClosedError(reason));
+    this.abort?.abort(closed());
     if (this.announced) {
       this.tracker.closed(this);
       this.emit('close', reason);

@@ -971,7 +971,7 @@ export class ClientBridge implements ConnectionLossListener {
   private async teardown(): Promise<void> {
     if (this.bridgeState === 'closing' || this.bridgeState === 'closed') return;
     this.bridgeState = 'closing';
-    this.steps.end(new Error('bridge closed'));
+    this.steps.end(bridgeClosed);
     this.deliveries?.stop();
     // Links still attaching finish first (bounded by their attach time-out), so that every name is given
     // back before a newcomer with this client id attaches its own.
@@ -1001,6 +1001,11 @@ export class ClientBridge implements ConnectionLossListener {
     this.releasedGate?.resolve();
     this.env.onClosed(this);
   }
+}
+
+/** The reason a bridge's steps under way are aborted with when it ends. */
+function bridgeClosed(): Error {
+  return new Error('bridge closed');
 }
 
 /** Levels of a topic, counted only up to `max + 1` (enough to know it is over). */

@@ -5,11 +5,19 @@
  */
 export class StepSignals {
   #live: Set<AbortController> | undefined;
-  #endedBy: Error | undefined;
+  /** Makes the abort reason once it is needed; set when the bridge ends. */
+  #endedBy: (() => Error) | undefined;
+  #reason: Error | undefined;
 
   /** The bridge has ended: every signal handed out is aborted, and new ones are born aborted. */
   get ended(): boolean {
     return this.#endedBy !== undefined;
+  }
+
+  /** The abort reason, made at its first use (an idle bridge ends with no step under way). */
+  #reasonOf(endedBy: () => Error): Error {
+    this.#reason ??= endedBy();
+    return this.#reason;
   }
 
   /**
@@ -19,7 +27,7 @@ export class StepSignals {
   open(): { readonly signal: AbortSignal; done(): void } {
     const controller = new AbortController();
     if (this.#endedBy !== undefined) {
-      controller.abort(this.#endedBy);
+      controller.abort(this.#reasonOf(this.#endedBy));
       return { signal: controller.signal, done: () => {} };
     }
     const live = this.#live ?? new Set<AbortController>();
@@ -48,12 +56,17 @@ export class StepSignals {
     return running;
   }
 
-  /** Ends: aborts every signal still out (with `reason`). */
-  end(reason: Error): void {
+  /**
+   * Ends: aborts every signal still out with the error `reason` makes, made only if a signal is there to take
+   * it (its stack capture is most of an idle bridge's end otherwise).
+   */
+  end(reason: () => Error): void {
     if (this.#endedBy !== undefined) return;
     this.#endedBy = reason;
     const live = this.#live;
     this.#live = undefined;
-    for (const controller of live ?? []) controller.abort(reason);
+    if (live === undefined) return;
+    const error = this.#reasonOf(reason);
+    for (const controller of live) controller.abort(error);
   }
 }

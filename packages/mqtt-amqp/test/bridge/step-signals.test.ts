@@ -8,7 +8,7 @@ describe('StepSignals', () => {
     const given = steps.open();
     given.done();
     const reason = new Error('bridge closed');
-    steps.end(reason);
+    steps.end(() => reason);
     expect(steps.ended).toBe(true);
     expect(held.signal.aborted).toBe(true);
     expect(held.signal.reason).toBe(reason);
@@ -18,8 +18,27 @@ describe('StepSignals', () => {
 
   it('hands out aborted signals once ended', () => {
     const steps = new StepSignals();
-    steps.end(new Error('gone'));
-    expect(steps.open().signal.aborted).toBe(true);
+    const reason = new Error('gone');
+    steps.end(() => reason);
+    const late = steps.open().signal;
+    expect(late.aborted).toBe(true);
+    expect(late.reason).toBe(reason);
+  });
+
+  it('makes the reason only when a signal takes it, and once', () => {
+    const steps = new StepSignals();
+    let made = 0;
+    const reason = (): Error => {
+      made++;
+      return new Error('bridge closed');
+    };
+    steps.end(reason);
+    expect(steps.ended).toBe(true);
+    expect(made).toBe(0);
+    const first = steps.open().signal;
+    const second = steps.open().signal;
+    expect(made).toBe(1);
+    expect(second.reason).toBe(first.reason);
   });
 
   it('run() gives its signal back when the step settles, and aborts it if the bridge ends first', async () => {
@@ -36,7 +55,7 @@ describe('StepSignals', () => {
           signal.addEventListener('abort', () => reject(signal.reason), { once: true });
         }),
     );
-    steps.end(new Error('bridge closed'));
+    steps.end(() => new Error('bridge closed'));
     await expect(running).rejects.toThrow('bridge closed');
     expect(pending?.aborted).toBe(true);
     expect(first?.aborted).toBe(false);
@@ -51,7 +70,7 @@ describe('StepSignals', () => {
         throw new Error('bad');
       }),
     ).toThrow('bad');
-    steps.end(new Error('end'));
+    steps.end(() => new Error('end'));
     expect(seen?.aborted).toBe(false);
   });
 });

@@ -40,6 +40,7 @@ import type { ResolvedBridgeOptions } from './options';
 import { PublishLinks, type TopicLink, type TopicLinkKind } from './publish-links';
 import { BridgeReasonCode, isSubackFailureCode, subscribeRefusalCode } from './reason-codes';
 import { StepSignals } from './step-signals';
+import type { TeardownPacer } from './teardown-pacer';
 import { OutboundTopicAliases } from './topic-aliases';
 import type { BridgeLimit, BridgeState, BridgeStats } from './types';
 
@@ -64,6 +65,8 @@ export interface BridgeEnvironment {
   readonly connections: ConnectionProvider;
   /** The gateway's message counts. */
   readonly tally: MessageTally;
+  /** Spreads a burst of teardowns (a mass disconnect) over turns of the event loop. */
+  readonly teardowns: TeardownPacer;
   /** Called once the bridge has released everything. */
   onClosed(bridge: ClientBridge): void;
 }
@@ -973,6 +976,8 @@ export class ClientBridge implements ConnectionLossListener {
     this.bridgeState = 'closing';
     this.steps.end(bridgeClosed);
     this.deliveries?.stop();
+    // The AMQP side of the end waits for its turn: a mass disconnect's detaches go in batches, not all at once.
+    await this.env.teardowns.turn();
     // Links still attaching finish first (bounded by their attach time-out), so that every name is given
     // back before a newcomer with this client id attaches its own.
     await Promise.allSettled([...(this.attaching ?? [])]);

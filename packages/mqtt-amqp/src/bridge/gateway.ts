@@ -9,6 +9,7 @@ import { GatewayClosedError } from './errors';
 import { MessageTally } from './message-tally';
 import { type ResolvedBridgeOptions, resolveBridgeOptions } from './options';
 import { BridgeReasonCode } from './reason-codes';
+import { TeardownPacer } from './teardown-pacer';
 import type {
   BridgeCloseOptions,
   BridgeStats,
@@ -69,6 +70,7 @@ export class BridgeGateway {
       registry: this.registry,
       connections: this.connections,
       tally: this.tally,
+      teardowns: new TeardownPacer(),
       onClosed: (done) => {
         this.highWater = Math.max(this.highWater, done.heldHighWater);
         this.bridges.delete(done);

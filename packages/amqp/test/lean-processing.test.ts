@@ -71,38 +71,30 @@ describe('processing rounds against a rhea peer', () => {
     server = undefined;
   });
 
-  it('outcomes given in one tick reach the peer each as given', async () => {
-    const container = rhea.create_container({ id: 'outcome-counter' });
-    container.on('disconnected', () => {});
-    const bodies = ['a1', 'a2', 'r', 'a3', 'rel', 'a4', 'a5'];
-    let sent = 0;
-    container.on('sendable', (context: RheaContext) => {
-      while (sent < bodies.length && context.sender?.sendable())
-        context.sender.send({ body: bodies[sent++] });
-    });
-    const outcomes = new Map<number, string>();
-    for (const name of ['accepted', 'rejected', 'released'] as const) {
-      container.on(name, (context: RheaContext) => outcomes.set(context.delivery?.id ?? -1, name));
-    }
-    const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+  /** Our client to `peer`, and the deliveries of every one of its bodies, received and not yet settled. */
+  async function receiveAll(
+    peer: Awaited<ReturnType<typeof outcomeCounter>>,
+    count: number,
+  ): Promise<Delivery[]> {
+    server = peer.server;
+    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
     const receiver = await client.openReceiver({ source: 'q', creditWindow: 0 });
-    receiver.addCredit(bodies.length);
+    receiver.addCredit(count);
     const deliveries: Delivery[] = [];
-    while (deliveries.length < bodies.length) {
+    while (deliveries.length < count) {
       deliveries.push((await receiver.receive({ signal: AbortSignal.timeout(10_000) })) as Delivery);
     }
+    return deliveries;
+  }
+
+  it('outcomes given in one tick reach the peer each as given', async () => {
+    const bodies = ['a1', 'a2', 'r', 'a3', 'rel', 'a4', 'a5'];
+    const peer = await outcomeCounter('outcome-counter', bodies);
+    const deliveries = await receiveAll(peer, bodies.length);
     // All in one tick: rhea's round writes them together, as ranges of like outcomes.
-    for (const delivery of deliveries) {
-      const body = delivery.message.body;
-      const text = body?.type === 'value' ? body.value : undefined;
-      if (text === 'r') delivery.reject({ condition: 'amqp:invalid-field', description: 'no' });
-      else if (text === 'rel') delivery.release();
-      else delivery.accept();
-    }
-    await until(() => outcomes.size === bodies.length);
-    expect([...outcomes.entries()].sort((x, y) => x[0] - y[0]).map(([, name]) => name)).toEqual([
+    for (const delivery of deliveries) settleByBody(delivery);
+    await until(() => peer.outcomes.size === bodies.length);
+    expect([...peer.outcomes.entries()].sort((x, y) => x[0] - y[0]).map(([, name]) => name)).toEqual([
       'accepted',
       'accepted',
       'rejected',
@@ -116,14 +108,7 @@ describe('processing rounds against a rhea peer', () => {
   it('outcomes given out of id order in one tick reach the peer each as given, like ones in shared ranges', async () => {
     const bodies = ['a0', 'a1', 'r', 'a3', 'rel', 'a5', 'a6', 'a7'];
     const peer = await outcomeCounter('out-of-order-outcomes', bodies);
-    server = peer.server;
-    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
-    const receiver = await client.openReceiver({ source: 'q', creditWindow: 0 });
-    receiver.addCredit(bodies.length);
-    const deliveries: Delivery[] = [];
-    while (deliveries.length < bodies.length) {
-      deliveries.push((await receiver.receive({ signal: AbortSignal.timeout(10_000) })) as Delivery);
-    }
+    const deliveries = await receiveAll(peer, bodies.length);
     // All in one tick, last first (as a router settles its links' deliveries in turn).
     for (const delivery of [...deliveries].reverse()) settleByBody(delivery);
     await until(() => peer.outcomes.size === bodies.length);

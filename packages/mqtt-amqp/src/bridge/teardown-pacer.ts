@@ -6,7 +6,8 @@
  * between batches; a lone close waits one turn.
  *
  * The bound: the queue holds one waiter per bridge that is closing, so it never exceeds the number of clients
- * the gateway holds (its connection limit), and it drains by `perTurn` every turn.
+ * the gateway holds (its connection limit), and it drains by `perTurn` every turn; its array keeps at most as
+ * many taken slots as waiting ones (it is cut down past half), however long teardowns keep arriving.
  */
 export class TeardownPacer {
   readonly perTurn: number;
@@ -45,7 +46,13 @@ export class TeardownPacer {
       this.#waiting = [];
       this.#head = 0;
     } else {
-      this.#head = end;
+      // Past half the array, keep only the waiting: teardowns that keep arriving would keep taken slots forever.
+      if (end > waiting.length / 2) {
+        this.#waiting = waiting.slice(end);
+        this.#head = 0;
+      } else {
+        this.#head = end;
+      }
       this.#scheduled = true;
       setImmediate(this.#run);
     }

@@ -33,6 +33,28 @@ describe('TeardownPacer', () => {
     expect(pacer.waiting).toBe(0);
   });
 
+  it('keeps order and count while teardowns keep arriving as fast as they go', async () => {
+    const pacer = new TeardownPacer(3);
+    const gone: number[] = [];
+    let next = 0;
+    const arrive = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const id = next++;
+        void pacer.turn().then(() => gone.push(id));
+      }
+    };
+    arrive(7);
+    for (let turn = 0; turn < 20; turn++) {
+      await nextTurn();
+      expect(gone).toHaveLength(3 * (turn + 1));
+      arrive(3);
+      expect(pacer.waiting).toBe(7);
+    }
+    while (pacer.waiting > 0) await nextTurn();
+    await nextTurn();
+    expect(gone).toEqual(Array.from({ length: next }, (_, i) => i));
+  });
+
   it('refuses a batch size that is not a positive integer', () => {
     expect(() => new TeardownPacer(0)).toThrow(RangeError);
     expect(() => new TeardownPacer(1.5)).toThrow(RangeError);

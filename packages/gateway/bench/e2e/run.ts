@@ -7,6 +7,8 @@
  *
  * Prints one JSON object per run on stdout (JSON lines); progress goes to stderr.
  */
+// First: the generator's clients must load after it (see the module).
+import '../support/quiet-debug';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine } from './machine';

@@ -7,19 +7,16 @@
 import { createRequire } from 'node:module';
 
 /** rhea's `lib/util.js`, as far as this module changes it. */
-export interface RheaUtil {
+interface RheaUtil {
   allocate_buffer(size: number): Buffer;
 }
 
 /** The size of the buffer rhea's frame writer starts with. */
-export const FRAME_WRITER_START = 1024;
+const FRAME_WRITER_START = 1024;
 
-export function unzeroedFrameBuffers(util: RheaUtil): void {
+/** Makes the rhea this process loads take its frame writer's start buffer unzeroed. */
+export function unzeroedRheaFrameBuffers(): void {
+  const util = createRequire(import.meta.url)('rhea/lib/util.js') as RheaUtil;
   const zeroed = util.allocate_buffer.bind(util);
   util.allocate_buffer = (size) => (size === FRAME_WRITER_START ? Buffer.allocUnsafe(size) : zeroed(size));
-}
-
-/** Applies it to the rhea this process loads. */
-export function unzeroedRheaFrameBuffers(): void {
-  unzeroedFrameBuffers(createRequire(import.meta.url)('rhea/lib/util.js') as RheaUtil);
 }

@@ -8,12 +8,12 @@
 import { createRequire } from 'node:module';
 
 /** The parts of the `debug` package's factory this module uses. */
-export interface DebugFactory {
+interface DebugFactory {
   (namespace: string): DebugLogger;
   enabled(namespace: string): boolean;
 }
 
-export interface DebugLogger {
+interface DebugLogger {
   (...args: unknown[]): void;
   enabled: boolean;
   namespace: string;
@@ -21,7 +21,7 @@ export interface DebugLogger {
 }
 
 /** A factory that answers `create` for enabled namespaces and a silent logger for the others. */
-export function quietFactory(create: DebugFactory): DebugFactory {
+function quietFactory(create: DebugFactory): DebugFactory {
   const quiet = ((namespace: string): DebugLogger => {
     if (create.enabled(namespace)) return create(namespace);
     const silent = (() => {}) as unknown as DebugLogger;

@@ -1,9 +1,8 @@
 // What a sender's pending work is failed with when the link closes: the error is made only when something is
 // pending (an idle link's close skips it), so these pin down that everything pending still gets it, in full.
-import type { Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, connect, LinkClosedError, LinkError } from '../src/index';
-import { closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { binaryMessage, connect, LinkClosedError, LinkError } from '../src/index';
+import { closedAfterEach, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaReceiverContext {
   receiver?: {
@@ -13,13 +12,7 @@ interface RheaReceiverContext {
 }
 
 describe('closing errors of a sender with work pending, against a rhea peer', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /**
    * A rhea listener that grants credit only when told (`add_credit`) and settles nothing; `links` gets its
@@ -33,14 +26,14 @@ describe('closing errors of a sender with work pending, against a rhea peer', ()
       links.push(context.receiver);
     });
     const listening = await rheaListen(container, { receiver_options: { credit_window: 0 } });
-    server = listening.server;
+    track(listening.server);
     return { port: listening.port, container };
   }
 
   it('a peer detach with an error fails the in-flight send, the queued send and a whenSendable waiter alike', async () => {
     const links: RheaReceiverContext['receiver'][] = [];
     const { port, container } = await stingyPeer(links);
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', name: 'pending-sender' });
     const arrived = waitFor(container, 'message');
     const results = [sender.send(binaryMessage('in flight')), sender.send(binaryMessage('queued'))].map((p) =>
@@ -78,7 +71,7 @@ describe('closing errors of a sender with work pending, against a rhea peer', ()
   it('our own close with an error fails a pending send with a LinkClosedError whose cause is that error', async () => {
     const links: RheaReceiverContext['receiver'][] = [];
     const { port } = await stingyPeer(links);
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', name: 'closing-sender' });
     const first = sender.send(binaryMessage('waiting for credit')).catch((e: unknown) => e);
     const second = sender.send(binaryMessage('waiting too')).catch((e: unknown) => e);
@@ -97,7 +90,7 @@ describe('closing errors of a sender with work pending, against a rhea peer', ()
   it('a sender with only a whenSendable waiter (no credit, nothing sent) fails it when the peer detaches', async () => {
     const links: RheaReceiverContext['receiver'][] = [];
     const { port } = await stingyPeer(links);
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', name: 'idle-sender' });
     const waiter = sender.whenSendable().then(
       () => undefined,

@@ -1,6 +1,5 @@
 // Exactly-once with the settlement held by the sender (`Sender.sendHeld`) and the receiver settling last
 // (receiver settle mode `second`), against rhea used directly in both directions and between our own links.
-import type { Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -16,7 +15,7 @@ import {
   SETTLEMENT_CONFIRMATION_CAPABILITY,
 } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { bodyText, closeClientAndServer, type Rhea, rhea, rheaListen, waitFor } from './helpers';
+import { bodyText, closedAfterEach, type Rhea, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaDelivery {
   id: number;
@@ -62,13 +61,7 @@ function whenTrue(emitter: Emitter, event: string, check: () => boolean): Promis
 }
 
 describe('sendHeld: our sender against a rhea receiver (receiver settle mode second)', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /** A rhea listener whose receivers settle second; it records every delivery it got, by body text. */
   async function rheaReceiver(): Promise<{
@@ -90,13 +83,13 @@ describe('sendHeld: our sender against a rhea receiver (receiver settle mode sec
       } else delivery.update(false, outcomes.accepted().described());
     });
     const listening = await rheaListen(container);
-    server = listening.server;
+    track(listening.server);
     return { port: listening.port, container, deliveries };
   }
 
   it('holds the delivery unsettled after the disposition until settle(); rhea then sees it settled', async () => {
     const peer = await rheaReceiver();
-    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port: peer.port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', guarantee: 'exactly-once' });
     const held = await sender.sendHeld(binaryMessage('one'));
     expect(held.outcome).toEqual({ state: 'accepted' });
@@ -118,7 +111,7 @@ describe('sendHeld: our sender against a rhea receiver (receiver settle mode sec
 
   it('a receiver that settles with its outcome gives an already settled delivery', async () => {
     const peer = await rheaReceiver();
-    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port: peer.port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', guarantee: 'exactly-once' });
     const held = await sender.sendHeld(binaryMessage('reject-settled'));
     expect(held.outcome).toMatchObject({ state: 'rejected', error: { condition: 'amqp:invalid-field' } });
@@ -130,7 +123,7 @@ describe('sendHeld: our sender against a rhea receiver (receiver settle mode sec
 
   it('refuses a link that is not exactly-once', async () => {
     const peer = await rheaReceiver();
-    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port: peer.port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', guarantee: 'at-least-once' });
     await expect(sender.sendHeld(binaryMessage('x'))).rejects.toBeInstanceOf(InvalidArgumentError);
   });

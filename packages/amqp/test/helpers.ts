@@ -1,6 +1,7 @@
-import type { AddressInfo, Server } from 'node:net';
+import { type AddressInfo, Server } from 'node:net';
 import type { Connection, Container } from 'rhea';
 import * as rheaNamespace from 'rhea';
+import { afterEach } from 'vitest';
 import type { AmqpConnection, AmqpListener } from '../src/index';
 
 export type Rhea = typeof rheaNamespace;
@@ -70,6 +71,28 @@ export async function rheaListen(
   } as never) as unknown as Server;
   await waitFor(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * For a describe block whose tests each open our client and a rhea listener: `track` hands back what it is given,
+ * and after each test closes what was tracked, clients first, then listeners (what a failed test never opened
+ * is simply absent).
+ */
+export function closedAfterEach(): <T extends AmqpConnection | Server>(opened: T) => T {
+  let clients: AmqpConnection[] = [];
+  let servers: Server[] = [];
+  afterEach(async () => {
+    const [closingClients, closingServers] = [clients, servers];
+    clients = [];
+    servers = [];
+    for (const client of closingClients) await closeClientAndServer(client);
+    for (const server of closingServers) await closeClientAndServer(undefined, server);
+  });
+  return (opened) => {
+    if (opened instanceof Server) servers.push(opened);
+    else clients.push(opened);
+    return opened;
+  };
 }
 
 /** Closes our client, then the rhea listener it dialled; either may be absent (a test that failed early). */

@@ -2,10 +2,9 @@
 // one tick reach the peer each as given, accepted ones next to each other in id order sharing a disposition
 // range whatever order they were given in, and a session the peer ends is dropped while a new one on the same
 // connection carries on.
-import type { Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, connect, type Delivery } from '../src/index';
-import { bodyText, closeClientAndServer, rhea, rheaListen, until } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { binaryMessage, connect, type Delivery } from '../src/index';
+import { bodyText, closedAfterEach, rhea, rheaListen, until } from './helpers';
 
 interface RheaContext {
   message?: { body?: unknown };
@@ -63,21 +62,15 @@ function settleByBody(delivery: Delivery): void {
 }
 
 describe('processing rounds against a rhea peer', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /** Our client to `peer`, and the deliveries of every one of its bodies, received and not yet settled. */
   async function receiveAll(
     peer: Awaited<ReturnType<typeof outcomeCounter>>,
     count: number,
   ): Promise<Delivery[]> {
-    server = peer.server;
-    client = await connect({ host: '127.0.0.1', port: peer.port, reconnect: false });
+    track(peer.server);
+    const client = track(await connect({ host: '127.0.0.1', port: peer.port, reconnect: false }));
     const receiver = await client.openReceiver({ source: 'q', creditWindow: 0 });
     receiver.addCredit(count);
     const deliveries: Delivery[] = [];
@@ -146,8 +139,8 @@ describe('processing rounds against a rhea peer', () => {
       }
     });
     const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
     const first = await client.openSender('q');
     await expect(first.send(binaryMessage('end the session'))).rejects.toMatchObject({
       name: 'LinkClosedError',

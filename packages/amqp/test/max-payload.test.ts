@@ -1,11 +1,10 @@
 // How large a slice of a message goes in each transfer frame (internal/lean-deliveries.ts `maxPayloadOf`): the
 // peer's max-frame-size, read once per open frame it sent, and a rhea peer announcing small frames getting a
 // large message in many frames, each within its limit.
-import type { Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, connect } from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { binaryMessage, connect } from '../src/index';
 import { maxPayloadOf } from '../src/internal/lean-deliveries';
-import { closeClientAndServer, rhea, rheaListen } from './helpers';
+import { closedAfterEach, rhea, rheaListen } from './helpers';
 
 /** The parts of rhea's Outgoing that `maxPayloadOf` reads and keeps. */
 function outgoingWith(open: { max_frame_size?: unknown } | undefined) {
@@ -44,13 +43,7 @@ interface TransferFrame {
 }
 
 describe('transfer frames against a rhea peer announcing small frames', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   it('a 5,000-byte message goes in frames of at most 512 bytes and arrives whole', async () => {
     const container = rhea.create_container({ id: 'frame-sizes' });
@@ -76,8 +69,8 @@ describe('transfer frames against a rhea peer announcing small frames', () => {
       },
     );
     const listening = await rheaListen(container, { max_frame_size: 512 });
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
     const sender = await client.openSender('q');
     const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
     expect(await sender.send(binaryMessage(big))).toEqual({ state: 'accepted' });

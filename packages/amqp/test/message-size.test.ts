@@ -1,7 +1,6 @@
 // A receiving link's bound on a message's size (its attach's max-message-size), against rhea used directly as
 // the sending peer: rhea splits a message into several transfers when it exceeds the max-frame-size our end
 // announced, so a small maxFrameSize makes a message of a few KiB arrive in many frames.
-import type { Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -16,7 +15,7 @@ import {
   listen,
   payloadOf,
 } from '../src/index';
-import { closeClientAndServer, rhea, rheaConnectTo, rheaListen, waitFor } from './helpers';
+import { closedAfterEach, rhea, rheaConnectTo, rheaListen, waitFor } from './helpers';
 
 const EXCEEDED = 'amqp:link:message-size-exceeded';
 const TIMEOUT_MS = 10_000;
@@ -195,16 +194,10 @@ describe('max-message-size on links a rhea client attaches to our listener', () 
 });
 
 describe('max-message-size on receivers our client opens to a rhea listener', () => {
-  let client: AmqpConnection | undefined;
-  let server: Server | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /** A rhea listener that sends `payload` once on each link our receivers attach, once given credit. */
-  async function rheaSending(payload: Buffer): Promise<{ attaches: unknown[] }> {
+  async function rheaSending(payload: Buffer): Promise<{ attaches: unknown[]; client: AmqpConnection }> {
     const container = rhea.create_container({ id: 'rhea-listener' });
     container.on('disconnected', () => {});
     const attaches: unknown[] = [];
@@ -219,14 +212,14 @@ describe('max-message-size on receivers our client opens to a rhea listener', ()
       sender.send(dataMessage(payload));
     });
     const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
-    return { attaches };
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
+    return { attaches, client };
   }
 
   it('the default refuses a message just above 2 MiB', async () => {
-    const { attaches } = await rheaSending(bytes(DEFAULT_MAX_MESSAGE_SIZE));
-    const receiver = await (client as AmqpConnection).openReceiver('big');
+    const { attaches, client } = await rheaSending(bytes(DEFAULT_MAX_MESSAGE_SIZE));
+    const receiver = await client.openReceiver('big');
     const [info] = await waitFor<[CloseInfo]>(receiver, 'close', TIMEOUT_MS);
     expect(attaches).toEqual([DEFAULT_MAX_MESSAGE_SIZE]);
     expect(info.error?.condition).toBe(EXCEEDED);
@@ -235,8 +228,8 @@ describe('max-message-size on receivers our client opens to a rhea listener', ()
 
   it('0 sets no limit: the attach states none and a 3 MiB message arrives', async () => {
     const payload = bytes(3 * 1024 * 1024);
-    const { attaches } = await rheaSending(payload);
-    const receiver = await (client as AmqpConnection).openReceiver({ source: 'big', maxMessageSize: 0 });
+    const { attaches, client } = await rheaSending(payload);
+    const receiver = await client.openReceiver({ source: 'big', maxMessageSize: 0 });
     const delivery = (await receiver.receive({ signal: AbortSignal.timeout(TIMEOUT_MS) })) as Delivery;
     // Buffer.equals: a deep equality of 3 MiB element by element takes seconds.
     expect(payloadOf(delivery.message).equals(payload)).toBe(true);
@@ -244,9 +237,9 @@ describe('max-message-size on receivers our client opens to a rhea listener', ()
   });
 
   it('an invalid maxMessageSize is refused before any attach', async () => {
-    await rheaSending(bytes(1));
-    await expect(
-      (client as AmqpConnection).openReceiver({ source: 'x', maxMessageSize: -5 }),
-    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    const { client } = await rheaSending(bytes(1));
+    await expect(client.openReceiver({ source: 'x', maxMessageSize: -5 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 });

@@ -1,7 +1,6 @@
 // Interoperability with rhea used directly (a peer we did not write): rhea as the listener our client connects
 // to, and rhea as the client connecting to our listener.
 import type net from 'node:net';
-import type { Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AmqpConnection,
@@ -17,7 +16,7 @@ import {
   SaslError,
   valueMessage,
 } from '../src/index';
-import { bodyText, closeClientAndServer, type Rhea, rhea, rheaListen, waitFor } from './helpers';
+import { bodyText, closedAfterEach, type Rhea, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaDelivery {
   accept(): void;
@@ -35,13 +34,7 @@ interface RheaContext {
 }
 
 describe('our client against a rhea listener', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /** A rhea container that settles each message according to its text body. */
   async function rheaBroker(): Promise<{ port: number; container: ReturnType<Rhea['create_container']> }> {
@@ -68,13 +61,13 @@ describe('our client against a rhea listener', () => {
         sender.send({ body: 'from rhea', subject: 'greeting', application_properties: { n: 7 } });
     });
     const listening = await rheaListen(container);
-    server = listening.server;
+    track(listening.server);
     return { port: listening.port, container };
   }
 
   it('every outcome, at-least-once and exactly-once', async () => {
     const { port } = await rheaBroker();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
       const sender = await client.openSender({ target: 'q', guarantee });
       expect(await sender.send(binaryMessage('ok'))).toEqual({ state: 'accepted' });
@@ -95,14 +88,14 @@ describe('our client against a rhea listener', () => {
 
   it('at-most-once sends resolve as sent', async () => {
     const { port } = await rheaBroker();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const sender = await client.openSender({ target: 'q', guarantee: 'at-most-once' });
     expect(await sender.send(binaryMessage('fire and forget'))).toEqual({ state: 'sent' });
   });
 
   it('receives from a rhea sender, with message fields mapped', async () => {
     const { port } = await rheaBroker();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const receiver = await client.openReceiver({ source: 'greetings', creditWindow: 0 });
     receiver.addCredit(1);
     const delivery = (await receiver.receive({ signal: AbortSignal.timeout(10_000) })) as Delivery;
@@ -139,8 +132,8 @@ describe('our client against a rhea listener', () => {
       context.connection?.close();
     });
     const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
     const sender = await client.openSender('q');
     await expect(sender.send(binaryMessage('last words'))).resolves.toEqual({ state: 'accepted' });
   });
@@ -161,8 +154,10 @@ describe('our client against a rhea listener', () => {
       context.sender?.send({ body: rhea.message.data_section(big) });
     });
     const listening = await rheaListen(container, { max_frame_size: 512 });
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false, maxFrameSize: 512 });
+    track(listening.server);
+    const client = track(
+      await connect({ host: '127.0.0.1', port: listening.port, reconnect: false, maxFrameSize: 512 }),
+    );
     const sender = await client.openSender('q');
     expect(await sender.send(binaryMessage(big))).toEqual({ state: 'accepted' });
     expect(receivedByRhea).toEqual(big);
@@ -183,8 +178,8 @@ describe('our client against a rhea listener', () => {
       context.session?.close({ condition: 'amqp:session:window-violation', description: 'too much' });
     });
     const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
     const sender = await client.openSender('q');
     const closed = waitFor<[CloseInfo]>(sender, 'close');
     const pending = sender.send(binaryMessage('x'));
@@ -199,7 +194,7 @@ describe('our client against a rhea listener', () => {
 
   it('a refusal by rhea surfaces as a LinkError', async () => {
     const { port } = await rheaBroker();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const opening = client.openSender('forbidden');
     await expect(opening).rejects.toBeInstanceOf(LinkError);
     await expect(opening).rejects.toMatchObject({

@@ -1,10 +1,9 @@
 // Senders share one set of rhea link listeners, which find their Sender from the event's link: several senders on
 // one connection to rhea used directly must each get their own outcomes and detach, and no other's.
 import type { EventEmitter } from 'node:events';
-import type { Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AmqpConnection, binaryMessage, type CloseInfo, connect, type Sender } from '../src/index';
-import { bodyText, closeClientAndServer, rhea, rheaListen, waitFor } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { binaryMessage, type CloseInfo, connect, type Sender } from '../src/index';
+import { bodyText, closedAfterEach, rhea, rheaListen, waitFor } from './helpers';
 
 interface RheaContext {
   message?: { body?: unknown };
@@ -17,13 +16,7 @@ interface RheaContext {
 }
 
 describe('senders sharing rhea link listeners', () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   /** A rhea listener settling each message by its text body: 'reject', 'release', 'detach' (its link), else accept. */
   async function rheaPeer(): Promise<number> {
@@ -39,13 +32,13 @@ describe('senders sharing rhea link listeners', () => {
       else context.delivery?.accept();
     });
     const listening = await rheaListen(container);
-    server = listening.server;
+    track(listening.server);
     return listening.port;
   }
 
   it("each sender gets its own outcomes and its own link's detach", async () => {
     const port = await rheaPeer();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const senders: Sender[] = [];
     for (const target of ['a', 'b', 'c']) senders.push(await client.openSender({ target }));
     const [a, b, c] = senders as [Sender, Sender, Sender];
@@ -83,7 +76,7 @@ describe('senders sharing rhea link listeners', () => {
 
   it("a Sender's and a Receiver's listener tables inherit nothing: any event name is the application's", async () => {
     const port = await rheaPeer();
-    client = await connect({ host: '127.0.0.1', port, reconnect: false });
+    const client = track(await connect({ host: '127.0.0.1', port, reconnect: false }));
     const sender = await client.openSender({ target: 'names' });
     const receiver = await client.openReceiver({ source: 'names' });
     // Seen as plain emitters: their typed events do not name these.

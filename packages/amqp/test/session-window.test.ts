@@ -2,18 +2,10 @@
 // peer that grants plenty of link credit but settles nothing closes the window first: against a rhea listener
 // (a peer we did not write). Between two of our ends any delivery settled frees its slot, not only the oldest
 // (internal/session-window.ts).
-import type { Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AmqpConnection,
-  binaryMessage,
-  connect,
-  type Delivery,
-  payloadOf,
-  type Sender,
-} from '../src/index';
+import { binaryMessage, connect, type Delivery, payloadOf, type Sender } from '../src/index';
 import { type Loopback, loopback } from './fixtures';
-import { closeClientAndServer, rhea, rheaListen, until } from './helpers';
+import { closedAfterEach, rhea, rheaListen, until } from './helpers';
 
 /** rhea's default session buffer: deliveries of a session not yet settled on both sides. */
 const RHEA_SESSION_WINDOW = 2048;
@@ -34,13 +26,7 @@ interface HeldDelivery {
 }
 
 describe("sender credit and the session's outgoing window", () => {
-  let server: Server | undefined;
-  let client: AmqpConnection | undefined;
-  afterEach(async () => {
-    await closeClientAndServer(client, server);
-    client = undefined;
-    server = undefined;
-  });
+  const track = closedAfterEach();
 
   it('is 0 while the window is full, whatever the link credit; a send then waits, none is lost', async () => {
     const container = rhea.create_container({ id: 'rhea-unsettling-peer' });
@@ -51,8 +37,8 @@ describe("sender credit and the session's outgoing window", () => {
     });
     container.on('message', (context) => held.push(context.delivery as unknown as HeldDelivery));
     const listening = await rheaListen(container);
-    server = listening.server;
-    client = await connect({ host: '127.0.0.1', port: listening.port, reconnect: false });
+    track(listening.server);
+    const client = track(await connect({ host: '127.0.0.1', port: listening.port, reconnect: false }));
     const sender = await client.openSender({ target: 'never-settles' });
     await until(() => sender.credit > 0);
 

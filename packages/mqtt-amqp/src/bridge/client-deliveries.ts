@@ -85,7 +85,13 @@ export class ClientDeliveries {
 
   /** The receiver's 'delivery' listener, called with the receiver as `this`: one function for every client. */
   private static readonly onReceiverDelivery = function (this: ServedReceiver, delivery: Delivery): void {
-    this[DELIVERIES]?.onDelivery(delivery);
+    const deliveries = this[DELIVERIES];
+    if (deliveries === undefined) return;
+    deliveries.onDelivery(delivery);
+    // The peer has used its last credit: slots freed meanwhile in amounts below a batch were not granted yet,
+    // and without this grant they would wait for the client's next acknowledgement, which may never come
+    // while it waits for these messages.
+    if (this.credit === 0) deliveries.topUp();
   };
 
   /** Deliveries received and not yet completed with the client (their window slot is taken). */

@@ -12,6 +12,7 @@ import {
   type Backend,
   createBackend,
   createMemoryStores,
+  DEFAULT_MAX_IN_MEMORY_PER_CLIENT,
   DEFAULT_STORE_LIMITS,
   openLmdbStores,
   StoreLimitError,
@@ -220,6 +221,16 @@ interface AmqpFiles {
   readonly internal: Internal | undefined;
 }
 
+/**
+ * The embedded backend's in-memory window per session. What is in flight to a client stays in its session's
+ * memory until acknowledged, so the window holds `--max-inflight` (a smaller one would cap it at the backend's
+ * default); and every message of the window is in the session's backlog too, so it never exceeds
+ * `--max-offline-messages` (more would let the backlog policy evict a message in flight).
+ */
+function sessionWindow(limits: GatewayConfig['limits']): number {
+  return Math.min(Math.max(limits.maxInflight, DEFAULT_MAX_IN_MEMORY_PER_CLIENT), limits.maxOfflineMessages);
+}
+
 /** Starts the embedded backend (and its store), or describes the external network. */
 async function startAmqpSide(
   config: GatewayConfig,
@@ -274,6 +285,7 @@ async function startAmqpSide(
       listen,
       store: parts.stores,
       dialect: dialectOf(config),
+      maxInMemoryPerClient: sessionWindow(config.limits),
       // As the bridge's own links: room for the largest PUBLISH and the AMQP around it.
       maxMessageSize: amqpMessageSizeFor(config),
     });

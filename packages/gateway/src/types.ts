@@ -139,7 +139,10 @@ export interface GatewayOptions {
   readonly maxTopicLevels?: number;
   /** Largest MQTT packet accepted, bytes. Default 1 MiB. */
   readonly maxPacketSize?: number;
-  /** QoS 1/2 messages in flight towards each MQTT client. Default 32. */
+  /**
+   * QoS 1/2 messages in flight towards each MQTT client (MQTT 5: at most its receive maximum). Default 1 000. On the
+   * embedded backend also at most `maxOfflineMessages`, as what is in flight stays in the client's session.
+   */
   readonly maxInflight?: number;
   /** QoS 1/2 messages from each MQTT client waiting for their AMQP outcome. Default 64. */
   readonly receiveMaximum?: number;

@@ -5,9 +5,9 @@
  * gets the PUBLISHes it had with the same packet ids and DUP = 1 ([MQTT-3.3.1-1]), then those it never had
  * with DUP = 0. A raw-socket client (it sends no PUBACK) sees the flags as the gateway wrote them.
  *
- * The embedded backend holds 100 messages per session in memory (its default window) and the gateway lets 128
- * be in flight towards a client, so the client has every message of the window before the restart: the 100
- * that may have been sent are exactly the 100 that were.
+ * With `--max-inflight 100` the embedded backend holds 100 messages per session in memory (its window) and the
+ * gateway lets 100 be in flight towards a client, so the client has every message of the window before the
+ * restart: the 100 that may have been sent are exactly the 100 that were.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { assertBuilt, Dragoman } from './support/process';
 import { type RawConnectOptions, RawMqttClient } from './support/raw-mqtt-client';
 
 const silent = pino({ level: 'silent' });
-/** The embedded backend's messages in memory per session (`maxInMemoryPerClient`'s default). */
+/** The embedded backend's messages in memory per session: `--max-inflight` (at least 100) on the gateway. */
 const WINDOW = 100;
 const LATE = 5;
 const TOPIC = 'dup/restart';
@@ -44,7 +44,7 @@ afterEach(async () => {
 /** In this process, closed in order. */
 async function startInProcess(store: string): Promise<Running> {
   const gateway = await startGateway(
-    { mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', store },
+    { mqtt: '127.0.0.1:0', ws: 'off', amqpListen: '127.0.0.1:0', store, maxInflight: WINDOW },
     { logger: silent },
   );
   cleanups.push(() => gateway.close(2_000).then(() => undefined));
@@ -65,6 +65,8 @@ async function startProcess(store: string): Promise<Running> {
     '127.0.0.1:0',
     '--store',
     store,
+    '--max-inflight',
+    String(WINDOW),
     '--log-format',
     'json',
   ]);

@@ -9,14 +9,12 @@
  * JSON lines on stdout (one per second and a summary); progress on stderr.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../../src/config/resolve';
 import { connectMqtt, endMqtt, mqttPublish } from '../e2e/clients';
 import { RssSampler, readMemory } from '../e2e/rss';
 import { startTarget } from '../e2e/targets';
 import { metric, scrapeMetrics } from '../support/metrics';
 import { SlowSubscriber } from './slow-subscriber';
-
-/** The gateway defaults this benchmark runs with (packages/gateway/README.md). */
-const DEFAULTS = { maxOfflineMessages: 1_000, maxInflight: 128, receiveMaximum: 64 } as const;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -280,7 +280,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     'max-inflight',
     'integer',
     'N',
-    '128',
+    '1000',
     'QoS 1/2 messages in flight to each MQTT client',
   ),
   spec(

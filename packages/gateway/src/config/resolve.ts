@@ -46,7 +46,7 @@ export const DEFAULTS = {
   maxConnectionsPerTenant: 0,
   certIdentity: 'cn',
   maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
-  maxInflight: 128,
+  maxInflight: 1_000,
   receiveMaximum: 64,
   receiveMaximumExceeded: 'disconnect',
   maxOfflineMessages: 1_000,

@@ -286,6 +286,8 @@ async function startAmqpSide(
       store: parts.stores,
       dialect: dialectOf(config),
       maxInMemoryPerClient: sessionWindow(config.limits),
+      // QoS 0 only waits there for credit: kept to the backend's default, however large the window for QoS 1/2.
+      maxInMemoryForQos0: DEFAULT_MAX_IN_MEMORY_PER_CLIENT,
       // As the bridge's own links: room for the largest PUBLISH and the AMQP around it.
       maxMessageSize: amqpMessageSizeFor(config),
     });

@@ -1072,6 +1072,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
       ...(options.maxInMemoryPerClient !== undefined
         ? { maxInMemoryPerClient: options.maxInMemoryPerClient }
         : {}),
+      ...(options.maxInMemoryForQos0 !== undefined ? { maxInMemoryForQos0: options.maxInMemoryForQos0 } : {}),
       ...(options.authorizeSubscription !== undefined ? { authorize: options.authorizeSubscription } : {}),
       now,
       onError,

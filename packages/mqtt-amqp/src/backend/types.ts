@@ -34,6 +34,13 @@ export interface BackendOptions {
    */
   readonly maxInMemoryPerClient?: number;
   /**
+   * Most messages a connected session holds in memory and still takes a live QoS 0 message; a QoS 0 publication
+   * waits for (or, with the `drop` policy, is dropped without) room below it. Default, and at most:
+   * `maxInMemoryPerClient`. Lower than that, a window made large for QoS 1/2 messages in flight does not also
+   * let QoS 0 messages queue as long.
+   */
+  readonly maxInMemoryForQos0?: number;
+  /**
    * Credit window granted to every link that publishes to a topic: publications being routed or waiting for
    * room at once, per link. Default 100.
    */

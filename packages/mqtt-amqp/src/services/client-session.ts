@@ -90,6 +90,8 @@ export interface ClientSessionContext {
   readonly immediate: ImmediateSessionStore | undefined;
   /** Most messages one session holds in memory. */
   readonly window: number;
+  /** Most messages one connected session holds in memory and still takes a live QoS 0 message (≤ `window`). */
+  readonly qos0Window: number;
   readonly counters: DeliveryCounters;
   now(): number;
   /** The AMQP_PUBLISH for one delivery. */
@@ -279,20 +281,20 @@ export class ClientSession {
   }
 
   /**
-   * Whether a QoS 0 message can be taken now: memory below the window for a connected, ready client; always
+   * Whether a QoS 0 message can be taken now: memory below the QoS 0 window for a connected, ready client; always
    * otherwise (an offline or not yet ready session stores it under its backlog's policy).
    */
   hasRoomForVolatile(): boolean {
-    return this.#outlet === undefined || !this.#ready || this.#occupied < this.#context.window;
+    return this.#outlet === undefined || !this.#ready || this.#occupied < this.#context.qos0Window;
   }
 
   /**
    * Offers a QoS 0 message: queued for delivery (it goes as credit comes, in order with QoS 1/2 ones) while
-   * memory is below the window, otherwise dropped and counted. With the backend's `backpressure` policy its
+   * memory is below the QoS 0 window, otherwise dropped and counted. With the backend's `backpressure` policy its
    * publisher waited for `hasRoomForVolatile`, so only a `drop` policy or a race drops here.
    */
   offerVolatile(message: MqttMessage, expiresAt: number | undefined): void {
-    if (this.#outlet === undefined || !this.#ready || this.#occupied >= this.#context.window) {
+    if (this.#outlet === undefined || !this.#ready || this.#occupied >= this.#context.qos0Window) {
       this.#context.counters.droppedNoCredit += 1;
       return;
     }

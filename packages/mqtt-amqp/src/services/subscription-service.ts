@@ -53,6 +53,13 @@ export interface SubscriptionServiceOptions {
   readonly encode: (delivery: PendingDelivery, now: number) => AmqpMessage;
   /** Most messages held in memory per session (the rest waits in the store). Default 100. */
   readonly maxInMemoryPerClient?: number;
+  /**
+   * Most messages a connected session holds in memory and still takes a live QoS 0 message (`hasRoomFor`,
+   * `offer`): QoS 0 has no acknowledgement to wait for, so what waits here only waits for credit, and a smaller
+   * bound keeps that wait short while `maxInMemoryPerClient` leaves room for QoS 1/2 messages in flight.
+   * Default, and at most: `maxInMemoryPerClient`.
+   */
+  readonly maxInMemoryForQos0?: number;
   readonly authorize?: SubscriptionAuthorizer;
   /** Clock, epoch ms. Default `Date.now`. */
   readonly now?: () => number;
@@ -271,11 +278,16 @@ export class SubscriptionService {
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(`maxInMemoryPerClient must be a positive integer: ${window}`);
     }
+    const qos0Window = options.maxInMemoryForQos0 ?? window;
+    if (!Number.isInteger(qos0Window) || qos0Window < 1) {
+      throw new RangeError(`maxInMemoryForQos0 must be a positive integer: ${qos0Window}`);
+    }
     this.#index = new SubscriptionIndex((clientId) => this.#sessions.get(clientId)?.connected === true);
     this.#context = {
       store: options.sessions,
       immediate: options.sessions instanceof BackendSessionStore ? options.sessions.immediate : undefined,
       window,
+      qos0Window: Math.min(qos0Window, window),
       counters: this.#counters,
       now: this.#now,
       encode: options.encode,

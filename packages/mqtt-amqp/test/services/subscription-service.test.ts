@@ -16,6 +16,7 @@ async function service(
   window: number,
   maxBacklogPerSession = 1000,
   wrap?: (sessions: ReturnType<typeof createMemoryStores>['sessions']) => void,
+  qos0Window?: number,
 ) {
   const stores = createMemoryStores({ maxBacklogPerSession });
   wrap?.(stores.sessions);
@@ -25,6 +26,7 @@ async function service(
     // The recording outlet reads the delivery back from the "message".
     encode: (delivery) => ({ delivery }) as unknown as AmqpMessage,
     maxInMemoryPerClient: window,
+    ...(qos0Window !== undefined ? { maxInMemoryForQos0: qos0Window } : {}),
   });
   return { stores, ss };
 }
@@ -131,6 +133,43 @@ describe('SubscriptionService', () => {
     outlet.credit = 5;
     ss.flow('c', outlet);
     expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['first', 'second']);
+  });
+
+  it('maxInMemoryForQos0: live QoS 0 is taken below it, QoS 1 up to the window', async () => {
+    const { ss } = await service(4, 1000, undefined, 2);
+    await ss.close('c');
+    await ss.subscribe('c', [
+      { filter: 'q0', qos: 0 },
+      { filter: 'q1', qos: 1 },
+    ]);
+    const outlet = new RecordingOutlet();
+    ss.attach('c', outlet);
+    await ss.publish(message('q0', 'first', 0), undefined);
+    await ss.publish(message('q0', 'second', 0), undefined);
+    expect(ss.hasRoomFor(message('q0', 'x', 0), undefined)).toBe(false);
+    await ss.publish(message('q0', 'dropped', 0), undefined);
+    expect(ss.stats().droppedNoCredit).toBe(1);
+    expect(ss.hasRoomFor(message('q1', 'x', 1), undefined)).toBe(true);
+    await ss.publish(message('q1', 'third', 1), undefined);
+    await ss.publish(message('q1', 'fourth', 1), undefined);
+    expect(ss.stats().buffered).toBe(4);
+    expect(ss.hasRoomFor(message('q1', 'x', 1), undefined)).toBe(false);
+    outlet.credit = 5;
+    ss.flow('c', outlet);
+    expect(outlet.sent.map((s) => text(s.delivery.message))).toEqual(['first', 'second', 'third', 'fourth']);
+  });
+
+  it('maxInMemoryForQos0 above the window acts as the window; not a positive integer: RangeError', async () => {
+    const { ss } = await service(2, 1000, undefined, 50);
+    await ss.close('c');
+    await ss.subscribe('c', [{ filter: 't', qos: 0 }]);
+    ss.attach('c', new RecordingOutlet());
+    await ss.publish(message('t', 'first', 0), undefined);
+    await ss.publish(message('t', 'second', 0), undefined);
+    expect(ss.hasRoomFor(message('t', 'x', 0), undefined)).toBe(false);
+    await expect(service(2, 1000, undefined, 0)).rejects.toThrow(
+      /maxInMemoryForQos0 must be a positive integer/,
+    );
   });
 
   it('an accepted PUBREL releases a QoS 2 delivery: the next link gets a PUBREL request for it, the unsettled one again with DUP', async () => {

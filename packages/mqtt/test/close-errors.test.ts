@@ -4,29 +4,23 @@
  * gets it, with the close reason.
  */
 import type { MqttClient, Packet } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CloseReason, MqttConnectionClosedError, type MqttEndpoint } from '../src/index';
-import { client, type Harness, next, nextEndpoint, startServer } from './support/harness';
+import { client, closedAfterEach, next, nextEndpoint, startServer } from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 /** An accepted endpoint and its mqtt.js client, which never acknowledges a PUBLISH it receives. */
 async function connectedWithoutAcks(
   version: 4 | 5,
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient }> {
-  harness = await startServer();
-  const endpointPromise = nextEndpoint(harness.server);
-  const mqttClient = client(harness.port, {
+  opened.harness = await startServer();
+  const endpointPromise = nextEndpoint(opened.harness.server);
+  const mqttClient = client(opened.harness.port, {
     protocolVersion: version,
     clientId: 'closing',
   });
-  clients.push(mqttClient);
+  opened.clients.push(mqttClient);
   // Drop the PUBACKs mqtt.js writes: every QoS 1 message we publish stays unacknowledged.
   type Send = (packet: Packet, ...rest: unknown[]) => void;
   const internals = mqttClient as unknown as { _sendPacket: Send };

@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AuthenticateHook,
   type AuthenticationStep,
@@ -17,15 +17,9 @@ import {
   MqttServer,
   type MqttServerOptions,
 } from '../src/index';
-import { client, type Harness, next, rawSocket, startServer, until } from './support/harness';
+import { client, closedAfterEach, next, rawSocket, startServer, until } from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 const METHOD = 'SCRAM-TEST';
 
@@ -66,7 +60,7 @@ function mqttJs(port: number, clientFirst: string, proof: (challenge: string) =>
       properties: { authenticationMethod: METHOD, authenticationData: Buffer.from(proof(challenge)) },
     });
   };
-  clients.push(c);
+  opened.clients.push(c);
   return c;
 }
 
@@ -79,9 +73,13 @@ describe('options', () => {
 describe('mqtt.js 5 at CONNECT', () => {
   it('runs a two-step exchange through the hook, then the host accepts; CONNACK carries method and data', async () => {
     const steps: AuthenticationStep[] = [];
-    harness = await startServer({ authenticate: scramLikeHook(steps) });
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const mqttClient = mqttJs(harness.port, 'n=alice', (challenge) => `p=alice:secret:${challenge.slice(2)}`);
+    opened.harness = await startServer({ authenticate: scramLikeHook(steps) });
+    const endpointPromise = next<[MqttEndpoint]>(opened.harness.server, 'endpoint');
+    const mqttClient = mqttJs(
+      opened.harness.port,
+      'n=alice',
+      (challenge) => `p=alice:secret:${challenge.slice(2)}`,
+    );
     const [endpoint] = await endpointPromise;
     // The endpoint is handed over only once the exchange has succeeded.
     expect(steps.map((s) => [s.kind, s.step, s.data?.toString()])).toEqual([
@@ -99,11 +97,11 @@ describe('mqtt.js 5 at CONNECT', () => {
 
   it('a failed step gets CONNACK 0x87 (or the code the hook chose) and no endpoint', async () => {
     const steps: AuthenticationStep[] = [];
-    harness = await startServer({ authenticate: scramLikeHook(steps) });
+    opened.harness = await startServer({ authenticate: scramLikeHook(steps) });
     let endpoints = 0;
-    harness.server.on('endpoint', () => endpoints++);
-    const refused = next<[CloseReason]>(harness.server, 'connectionError');
-    const mqttClient = mqttJs(harness.port, 'n=mallory', () => 'p=mallory:guess');
+    opened.harness.server.on('endpoint', () => endpoints++);
+    const refused = next<[CloseReason]>(opened.harness.server, 'connectionError');
+    const mqttClient = mqttJs(opened.harness.port, 'n=mallory', () => 'p=mallory:guess');
     const [error] = await next<[Error & { code?: number }]>(mqttClient, 'error');
     expect(error.code).toBe(0x87);
     expect((await refused)[0]).toEqual({ kind: 'rejected', reasonCode: 0x87 });
@@ -112,10 +110,10 @@ describe('mqtt.js 5 at CONNECT', () => {
   });
 
   it('without a hook a CONNECT with an authentication method gets CONNACK 0x8C', async () => {
-    harness = await startServer();
+    opened.harness = await startServer();
     let endpoints = 0;
-    harness.server.on('endpoint', () => endpoints++);
-    const mqttClient = mqttJs(harness.port, 'n=alice', () => 'unused');
+    opened.harness.server.on('endpoint', () => endpoints++);
+    const mqttClient = mqttJs(opened.harness.port, 'n=alice', () => 'unused');
     const [error] = await next<[Error & { code?: number }]>(mqttClient, 'error');
     expect(error.code).toBe(0x8c);
     expect(endpoints).toBe(0);
@@ -123,15 +121,15 @@ describe('mqtt.js 5 at CONNECT', () => {
 
   it('a CONNECT without an authentication method does not involve the hook', async () => {
     let calls = 0;
-    harness = await startServer({
+    opened.harness = await startServer({
       authenticate: () => {
         calls++;
         return { result: 'failure' };
       },
     });
-    const endpointPromise = next<[MqttEndpoint]>(harness.server, 'endpoint');
-    const mqttClient = client(harness.port, { protocolVersion: 5, clientId: 'plain' });
-    clients.push(mqttClient);
+    const endpointPromise = next<[MqttEndpoint]>(opened.harness.server, 'endpoint');
+    const mqttClient = client(opened.harness.port, { protocolVersion: 5, clientId: 'plain' });
+    opened.clients.push(mqttClient);
     const [endpoint] = await endpointPromise;
     const connected = next(mqttClient, 'connect');
     endpoint.accept();
@@ -142,8 +140,8 @@ describe('mqtt.js 5 at CONNECT', () => {
 
 /** A raw MQTT 5 client: writes packets, collects decoded ones. */
 async function rawClient(options: MqttServerOptions) {
-  harness = await startServer(options);
-  const socket: net.Socket = await rawSocket(harness.port);
+  opened.harness = await startServer(options);
+  const socket: net.Socket = await rawSocket(opened.harness.port);
   const decoder = new MqttDecoder({ protocolVersion: 5 });
   const packets: MqttPacket[] = [];
   socket.on('data', (chunk: Buffer) => packets.push(...decoder.decode(chunk)));
@@ -186,7 +184,7 @@ const auth = (reasonCode: number, data?: string, method = METHOD): MqttPacket =>
 /** Runs the CONNECT exchange of scramLikeHook for user alice and accepts. */
 async function authenticated(steps: AuthenticationStep[], options: MqttServerOptions = {}) {
   const raw = await rawClient({ authenticate: scramLikeHook(steps), ...options });
-  const endpointPromise = next<[MqttEndpoint]>(harness!.server, 'endpoint');
+  const endpointPromise = next<[MqttEndpoint]>(opened.harness!.server, 'endpoint');
   raw.send(connectWith(METHOD, 'n=alice'));
   await raw.waitFor((p) => p.cmd === 'auth');
   raw.send(auth(0x18, 'p=alice:secret:nonce-connect'));
@@ -263,7 +261,7 @@ describe('re-authentication (AUTH 0x19 after CONNACK)', () => {
 
   it('AUTH 0x19 from a client that connected without a method is a protocol error', async () => {
     const raw = await rawClient({ authenticate: scramLikeHook([]) });
-    const endpointPromise = next<[MqttEndpoint]>(harness!.server, 'endpoint');
+    const endpointPromise = next<[MqttEndpoint]>(opened.harness!.server, 'endpoint');
     raw.send(connectWith());
     const [endpoint] = await endpointPromise;
     endpoint.accept();
@@ -276,7 +274,7 @@ describe('re-authentication (AUTH 0x19 after CONNACK)', () => {
 describe('the exchange at CONNECT, raw', () => {
   it('a packet other than AUTH or DISCONNECT before CONNACK is a protocol error (CONNACK 0x82)', async () => {
     const raw = await rawClient({ authenticate: scramLikeHook([]) });
-    const refused = next<[CloseReason]>(harness!.server, 'connectionError');
+    const refused = next<[CloseReason]>(opened.harness!.server, 'connectionError');
     raw.send(connectWith(METHOD, 'n=alice'));
     await raw.waitFor((p) => p.cmd === 'auth');
     raw.send({ cmd: 'pingreq' });
@@ -308,7 +306,7 @@ describe('the exchange at CONNECT, raw', () => {
         });
       },
     });
-    const refused = next<[CloseReason]>(harness!.server, 'connectionError');
+    const refused = next<[CloseReason]>(opened.harness!.server, 'connectionError');
     raw.send(connectWith(METHOD, 'n=alice'));
     expect((await refused)[0]).toEqual({ kind: 'connect-timeout' });
     expect(signal?.aborted).toBe(true);

@@ -4,18 +4,19 @@
  * all against mqtt.js 5 at protocol versions 4 and 5.
  */
 import type { MqttClient, Packet } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type MqttEndpoint, MqttPublishError } from '../src/index';
-import { client, type Harness, next, nextEndpoint, startServer, TIMEOUT_MS, until } from './support/harness';
+import {
+  client,
+  closedAfterEach,
+  next,
+  nextEndpoint,
+  startServer,
+  TIMEOUT_MS,
+  until,
+} from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 type PublishSeen = Packet & { messageId?: number; dup: boolean; qos: number; topic: string };
 
@@ -24,10 +25,14 @@ async function connected(
   version: 4 | 5,
   clientOptions: Parameters<typeof client>[1] = {},
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient; publishes: PublishSeen[] }> {
-  harness = await startServer();
-  const endpointPromise = nextEndpoint(harness.server);
-  const mqttClient = client(harness.port, { protocolVersion: version, clientId: 'ids', ...clientOptions });
-  clients.push(mqttClient);
+  opened.harness = await startServer();
+  const endpointPromise = nextEndpoint(opened.harness.server);
+  const mqttClient = client(opened.harness.port, {
+    protocolVersion: version,
+    clientId: 'ids',
+    ...clientOptions,
+  });
+  opened.clients.push(mqttClient);
   const publishes: PublishSeen[] = [];
   mqttClient.on('packetreceive', (packet) => {
     if (packet.cmd === 'publish') publishes.push(packet as PublishSeen);
@@ -123,16 +128,16 @@ describe.each([4, 5] as const)('host-chosen packet identifiers, mqtt.js protocol
   it(
     'a QoS 2 message whose PUBREL the connection lost reaches the application once the next connection re-sends it',
     async () => {
-      harness = await startServer();
-      const firstEndpoint = nextEndpoint(harness.server);
-      const mqttClient = client(harness.port, {
+      opened.harness = await startServer();
+      const firstEndpoint = nextEndpoint(opened.harness.server);
+      const mqttClient = client(opened.harness.port, {
         protocolVersion: version,
         clientId: 'resume',
         clean: false,
         reconnectPeriod: 50,
         ...(version === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}),
       });
-      clients.push(mqttClient);
+      opened.clients.push(mqttClient);
       const messages: string[] = [];
       mqttClient.on('message', (_topic, payload) => messages.push(payload.toString()));
       const endpoint = await firstEndpoint;
@@ -155,8 +160,8 @@ describe.each([4, 5] as const)('host-chosen packet identifiers, mqtt.js protocol
       );
       await gotPubrec;
       expect(messages).toEqual([]); // mqtt.js holds a QoS 2 message until PUBREL
-      const secondEndpoint = nextEndpoint(harness.server);
-      for (const socket of harness.sockets) socket.destroy();
+      const secondEndpoint = nextEndpoint(opened.harness.server);
+      for (const socket of opened.harness.sockets) socket.destroy();
       await expect(outcome).rejects.toMatchObject({ name: 'MqttConnectionClosedError' });
       expect(endpoint.pendingPublishes()).toMatchObject([{ messageId: 99, state: 'pubrel' }]);
 

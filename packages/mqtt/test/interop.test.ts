@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { MqttClient, Packet } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CloseReason,
   type InboundPublish,
@@ -13,26 +13,23 @@ import {
   type PublishOutcome,
   ReasonCode,
 } from '../src/index';
-import { client, type Harness, next, nextEndpoint, startServer, until } from './support/harness';
+import { client, closedAfterEach, next, nextEndpoint, startServer, until } from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 async function setup(
   version: 3 | 4 | 5,
   clientOptions: Parameters<typeof client>[1] = {},
   serverOptions: Parameters<typeof startServer>[0] = {},
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient }> {
-  harness = await startServer(serverOptions);
-  const endpointPromise = nextEndpoint(harness.server);
-  const mqttClient = client(harness.port, { protocolVersion: version, clientId: 'c1', ...clientOptions });
-  clients.push(mqttClient);
+  opened.harness = await startServer(serverOptions);
+  const endpointPromise = nextEndpoint(opened.harness.server);
+  const mqttClient = client(opened.harness.port, {
+    protocolVersion: version,
+    clientId: 'c1',
+    ...clientOptions,
+  });
+  opened.clients.push(mqttClient);
   const endpoint = await endpointPromise;
   return { endpoint, mqttClient };
 }
@@ -491,7 +488,7 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
     (mqttClient.stream as Duplex).cork();
     mqttClient.publish('t/x', 'hi', { qos: 0 });
     mqttClient.end();
-    const serverSocket = harness!.sockets[0]!;
+    const serverSocket = opened.harness!.sockets[0]!;
     if (!serverSocket.destroyed) await next(serverSocket, 'close');
     expect(topics).toEqual(['t/x']);
     expect(endpoint.state).toBe('connected');
@@ -517,8 +514,8 @@ describe.each([4, 5] as const)('mqtt.js protocol version %i', (version) => {
 
 describe('many mqtt.js clients at once', () => {
   it('keeps each client on its own endpoint, in order, QoS 1 both ways', async () => {
-    harness = await startServer({ outboundWindow: 4 });
-    harness.server.on('endpoint', (endpoint) => {
+    opened.harness = await startServer({ outboundWindow: 4 });
+    opened.harness.server.on('endpoint', (endpoint) => {
       // One sender per endpoint: echo each message to its client once the window has room, and acknowledge
       // it only when the echo has been written.
       let sender = Promise.resolve();
@@ -534,8 +531,11 @@ describe('many mqtt.js clients at once', () => {
     const COUNT = 20;
     const results = await Promise.all(
       Array.from({ length: 12 }, async (_, n) => {
-        const c = client(harness!.port, { protocolVersion: n % 2 === 0 ? 4 : 5, clientId: `multi-${n}` });
-        clients.push(c);
+        const c = client(opened.harness!.port, {
+          protocolVersion: n % 2 === 0 ? 4 : 5,
+          clientId: `multi-${n}`,
+        });
+        opened.clients.push(c);
         await next(c, 'connect');
         const got: string[] = [];
         const all = new Promise<void>((resolve) =>

@@ -4,8 +4,7 @@
  * can forward them (the MQTT-over-AMQP bridge without link credit) does not wedge its own outbound flow.
  */
 import type net from 'node:net';
-import type { MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   encodePacket,
   type InboundPublish,
@@ -15,7 +14,7 @@ import {
 } from '../src/index';
 import {
   client,
-  type Harness,
+  closedAfterEach,
   next,
   nextEndpoint,
   rawSocket,
@@ -24,23 +23,16 @@ import {
   until,
 } from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 describe.each([4, 5] as const)('protocol version %i: a paused endpoint', (version) => {
   it('keeps reading the acknowledgements of its outbound messages and parks inbound publishes in order', async () => {
-    harness = await startServer({ outboundWindow: 2 });
-    const endpointPromise = nextEndpoint(harness.server);
-    const mqttClient = client(harness.port, { protocolVersion: version, clientId: 'paused' });
-    clients.push(mqttClient);
+    opened.harness = await startServer({ outboundWindow: 2 });
+    const endpointPromise = nextEndpoint(opened.harness.server);
+    const mqttClient = client(opened.harness.port, { protocolVersion: version, clientId: 'paused' });
+    opened.clients.push(mqttClient);
     const endpoint = await endpointPromise;
     const connack = next(mqttClient, 'connect');
     endpoint.accept();
@@ -111,9 +103,9 @@ describe.each([4, 5] as const)('protocol version %i: a paused endpoint', (versio
       socket: net.Socket;
       topics: string[];
     }> {
-      harness = await startServer();
-      const endpointPromise = nextEndpoint(harness.server);
-      const socket = await rawSocket(harness.port);
+      opened.harness = await startServer();
+      const endpointPromise = nextEndpoint(opened.harness.server);
+      const socket = await rawSocket(opened.harness.port);
       const received = collect(socket);
       socket.write(
         bytes({
@@ -152,11 +144,11 @@ describe.each([4, 5] as const)('protocol version %i: a paused endpoint', (versio
     });
 
     it('stops reading once receiveMaximum packets are parked and goes on after resume', async () => {
-      await harness?.close();
-      harness = undefined;
-      harness = await startServer({ receiveMaximum: 2 });
-      const endpointPromise = nextEndpoint(harness.server);
-      const socket = await rawSocket(harness.port);
+      await opened.harness?.close();
+      opened.harness = undefined;
+      opened.harness = await startServer({ receiveMaximum: 2 });
+      const endpointPromise = nextEndpoint(opened.harness.server);
+      const socket = await rawSocket(opened.harness.port);
       const received = collect(socket);
       socket.write(
         bytes({
@@ -178,7 +170,7 @@ describe.each([4, 5] as const)('protocol version %i: a paused endpoint', (versio
         if (topics.length === 1) endpoint.pause();
       });
       // p/1 pauses the host; p/2 and p/3 fill the park (2); the PINGREQ behind them is not read yet.
-      const serverSocket = harness.sockets[0]!;
+      const serverSocket = opened.harness.sockets[0]!;
       socket.write(bytes(publish('p/1'), publish('p/2'), publish('p/3'), { cmd: 'pingreq' }));
       await until(() => topics.length === 1, endpoint, ['publish']);
       await until(() => serverSocket.isPaused(), serverSocket, ['pause']);

@@ -3,8 +3,7 @@
  * is a shared subscription (malformed ones get 0x8F and never reach the host; the host gets group and filter
  * parsed), for MQTT 3.1.1 it is an ordinary filter.
  */
-import type { MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CloseReason,
   encodePacket,
@@ -15,21 +14,23 @@ import {
   type MqttPacket,
   type ProtocolVersion,
 } from '../src/index';
-import { client, type Harness, next, nextEndpoint, rawSocket, startServer, until } from './support/harness';
+import {
+  client,
+  closedAfterEach,
+  next,
+  nextEndpoint,
+  rawSocket,
+  startServer,
+  until,
+} from './support/harness';
 
-let harness: Harness | undefined;
-const clients: MqttClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end(true);
-  await harness?.close();
-  harness = undefined;
-});
+const opened = closedAfterEach();
 
 /** Connects a raw client, accepts it, and returns what it needs to exchange packets. */
 async function rawConnected(version: ProtocolVersion) {
-  harness = await startServer();
-  const endpointPromise = nextEndpoint(harness.server);
-  const socket = await rawSocket(harness.port);
+  opened.harness = await startServer();
+  const endpointPromise = nextEndpoint(opened.harness.server);
+  const socket = await rawSocket(opened.harness.port);
   const decoder = new MqttDecoder({ protocolVersion: version });
   const packets: MqttPacket[] = [];
   socket.on('data', (chunk: Buffer) => packets.push(...decoder.decode(chunk)));
@@ -140,10 +141,10 @@ describe('MQTT 5', () => {
   });
 
   it('mqtt.js: shared subscriptions reach the host parsed, malformed ones are refused with 0x8F', async () => {
-    harness = await startServer();
-    const endpointPromise = nextEndpoint(harness.server);
-    const mqttClient = client(harness.port, { protocolVersion: 5, clientId: 'shared' });
-    clients.push(mqttClient);
+    opened.harness = await startServer();
+    const endpointPromise = nextEndpoint(opened.harness.server);
+    const mqttClient = client(opened.harness.port, { protocolVersion: 5, clientId: 'shared' });
+    opened.clients.push(mqttClient);
     const endpoint: MqttEndpoint = await endpointPromise;
     const seen: { topic: string; filter: string; group: string | undefined }[] = [];
     endpoint.on('subscribe', (request) => {

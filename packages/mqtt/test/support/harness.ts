@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { once } from 'node:events';
 import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { afterEach } from 'vitest';
 import { type MqttEndpoint, MqttServer, type MqttServerOptions } from '../../src/index';
 
 export const TIMEOUT_MS = 10_000;
@@ -40,6 +41,23 @@ export interface Harness {
   /** Sockets accepted so far. */
   sockets: net.Socket[];
   close(): Promise<void>;
+}
+
+/** What a test opened: its server and its mqtt.js clients. */
+export interface Opened {
+  harness: Harness | undefined;
+  readonly clients: MqttClient[];
+}
+
+/** A test's server and clients (`opened.harness = await startServer()`), closed after each test: clients first. */
+export function closedAfterEach(): Opened {
+  const opened: Opened = { harness: undefined, clients: [] };
+  afterEach(async () => {
+    for (const c of opened.clients.splice(0)) c.end(true);
+    await opened.harness?.close();
+    opened.harness = undefined;
+  });
+  return opened;
 }
 
 /** An MqttServer behind a TCP listener on 127.0.0.1, free port. */

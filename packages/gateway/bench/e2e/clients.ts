@@ -267,17 +267,28 @@ export async function amqpPublish(
       });
     }
   }
+  // rhea counts a link's credit down only when it transfers, on the next tick, so `sendable()` stays true
+  // through a synchronous run of sends: each publisher would hand rhea up to its session window (2,048) of
+  // stamped messages beyond the target's credit, and the latency would measure that queue in the generator.
+  // The sends rhea holds untransferred (its `delivery_count` counts the transfers) are taken off its credit.
+  const link = sender as unknown as { credit: number; delivery_count: number };
+  let given = 0;
+  const creditLeft = (): number => link.credit - (given - link.delivery_count);
   await pump(
     plan,
     window,
     (sequence) => {
+      given++;
       sender.send(messages.next(sequence), undefined, AMQP_MESSAGE_FORMAT);
       if (settled) {
         result.sent++;
         window.release();
       }
     },
-    () => (sender.sendable() ? undefined : new Promise<void>((resolve) => (creditWaiter = resolve))),
+    () =>
+      creditLeft() > 0 && sender.sendable()
+        ? undefined
+        : new Promise<void>((resolve) => (creditWaiter = resolve)),
   );
   await Promise.race([window.drained(), aborted(plan.signal)]);
   return result;

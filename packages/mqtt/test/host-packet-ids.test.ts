@@ -11,6 +11,7 @@ import {
   closedAfterEach,
   next,
   nextEndpoint,
+  serverWithClient,
   startServer,
   TIMEOUT_MS,
   until,
@@ -25,19 +26,16 @@ async function connected(
   version: 4 | 5,
   clientOptions: Parameters<typeof client>[1] = {},
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient; publishes: PublishSeen[] }> {
-  opened.harness = await startServer();
-  const endpointPromise = nextEndpoint(opened.harness.server);
-  const mqttClient = client(opened.harness.port, {
+  const { endpoint, mqttClient } = await serverWithClient(opened, {
     protocolVersion: version,
     clientId: 'ids',
     ...clientOptions,
   });
-  opened.clients.push(mqttClient);
+  // Before the CONNACK: every PUBLISH comes after it.
   const publishes: PublishSeen[] = [];
   mqttClient.on('packetreceive', (packet) => {
     if (packet.cmd === 'publish') publishes.push(packet as PublishSeen);
   });
-  const endpoint = await endpointPromise;
   const connack = next(mqttClient, 'connect');
   endpoint.accept();
   await connack;

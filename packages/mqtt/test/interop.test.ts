@@ -13,7 +13,7 @@ import {
   type PublishOutcome,
   ReasonCode,
 } from '../src/index';
-import { client, closedAfterEach, next, nextEndpoint, startServer, until } from './support/harness';
+import { client, closedAfterEach, next, serverWithClient, startServer, until } from './support/harness';
 
 const opened = closedAfterEach();
 
@@ -22,16 +22,11 @@ async function setup(
   clientOptions: Parameters<typeof client>[1] = {},
   serverOptions: Parameters<typeof startServer>[0] = {},
 ): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient }> {
-  opened.harness = await startServer(serverOptions);
-  const endpointPromise = nextEndpoint(opened.harness.server);
-  const mqttClient = client(opened.harness.port, {
-    protocolVersion: version,
-    clientId: 'c1',
-    ...clientOptions,
-  });
-  opened.clients.push(mqttClient);
-  const endpoint = await endpointPromise;
-  return { endpoint, mqttClient };
+  return serverWithClient(
+    opened,
+    { protocolVersion: version, clientId: 'c1', ...clientOptions },
+    serverOptions,
+  );
 }
 
 async function connected(version: 3 | 4 | 5, clientOptions = {}, serverOptions = {}) {

@@ -109,3 +109,19 @@ export async function rawSocket(port: number): Promise<net.Socket> {
   await once(socket, 'connect');
   return socket;
 }
+
+/**
+ * Starts `opened`'s server and connects one mqtt.js client to it (closed after the test with the rest): the
+ * client and the endpoint the server made for it, not yet accepted.
+ */
+export async function serverWithClient(
+  opened: Opened,
+  clientOptions: IClientOptions,
+  serverOptions: MqttServerOptions = {},
+): Promise<{ endpoint: MqttEndpoint; mqttClient: MqttClient }> {
+  opened.harness = await startServer(serverOptions);
+  const endpointPromise = nextEndpoint(opened.harness.server);
+  const mqttClient = client(opened.harness.port, clientOptions);
+  opened.clients.push(mqttClient);
+  return { endpoint: await endpointPromise, mqttClient };
+}
